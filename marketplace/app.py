@@ -1,0 +1,118 @@
+"""The application factory: `create_app(settings)` -> Litestar, wired by one init plugin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.config.app import AppConfig
+from litestar.contrib.prometheus import PrometheusConfig, PrometheusController
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import InitPluginProtocol
+
+from marketplace.core import db, i18n, queue
+from marketplace.core.auth.dependencies import provide_actor
+from marketplace.core.errors import exception_handlers
+from marketplace.settings import Settings, load_settings
+
+log = logging.getLogger("marketplace")
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+class MarketplacePlugin(InitPluginProtocol):
+    """Routes, dependencies, errors, OpenAPI, metrics and the lifespan, in one place."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        from marketplace.routes import route_handlers
+
+        settings = self.settings
+        app_config.route_handlers.extend([*route_handlers(), MetricsController])
+        app_config.dependencies.update(
+            {
+                "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+                "actor": Provide(provide_actor),
+            }
+        )
+        app_config.exception_handlers.update(exception_handlers)  # type: ignore[arg-type]
+        app_config.middleware.insert(0, _language_middleware(settings.default_locale))
+        app_config.lifespan.append(self.lifespan)
+        app_config.middleware.append(PrometheusConfig(app_name="marketplace", group_path=True).middleware)
+        app_config.openapi_config = OpenAPIConfig(
+            title="Mercado Abierto API",
+            version="1.0.0",
+            description="Tenders, sealed bids, catalogue, contracts, payments and oversight data.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                }
+            ),
+        )
+        app_config.state.update({"settings": settings})
+        app_config.debug = False
+        return app_config
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        settings = self.settings
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set: `marketplace serve` starts an embedded database")
+        await db.start(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                       replica_url=settings.database_replica_url)
+        if settings.redis_url:
+            try:
+                await queue.start(settings.redis_url)
+            except Exception as exc:  # writes must go on without Redis; /ready reports it
+                log.warning("Redis at %s is unreachable (%s); jobs wait for the sweeper", settings.redis_url, exc)
+        worker_task = None
+        if settings.run_worker_in_process:
+            from marketplace.worker import start_in_process
+
+            worker_task = await start_in_process(settings)
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                await worker_task.close()
+            await queue.stop()
+            await db.stop()
+
+
+def _language_middleware(default_locale: str):
+    """Pick the caller's language (?lang=, the `lang` cookie, then Accept-Language) before anything else,
+    so that every response, errors included, speaks it."""
+
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] in ("http", "websocket"):
+                conn = ASGIConnection(scope)
+                lang = conn.query_params.get("lang") or conn.cookies.get("lang")
+                i18n.set_language(i18n.language(lang) if lang else i18n.negotiate(
+                    conn.headers.get("accept-language"), default_locale))
+            await app(scope, receive, send)
+
+        return middleware
+
+    return factory
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
+    settings = settings or load_settings()
+    return Litestar(plugins=[MarketplacePlugin(settings)], request_max_body_size=20 * 1024 * 1024, **overrides)

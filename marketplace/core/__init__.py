@@ -1,0 +1,1 @@
+"""What every domain shares. Imports no domain."""

@@ -1,0 +1,252 @@
+"""Typed business errors and RFC 9457 problem+json for every error the API can return.
+
+A service raises a DomainError subclass; it carries its HTTP status, a stable problem type, a
+translatable title and detail, and the field and rule at fault. Views never build error responses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+import asyncpg
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+
+from marketplace.core.i18n import N_, gettext
+
+log = logging.getLogger("marketplace.errors")
+
+PROBLEM_BASE = "https://mercadoabierto.pe/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+
+class DomainError(Exception):
+    status: int = 400
+    type: str = "bad-request"
+    title: str = N_("Bad request")
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        field: str | None = None,
+        rule: str | None = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.field = field
+        self.rule = rule
+        self.params = params or {}
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class InvalidInput(DomainError):
+    status = 422
+    type = "validation-error"
+    title = N_("The request is not valid")
+
+
+class Unauthorized(DomainError):
+    status = 401
+    type = "unauthorized"
+    title = N_("Authentication is required")
+
+
+class Forbidden(DomainError):
+    status = 403
+    type = "forbidden"
+    title = N_("You are not allowed to do this")
+
+
+class NotFound(DomainError):
+    status = 404
+    type = "not-found"
+    title = N_("Not found")
+
+
+class Conflict(DomainError):
+    status = 409
+    type = "conflict"
+    title = N_("The request conflicts with the current state")
+
+
+class DeadlinePassed(Conflict):
+    type = "deadline-passed"
+    title = N_("The deadline has passed")
+
+
+class IdempotencyConflict(Conflict):
+    type = "idempotency-key-reused"
+    title = N_("This Idempotency-Key was used with a different request")
+
+
+class Unavailable(DomainError):
+    status = 503
+    type = "service-unavailable"
+    title = N_("The service is temporarily unavailable")
+
+
+def problem(
+    *,
+    status: int,
+    type_: str,
+    title: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _domain_error(request: Request, exc: DomainError) -> Response:
+    title = gettext(exc.title)
+    detail = gettext(exc.detail, **exc.params) if exc.detail else None
+    errors = None
+    if exc.field:
+        errors = [{"field": exc.field, "rule": exc.rule or exc.type, "message": detail or title}]
+    return problem(
+        status=exc.status, type_=exc.type, title=title, detail=detail, instance=request.url.path,
+        errors=errors, headers=exc.headers, **exc.extra,
+    )
+
+
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+_AT = re.compile(r"at `\$\.?([^`]*)`")
+
+
+def _field_of(key: str | None, source: str | None, message: str) -> str:
+    """The dotted path of the field at fault, from msgspec's message ('... - at `$.lots[0].qty`')."""
+    if source in ("query", "path", "header", "cookie") and key:
+        return f"{source}.{key}"
+    at = _AT.search(message)
+    path = at.group(1) if at else ""
+    missing = _MISSING.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return path or (key if key and key != "data" else "body")
+
+
+def _rule_of(message: str) -> str:
+    m = message.lower()
+    if "missing required field" in m or "required" in m:
+        return "required"
+    if "expected" in m:
+        return "type"
+    if ">=" in m or "<=" in m or "greater" in m or "less" in m:
+        return "range"
+    if "length" in m:
+        return "length"
+    if "pattern" in m:
+        return "pattern"
+    if "invalid enum value" in m or "one of" in m:
+        return "enum"
+    return "invalid"
+
+
+def _validation_error(request: Request, exc: ValidationException) -> Response:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            message = str(item.get("message", ""))
+            field = _field_of(item.get("key"), item.get("source"), message)
+            errors.append({"field": field, "rule": _rule_of(message), "message": message})
+    if not errors:
+        errors = [{"field": "body", "rule": "invalid", "message": str(exc.detail)}]
+    return problem(
+        status=422, type_="validation-error", title=gettext(InvalidInput.title),
+        detail=gettext("{field}: {message}", field=errors[0]["field"], message=errors[0]["message"]),
+        instance=request.url.path, errors=errors,
+    )
+
+
+_HTTP_TYPES = {
+    400: ("bad-request", DomainError.title),
+    401: ("unauthorized", Unauthorized.title),
+    403: ("forbidden", Forbidden.title),
+    404: ("not-found", NotFound.title),
+    405: ("method-not-allowed", N_("Method not allowed")),
+    409: ("conflict", Conflict.title),
+    413: ("payload-too-large", N_("The request is too large")),
+    415: ("unsupported-media-type", N_("Unsupported media type")),
+    429: ("too-many-requests", N_("Too many requests")),
+}
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, ValidationException):
+        return _validation_error(request, exc)
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException):
+        status = 401
+    elif isinstance(exc, PermissionDeniedException):
+        status = 403
+    type_, title = _HTTP_TYPES.get(status, ("http-error", N_("Request failed")))
+    if status >= 500:
+        return _internal(request, exc)
+    detail = exc.detail if exc.detail and exc.detail != title else None
+    return problem(status=status, type_=type_, title=gettext(title),
+                   detail=gettext(detail) if detail else None, instance=request.url.path,
+                   headers=exc.headers)
+
+
+_UNAVAILABLE = (
+    OSError,
+    ConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, _UNAVAILABLE) or isinstance(
+        getattr(exc, "__cause__", None), _UNAVAILABLE
+    ):
+        log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return problem(status=503, type_="service-unavailable", title=gettext(Unavailable.title),
+                       instance=request.url.path, headers={"Retry-After": "2"})
+    if isinstance(exc, (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)):
+        return problem(status=503, type_="retry", title=gettext(Unavailable.title),
+                       detail=gettext("Please retry the request"), instance=request.url.path,
+                       headers={"Retry-After": "1"})
+    error_id = uuid.uuid4().hex
+    log.exception("internal error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+    return problem(status=500, type_="internal-error", title=gettext(N_("Internal error")),
+                   detail=gettext("Reference: {error_id}", error_id=error_id),
+                   instance=request.url.path, error_id=error_id)
+
+
+exception_handlers = {
+    DomainError: _domain_error,
+    HTTPException: _http_error,
+    Exception: _internal,
+}
+
+__all__ = [
+    "Conflict", "DeadlinePassed", "DomainError", "Forbidden", "IdempotencyConflict", "InvalidInput",
+    "NotFound", "PROBLEM_JSON", "Unauthorized", "Unavailable", "exception_handlers", "problem",
+]

@@ -1,0 +1,4 @@
+"""Core jobs: outbox draining, the outbox sweeper, audit chaining and checkpoints."""
+
+FUNCTIONS: list = []
+CRONS: list = []

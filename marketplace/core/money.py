@@ -1,0 +1,30 @@
+"""Money: integer minor units (céntimos) with an ISO 4217 code. Never float."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated
+
+import msgspec
+from babel.numbers import format_currency
+
+# A non-negative amount in céntimos, bounded to what a bigint and any real budget hold.
+Cents = Annotated[int, msgspec.Meta(ge=0, le=10**15, description="Amount in céntimos (1/100 of the currency unit)")]
+Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
+
+
+def to_decimal(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+
+def from_decimal(amount: Decimal | str) -> int:
+    return int((Decimal(amount) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_EVEN))
+
+
+def percent_of(cents: int, rate: Decimal) -> int:
+    """`rate` percent of `cents`, rounded half-even to the céntimo."""
+    return int((Decimal(cents) * rate / 100).quantize(Decimal("1"), rounding=ROUND_HALF_EVEN))
+
+
+def format_money(cents: int, currency: str = "PEN", locale: str = "es_PE") -> str:
+    return format_currency(to_decimal(cents), currency, locale=locale)

@@ -1,0 +1,13 @@
+"""piccolo's configuration: the engine (configured at start-up from Settings) and every app."""
+
+from piccolo.conf.apps import AppRegistry
+
+from marketplace.core.db import DB
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "marketplace.core.piccolo_app",
+    ]
+)
+
+__all__ = ["DB", "APP_REGISTRY"]

@@ -1,0 +1,13 @@
+"""Every domain's route handlers, gathered for the app factory. One line per domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def route_handlers() -> list[Any]:
+    from marketplace.core import health
+    from marketplace.core.auth import api as auth_api
+
+    handlers: list[Any] = [*health.ROUTES, *auth_api.ROUTES]
+    return handlers

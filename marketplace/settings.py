@@ -1,0 +1,209 @@
+"""Settings, read once from the environment, frozen, injected.
+
+Every setting is documented in README.md (Settings). Development mode fills in what is missing with safe
+local defaults and generates its own keys, kept in the data folder so they survive restarts; production
+mode refuses to start without real ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a service that may start."""
+
+
+# Values that only development may run with. Production refuses them.
+DEV_MARKER = "dev-"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Secret material. Never logged (repr hides it)."""
+
+    jwt_secret: str = field(repr=False)
+    signing_key: str = field(repr=False)  # Ed25519 private key, raw 32 bytes, urlsafe base64
+    sealing_key: str = field(repr=False)  # AES-256 key-encryption key for sealed bids, urlsafe base64
+
+    def signing_private_key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(b64decode(self.signing_key))
+
+    def signing_public_key_b64(self) -> str:
+        pub = self.signing_private_key().public_key()
+        return _b64(pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    def sealing_key_bytes(self) -> bytes:
+        return b64decode(self.sealing_key)
+
+    @staticmethod
+    def generate() -> "Keys":
+        priv = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        return Keys(
+            jwt_secret=DEV_MARKER + secrets.token_urlsafe(48),
+            signing_key=_b64(priv),
+            sealing_key=_b64(secrets.token_bytes(32)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mode: str = "development"
+    database_url: str | None = None
+    database_replica_url: str | None = None
+    redis_url: str | None = None
+    meili_url: str | None = None
+    meili_api_key: str | None = field(default=None, repr=False)
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str | None = None
+    keys: Keys = field(default_factory=Keys.generate, repr=False)
+    signing_key_id: str = "ma-1"
+    ocid_prefix: str = "ocds-ma0000-"
+    default_locale: str = "es_PE"
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_ttl_seconds: int = 900
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    run_worker_in_process: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "no-responder@mercado-abierto.pe"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _load_or_create_dev_keys(data_dir: Path) -> Keys:
+    path = data_dir / "dev-keys.json"
+    if path.exists():
+        return Keys(**json.loads(path.read_text()))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    keys = Keys.generate()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({k: getattr(keys, k) for k in Keys.__slots__}))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return keys
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: bool = True) -> Settings:
+    """Build Settings from the environment. Production mode checks every secret."""
+    env = os.environ if env is None else env
+    mode = env.get("MODE", "development").strip().lower()
+    if mode not in ("development", "production"):
+        raise SettingsError(f"MODE must be 'development' or 'production', got {mode!r}")
+    data_dir = Path(env.get("DATA_DIR") or ".data").resolve()
+
+    given = {
+        "jwt_secret": env.get("JWT_SECRET", ""),
+        "signing_key": env.get("SIGNING_KEY", ""),
+        "sealing_key": env.get("SEALING_KEY", ""),
+    }
+    if all(given.values()):
+        keys = Keys(**given)
+    elif mode == "production":
+        missing = [name.upper() for name, value in given.items() if not value]
+        raise SettingsError(f"production mode needs real keys; missing: {', '.join(missing)}")
+    elif persist_dev_keys:
+        keys = _load_or_create_dev_keys(data_dir)
+    else:
+        keys = Keys.generate()
+
+    settings = Settings(
+        mode=mode,
+        database_url=env.get("DATABASE_URL") or None,
+        database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
+        redis_url=env.get("REDIS_URL") or None,
+        meili_url=env.get("MEILI_URL") or None,
+        meili_api_key=env.get("MEILI_API_KEY") or None,
+        stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
+        stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+        stripe_api_base=env.get("STRIPE_API_BASE") or None,
+        keys=keys,
+        signing_key_id=env.get("SIGNING_KEY_ID") or "ma-1",
+        ocid_prefix=env.get("OCID_PREFIX") or "ocds-ma0000-",
+        default_locale=env.get("DEFAULT_LOCALE") or "es_PE",
+        data_dir=data_dir,
+        host=env.get("HOST") or "127.0.0.1",
+        port=_int(env, "PORT", 8000),
+        jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 900),
+        db_pool_min=_int(env, "DB_POOL_MIN", 2),
+        db_pool_max=_int(env, "DB_POOL_MAX", 20),
+        smtp_host=env.get("SMTP_HOST") or None,
+        smtp_port=_int(env, "SMTP_PORT", 25),
+        mail_from=env.get("MAIL_FROM") or "no-responder@mercado-abierto.pe",
+        public_base_url=env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000",
+    )
+    check(settings)
+    return settings
+
+
+def check(settings: Settings) -> None:
+    """Refuse combinations that must never run."""
+    if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:
+        raise SettingsError("DB_POOL_MIN must be >= 1 and DB_POOL_MAX >= DB_POOL_MIN")
+    if not settings.production:
+        return
+    problems = []
+    k = settings.keys
+    if k.jwt_secret.startswith(DEV_MARKER) or len(k.jwt_secret) < 32:
+        problems.append("JWT_SECRET must be a real secret of at least 32 characters")
+    try:
+        k.signing_private_key()
+    except Exception:
+        problems.append("SIGNING_KEY must be a raw Ed25519 private key (32 bytes, urlsafe base64)")
+    try:
+        if len(k.sealing_key_bytes()) != 32:
+            raise ValueError
+    except Exception:
+        problems.append("SEALING_KEY must be 32 random bytes, urlsafe base64")
+    if not settings.database_url:
+        problems.append("DATABASE_URL is required (the embedded database is for development only)")
+    if not settings.redis_url:
+        problems.append("REDIS_URL is required (the embedded Redis is for development only)")
+    if settings.stripe_secret_key and settings.stripe_secret_key.startswith("sk_test_"):
+        problems.append("STRIPE_SECRET_KEY is a test key")
+    if problems:
+        raise SettingsError("production mode refused: " + "; ".join(problems))

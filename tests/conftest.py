@@ -1,0 +1,150 @@
+"""Test harness: real PostgreSQL and Redis, schema built by the migrations, each test on clean tables.
+
+Servers: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the machine's servers on 127.0.0.1 when they
+answer; else embedded ones (marketplace.embedded). Each pytest process gets its own database, built once by
+running every migration; every test starts from empty tables (TRUNCATE), so tests never see each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from marketplace.core import clock, db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _servers() -> tuple[str, str]:
+    pg = os.environ.get("TEST_DATABASE_URL")
+    redis = os.environ.get("TEST_REDIS_URL")
+    if not pg:
+        if _port_open("127.0.0.1", 5432):
+            pg = "postgresql://postgres@127.0.0.1:5432/postgres"
+        else:
+            from marketplace import embedded
+
+            pg = embedded.start_postgres(ROOT / ".data" / "test-pg")
+    if not redis:
+        if _port_open("127.0.0.1", 6379):
+            redis = f"redis://127.0.0.1:6379/{os.getpid() % 15 + 1}"
+        else:
+            from marketplace import embedded
+
+            redis = embedded.start_redis(ROOT / ".data" / "test-redis")
+    return pg, redis
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server URL pointing at database `name` (works for host/port and socket URLs)."""
+    base, _, query = url.partition("?")
+    scheme_host, _, _db = base.rpartition("/")
+    return f"{scheme_host}/{name}" + (f"?{query}" if query else "")
+
+
+ADMIN_URL, REDIS_URL = _servers()
+TEST_DB = f"ma_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+DATABASE_URL = _with_database(ADMIN_URL, TEST_DB)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    from marketplace.settings import load_settings
+
+    env = {
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "OCID_PREFIX": "ocds-test01-",
+        "DB_POOL_MAX": "30",
+    }
+    return load_settings(env, persist_dev_keys=False)
+
+
+@pytest.fixture(scope="session")
+async def database(settings) -> AsyncIterator[str]:
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
+    await admin.close()
+    db.configure(DATABASE_URL)
+    from marketplace.core.migrate import migrate_all
+
+    await migrate_all()
+    yield DATABASE_URL
+    await db.stop()
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def app(settings, database):
+    from marketplace.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def _client(app) -> AsyncIterator[httpx.AsyncClient]:
+    # The app's lifespan and every request run on the test's own event loop (asgi-lifespan + httpx's
+    # ASGITransport), so the app's connection pool is the one the tests use.
+    async with LifespanManager(app) as manager:
+        lifespan_state = manager._state
+
+        async def per_request_state(scope, receive, send):
+            # ASGI servers give each request a shallow copy of the lifespan state; asgi-lifespan hands
+            # over the same dict every time, which would leak Litestar's per-request flags.
+            await app({**scope, "state": dict(lifespan_state)}, receive, send)
+
+        transport = httpx.ASGITransport(app=per_request_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+            yield client
+
+
+_TABLES: list[str] = []
+
+
+async def _truncate() -> None:
+    if not _TABLES:
+        rows = await db.fetch(
+            "SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'migration'"
+        )
+        _TABLES.extend(r["t"] for r in rows)
+    await db.execute(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+async def client(_client):
+    """An HTTP client on the app (lifespan started once), over clean tables and the system clock."""
+    await _truncate()
+    clock.reset()
+    yield _client
+    clock.reset()
+
+
+@pytest.fixture
+def fixed_clock():
+    from datetime import datetime, timezone
+
+    c = clock.FixedClock(datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))
+    clock.install(c)
+    yield c
+    clock.reset()
