@@ -91,6 +91,8 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "no-responder@mercado-abierto.pe"
     public_base_url: str = "http://127.0.0.1:8000"
+    audit_checkpoint_every: int = 1000  # sign the audit chain's head every N events...
+    audit_checkpoint_seconds: int = 300  # ...or every T seconds, whichever comes first
 
     @property
     def production(self) -> bool:
@@ -171,10 +173,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 900),
         db_pool_min=_int(env, "DB_POOL_MIN", 2),
         db_pool_max=_int(env, "DB_POOL_MAX", 20),
+        run_worker_in_process=(env.get("RUN_WORKER_IN_PROCESS") or "").strip().lower() in ("1", "true", "yes"),
         smtp_host=env.get("SMTP_HOST") or None,
         smtp_port=_int(env, "SMTP_PORT", 25),
         mail_from=env.get("MAIL_FROM") or "no-responder@mercado-abierto.pe",
         public_base_url=env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000",
+        audit_checkpoint_every=_int(env, "AUDIT_CHECKPOINT_EVERY", 1000),
+        audit_checkpoint_seconds=_int(env, "AUDIT_CHECKPOINT_SECONDS", 300),
     )
     check(settings)
     return settings
@@ -184,6 +189,8 @@ def check(settings: Settings) -> None:
     """Refuse combinations that must never run."""
     if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:
         raise SettingsError("DB_POOL_MIN must be >= 1 and DB_POOL_MAX >= DB_POOL_MIN")
+    if settings.audit_checkpoint_every < 1 or settings.audit_checkpoint_seconds < 1:
+        raise SettingsError("AUDIT_CHECKPOINT_EVERY and AUDIT_CHECKPOINT_SECONDS must be >= 1")
     if not settings.production:
         return
     problems = []

@@ -1,7 +1,8 @@
 """Test harness: real PostgreSQL and Redis, schema built by the migrations, each test on clean tables.
 
-Servers: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the machine's servers on 127.0.0.1 when they
-answer; else embedded ones (marketplace.embedded). Each pytest process gets its own database, built once by
+Servers: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the machine's servers on 127.0.0.1 (ports
+TEST_PG_PORT / TEST_REDIS_PORT, default 5432 / 6379) when they answer; else embedded ones
+(marketplace.embedded). Each pytest process gets its own database, built once by
 running every migration; every test starts from empty tables (TRUNCATE), so tests never see each other.
 """
 
@@ -35,16 +36,19 @@ def _port_open(host: str, port: int) -> bool:
 def _servers() -> tuple[str, str]:
     pg = os.environ.get("TEST_DATABASE_URL")
     redis = os.environ.get("TEST_REDIS_URL")
+    # The local ports probed; point them at a free port to exercise the embedded servers.
+    pg_port = int(os.environ.get("TEST_PG_PORT") or 5432)
+    redis_port = int(os.environ.get("TEST_REDIS_PORT") or 6379)
     if not pg:
-        if _port_open("127.0.0.1", 5432):
-            pg = "postgresql://postgres@127.0.0.1:5432/postgres"
+        if _port_open("127.0.0.1", pg_port):
+            pg = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         else:
             from marketplace import embedded
 
             pg = embedded.start_postgres(ROOT / ".data" / "test-pg")
     if not redis:
-        if _port_open("127.0.0.1", 6379):
-            redis = f"redis://127.0.0.1:6379/{os.getpid() % 15 + 1}"
+        if _port_open("127.0.0.1", redis_port):
+            redis = f"redis://127.0.0.1:{redis_port}/{os.getpid() % 15 + 1}"
         else:
             from marketplace import embedded
 

@@ -7,7 +7,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "core: identity, audit, outbox, idempotency"
 
 SQL = r"""
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
+-- gen_random_uuid() is built in since PostgreSQL 13 (no pgcrypto: the embedded server does not ship it).
 
 CREATE TABLE organisation (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
