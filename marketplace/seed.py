@@ -1,0 +1,200 @@
+"""Demo data: `marketplace seed --demo` fills an EMPTY database with a small, believable Peruvian dataset.
+
+Each domain adds its own step with ONE line in SEEDERS ("module:function"); a step is
+`async def seed(demo: Demo) -> None` and runs, in list order, inside the one transaction that seeds
+everything (a failure leaves the database empty). Earlier steps leave what later ones need in `demo`
+(`demo.orgs["agency"]`, `demo.orgs["supplier"]`, ...). Everything is drawn from `demo.rng`, a seeded
+random generator, so every run gives the same names, RUCs and regions (ids and timestamps differ).
+Every account has the same password, DEMO_PASSWORD, printed at the end.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+from uuid import UUID
+
+from stdnum.pe import ruc as ruc_mod
+
+from marketplace.core import db
+
+# One line per domain that seeds demo data, in the order they run.
+SEEDERS: list[str] = [
+    "marketplace.seed:seed_core",
+]
+
+DEMO_PASSWORD = "demo-mercado-abierto"
+DEMO_DOMAIN = "demo.mercado-abierto.pe"
+DEFAULT_SEED = 2026
+SEED_LOCK = 7_300_010  # advisory lock key: two processes seeding at once do it once
+
+
+@dataclass
+class DemoOrg:
+    id: UUID
+    kind: str
+    name: str
+    ruc: str | None
+    ubigeo: str | None
+    users: dict[str, UUID] = field(default_factory=dict)  # role -> user id
+
+
+@dataclass
+class Account:
+    email: str
+    organisation: str
+    roles: tuple[str, ...]
+
+
+@dataclass
+class Demo:
+    """What the seeders share: the seeded random generator, the organisations made so far, the accounts."""
+
+    rng: random.Random
+    password: str = DEMO_PASSWORD
+    orgs: dict[str, list[DemoOrg]] = field(default_factory=dict)
+    accounts: list[Account] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # for later seeders (tenders, offers, ...)
+    _rucs: set[str] = field(default_factory=set)
+
+    def ruc(self, prefix: str = "20") -> str:
+        """A new RUC passing the SUNAT check digit: prefix (20 company, 10 person) + 8 digits + check digit."""
+        while True:
+            body = prefix + f"{self.rng.randrange(10_000_000, 100_000_000)}"
+            ruc = body + ruc_mod.calc_check_digit(body)
+            if ruc not in self._rucs:
+                self._rucs.add(ruc)
+                return ruc
+
+    async def organisation(self, *, kind: str, name: str, ruc: str | None, ubigeo: str | None) -> DemoOrg:
+        from marketplace.core.auth import service as auth
+
+        org_id = await auth.create_organisation(kind=kind, name=name, ruc=ruc, ubigeo=ubigeo)
+        org = DemoOrg(id=org_id, kind=kind, name=name, ruc=ruc, ubigeo=ubigeo)
+        self.orgs.setdefault(kind, []).append(org)
+        return org
+
+    async def user(self, org: DemoOrg, *, email: str, full_name: str, roles: list[str]) -> UUID:
+        from marketplace.core.auth import service as auth
+
+        user_id = await auth.create_user(organisation_id=org.id, email=email, password=self.password,
+                                         roles=roles, full_name=full_name)
+        for role in roles:
+            org.users.setdefault(role, user_id)
+        self.accounts.append(Account(email=email, organisation=org.name, roles=tuple(roles)))
+        return user_id
+
+    def person(self) -> str:
+        return f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(SURNAMES)} {self.rng.choice(SURNAMES)}"
+
+
+def slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "".join(ch if ch.isalnum() else "-" for ch in ascii_text).strip("-").replace("--", "-")
+
+
+FIRST_NAMES = ["María", "José", "Rosa", "Luis", "Carmen", "Jorge", "Ana", "Carlos", "Lucía", "Juan", "Elena",
+               "Miguel", "Julia", "Pedro", "Sofía", "Víctor", "Milagros", "César", "Gladys", "Raúl"]
+SURNAMES = ["Quispe", "Flores", "Sánchez", "Rodríguez", "García", "Mamani", "Huamán", "Rojas", "Vásquez",
+            "Chávez", "Ramírez", "Torres", "Mendoza", "Castillo", "Condori", "Ccori", "Paredes", "Salazar",
+            "Gutiérrez", "Ríos"]
+
+# Buying organisations: (name, ubigeo of its seat).
+AGENCIES: list[tuple[str, str]] = [
+    ("Municipalidad Metropolitana de Lima", "150101"),
+    ("Hospital Nacional Dos de Mayo", "150101"),
+    ("Gobierno Regional del Cusco", "080101"),
+    ("Municipalidad Provincial de Arequipa", "040101"),
+    ("Gobierno Regional de Piura", "200101"),
+    ("Municipalidad Provincial de Maynas", "160101"),
+    ("Gobierno Regional de La Libertad", "130101"),
+    ("Municipalidad Provincial de Puno", "210101"),
+]
+
+# Suppliers: (name, ubigeo of its domicile, natural person). The suppliers domain adds their registry
+# details (MYPE, catalogue offers) in its own seeder, reading demo.orgs["supplier"].
+SUPPLIERS: list[tuple[str, str, bool]] = [
+    ("Constructora Rímac S.A.C.", "150132", False),
+    ("Distribuidora Médica del Sur E.I.R.L.", "040101", False),
+    ("Inversiones Qosqo S.R.L.", "080108", False),
+    ("Servicios Generales Tallán S.A.C.", "200104", False),
+    ("Transportes Amazonía E.I.R.L.", "160101", False),
+    ("Agroindustrias Chimú S.A.", "130101", False),
+    ("Textiles Altiplano S.R.L.", "210101", False),
+    ("Ferretería El Misti S.A.C.", "040101", False),
+]
+
+
+async def seed_core(demo: Demo) -> None:
+    """The platform and its admin, an oversight body and its auditor, agencies across regions (an officer,
+    two committee members and an administrator each) and suppliers (an administrator and a bidder each)."""
+    platform = await demo.organisation(kind="platform", name="Mercado Abierto", ruc=None, ubigeo="150101")
+    await demo.user(platform, email=f"admin@{DEMO_DOMAIN}", full_name="Administración de la plataforma",
+                    roles=["admin"])
+
+    oversight = await demo.organisation(kind="oversight", name="Contraloría de Demostración",
+                                        ruc=demo.ruc("20"), ubigeo="150101")
+    await demo.user(oversight, email=f"auditor@{DEMO_DOMAIN}", full_name=demo.person(), roles=["auditor"])
+
+    for name, ubigeo in AGENCIES:
+        org = await demo.organisation(kind="agency", name=name, ruc=demo.ruc("20"), ubigeo=ubigeo)
+        short = slug(name.replace("Municipalidad Provincial de ", "muni-").replace(
+            "Municipalidad Metropolitana de ", "muni-").replace("Gobierno Regional del ", "gore-").replace(
+            "Gobierno Regional de ", "gore-").replace("Hospital Nacional ", "hospital-"))
+        await demo.user(org, email=f"admin.{short}@{DEMO_DOMAIN}", full_name=demo.person(),
+                        roles=["agency_admin"])
+        await demo.user(org, email=f"oficial.{short}@{DEMO_DOMAIN}", full_name=demo.person(), roles=["officer"])
+        for n in (1, 2):
+            await demo.user(org, email=f"comite{n}.{short}@{DEMO_DOMAIN}", full_name=demo.person(),
+                            roles=["committee"])
+
+    for name, ubigeo, person in SUPPLIERS:
+        org = await demo.organisation(kind="supplier", name=name, ruc=demo.ruc("10" if person else "20"),
+                                      ubigeo=ubigeo)
+        short = slug(name.split(" S.")[0].split(" E.I.R.L.")[0])
+        await demo.user(org, email=f"admin.{short}@{DEMO_DOMAIN}", full_name=demo.person(),
+                        roles=["supplier_admin"])
+        await demo.user(org, email=f"ventas.{short}@{DEMO_DOMAIN}", full_name=demo.person(), roles=["bidder"])
+
+
+def _load(ref: str) -> Callable[[Demo], Awaitable[None]]:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+async def database_is_empty() -> bool:
+    """No organisation yet: nothing a user made, so demo data may go in."""
+    return await db.fetchrow("SELECT 1 FROM organisation LIMIT 1") is None
+
+
+@contextmanager
+def _hash_demo_password_once() -> Iterator[None]:
+    """Argon2 is slow on purpose (~0.1 s a hash here); every demo account shares one password, so hash it
+    once for the whole seed instead of once per account. Only the demo password takes the shortcut."""
+    from marketplace.core.auth import service as auth
+
+    original = auth.hash_password
+    demo_hash = original(DEMO_PASSWORD)
+    auth.hash_password = lambda password: demo_hash if password == DEMO_PASSWORD else original(password)
+    try:
+        yield
+    finally:
+        auth.hash_password = original
+
+
+async def seed_demo(*, seed: int = DEFAULT_SEED) -> Demo | None:
+    """Run every seeder in one transaction when the database is empty; None (and nothing written) if not."""
+    async with db.unit_of_work():
+        await db.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK)
+        if not await database_is_empty():
+            return None
+        demo = Demo(rng=random.Random(seed))
+        with _hash_demo_password_once():
+            for ref in SEEDERS:
+                await _load(ref)(demo)
+    return demo

@@ -1,0 +1,54 @@
+"""`marketplace seed --demo`: a believable dataset on an empty database, and nothing on a used one."""
+
+from stdnum.pe import ruc as ruc_mod
+
+from marketplace import seed
+from marketplace.core import db
+from marketplace.core.auth import service as auth
+
+
+async def test_demo_seed_fills_an_empty_database_with_valid_peruvian_data(client):
+    demo = await seed.seed_demo()
+    assert demo is not None
+
+    kinds = {r["kind"]: r["n"] for r in await db.fetch("SELECT kind, count(*) AS n FROM organisation GROUP BY kind")}
+    assert kinds == {"platform": 1, "oversight": 1, "agency": len(seed.AGENCIES), "supplier": len(seed.SUPPLIERS)}
+    regions = await db.fetch("SELECT DISTINCT left(ubigeo, 2) AS r FROM organisation WHERE kind = 'agency'")
+    assert len(regions) >= 5  # Lima, Cusco, Arequipa, Piura, Loreto, ...
+
+    rucs = [r["ruc"] for r in await db.fetch("SELECT ruc FROM organisation WHERE ruc IS NOT NULL")]
+    assert len(rucs) == 1 + len(seed.AGENCIES) + len(seed.SUPPLIERS)
+    assert all(ruc_mod.is_valid(r) for r in rucs), rucs
+
+    # Every agency has an officer and committee members; every account logs in with the demo password.
+    per_agency = await db.fetch(
+        "SELECT o.name, array_agg(DISTINCT r) AS roles FROM organisation o JOIN app_user u ON u.organisation_id = o.id,"
+        " unnest(u.roles) r WHERE o.kind = 'agency' GROUP BY o.name")
+    assert len(per_agency) == len(seed.AGENCIES)
+    assert all({"officer", "committee"} <= set(a["roles"]) for a in per_agency)
+    users = await db.fetchrow("SELECT count(*) AS n FROM app_user")
+    assert users["n"] == len(demo.accounts)
+    token, _ = await auth.login(email=f"auditor@{seed.DEMO_DOMAIN}", password=seed.DEMO_PASSWORD,
+                                secret="x" * 32, ttl_seconds=60)
+    assert token
+
+
+async def test_demo_seed_is_deterministic_and_a_second_run_is_a_no_op(client):
+    first = await seed.seed_demo()
+    before = await db.fetch("SELECT kind, name, ruc, ubigeo FROM organisation ORDER BY name")
+    assert await seed.seed_demo() is None
+    after = await db.fetch("SELECT kind, name, ruc, ubigeo FROM organisation ORDER BY name")
+    assert after == before
+
+    await db.execute("TRUNCATE organisation, app_user, api_key CASCADE")
+    again = await seed.seed_demo()
+    assert await db.fetch("SELECT kind, name, ruc, ubigeo FROM organisation ORDER BY name") == before
+    assert [a.email for a in again.accounts] == [a.email for a in first.accounts]
+
+
+async def test_seed_refuses_a_database_that_has_data(client):
+    from tests import factories
+
+    await factories.organisation("agency")
+    assert await seed.seed_demo() is None
+    assert (await db.fetchrow("SELECT count(*) AS n FROM organisation"))["n"] == 1
