@@ -7,6 +7,8 @@ from marketplace.core.db import DB
 APP_REGISTRY = AppRegistry(
     apps=[
         "marketplace.core.piccolo_app",
+        "marketplace.contracts.piccolo_app",
+        "marketplace.payments.piccolo_app",
         "search.piccolo_app",
         "tenders.piccolo_app",
     ]

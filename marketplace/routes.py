@@ -10,4 +10,5 @@ def route_handlers() -> list[Any]:
     from marketplace.core.auth import api as auth_api
 
     handlers: list[Any] = [*health.ROUTES, *auth_api.ROUTES]
+    handlers += __import__("marketplace.payments.api", fromlist=["ROUTES"]).ROUTES
     return handlers

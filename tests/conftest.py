@@ -78,6 +78,9 @@ def settings(tmp_path_factory):
         "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "OCID_PREFIX": "ocds-test01-",
         "DB_POOL_MAX": "30",
+        # Webhooks are signed in tests exactly as Stripe signs them; API calls go to tests/stripe_server.py.
+        "STRIPE_SECRET_KEY": "sk_test_mercadoabierto",
+        "STRIPE_WEBHOOK_SECRET": "whsec_test_mercadoabierto",
     }
     return load_settings(env, persist_dev_keys=False)
 

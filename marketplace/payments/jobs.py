@@ -1,0 +1,49 @@
+"""Payments jobs: run a requested payment against Stripe, apply a stored webhook event, sweep leftovers.
+
+Jobs may run more than once (arq is at-least-once): each is safe to, through the payment row's lock and
+state, the operation's idempotency key at Stripe, and the stored event's `applied_at`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from arq import Retry, cron
+
+from marketplace.core import queue
+from marketplace.payments import service
+from marketplace.settings import Settings, load_settings
+
+
+def _settings(ctx: dict[str, Any]) -> Settings:
+    settings = ctx.get("settings")
+    if settings is None:
+        settings = ctx["settings"] = load_settings()
+    return settings
+
+
+async def payments_execute(ctx: dict[str, Any], payment_id: str) -> str | None:
+    try:
+        return await service.execute_payment(settings=_settings(ctx), payment_id=UUID(payment_id))
+    except service.RetryLater as exc:
+        tries = ctx.get("job_try", 1)
+        raise Retry(defer=min(300, 5 * 2 ** min(tries, 6))) from exc
+
+
+async def payments_apply_event(ctx: dict[str, Any], event_id: str) -> str | None:
+    return await service.apply_event(event_id=event_id)
+
+
+async def payments_sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    """Re-enqueue payments still 'requested' and events not applied (a lost enqueue only delays them)."""
+    payments, events = await service.pending_work()
+    for payment_id in payments:
+        await queue.enqueue(service.EXECUTE_JOB, str(payment_id))
+    for event_id in events:
+        await queue.enqueue(service.APPLY_EVENT_JOB, event_id)
+    return {"payments": len(payments), "events": len(events)}
+
+
+FUNCTIONS = [payments_execute, payments_apply_event, payments_sweep]
+CRONS = [cron(payments_sweep, second={0}, run_at_startup=True)]

@@ -1,0 +1,26 @@
+"""Running the payments jobs as the worker would, and delivering signed webhooks over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marketplace.payments import jobs, service
+from tests.stripe_server import signed
+
+
+async def run_jobs(settings) -> None:
+    """Run every payment and event job due, through the job functions (what the sweeper enqueues)."""
+    ctx: dict[str, Any] = {"settings": settings, "job_try": 1}
+    for _ in range(5):
+        payments, events = await service.pending_work(older_than_seconds=-10**9)
+        if not payments and not events:
+            return
+        for payment_id in payments:
+            await jobs.payments_execute(ctx, str(payment_id))
+        for event_id in events:
+            await jobs.payments_apply_event(ctx, event_id)
+
+
+async def deliver(client, settings, event: dict[str, Any], **kw):
+    body, headers = signed(event, settings.stripe_webhook_secret, **kw)
+    return await client.post("/api/v1/payments/stripe/webhook", content=body, headers=headers)
