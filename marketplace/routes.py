@@ -11,4 +11,5 @@ def route_handlers() -> list[Any]:
 
     handlers: list[Any] = [*health.ROUTES, *auth_api.ROUTES]
     handlers += __import__("marketplace.payments.api", fromlist=["ROUTES"]).ROUTES
+    handlers += __import__("tenders.api", fromlist=["ROUTES"]).ROUTES + __import__("tenders.bids.api", fromlist=["ROUTES"]).ROUTES
     return handlers

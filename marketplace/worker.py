@@ -12,6 +12,7 @@ from typing import Any
 # One line per domain that has jobs.
 JOB_MODULES: list[str] = [
     "marketplace.core.jobs",
+    "tenders.jobs",
     "marketplace.payments.jobs",
 ]
 

@@ -1,0 +1,72 @@
+"""Bid endpoints (thin). The receipt is returned only after the transaction has committed."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, post, put
+
+from marketplace.core import idempotency
+from marketplace.core.actor import Actor
+from marketplace.core.db import unit_of_work
+from marketplace.settings import Settings
+from tenders.bids import service
+from tenders.bids.schemas import BidCreate, BidRead, Receipt, ReceiptKey
+
+SUBMIT_ROUTE = "POST /api/v1/tenders/{id}/bids"
+
+
+class SubmitBidController(Controller):
+    path = "/api/v1/tenders/{tender_id:uuid}/bids"
+    tags = ["bids"]
+
+    @post("/", summary="Submit a sealed bid; 201 with a signed receipt. Honours Idempotency-Key.", status_code=201)
+    async def submit(self, request: Request, tender_id: UUID, data: BidCreate, actor: Actor,
+                     settings: Settings) -> Response[Receipt]:
+        async with unit_of_work():
+            claim = await idempotency.claim(actor=actor, route=SUBMIT_ROUTE,
+                                            key=request.headers.get("idempotency-key"),
+                                            request=(str(tender_id), data))
+            if claim.replay is None:
+                receipt = await service.submit_bid(actor=actor, settings=settings, tender_id=tender_id, data=data)
+                if claim.key is not None:
+                    await claim.store(status=201, response=receipt)
+        if claim.replay is not None:
+            return Response(claim.replay.response, status_code=claim.replay.status,
+                            headers={"Idempotent-Replayed": "true"})
+        return Response(receipt, status_code=201)
+
+
+class BidController(Controller):
+    path = "/api/v1/bids"
+    tags = ["bids"]
+
+    @get("/receipt-key", summary="The public key that verifies bid receipts (Ed25519)")
+    async def receipt_key(self, settings: Settings) -> ReceiptKey:
+        return ReceiptKey(key_id=settings.signing_key_id, algorithm="Ed25519",
+                          public_key=settings.keys.signing_public_key_b64(),
+                          signed_fields=["bid_id", "key_id", "lots", "ocid", "received_at", "sha256"])
+
+    @get("/{bid_id:uuid}", summary="Your bid's status and receipt (content only after the opening)")
+    async def read(self, bid_id: UUID, actor: Actor, settings: Settings) -> BidRead:
+        return await service.get_bid(actor=actor, settings=settings, bid_id=bid_id)
+
+    @put("/{bid_id:uuid}", summary="Replace a bid before the deadline; a new signed receipt")
+    async def replace(self, bid_id: UUID, data: BidCreate, actor: Actor, settings: Settings) -> Receipt:
+        async with unit_of_work():
+            receipt = await service.replace_bid(actor=actor, settings=settings, bid_id=bid_id, data=data)
+        return receipt
+
+    @delete("/{bid_id:uuid}", summary="Withdraw a bid before the deadline", status_code=204)
+    async def withdraw(self, bid_id: UUID, actor: Actor) -> None:
+        async with unit_of_work():
+            await service.withdraw_bid(actor=actor, bid_id=bid_id)
+
+    @post("/{bid_id:uuid}/confirm", summary="Confirm a bid after a material amendment", status_code=200)
+    async def confirm(self, bid_id: UUID, actor: Actor, settings: Settings) -> BidRead:
+        async with unit_of_work():
+            await service.confirm_bid(actor=actor, settings=settings, bid_id=bid_id)
+        return await service.get_bid(actor=actor, settings=settings, bid_id=bid_id)
+
+
+ROUTES = [SubmitBidController, BidController]

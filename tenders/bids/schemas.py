@@ -1,0 +1,69 @@
+"""Bid payloads. What a supplier sends is sealed whole; the receipt is what the platform signs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from marketplace.core.money import Cents
+
+MAX_DOCUMENT_B64 = 7_000_000  # about 5 MB per document once decoded
+
+
+class BidLotPrice(msgspec.Struct, forbid_unknown_fields=True):
+    lot_id: UUID
+    price: Cents
+
+
+class BidDocument(msgspec.Struct, forbid_unknown_fields=True):
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    content: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DOCUMENT_B64,
+                                         description="file content, base64")]
+    media_type: Annotated[str, msgspec.Meta(max_length=120)] = "application/octet-stream"
+
+
+class BidCreate(msgspec.Struct, forbid_unknown_fields=True):
+    lots: Annotated[list[BidLotPrice], msgspec.Meta(min_length=1, max_length=200)]
+    documents: Annotated[list[BidDocument], msgspec.Meta(max_length=20)] = []
+    notes: Annotated[str, msgspec.Meta(max_length=5_000)] = ""
+
+
+class Receipt(msgspec.Struct):
+    """Signed by the platform (Ed25519 over the canonical JSON of every field but `signature`)."""
+
+    bid_id: str
+    ocid: str
+    lots: list[str]
+    sha256: str
+    received_at: str
+    key_id: str
+    signature: str
+
+    def signed_fields(self) -> dict:
+        return {"bid_id": self.bid_id, "ocid": self.ocid, "lots": self.lots, "sha256": self.sha256,
+                "received_at": self.received_at, "key_id": self.key_id}
+
+
+class BidRead(msgspec.Struct):
+    id: UUID
+    tender_id: UUID
+    supplier_id: UUID
+    status: str
+    version: int
+    needs_reconfirmation: bool
+    receipt: Receipt
+    confirmed_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    opened_at: datetime | None = None
+    content: dict | None = None  # only after the opening
+
+
+class ReceiptKey(msgspec.Struct):
+    key_id: str
+    algorithm: str
+    public_key: str  # raw Ed25519 public key, base64url
+    signed_fields: list[str]

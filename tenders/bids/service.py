@@ -1,0 +1,392 @@
+"""Sealed bids: submit, replace, withdraw, reconfirm; the opening.
+
+The hot path (`submit_bid`) is: supplier standing (share lock on the supplier row), the tender row FOR
+SHARE (bids do not queue behind each other; every state change takes FOR UPDATE, so a closing sweep or an
+opening waits for bids in flight and bids that come after it see the new state), the clock read AFTER the
+lock, the content sealed and the receipt signed in memory, one INSERT of the bid and its lots, the audit
+event and the outbox event. The receipt leaves only after commit (the handler builds the response after the
+unit of work).
+
+Nothing readable about a bid's content is stored before the opening: prices, documents and notes are
+inside `bid.sealed` (AES-256-GCM with the tender's data key, bound to tender, bid and supplier ids).
+`bid_lot` records which lots a bid covers (the one-live-bid rule needs it), never a price.
+
+For evaluation: the opening writes `opening_entry` (tender_id, lot_id, bid_id, supplier_id, price,
+received_at) and `bid.opened_content`; read them with `opening_entries(tender_id=...)`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from marketplace.core import audit, clock, db, outbox, sealing
+from marketplace.core.actor import Actor, require
+from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
+from marketplace.core.i18n import N_
+from marketplace.settings import Settings
+from tenders import service as tenders
+from tenders.bids.schemas import BidCreate, BidRead, Receipt
+from tenders.domain import MACHINE, Action, IllegalTransition, State
+from tenders.schemas import OpeningExcluded, OpeningRead
+
+TOPIC_BID_RECEIVED = "bid.received"
+TOPIC_BID_WITHDRAWN = "bid.withdrawn"
+BIDDER_ROLES = ("bidder", "supplier_admin")
+_json = msgspec.json.Encoder(order="sorted")
+_OPEN_LOT_STATES = ("published", "tendering")
+
+
+def rfc3339(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _aad(tender_id: UUID, bid_id: UUID, supplier_id: UUID) -> bytes:
+    return f"bid:{tender_id}:{bid_id}:{supplier_id}".encode()
+
+
+def _data_key(settings: Settings, tender_id: UUID, wrapped: bytes) -> bytes:
+    return sealing.unwrap_key(settings.keys.sealing_key_bytes(), wrapped, context=str(tender_id).encode())
+
+
+def _lot_ids(data: BidCreate, open_lots: list[UUID]) -> list[UUID]:
+    seen: set[UUID] = set()
+    allowed = set(open_lots)
+    for i, item in enumerate(data.lots):
+        if item.lot_id in seen:
+            raise InvalidInput(N_("Each lot may appear once in a bid"), field=f"lots[{i}].lot_id", rule="unique")
+        if item.lot_id not in allowed:
+            raise InvalidInput(N_("No such lot open for bids in this tender"), field=f"lots[{i}].lot_id",
+                               rule="lot")
+        seen.add(item.lot_id)
+    return [item.lot_id for item in data.lots]
+
+
+def _plaintext(data: BidCreate, *, bid_id: UUID, tender_id: UUID, supplier_id: UUID, version: int) -> bytes:
+    documents = []
+    for i, doc in enumerate(data.documents):
+        try:
+            raw = base64.b64decode(doc.content, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(N_("The document content must be base64"), field=f"documents[{i}].content",
+                               rule="base64") from None
+        documents.append({"title": doc.title, "filename": doc.filename, "media_type": doc.media_type,
+                          "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(), "content": doc.content})
+    return _json.encode({
+        "bid_id": str(bid_id), "tender_id": str(tender_id), "supplier_id": str(supplier_id), "version": version,
+        "lots": [{"lot_id": str(x.lot_id), "price": x.price} for x in data.lots],
+        "documents": documents, "notes": data.notes,
+    })
+
+
+def make_receipt(settings: Settings, *, bid_id: UUID, ocid: str, lots: list[UUID], sha256: str,
+                 received_at: datetime) -> Receipt:
+    fields = {"bid_id": str(bid_id), "ocid": ocid, "lots": sorted(str(x) for x in lots), "sha256": sha256,
+              "received_at": rfc3339(received_at), "key_id": settings.signing_key_id}
+    return Receipt(**fields, signature=sealing.sign(settings.keys.signing_private_key(), fields))
+
+
+def verify_receipt(public_key_b64: str, receipt: dict[str, Any]) -> bool:
+    fields = {k: v for k, v in receipt.items() if k != "signature"}
+    return sealing.verify(public_key_b64, fields, receipt.get("signature", ""))
+
+
+async def _lock_tender_shared(tender_id: UUID) -> dict[str, Any]:
+    t = await db.fetchrow(
+        "SELECT t.id, t.ocid, t.agency_id, t.state, t.enquiry_end, t.submission_deadline, t.wrapped_key,"
+        " ARRAY(SELECT l.id FROM tender_lot l WHERE l.tender_id = t.id AND l.state IN ('published', 'tendering'))"
+        " AS open_lots FROM tender t WHERE t.id = $1 FOR SHARE OF t", tender_id)
+    if t is None or t["state"] == State.DRAFT:
+        raise NotFound(N_("Tender not found"))
+    return t
+
+
+def _check_open(t: dict[str, Any], now: datetime) -> None:
+    """Bids are received from the end of the enquiry period until the deadline (clock read after the lock)."""
+    state = t["state"]
+    if state in (State.PUBLISHED, State.TENDERING) and now >= t["submission_deadline"]:
+        raise DeadlinePassed(N_("The submission deadline has passed"), field="submission_deadline",
+                             rule="deadline_passed")
+    if state not in (State.PUBLISHED, State.TENDERING):
+        if state == State.OPENING or (state not in (State.CANCELLED,) and now >= t["submission_deadline"]):
+            raise DeadlinePassed(N_("The submission deadline has passed"), field="submission_deadline",
+                                 rule="deadline_passed")
+        raise Conflict(N_("This action is not allowed while the tender is {state}"), field="state",
+                       rule="not_allowed", params={"state": state})
+    if now < t["enquiry_end"]:
+        raise Conflict(N_("Bids are received once the enquiry period has ended"), field="enquiry_end",
+                       rule="enquiry_period_running")
+
+
+async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data: BidCreate) -> Receipt:
+    """Seal and store a supplier's bid; returns the signed receipt (give it out only after commit)."""
+    require(actor, "supplier", *BIDDER_ROLES)
+    from suppliers import service as suppliers
+
+    await suppliers.require_good_standing(org_id=actor.org_id)
+    t = await _lock_tender_shared(tender_id)
+    now = clock.now()  # after the lock
+    _check_open(t, now)
+    lots = _lot_ids(data, t["open_lots"])
+    bid_id = uuid.uuid4()
+    supplier_id = actor.org_id
+    sealed = sealing.seal(_data_key(settings, tender_id, t["wrapped_key"]),
+                          _plaintext(data, bid_id=bid_id, tender_id=tender_id, supplier_id=supplier_id, version=1),
+                          aad=_aad(tender_id, bid_id, supplier_id))
+    digest = hashlib.sha256(sealed).hexdigest()
+    receipt = make_receipt(settings, bid_id=bid_id, ocid=t["ocid"], lots=lots, sha256=digest, received_at=now)
+    try:
+        await db.execute(
+            "WITH b AS (INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed, sha256, key_id,"
+            " received_at, signature, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8) RETURNING id)"
+            " INSERT INTO bid_lot (bid_id, tender_id, lot_id, supplier_id) SELECT b.id, $2, l, $3 FROM b,"
+            " unnest($10::uuid[]) AS l",
+            bid_id, tender_id, supplier_id, actor.user_id, sealed, digest, settings.signing_key_id, now,
+            receipt.signature, lots)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(N_("You already have a live bid for this lot: replace or withdraw it"), field="lots",
+                       rule="one_live_bid") from None
+    payload = {"bid_id": str(bid_id), "tender_id": str(tender_id), "ocid": t["ocid"],
+               "supplier_id": str(supplier_id), "lots": receipt.lots, "sha256": digest,
+               "received_at": receipt.received_at, "version": 1}
+    await audit.record(actor=actor, action="bid.received", entity_type="bid", entity_id=bid_id, data=payload)
+    await outbox.emit(topic=TOPIC_BID_RECEIVED, aggregate_type="bid", aggregate_id=bid_id, payload=payload)
+    return receipt
+
+
+async def _own_bid_for_update(actor: Actor, bid_id: UUID) -> tuple[dict[str, Any], dict[str, Any]]:
+    require(actor, "supplier", *BIDDER_ROLES)
+    head = await db.fetchrow("SELECT tender_id, supplier_id FROM bid WHERE id = $1", bid_id)
+    if head is None or head["supplier_id"] != actor.org_id:
+        raise NotFound(N_("Bid not found"))  # a competitor learns nothing, not even that it exists
+    t = await _lock_tender_shared(head["tender_id"])
+    bid = await db.fetchrow("SELECT id, tender_id, supplier_id, status, version, needs_reconfirmation FROM bid"
+                            " WHERE id = $1 FOR UPDATE", bid_id)
+    assert bid is not None
+    return t, bid
+
+
+async def replace_bid(*, actor: Actor, settings: Settings, bid_id: UUID, data: BidCreate) -> Receipt:
+    """A new content for a live bid, before the deadline: a new sealed version and a new receipt."""
+    t, bid = await _own_bid_for_update(actor, bid_id)
+    now = clock.now()
+    _check_open(t, now)
+    if bid["status"] != "live":
+        raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
+    from suppliers import service as suppliers
+
+    await suppliers.require_good_standing(org_id=actor.org_id)
+    lots = _lot_ids(data, t["open_lots"])
+    version = bid["version"] + 1
+    tender_id, supplier_id = t["id"], bid["supplier_id"]
+    sealed = sealing.seal(_data_key(settings, tender_id, t["wrapped_key"]),
+                          _plaintext(data, bid_id=bid_id, tender_id=tender_id, supplier_id=supplier_id,
+                                     version=version), aad=_aad(tender_id, bid_id, supplier_id))
+    digest = hashlib.sha256(sealed).hexdigest()
+    receipt = make_receipt(settings, bid_id=bid_id, ocid=t["ocid"], lots=lots, sha256=digest, received_at=now)
+    await db.execute(
+        "UPDATE bid SET sealed = $2, sha256 = $3, received_at = $4, signature = $5, version = $6,"
+        " needs_reconfirmation = false, confirmed_at = $4, key_id = $7 WHERE id = $1",
+        bid_id, sealed, digest, now, receipt.signature, version, settings.signing_key_id)
+    await db.execute("DELETE FROM bid_lot WHERE bid_id = $1", bid_id)
+    try:
+        await db.execute("INSERT INTO bid_lot (bid_id, tender_id, lot_id, supplier_id)"
+                         " SELECT $1, $2, l, $3 FROM unnest($4::uuid[]) AS l", bid_id, tender_id, supplier_id, lots)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(N_("You already have a live bid for this lot: replace or withdraw it"), field="lots",
+                       rule="one_live_bid") from None
+    payload = {"bid_id": str(bid_id), "tender_id": str(tender_id), "ocid": t["ocid"],
+               "supplier_id": str(supplier_id), "lots": receipt.lots, "sha256": digest,
+               "received_at": receipt.received_at, "version": version}
+    await audit.record(actor=actor, action="bid.replaced", entity_type="bid", entity_id=bid_id, data=payload)
+    await outbox.emit(topic=TOPIC_BID_RECEIVED, aggregate_type="bid", aggregate_id=bid_id, payload=payload)
+    return receipt
+
+
+async def withdraw_bid(*, actor: Actor, bid_id: UUID) -> None:
+    t, bid = await _own_bid_for_update(actor, bid_id)
+    now = clock.now()
+    _check_open(t, now)
+    if bid["status"] != "live":
+        raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
+    await db.execute("UPDATE bid SET status = 'withdrawn', withdrawn_at = $2 WHERE id = $1", bid_id, now)
+    await db.execute("UPDATE bid_lot SET live = false WHERE bid_id = $1", bid_id)
+    payload = {"bid_id": str(bid_id), "tender_id": str(t["id"]), "ocid": t["ocid"],
+               "supplier_id": str(bid["supplier_id"]), "at": rfc3339(now)}
+    await audit.record(actor=actor, action="bid.withdrawn", entity_type="bid", entity_id=bid_id, data=payload)
+    await outbox.emit(topic=TOPIC_BID_WITHDRAWN, aggregate_type="bid", aggregate_id=bid_id, payload=payload)
+
+
+async def confirm_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidRead:
+    """The supplier confirms its bid stands after a material amendment (before the deadline)."""
+    t, bid = await _own_bid_for_update(actor, bid_id)
+    now = clock.now()
+    _check_open(t, now)
+    if bid["status"] != "live":
+        raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
+    await db.execute("UPDATE bid SET needs_reconfirmation = false, confirmed_at = $2 WHERE id = $1", bid_id, now)
+    await audit.record(actor=actor, action="bid.confirmed", entity_type="bid", entity_id=bid_id,
+                       data={"tender_id": str(t["id"]), "at": rfc3339(now)})
+    return await get_bid(actor=actor, settings=settings, bid_id=bid_id)
+
+
+async def get_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidRead:
+    """The supplier sees its own bid (receipt, status); its content only after the opening. After the opening
+    the owning agency sees it too."""
+    row = await db.fetchrow(
+        "SELECT b.id, b.tender_id, b.supplier_id, b.status, b.version, b.needs_reconfirmation, b.confirmed_at,"
+        " b.withdrawn_at, b.opened_at, b.opened_content, b.sha256, b.received_at, b.key_id, b.signature,"
+        " t.ocid, t.agency_id, ARRAY(SELECT lot_id FROM bid_lot WHERE bid_id = b.id) AS lots"
+        " FROM bid b JOIN tender t ON t.id = b.tender_id WHERE b.id = $1", bid_id)
+    if row is None:
+        raise NotFound(N_("Bid not found"))
+    own = actor.org_id is not None and actor.org_id == row["supplier_id"]
+    agency_after_opening = row["opened_at"] is not None and actor.member_of(row["agency_id"])
+    if not (own or agency_after_opening or actor.via == "system"):
+        raise NotFound(N_("Bid not found"))
+    content = row["opened_content"]
+    if isinstance(content, str):
+        content = msgspec.json.decode(content)
+    receipt = Receipt(bid_id=str(row["id"]), ocid=row["ocid"], lots=sorted(str(x) for x in row["lots"]),
+                      sha256=row["sha256"].strip(), received_at=rfc3339(row["received_at"]), key_id=row["key_id"],
+                      signature=row["signature"])
+    return BidRead(id=row["id"], tender_id=row["tender_id"], supplier_id=row["supplier_id"], status=row["status"],
+                   version=row["version"], needs_reconfirmation=row["needs_reconfirmation"], receipt=receipt,
+                   confirmed_at=row["confirmed_at"], withdrawn_at=row["withdrawn_at"], opened_at=row["opened_at"],
+                   content=content)
+
+
+# ------------------------------------------------------------------------------------------------ opening
+
+async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningRead:
+    """The owning officer opens the bids, at or after the submission deadline."""
+    t = await tenders.lock_tender(tender_id=tender_id)
+    tenders.require_tender_officer(actor, t)
+    now = clock.now()
+    state = State(t["state"])
+    if state in (State.PUBLISHED, State.TENDERING):
+        if now < t["submission_deadline"]:
+            raise Conflict(N_("The submission deadline has not passed yet"), field="submission_deadline",
+                           rule="deadline_not_passed")
+        # the sweeper has not run yet: make the moves it would have made
+        if state == State.PUBLISHED:
+            t = await tenders._move(actor=actor, t=t, action=Action.START_TENDERING, target=State.TENDERING, now=now)
+        t = await tenders._move(actor=actor, t=t, action=Action.CLOSE, target=State.OPENING, now=now)
+    if State(t["state"]) != State.OPENING:
+        raise Conflict(N_("This action is not allowed while the tender is {state}"), field="state",
+                       rule="not_allowed", params={"state": t["state"]})
+    await open_locked(actor=actor, settings=settings, t=t, now=now)
+    return await get_opening(actor=actor, tender_id=tender_id)
+
+
+async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], now: datetime) -> None:
+    """Decrypt the live bids of a tender in `opening` (row locked FOR UPDATE by the caller), record and publish
+    the opening, move the tender to evaluation (lots with no bid: unsuccessful)."""
+    try:
+        MACHINE.apply(t["state"], Action.OPEN, tenders._facts(t, now))
+    except IllegalTransition as exc:
+        raise tenders._illegal(exc) from None
+    tender_id = t["id"]
+    data_key = _data_key(settings, tender_id, t["wrapped_key"])
+    bids = await db.fetch(
+        "SELECT id, supplier_id, sealed, sha256, received_at, needs_reconfirmation FROM bid"
+        " WHERE tender_id = $1 AND status = 'live' ORDER BY received_at, id", tender_id)
+    lots = await tenders.load_lots(tender_id=tender_id)
+    open_lots = {lot["id"]: lot for lot in lots if lot["state"] == State.OPENING}
+    entries: list[tuple[UUID, UUID, UUID, int, datetime]] = []
+    excluded: list[dict[str, Any]] = []
+    opened_ids: list[UUID] = []
+    contents: list[str] = []
+    for b in bids:
+        if b["needs_reconfirmation"]:
+            excluded.append({"bid_id": str(b["id"]), "supplier_id": str(b["supplier_id"]),
+                             "reason": "not_reconfirmed"})
+            continue
+        if hashlib.sha256(b["sealed"]).hexdigest() != b["sha256"].strip():
+            excluded.append({"bid_id": str(b["id"]), "supplier_id": str(b["supplier_id"]), "reason": "corrupt"})
+            continue
+        try:
+            plain = sealing.unseal(data_key, b["sealed"], aad=_aad(tender_id, b["id"], b["supplier_id"]))
+        except sealing.SealError:
+            excluded.append({"bid_id": str(b["id"]), "supplier_id": str(b["supplier_id"]), "reason": "corrupt"})
+            continue
+        content = msgspec.json.decode(plain)
+        opened_ids.append(b["id"])
+        contents.append(plain.decode())
+        for item in content["lots"]:
+            lot_id = UUID(item["lot_id"])
+            if lot_id in open_lots:
+                entries.append((lot_id, b["id"], b["supplier_id"], int(item["price"]), b["received_at"]))
+    if opened_ids:
+        await db.execute(
+            "UPDATE bid SET opened_at = $2, opened_content = x.c::jsonb FROM unnest($1::uuid[], $3::text[]) AS x(i, c)"
+            " WHERE bid.id = x.i", opened_ids, now, contents)
+    if entries:
+        await db.execute(
+            "INSERT INTO opening_entry (tender_id, lot_id, bid_id, supplier_id, price, received_at)"
+            " SELECT $1, l, b, s, p, r FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],"
+            " $6::timestamptz[]) AS x(l, b, s, p, r)",
+            tender_id, [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries],
+            [e[3] for e in entries], [e[4] for e in entries])
+    names = {r["id"]: r for r in await db.fetch(
+        "SELECT id, name, ruc FROM organisation WHERE id = ANY($1::uuid[])", list({e[2] for e in entries}))}
+    record = {
+        "tender_id": str(tender_id), "ocid": t["ocid"], "opened_at": now.isoformat(), "bid_count": len(opened_ids),
+        "lots": [{
+            "lot_id": str(lot_id), "number": lot["number"], "title": lot["title"],
+            "state": "evaluation" if any(e[0] == lot_id for e in entries) else "unsuccessful",
+            "bids": [{"bid_id": str(e[1]), "supplier_id": str(e[2]), "supplier_name": names[e[2]]["name"],
+                      "supplier_ruc": names[e[2]]["ruc"], "price": e[3], "received_at": e[4].isoformat()}
+                     for e in sorted((e for e in entries if e[0] == lot_id), key=lambda e: (e[3], e[4]))],
+        } for lot_id, lot in sorted(open_lots.items(), key=lambda kv: kv[1]["number"])],
+        "excluded": excluded,
+    }
+    await db.execute(
+        "INSERT INTO tender_opening (tender_id, opened_at, opened_by, bid_count, record) VALUES ($1, $2, $3, $4,"
+        " $5::jsonb)", tender_id, now, actor.user_id, len(opened_ids), _json.encode(record).decode())
+    t = await tenders._move(actor=actor, t=t, action=Action.OPEN, target=State.EVALUATION, now=now,
+                            extra_sets=", opened_at = $3")
+    await audit.record(actor=actor, action="tender.opened", entity_type="tender", entity_id=tender_id,
+                       data={"bid_count": len(opened_ids), "excluded": len(excluded)})
+    await outbox.emit(topic=tenders.TOPIC_OPENED, aggregate_type="tender", aggregate_id=tender_id, payload={
+        "tender_id": str(tender_id), "ocid": t["ocid"], "opened_at": now.isoformat(), "bid_count": len(opened_ids),
+        "lots": [{"lot_id": lot["lot_id"], "bids": len(lot["bids"]), "state": lot["state"]}
+                 for lot in record["lots"]]})
+    for lot in record["lots"]:
+        if lot["state"] == "unsuccessful":
+            t = {**t, "state": (await tenders.load_tender(tender_id=tender_id))["state"]}
+            await tenders.apply_lot_action(actor=actor, tender_id=tender_id, lot_id=UUID(lot["lot_id"]),
+                                           action=Action.DECLARE_UNSUCCESSFUL, reason="no bids", locked=t)
+
+
+async def get_opening(*, actor: Actor, tender_id: UUID) -> OpeningRead:
+    """The published opening record (public once the bids are opened)."""
+    row = await db.fetchrow("SELECT record FROM tender_opening WHERE tender_id = $1", tender_id)
+    if row is None:
+        t = await tenders.load_tender(tender_id=tender_id)
+        if not tenders.can_see(actor, t):
+            raise NotFound(N_("Tender not found"))
+        raise NotFound(N_("The bids have not been opened yet"))
+    record = row["record"]
+    if isinstance(record, str):
+        record = msgspec.json.decode(record)
+    return msgspec.convert(record, OpeningRead)
+
+
+async def opening_entries(*, tender_id: UUID, lot_id: UUID | None = None) -> list[dict[str, Any]]:
+    """Opened prices per lot and bid (for evaluation): lot_id, bid_id, supplier_id, price, received_at."""
+    return await db.fetch(
+        "SELECT lot_id, bid_id, supplier_id, price, received_at FROM opening_entry WHERE tender_id = $1"
+        " AND ($2::uuid IS NULL OR lot_id = $2) ORDER BY lot_id, price, received_at", tender_id, lot_id)
+
+
+__all__ = ["OpeningExcluded", "confirm_bid", "get_bid", "get_opening", "make_receipt", "open_locked", "open_tender",
+           "opening_entries", "replace_bid", "submit_bid", "verify_receipt", "withdraw_bid", "Forbidden"]

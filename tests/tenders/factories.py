@@ -1,0 +1,109 @@
+"""Tenders for tests: drafts, published, tendering and opened tenders over HTTP, and long-lived logins.
+
+Timelines are relative to the clock in force (use the `fixed_clock` fixture and move it). Tokens here live
+100 days, so moving the clock past a deadline does not sign anyone out.
+
+    from tests.tenders import factories as tf
+    officer = await tf.officer(settings)
+    supplier = await tf.supplier(settings, ubigeo="080101")
+    tender = await tf.published(client, officer)               # enquiries running
+    await tf.to_tendering(fixed_clock, tender)                  # the enquiry period is over
+    receipt = await tf.bid(client, supplier, tender, prices=[120_000_00])
+    opening = await tf.opened(client, fixed_clock, officer, tender)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+from marketplace.core import clock
+from marketplace.core.auth import tokens
+from tests import factories
+from tests.factories import Login
+
+LONG_TTL = 100 * 86400
+
+
+def long_lived(settings, login: Login) -> Login:
+    token, _ = tokens.issue(secret=settings.keys.jwt_secret, ttl_seconds=LONG_TTL, user_id=login.user_id,
+                            org_id=login.org_id, org_kind=login.kind, roles=list(login.roles))
+    return dataclasses.replace(login, token=token)
+
+
+async def officer(settings, *, org_id=None, roles=("officer",)) -> Login:
+    return long_lived(settings, await factories.login(settings, "agency", *roles, org_id=org_id))
+
+
+async def supplier(settings, **kw) -> Login:
+    from tests.suppliers.factories import registered_supplier
+
+    return long_lived(settings, await registered_supplier(settings, **kw))
+
+
+def lot(**over: Any) -> dict[str, Any]:
+    base = {"title": "Cemento Portland tipo I", "estimated_value": 150_000_00, "classification_scheme": "UNSPSC",
+            "classification_code": "30111601", "quantity": "1200", "unit": "bolsa", "delivery_ubigeo": "080101"}
+    return {**base, **over}
+
+
+def draft_payload(*, lots: int = 1, method: str = "adjudicacion_simplificada", category: str = "goods",
+                  **over: Any) -> dict[str, Any]:
+    now = clock.now()
+    deadline = now + timedelta(days=10)
+    base = {
+        "title": "Adquisición de cemento para obras de saneamiento",
+        "description": "Bolsas de 42.5 kg, entrega en almacén central.",
+        "method": method, "category": category,
+        "enquiry_end": (now + timedelta(days=4)).isoformat(),
+        "submission_deadline": deadline.isoformat(),
+        "opening_time": (deadline + timedelta(hours=1)).isoformat(),
+        "lots": [lot(title=f"Lote {i + 1}") for i in range(lots)],
+    }
+    return {**base, **over}
+
+
+async def draft(client, officer: Login, **over: Any) -> dict[str, Any]:
+    r = await client.post("/api/v1/tenders", json=draft_payload(**over), headers=officer.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def published(client, officer: Login, **over: Any) -> dict[str, Any]:
+    t = await draft(client, officer, **over)
+    r = await client.post(f"/api/v1/tenders/{t['id']}/publish", headers=officer.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def to_tendering(fixed_clock, tender: dict[str, Any]) -> None:
+    """Move the clock just past the enquiry period (bids are received from then on)."""
+    from datetime import datetime
+
+    fixed_clock.set(datetime.fromisoformat(tender["enquiry_end"]) + timedelta(minutes=1))
+
+
+def past_deadline(fixed_clock, tender: dict[str, Any], **delta: float) -> None:
+    from datetime import datetime
+
+    fixed_clock.set(datetime.fromisoformat(tender["submission_deadline"]) + timedelta(**(delta or {"seconds": 1})))
+
+
+def bid_payload(tender: dict[str, Any], prices: list[int], **over: Any) -> dict[str, Any]:
+    lots = [{"lot_id": lot["id"], "price": p} for lot, p in zip(tender["lots"], prices)]
+    return {"lots": lots, **over}
+
+
+async def bid(client, supplier: Login, tender: dict[str, Any], prices: list[int], **over: Any) -> dict[str, Any]:
+    r = await client.post(f"/api/v1/tenders/{tender['id']}/bids", json=bid_payload(tender, prices, **over),
+                          headers=supplier.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def opened(client, fixed_clock, officer: Login, tender: dict[str, Any]) -> dict[str, Any]:
+    past_deadline(fixed_clock, tender)
+    r = await client.post(f"/api/v1/tenders/{tender['id']}/opening", headers=officer.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
