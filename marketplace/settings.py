@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Mapping
 
@@ -73,6 +74,7 @@ class Settings:
     redis_url: str | None = None
     meili_url: str | None = None
     meili_api_key: str | None = field(default=None, repr=False)
+    search_backend: str = "auto"  # auto | postgres | meilisearch (auto: Meilisearch when MEILI_URL is set)
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str | None = None
@@ -87,6 +89,8 @@ class Settings:
     db_pool_min: int = 2
     db_pool_max: int = 20
     run_worker_in_process: bool = False
+    registry_fee_cents: int = 10_000  # the supplier registry fee, in céntimos
+    appeal_bond_percent: Decimal = Decimal("3")  # appeal bond: % of the lot's estimated value
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "no-responder@mercado-abierto.pe"
@@ -115,6 +119,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name) or default
+    try:
+        return Decimal(raw)
+    except InvalidOperation as exc:
+        raise SettingsError(f"{name} must be a decimal number, got {raw!r}") from exc
 
 
 def _load_or_create_dev_keys(data_dir: Path) -> Keys:
@@ -160,6 +172,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         redis_url=env.get("REDIS_URL") or None,
         meili_url=env.get("MEILI_URL") or None,
         meili_api_key=env.get("MEILI_API_KEY") or None,
+        search_backend=(env.get("SEARCH_BACKEND") or "auto").strip().lower(),
         stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
         stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
         stripe_api_base=env.get("STRIPE_API_BASE") or None,
@@ -173,6 +186,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 900),
         db_pool_min=_int(env, "DB_POOL_MIN", 2),
         db_pool_max=_int(env, "DB_POOL_MAX", 20),
+        registry_fee_cents=_int(env, "REGISTRY_FEE_CENTS", 10_000),
+        appeal_bond_percent=_decimal(env, "APPEAL_BOND_PERCENT", "3"),
         run_worker_in_process=(env.get("RUN_WORKER_IN_PROCESS") or "").strip().lower() in ("1", "true", "yes"),
         smtp_host=env.get("SMTP_HOST") or None,
         smtp_port=_int(env, "SMTP_PORT", 25),
@@ -187,6 +202,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
 
 def check(settings: Settings) -> None:
     """Refuse combinations that must never run."""
+    if settings.search_backend not in ("auto", "postgres", "meilisearch"):
+        raise SettingsError("SEARCH_BACKEND must be auto, postgres or meilisearch")
+    if settings.search_backend == "meilisearch" and not settings.meili_url:
+        raise SettingsError("SEARCH_BACKEND=meilisearch needs MEILI_URL")
+    if settings.registry_fee_cents < 1 or not Decimal(0) < settings.appeal_bond_percent <= Decimal(100):
+        raise SettingsError("REGISTRY_FEE_CENTS must be >= 1 and APPEAL_BOND_PERCENT in (0, 100]")
     if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:
         raise SettingsError("DB_POOL_MIN must be >= 1 and DB_POOL_MAX >= DB_POOL_MIN")
     if settings.audit_checkpoint_every < 1 or settings.audit_checkpoint_seconds < 1:
