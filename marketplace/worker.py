@@ -2,19 +2,42 @@
 
 Each domain lists its jobs in `<domain>/jobs.py` as `FUNCTIONS` (arq functions) and `CRONS` (arq cron jobs);
 add the module to JOB_MODULES below. Jobs may run more than once: each must be safe to.
+
+* `worker_settings(settings)`: the arq Worker keyword arguments (a dict arq accepts as WorkerSettings).
+* `run(settings)`: `marketplace worker`, a worker process (blocks; SIGINT/SIGTERM stop it).
+* `await start_in_process(settings)`: the worker as a task inside the app's event loop (embedded mode);
+  `await handle.close()` stops it.
+
+Jobs reach the settings as `ctx["settings"]`. A standalone worker opens its own PostgreSQL pool and
+enqueue pool on start-up; in-process, the app's pools are shared.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+import logging
 from typing import Any
+
+from arq.worker import Worker, func
+
+from marketplace.core import db, queue
+
+log = logging.getLogger(__name__)
 
 # One line per domain that has jobs.
 JOB_MODULES: list[str] = [
     "marketplace.core.jobs",
+    "search.jobs",
     "tenders.jobs",
+    "tenders.awards.jobs",
     "marketplace.payments.jobs",
 ]
+
+# arq's defaults (poll_delay 0.5 s, max_jobs 10) cap a worker at about 200 jobs/s here; these do ~2,200.
+POLL_DELAY = 0.05
+MAX_JOBS = 100
 
 
 def gather() -> tuple[list[Any], list[Any]]:
@@ -25,3 +48,102 @@ def gather() -> tuple[list[Any], list[Any]]:
         functions.extend(getattr(module, "FUNCTIONS", []))
         crons.extend(getattr(module, "CRONS", []))
     return functions, crons
+
+
+def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any) -> dict[str, Any]:
+    """arq Worker settings for `settings`. `overrides` win (tests pass `burst=True`, a queue name...)."""
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set: the worker needs Redis (`marketplace serve` starts an embedded one)")
+    functions, crons = gather()
+    functions = [func(f) for f in functions]  # plain coroutines become arq Functions (named after them)
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        if in_process:
+            return  # the app's lifespan owns the pools
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set: the worker needs PostgreSQL")
+        await db.start(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                       replica_url=settings.database_replica_url)
+        # Jobs enqueue other jobs after their commits (`queue.enqueue_after_commit`): give them a pool that
+        # speaks our queue name (arq's own ctx["redis"] uses arq's default queue).
+        try:
+            await queue.start(settings.redis_url)
+        except Exception as exc:
+            log.warning("enqueue pool unavailable (%s); follow-up jobs wait for the sweepers", exc)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        if in_process:
+            return
+        await queue.stop()
+        await db.stop()
+
+    return {
+        "functions": functions,
+        "cron_jobs": crons,
+        "redis_settings": queue.redis_settings(settings.redis_url),
+        "queue_name": queue.QUEUE_NAME,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "poll_delay": POLL_DELAY,
+        "max_jobs": MAX_JOBS,
+        # Results are never read; keeping none also lets coalescing jobs (fixed job ids) be enqueued
+        # again as soon as they finish.
+        "keep_result": 0,
+        "job_timeout": 300,
+        "health_check_interval": 60,
+        "handle_signals": not in_process,
+        **overrides,
+    }
+
+
+def run(settings: Any) -> None:
+    """`marketplace worker`: run a worker in this process until SIGINT or SIGTERM."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        worker = Worker(**worker_settings(settings))
+        worker.run()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+class InProcessWorker:
+    """An arq Worker running as a task of the current event loop."""
+
+    def __init__(self, worker: Worker, task: asyncio.Task[None]) -> None:
+        self.worker = worker
+        self.task = task
+
+    async def close(self) -> None:
+        worker = self.worker
+        worker.allow_pick_jobs = False
+        for t in list(worker.tasks.values()):
+            if not t.done():
+                t.cancel()
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.task
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        # close(): on_shutdown and the worker's own Redis pool
+        if worker._pool is not None:
+            with contextlib.suppress(Exception):
+                await worker.pool.delete(worker.health_check_key)
+            with contextlib.suppress(Exception):
+                await worker.pool.close(close_connection_pool=True)
+            worker._pool = None
+
+
+async def start_in_process(settings: Any, **overrides: Any) -> InProcessWorker:
+    """Start the worker inside the running event loop (embedded mode: one command, API and worker)."""
+    worker = Worker(**worker_settings(settings, in_process=True, **overrides))
+    task = asyncio.create_task(worker.async_run(), name="arq-worker")
+
+    def _report(t: asyncio.Task[None]) -> None:
+        if not t.cancelled() and t.exception() is not None:
+            log.error("the in-process worker stopped", exc_info=t.exception())
+
+    task.add_done_callback(_report)
+    return InProcessWorker(worker, task)

@@ -1,4 +1,65 @@
-"""Core jobs: outbox draining, the outbox sweeper, audit chaining and checkpoints."""
+"""Core jobs: outbox draining, the outbox sweeper, audit chaining and checkpoints.
 
-FUNCTIONS: list = []
-CRONS: list = []
+Every job here may run twice, and in parallel with itself, on one worker or several:
+* `outbox_drain` is a kick, enqueued after commit by `outbox.emit()`. Each consumer drains under its own
+  advisory try-lock, and the cursor moves in the batch's transaction, so a second run delivers nothing twice.
+* `outbox_sweep` (cron, every 2 s) is the safety net, database-driven: it drains whatever lies beyond a
+  cursor, so an enqueue lost between commit and Redis, or a worker killed mid-job, only delays an event.
+* `audit_chain` (cron, every 5 s) chains finished audit events and signs checkpoints when due; a second
+  chainer finds the advisory lock taken and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron, func
+
+from marketplace.core import audit, outbox, queue
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP_JOB_ID = "outbox_drain:follow-up"
+FOLLOW_UP_DELAY = 0.5  # seconds
+
+
+async def outbox_drain(ctx: dict[str, Any]) -> int:
+    """Drain every consumer. When committed rows wait behind an older running transaction, ask for one
+    coalesced follow-up shortly, so they are not left to the sweeper."""
+    results = await outbox.drain_all()
+    if any(r.held_back for r in results.values()):
+        pool = queue.get_pool()
+        if pool is not None and ctx.get("job_id") != FOLLOW_UP_JOB_ID:
+            try:
+                await pool.enqueue_job(outbox.DRAIN_JOB, _job_id=FOLLOW_UP_JOB_ID, _defer_by=FOLLOW_UP_DELAY)
+            except Exception:  # the sweeper catches up
+                log.warning("could not enqueue the outbox follow-up drain", exc_info=True)
+    return sum(r.delivered for r in results.values())
+
+
+async def outbox_sweep(ctx: dict[str, Any]) -> int:
+    """The sweeper: drain every consumer that has rows beyond its cursor."""
+    results = await outbox.drain_all()
+    delivered = sum(r.delivered for r in results.values())
+    if delivered:
+        log.info("outbox sweeper delivered %d events a kick did not", delivered)
+    return delivered
+
+
+async def audit_chain(ctx: dict[str, Any]) -> int:
+    """Chain pending audit events; sign a checkpoint when AUDIT_CHECKPOINT_EVERY / _SECONDS say so."""
+    return await audit.chain_pending(ctx.get("settings"))
+
+
+FUNCTIONS: list = [
+    # keep_result=0: no result key, so the same job id (the follow-up) can be enqueued again at once
+    func(outbox_drain, name=outbox.DRAIN_JOB, keep_result=0, timeout=120, max_tries=3),
+    func(audit_chain, name="audit_chain", keep_result=0, timeout=300, max_tries=1),
+]
+CRONS: list = [
+    cron(outbox_sweep, name="outbox_sweep", second=set(range(0, 60, 2)), run_at_startup=True,
+         timeout=120, keep_result=0, max_tries=1),
+    cron(audit_chain, name="audit_chain_cron", second=set(range(0, 60, 5)), run_at_startup=True,
+         timeout=300, keep_result=0, max_tries=1),
+]

@@ -4,18 +4,112 @@
 (search, notifications, oversight...) register a handler; each has its own cursor and reads the log in
 (txid, id) order below the watermark (the oldest running transaction), so a row that commits late is never
 skipped. See `drain()`.
+
+Writing a consumer
+------------------
+    from marketplace.core import outbox
+
+    @outbox.consumer("search.tenders", topics=["tender.*"])
+    async def handle(events: list[outbox.OutboxEvent]) -> None:
+        ...
+
+Put it in a module your `<domain>/jobs.py` imports, so the worker registers it. Delivery is at least
+once: a handler that fails (or a worker killed mid-batch) gets the same events again, so handlers must be
+idempotent. A handler's own PostgreSQL writes (`db.execute` etc.) run in the drain's transaction, the one
+that advances the cursor, so for those delivery is effectively exactly once. Events come in (txid, id)
+order; for one aggregate whose row is locked (SELECT ... FOR UPDATE) before its transaction's first write
+that is the order of its changes.
+
+Why nothing is lost
+-------------------
+* The row is written in the domain transaction: no commit, no event; commit, event.
+* The after-commit enqueue of `outbox_drain` is only a kick. If Redis is down or the process dies right
+  after commit, the sweeper cron (`outbox_sweep`, every few seconds) drains whatever lies beyond a cursor.
+* A consumer reads only rows whose transaction is older than every running one
+  (`txid < pg_snapshot_xmin(pg_current_snapshot())`). A transaction that took its id early but commits
+  late is therefore read when it commits, never jumped over by a cursor that already moved past later ids.
+* Each consumer drains under its own advisory lock (try-lock: a concurrent drain returns at once), and the
+  cursor moves in the transaction that read the batch, so two drains never deliver the same batch.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from marketplace.core import db, queue
 
+log = logging.getLogger(__name__)
+
 DRAIN_JOB = "outbox_drain"
+DRAIN_LOCK = 7_300_003  # advisory lock class: (DRAIN_LOCK, hashtext(consumer)) per consumer
+DEFAULT_BATCH = 500
 _encoder = msgspec.json.Encoder(order="sorted")
+
+
+class OutboxEvent(msgspec.Struct, frozen=True):
+    id: int
+    topic: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+Handler = Callable[[list[OutboxEvent]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    handler: Handler
+    topics: tuple[str, ...] | None
+    batch_size: int
+
+    def wants(self, topic: str) -> bool:
+        if self.topics is None:
+            return True
+        for t in self.topics:
+            if t == topic or (t.endswith("*") and topic.startswith(t[:-1])):
+                return True
+        return False
+
+
+_consumers: dict[str, Consumer] = {}
+
+
+def consumer(name: str, *, topics: Iterable[str] | None = None,
+             batch_size: int = DEFAULT_BATCH) -> Callable[[Handler], Handler]:
+    """Register `async def handle(events: list[OutboxEvent]) -> None` as consumer `name`.
+
+    `topics` filters what the handler sees (exact names, or a prefix ending in `*`); the cursor moves past
+    the others all the same. A new consumer starts from the beginning of the log."""
+    if not name or len(name) > 100:
+        raise ValueError("a consumer needs a name of 1 to 100 characters")
+
+    def register(fn: Handler) -> Handler:
+        existing = _consumers.get(name)
+        if existing is not None and existing.handler is not fn:
+            raise ValueError(f"outbox consumer {name!r} is already registered")
+        _consumers[name] = Consumer(name=name, handler=fn, topics=tuple(topics) if topics is not None else None,
+                                    batch_size=batch_size)
+        return fn
+
+    return register
+
+
+def consumers() -> dict[str, Consumer]:
+    return dict(_consumers)
+
+
+def unregister(name: str) -> None:
+    """Forget a consumer (tests). Its cursor row stays."""
+    _consumers.pop(name, None)
 
 
 async def emit(*, topic: str, aggregate_type: str, aggregate_id: Any, payload: dict[str, Any] | None = None) -> None:
@@ -28,3 +122,116 @@ async def emit(*, topic: str, aggregate_type: str, aggregate_id: Any, payload: d
     if not getattr(uow, "_outbox_kick", False):
         uow._outbox_kick = True  # type: ignore[attr-defined]
         queue.enqueue_after_commit(DRAIN_JOB)
+
+
+# --- draining ---------------------------------------------------------------------------------------
+
+_READ = (
+    "SELECT id, txid::text AS txid, topic, aggregate_type, aggregate_id, payload::text AS payload, created_at"
+    " FROM outbox WHERE (txid, id) > ($1::text::xid8, $2::bigint)"
+    " AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+    " ORDER BY txid, id LIMIT $3"
+)
+
+
+class DrainResult(msgspec.Struct):
+    delivered: int = 0  # events handed to the handler
+    passed: int = 0  # events the cursor moved past (delivered + filtered out)
+    busy: bool = False  # another drain held the consumer's lock
+    failed: bool = False  # the handler raised; the batch will be delivered again
+    held_back: bool = False  # committed rows wait behind an older, still running transaction
+
+
+async def _drain_batch(c: Consumer, result: DrainResult) -> int:
+    """One batch in one transaction: lock, read past the cursor, handle, move the cursor. Returns rows read."""
+    async with db.unit_of_work():
+        got = await db.fetchrow("SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok", DRAIN_LOCK, c.name)
+        if not got or not got["ok"]:
+            result.busy = True
+            return 0
+        await db.execute("INSERT INTO outbox_cursor (consumer) VALUES ($1) ON CONFLICT (consumer) DO NOTHING",
+                         c.name)
+        cur = await db.fetchrow(
+            "SELECT last_txid::text AS last_txid, last_id FROM outbox_cursor WHERE consumer = $1 FOR UPDATE",
+            c.name)
+        assert cur is not None
+        rows = await db.fetch(_READ, cur["last_txid"], cur["last_id"], c.batch_size)
+        if not rows:
+            return 0
+        events = [
+            OutboxEvent(id=r["id"], topic=r["topic"], aggregate_type=r["aggregate_type"],
+                        aggregate_id=r["aggregate_id"], payload=msgspec.json.decode(r["payload"]),
+                        created_at=r["created_at"])
+            for r in rows if c.wants(r["topic"])
+        ]
+        if events:
+            await c.handler(events)  # its PostgreSQL writes join this transaction
+        last = rows[-1]
+        await db.execute(
+            "UPDATE outbox_cursor SET last_txid = $2::text::xid8, last_id = $3, updated_at = now()"
+            " WHERE consumer = $1",
+            c.name, last["txid"], last["id"])
+        result.delivered += len(events)
+        result.passed += len(rows)
+        return len(rows)
+
+
+async def _beyond_cursor(c: Consumer) -> tuple[bool, bool]:
+    """(rows readable now beyond the cursor, committed rows beyond it held back by the watermark)."""
+    row = await db.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM outbox o WHERE (o.txid, o.id) > (k.last_txid, k.last_id)"
+        "               AND o.txid < pg_snapshot_xmin(pg_current_snapshot())) AS ready,"
+        "       EXISTS (SELECT 1 FROM outbox o WHERE (o.txid, o.id) > (k.last_txid, k.last_id)) AS any"
+        " FROM (SELECT coalesce((SELECT last_txid FROM outbox_cursor WHERE consumer = $1), '0'::xid8) AS last_txid,"
+        "              coalesce((SELECT last_id FROM outbox_cursor WHERE consumer = $1), 0) AS last_id) k",
+        c.name)
+    assert row is not None
+    return bool(row["ready"]), bool(row["any"]) and not row["ready"]
+
+
+async def drain(name: str) -> DrainResult:
+    """Deliver consumer `name`'s pending events, batch by batch, until none is left below the watermark.
+
+    Safe to run twice and in parallel: a drain that finds the consumer's lock taken returns at once
+    (`busy`). The lock is released at each batch's commit; after the last (empty) batch the drain looks
+    once more without the lock, so an event whose kick arrived while this drain held the lock, and was
+    turned away, is still delivered here. Runs its own transactions: call it outside a unit of work."""
+    if db._uow.get() is not None:
+        raise RuntimeError("drain() runs its own transactions; call it outside unit_of_work()")
+    c = _consumers.get(name)
+    if c is None:
+        raise KeyError(f"no outbox consumer named {name!r}")
+    result = DrainResult()
+    while True:
+        try:
+            n = await _drain_batch(c, result)
+        except Exception:
+            log.exception("outbox consumer %s failed; its batch will be delivered again", name)
+            result.failed = True
+            return result
+        if result.busy:
+            return result
+        if n:
+            continue
+        ready, held = await _beyond_cursor(c)
+        if not ready:
+            result.held_back = held
+            return result
+
+
+async def drain_all() -> dict[str, DrainResult]:
+    """Drain every registered consumer, one after another. Returns each consumer's result."""
+    return {name: await drain(name) for name in list(_consumers)}
+
+
+async def pending() -> dict[str, int]:
+    """How many events lie beyond each consumer's cursor (for /metrics and tests)."""
+    out: dict[str, int] = {}
+    for name in list(_consumers):
+        row = await db.fetchrow(
+            "SELECT count(*) AS n FROM outbox o WHERE (o.txid, o.id) >"
+            " (SELECT coalesce((SELECT last_txid FROM outbox_cursor WHERE consumer = $1), '0'::xid8),"
+            "         coalesce((SELECT last_id FROM outbox_cursor WHERE consumer = $1), 0))",
+            name)
+        out[name] = int(row["n"]) if row else 0
+    return out

@@ -1,0 +1,169 @@
+"""The audit trail in public: verify the chain, the signed checkpoints, the platform's public key.
+
+GET /api/v1/audit/verify        anyone: walk the hash chain and check every checkpoint's signature
+GET /api/v1/audit/checkpoints   anyone: the signed checkpoints (keyset pages), with the public key
+GET /api/v1/keys                anyone: the platform's Ed25519 public key and key id (checkpoints, receipts)
+GET /api/v1/audit/events        oversight bodies and the platform: one entity's trail
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import get
+from litestar.params import Parameter
+
+from marketplace.core import audit, db
+from marketplace.core.actor import Actor, require
+from marketplace.core.errors import InvalidInput
+from marketplace.core.i18n import N_
+from marketplace.settings import Settings
+
+
+class PublicKey(msgspec.Struct):
+    kid: str
+    kty: str
+    crv: str
+    x: str
+    alg: str = "EdDSA"
+    use: str = "sig"
+
+
+class KeysRead(msgspec.Struct):
+    key_id: str
+    algorithm: str
+    public_key: str  # raw 32-byte Ed25519 public key, base64url without padding
+    keys: list[PublicKey]  # the same as a JWK Set (RFC 8037)
+
+
+class CheckpointRead(msgspec.Struct):
+    seq: int
+    hash: str
+    signed_at: datetime
+    key_id: str
+    signature: str  # Ed25519 over `message`, base64url without padding
+    message: str  # the exact signed bytes (canonical JSON)
+
+
+class CheckpointPage(msgspec.Struct):
+    items: list[CheckpointRead]
+    next_cursor: str | None
+    key_id: str
+    algorithm: str
+    public_key: str
+
+
+class AuditEventRead(msgspec.Struct):
+    id: int
+    seq: int | None  # None until the chainer has linked it (seconds)
+    occurred_at: datetime
+    actor_user_id: UUID | None
+    actor_org_id: UUID | None
+    action: str
+    entity_type: str
+    entity_id: str
+    data: dict[str, Any]
+    prev_hash: str | None
+    hash: str | None
+
+
+class AuditEventPage(msgspec.Struct):
+    items: list[AuditEventRead]
+    next_cursor: str | None
+
+
+def keys_of(settings: Settings) -> KeysRead:
+    pub = settings.keys.signing_public_key_b64()
+    return KeysRead(key_id=settings.signing_key_id, algorithm="Ed25519", public_key=pub,
+                    keys=[PublicKey(kid=settings.signing_key_id, kty="OKP", crv="Ed25519", x=pub)])
+
+
+@get("/api/v1/keys", tags=["audit"], summary="The platform's Ed25519 public key (audit checkpoints, bid receipts)",
+     sync_to_thread=False)
+def platform_keys(settings: Settings) -> KeysRead:
+    return keys_of(settings)
+
+
+# One verification at a time per process: concurrent callers share the walk in flight, so the public
+# endpoint cannot be made to hash the whole trail once per request.
+_inflight: dict[str, asyncio.Future[audit.VerifyReport]] = {}
+
+
+async def _verify_shared(settings: Settings) -> audit.VerifyReport:
+    fut = _inflight.get("verify")
+    if fut is not None and not fut.done():
+        return await asyncio.shield(fut)
+    fut = asyncio.get_running_loop().create_future()
+    _inflight["verify"] = fut
+    try:
+        report = await audit.verify(settings)
+        fut.set_result(report)
+        return report
+    except Exception as exc:
+        fut.set_exception(exc)
+        fut.exception()  # mark retrieved: waiters re-raise it, nobody else needs to
+        raise
+    finally:
+        if not fut.done():
+            fut.cancel()
+        _inflight.pop("verify", None)
+
+
+@get("/api/v1/audit/verify", tags=["audit"], summary="Verify the audit trail's hash chain and signed checkpoints")
+async def verify_chain(settings: Settings) -> audit.VerifyReport:
+    return await _verify_shared(settings)
+
+
+@get("/api/v1/audit/checkpoints", tags=["audit"], summary="Signed checkpoints of the audit chain, oldest first")
+async def checkpoints(
+    settings: Settings,
+    limit: Annotated[int, Parameter(ge=1, le=500, description="page size")] = 100,
+    after: Annotated[str | None, Parameter(pattern=r"^[0-9]{1,18}$",
+                                           description="`next_cursor` of the previous page")] = None,
+) -> CheckpointPage:
+    rows = await db.fetch(
+        "SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoint WHERE seq > $1 ORDER BY seq LIMIT $2",
+        int(after or 0), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        CheckpointRead(**r, message=audit.checkpoint_message(
+            seq=r["seq"], hash=r["hash"], signed_at=r["signed_at"], key_id=r["key_id"]).decode())
+        for r in rows
+    ]
+    k = keys_of(settings)
+    return CheckpointPage(items=items, next_cursor=str(rows[-1]["seq"]) if more and rows else None,
+                          key_id=k.key_id, algorithm=k.algorithm, public_key=k.public_key)
+
+
+@get("/api/v1/audit/events", tags=["audit"], summary="One entity's audit trail (oversight bodies and the platform)")
+async def entity_events(
+    actor: Actor,
+    entity_type: Annotated[str | None, Parameter(min_length=1, max_length=64,
+                                                 description="required; e.g. tender, bid, contract")] = None,
+    entity_id: Annotated[str | None, Parameter(min_length=1, max_length=200, description="required")] = None,
+    limit: Annotated[int, Parameter(ge=1, le=500, description="page size")] = 100,
+    after: Annotated[str | None, Parameter(pattern=r"^[0-9]{1,18}$",
+                                           description="`next_cursor` of the previous page")] = None,
+) -> AuditEventPage:
+    require(actor, ("oversight", "platform"))
+    # Checked here rather than by the framework so the problem names the field (query.entity_id).
+    for name, value in (("entity_type", entity_type), ("entity_id", entity_id)):
+        if not value:
+            raise InvalidInput(N_("Give the entity's type and id"), field=f"query.{name}", rule="required")
+    rows = await db.fetch(
+        "SELECT id, seq, occurred_at, actor_user_id, actor_org_id, action, entity_type, entity_id,"
+        " data::text AS data, prev_hash, hash FROM audit_event"
+        " WHERE entity_type = $1 AND entity_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+        entity_type, entity_id, int(after or 0), limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [AuditEventRead(**{**r, "data": msgspec.json.decode(r["data"])}) for r in rows]
+    return AuditEventPage(items=items, next_cursor=str(rows[-1]["id"]) if more and rows else None)
+
+
+ROUTES = [platform_keys, verify_chain, checkpoints, entity_events]

@@ -1,0 +1,189 @@
+"""The outbox: nothing lost between commit and Redis, nothing skipped when a transaction commits late,
+nothing delivered twice by parallel drains, a consumer's own writes committed with its cursor."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import asyncpg
+import pytest
+
+from marketplace.core import db, jobs, outbox, queue
+
+WAIT = 20  # seconds: the watermark is cluster-wide, so another session's open transaction can delay us
+
+
+@pytest.fixture
+def collector():
+    """A registered consumer that records what it is given."""
+    got: list[outbox.OutboxEvent] = []
+
+    async def handle(events: list[outbox.OutboxEvent]) -> None:
+        got.extend(events)
+
+    outbox.consumer("test.collector")(handle)
+    yield got
+    outbox.unregister("test.collector")
+
+
+async def emit(aggregate_id: str, n: int = 1, topic: str = "tender.updated", start: int = 0) -> None:
+    async with db.unit_of_work():
+        for i in range(start, start + n):
+            await outbox.emit(topic=topic, aggregate_type="tender", aggregate_id=aggregate_id, payload={"n": i})
+
+
+async def until(cond, step, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        await step()
+        if cond():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("not delivered in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_emitted_event_reaches_the_consumer_with_its_fields(client, collector):
+    await emit("T-1", 2)
+    await until(lambda: len(collector) == 2, lambda: outbox.drain("test.collector"))
+    e = collector[0]
+    assert isinstance(e, outbox.OutboxEvent)
+    assert (e.topic, e.aggregate_type, e.aggregate_id, e.payload) == ("tender.updated", "tender", "T-1", {"n": 0})
+    assert e.created_at.tzinfo is not None and collector[1].id > e.id
+    assert (await outbox.pending()) == {"test.collector": 0}
+
+
+async def test_redelivery_after_a_crash_between_commit_and_enqueue(client, collector):
+    """The transaction commits, the Redis enqueue never happens: the database-driven sweeper delivers."""
+    saved = queue.get_pool()
+    queue.set_pool(None)  # the kick is lost (Redis down, or the process died right after commit)
+    try:
+        await emit("T-1", 3)
+    finally:
+        queue.set_pool(saved)
+    assert collector == []
+    assert (await outbox.pending())["test.collector"] == 3
+    await until(lambda: len(collector) == 3, lambda: jobs.outbox_sweep({}))
+    assert [e.payload["n"] for e in collector] == [0, 1, 2]
+    # Running the sweeper (or a drain) again delivers nothing twice.
+    await jobs.outbox_sweep({})
+    await jobs.outbox_drain({})
+    assert len(collector) == 3
+
+
+async def test_a_row_committing_late_is_not_skipped(client, collector, settings):
+    """An older transaction holds its outbox row open while a later one commits and is drained; once
+    the first commits, both are delivered, in order for the aggregate."""
+    late = await asyncpg.connect(db.DB.config["dsn"])
+    try:
+        await late.execute("BEGIN")
+        await late.execute(
+            "INSERT INTO outbox (topic, aggregate_type, aggregate_id, payload) VALUES"
+            " ('tender.updated', 'tender', 'T-1', '{\"n\": 1}')")
+        await emit("T-1", start=2)  # commits first, with a later transaction id
+        result = await outbox.drain("test.collector")
+        assert collector == [] and result.held_back  # the cursor did not jump over the open row
+        await late.execute("COMMIT")
+    finally:
+        await late.close()
+    await until(lambda: len(collector) == 2, lambda: outbox.drain("test.collector"))
+    assert [e.payload["n"] for e in collector] == [1, 2]
+
+
+async def test_two_drains_in_parallel_deliver_each_event_once(client):
+    got: list[int] = []
+
+    async def slow(events: list[outbox.OutboxEvent]) -> None:
+        await asyncio.sleep(0.05)  # hold the batch long enough for the other drains to collide
+        got.extend(e.id for e in events)
+
+    outbox.consumer("test.slow", batch_size=25)(slow)
+    try:
+        for i in range(10):
+            await emit(f"T-{i}", 20)
+        busy = 0
+
+        async def step() -> None:
+            nonlocal busy
+            results = await asyncio.gather(*(outbox.drain("test.slow") for _ in range(4)))
+            busy += sum(r.busy for r in results)
+
+        await until(lambda: len(got) >= 200, step)
+    finally:
+        outbox.unregister("test.slow")
+    assert len(got) == 200 and max(Counter(got).values()) == 1
+    assert got == sorted(got)  # one transaction after another, in (txid, id) order
+    assert busy > 0  # the drains did run into each other, and stood aside
+
+
+async def test_a_failing_handler_rolls_back_its_writes_and_gets_the_batch_again(client):
+    """The handler's own PostgreSQL writes commit with the cursor, or not at all."""
+    await db.execute("CREATE TABLE IF NOT EXISTS test_outbox_seen (event_id bigint PRIMARY KEY)")
+    calls = {"n": 0}
+
+    async def handle(events: list[outbox.OutboxEvent]) -> None:
+        calls["n"] += 1
+        for e in events:
+            await db.execute("INSERT INTO test_outbox_seen VALUES ($1)", e.id)
+        if calls["n"] == 1:
+            raise RuntimeError("search is down")
+
+    outbox.consumer("test.writer")(handle)
+    try:
+        await emit("T-1", 3)
+        first = await outbox.drain("test.writer")
+        assert first.failed or first.delivered == 0
+        while calls["n"] == 0:  # the watermark may hold the first attempt back
+            await asyncio.sleep(0.05)
+            first = await outbox.drain("test.writer")
+        assert first.failed
+        assert (await db.fetchrow("SELECT count(*) AS n FROM test_outbox_seen"))["n"] == 0
+        await until(lambda: calls["n"] >= 2, lambda: outbox.drain("test.writer"))
+        assert (await db.fetchrow("SELECT count(*) AS n FROM test_outbox_seen"))["n"] == 3
+        assert (await outbox.pending())["test.writer"] == 0
+    finally:
+        outbox.unregister("test.writer")
+        await db.execute("DROP TABLE test_outbox_seen")
+
+
+async def test_topic_filter_moves_the_cursor_past_other_topics(client):
+    got: list[str] = []
+
+    async def handle(events: list[outbox.OutboxEvent]) -> None:
+        got.extend(e.topic for e in events)
+
+    outbox.consumer("test.bids", topics=["bid.*", "award.made"])(handle)
+    try:
+        async with db.unit_of_work():
+            for topic in ["tender.published", "bid.submitted", "award.made", "bid.withdrawn", "awards.x"]:
+                await outbox.emit(topic=topic, aggregate_type="tender", aggregate_id="T-1")
+        await until(lambda: len(got) == 3, lambda: outbox.drain("test.bids"))
+        assert got == ["bid.submitted", "award.made", "bid.withdrawn"]
+        assert (await outbox.pending())["test.bids"] == 0
+    finally:
+        outbox.unregister("test.bids")
+
+
+async def test_emit_kicks_a_drain_only_after_commit(client):
+    """A rolled-back transaction leaves no row and enqueues nothing."""
+    kicked: list[str] = []
+    saved = queue.enqueue
+
+    async def spy(function, *args, **kwargs):
+        kicked.append(function)
+        return True
+
+    queue.enqueue = spy  # type: ignore[assignment]
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.unit_of_work():
+                await outbox.emit(topic="x", aggregate_type="tender", aggregate_id="T-1")
+                raise RuntimeError("refused")
+        assert kicked == []
+        await emit("T-1", 3)
+        assert kicked == [outbox.DRAIN_JOB]  # one kick per transaction, however many events
+    finally:
+        queue.enqueue = saved  # type: ignore[assignment]
+    assert (await db.fetchrow("SELECT count(*) AS n FROM outbox"))["n"] == 3

@@ -1,0 +1,90 @@
+"""The arq worker: settings gathered from JOB_MODULES, a real Worker on Redis draining the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from arq.connections import create_pool
+from arq.worker import Worker
+
+from marketplace import worker as worker_mod
+from marketplace.core import audit, db, outbox, queue
+
+
+@pytest.fixture
+def collector():
+    got: list[outbox.OutboxEvent] = []
+
+    async def handle(events: list[outbox.OutboxEvent]) -> None:
+        got.extend(events)
+
+    outbox.consumer("test.worker")(handle)
+    yield got
+    outbox.unregister("test.worker")
+
+
+@pytest.fixture
+async def own_queue(settings):
+    """An enqueue pool on a queue of this test's own, so no other process's worker takes our jobs."""
+    name = f"test:{uuid.uuid4().hex}"
+    pool = await create_pool(queue.redis_settings(settings.redis_url), default_queue_name=name)
+    saved = queue.get_pool()
+    queue.set_pool(pool)
+    yield name, pool
+    queue.set_pool(saved)
+    await pool.delete(name)
+    await pool.aclose()
+
+
+def test_worker_settings(settings):
+    ws = worker_mod.worker_settings(settings)
+    names = {f.name for f in ws["functions"]}
+    assert {"outbox_drain", "audit_chain"} <= names
+    assert {"outbox_sweep", "audit_chain_cron"} <= {c.name for c in ws["cron_jobs"]}
+    assert ws["queue_name"] == queue.QUEUE_NAME
+    assert ws["poll_delay"] <= 0.1 and ws["max_jobs"] >= 100 and ws["keep_result"] == 0
+    assert ws["handle_signals"] is True
+    assert worker_mod.worker_settings(settings, in_process=True)["handle_signals"] is False
+
+
+async def test_a_real_worker_processes_the_drain_that_emit_enqueued(client, settings, collector, own_queue):
+    name, pool = own_queue
+    async with db.unit_of_work():
+        await outbox.emit(topic="tender.published", aggregate_type="tender", aggregate_id="T-1", payload={"a": 1})
+    # emit() enqueued outbox_drain after commit, on our queue
+    assert await pool.zcard(name) == 1
+
+    deadline = time.monotonic() + 20
+    while not collector:  # a burst worker stops when the queue is empty; the watermark may defer delivery
+        w = Worker(**worker_mod.worker_settings(settings, in_process=True, burst=True, queue_name=name,
+                                                cron_jobs=[]))  # no sweeper: the enqueued job must do it
+        await asyncio.wait_for(w.async_run(), timeout=30)
+        assert w.jobs_failed == 0
+        await w.close()
+        if collector or time.monotonic() > deadline:
+            break
+        await pool.enqueue_job(outbox.DRAIN_JOB)
+    assert [(e.topic, e.payload) for e in collector] == [("tender.published", {"a": 1})]
+
+
+async def test_in_process_worker_starts_drains_and_closes(client, settings, collector, own_queue):
+    name, _ = own_queue
+    handle = await worker_mod.start_in_process(settings, queue_name=name)
+    try:
+        async with db.unit_of_work():
+            await outbox.emit(topic="bid.submitted", aggregate_type="bid", aggregate_id="B-1")
+        async with db.unit_of_work():
+            await audit.record(actor=__import__("marketplace.core.actor", fromlist=["SYSTEM"]).SYSTEM,
+                               action="bid.submitted", entity_type="bid", entity_id="B-1")
+        deadline = time.monotonic() + 20
+        while not collector and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [e.aggregate_id for e in collector] == ["B-1"]
+    finally:
+        await asyncio.wait_for(handle.close(), timeout=10)
+    assert handle.task.done()
+    # the app's pools are untouched by the in-process worker's shutdown
+    assert (await db.fetchrow("SELECT 1 AS one"))["one"] == 1
