@@ -1,0 +1,40 @@
+"""piccolo's view of the supplier registry tables (the DDL is SQL in migrations/)."""
+
+from piccolo.columns import UUID, Array, BigSerial, Boolean, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from marketplace.core.db import DB
+
+
+class Supplier(Table, tablename="supplier", db=DB):
+    organisation_id = UUID(primary_key=True)
+    ruc = Varchar(length=11)
+    legal_name = Text()
+    ubigeo = Varchar(length=6)
+    person_type = Varchar(length=10)  # natural | juridica
+    mype = Boolean()
+    status = Varchar(length=16)  # pending | active | suspended | disqualified
+    status_reason = Text()
+    suspended_until = Timestamptz(null=True, default=None)
+    contact_name = Text()
+    contact_email = Text()
+    contact_phone = Text()
+    categories = Array(base_column=Text())
+    registered_at = Timestamptz()
+    status_changed_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class SupplierStatusChange(Table, tablename="supplier_status_change", db=DB):
+    id = BigSerial(primary_key=True)
+    supplier_id = UUID()
+    from_status = Varchar(length=16)
+    to_status = Varchar(length=16)
+    reason = Text()
+    suspended_until = Timestamptz(null=True, default=None)
+    actor_user_id = UUID(null=True)
+    actor_org_id = UUID(null=True)
+    changed_at = Timestamptz()
+
+
+TABLES = [Supplier, SupplierStatusChange]
