@@ -288,3 +288,46 @@ def extended_deadline(*, now: datetime, deadline: datetime, policy: TimelinePoli
 MATERIAL_TENDER_FIELDS = frozenset({"description", "submission_deadline", "category", "consultancy"})
 MATERIAL_LOT_FIELDS = frozenset({"estimated_value", "classification_scheme", "classification_code", "quantity",
                                  "unit", "delivery_ubigeo", "description"})
+
+
+# ---------------------------------------------------------------------------------------------------
+# The aggregate: a tender's state and its lots' states, moved together.
+
+_BEFORE_EVALUATION = frozenset({State.DRAFT, State.PUBLISHED, State.TENDERING, State.OPENING})
+
+
+@dataclass(frozen=True, slots=True)
+class TenderStates:
+    """The states of a tender and of its lots. Tender-level actions carry along the lots that are in the
+    tender's state (cancel carries every lot not yet final); lot-level actions (from evaluation on, or a
+    cancel at any time) move one lot and the tender to the state its lots decide."""
+
+    tender: State
+    lots: tuple[State, ...]
+
+    def apply(self, action: Action | str, facts: Facts) -> TenderStates:
+        action = Action(action)
+        if action == Action.CANCEL and State.CONTRACTED in self.lots:
+            raise IllegalTransition(self.tender, action, "lot_contracted")
+        target = MACHINE.apply(self.tender, action, facts)
+        if action == Action.CANCEL:
+            lots = tuple(s if s in FINAL else State.CANCELLED for s in self.lots)
+        else:
+            lots = tuple(target if s == self.tender else s for s in self.lots)
+        return TenderStates(target, lots)
+
+    def apply_lot(self, index: int, action: Action | str, facts: Facts) -> TenderStates:
+        action = Action(action)
+        if action != Action.CANCEL and self.tender in _BEFORE_EVALUATION:
+            raise IllegalTransition(self.tender, action, "not_allowed")
+        if self.tender in FINAL:
+            raise IllegalTransition(self.tender, action, "not_allowed")
+        target = MACHINE.apply(self.lots[index], action, facts)
+        lots = tuple(target if i == index else s for i, s in enumerate(self.lots))
+        tender = self.tender
+        if all(s == State.CANCELLED for s in lots):
+            tender = State.CANCELLED
+        elif tender not in _BEFORE_EVALUATION:
+            tender = derive_tender_state(lots) or (State.EVALUATION if tender == State.AWARDED and any(
+                s == State.EVALUATION for s in lots) else tender)
+        return TenderStates(tender, lots)

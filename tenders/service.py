@@ -31,7 +31,7 @@ from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, Invalid
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
 from tenders import domain
-from tenders.domain import MACHINE, Action, Facts, IllegalTransition, State
+from tenders.domain import Action, Facts, IllegalTransition, State
 from tenders.schemas import (
     AmendmentRead,
     DocumentRead,
@@ -358,30 +358,41 @@ async def update_tender(*, actor: Actor, tender_id: UUID, data: TenderUpdate) ->
 
 # ------------------------------------------------------------------------------------------------ states
 
-async def _move(*, actor: Actor, t: dict[str, Any], action: Action, target: State, now: datetime,
-                reason: str | None = None, extra_sets: str = "", extra_args: tuple = ()) -> dict[str, Any]:
-    """Write a tender-level transition: the tender row, the lots that follow it, audit and outbox."""
+async def _move(*, actor: Actor, t: dict[str, Any], action: Action, now: datetime, reason: str | None = None,
+                lot_count: int = 1, extra_sets: str = "", extra_args: tuple = (),
+                target: State | None = None) -> dict[str, Any]:
+    """Apply a tender-level action (domain.TenderStates): the tender row, the lots that go with it, audit and
+    outbox. Raises Conflict naming the broken rule when the state machine refuses."""
     source = State(t["state"])
-    args: list[Any] = [t["id"], target.value, now, *extra_args]
+    lots = await load_lots(tender_id=t["id"])
+    before = domain.TenderStates(source, tuple(State(x["state"]) for x in lots))
+    try:
+        after = before.apply(action, _facts(t, now, lot_count=lot_count, reason=reason))
+    except IllegalTransition as exc:
+        raise _illegal(exc) from None
+    assert target is None or after.tender == target
+    args: list[Any] = [t["id"], after.tender.value, now, *extra_args]
     await db.execute(
         f"UPDATE tender SET state = $2, state_changed_at = $3, updated_at = $3{extra_sets} WHERE id = $1", *args)
-    if action == Action.CANCEL:
-        await db.execute(
-            "UPDATE tender_lot SET state = 'cancelled', state_changed_at = $2, cancel_reason = $3"
-            " WHERE tender_id = $1 AND state NOT IN ('cancelled', 'unsuccessful', 'contracted')",
-            t["id"], now, reason)
-    elif target in (State.PUBLISHED, State.TENDERING, State.OPENING, State.EVALUATION):
-        await db.execute(
-            "UPDATE tender_lot SET state = $2, state_changed_at = $3 WHERE tender_id = $1 AND state = $4",
-            t["id"], target.value, now, source.value)
+    await _write_lot_states(lots, after.lots, now, reason if action == Action.CANCEL else None)
     await audit.record(actor=actor, action=f"tender.{action.value}", entity_type="tender", entity_id=t["id"],
-                       data={"from": source.value, "to": target.value, "reason": reason})
+                       data={"from": source.value, "to": after.tender.value, "reason": reason})
     await outbox.emit(topic=TOPIC_STATE_CHANGED, aggregate_type="tender", aggregate_id=t["id"], payload={
-        "tender_id": str(t["id"]), "ocid": t["ocid"], "from": source.value, "to": target.value,
+        "tender_id": str(t["id"]), "ocid": t["ocid"], "from": source.value, "to": after.tender.value,
         "action": action.value, "at": now.isoformat(), "lot_id": None,
     })
-    t = {**t, "state": target.value, "state_changed_at": now}
-    return t
+    return {**t, "state": after.tender.value, "state_changed_at": now}
+
+
+async def _write_lot_states(lots: list[dict[str, Any]], states: tuple[State, ...], now: datetime,
+                            cancel_reason: str | None) -> None:
+    changed = [(x["id"], s.value) for x, s in zip(lots, states) if x["state"] != s]
+    if changed:
+        await db.execute(
+            "UPDATE tender_lot SET state = x.s, state_changed_at = $3,"
+            " cancel_reason = CASE WHEN x.s = 'cancelled' THEN coalesce($4::text, cancel_reason) ELSE cancel_reason END"
+            " FROM unnest($1::uuid[], $2::text[]) AS x(i, s) WHERE tender_lot.id = x.i",
+            [c[0] for c in changed], [c[1] for c in changed], now, cancel_reason)
 
 
 def _facts(t: dict[str, Any], now: datetime, *, lot_count: int = 1, reason: str | None = None) -> Facts:
@@ -410,17 +421,12 @@ async def publish(*, actor: Actor, settings: Settings, tender_id: UUID) -> None:
     require_tender_officer(actor, t)
     now = clock.now()
     lots = [lot for lot in await load_lots(tender_id=tender_id) if lot["state"] != State.CANCELLED]
-    try:
-        target = MACHINE.apply(t["state"], Action.PUBLISH, _facts(t, now, lot_count=len(lots)))
-    except IllegalTransition as exc:
-        if exc.rule == "timeline_required":
-            _check_policy(t, published_at=now)
-        raise _illegal(exc) from None
-    _check_policy(t, published_at=now)
+    if t["state"] == State.DRAFT:
+        _check_policy(t, published_at=now)
     # The tender's own data key for sealed bids, stored only wrapped by the key-encryption key.
     kek = settings.keys.sealing_key_bytes()
     wrapped = sealing.wrap_key(kek, sealing.new_data_key(), context=str(tender_id).encode())
-    t = await _move(actor=actor, t=t, action=Action.PUBLISH, target=target, now=now,
+    t = await _move(actor=actor, t=t, action=Action.PUBLISH, now=now, lot_count=len(lots),
                     extra_sets=", published_at = $3, key_id = $4, wrapped_key = $5",
                     extra_args=(sealing.key_fingerprint(kek), wrapped))
     await outbox.emit(topic=TOPIC_PUBLISHED, aggregate_type="tender", aggregate_id=tender_id, payload={
@@ -448,11 +454,9 @@ async def advance_by_clock(*, actor: Actor, settings: Settings, tender_id: UUID,
     while True:
         state = State(t["state"])
         if state == State.PUBLISHED and t["enquiry_end"] <= now:
-            t = await _move(actor=actor, t=t, action=Action.START_TENDERING,
-                            target=MACHINE.apply(state, Action.START_TENDERING, _facts(t, now)), now=now)
+            t = await _move(actor=actor, t=t, action=Action.START_TENDERING, now=now)
         elif state == State.TENDERING and t["submission_deadline"] <= now:
-            t = await _move(actor=actor, t=t, action=Action.CLOSE,
-                            target=MACHINE.apply(state, Action.CLOSE, _facts(t, now)), now=now)
+            t = await _move(actor=actor, t=t, action=Action.CLOSE, now=now)
         elif state == State.OPENING and t["opening_time"] <= now:
             from tenders.bids import service as bids
 
@@ -478,11 +482,7 @@ async def cancel(*, actor: Actor, tender_id: UUID, reason: str, lot_id: UUID | N
     require_tender_officer(actor, t)
     now = clock.now()
     if lot_id is None:
-        try:
-            target = MACHINE.apply(t["state"], Action.CANCEL, _facts(t, now, reason=reason))
-        except IllegalTransition as exc:
-            raise _illegal(exc) from None
-        await _move(actor=actor, t=t, action=Action.CANCEL, target=target, now=now, reason=reason,
+        await _move(actor=actor, t=t, action=Action.CANCEL, now=now, reason=reason,
                     extra_sets=", cancel_reason = $4", extra_args=(reason,))
         await outbox.emit(topic=TOPIC_CANCELLED, aggregate_type="tender", aggregate_id=tender_id, payload={
             "tender_id": str(tender_id), "ocid": t["ocid"], "lot_id": None, "reason": reason,
@@ -499,12 +499,7 @@ async def apply_tender_action(*, actor: Actor, tender_id: UUID, action: Action |
                               reason: str | None = None) -> dict[str, Any]:
     """Move the whole tender (and the lots that follow it) by `action`; the caller has authorised."""
     t = await lock_tender(tender_id=tender_id)
-    now = clock.now()
-    try:
-        target = MACHINE.apply(t["state"], action, _facts(t, now, reason=reason))
-    except IllegalTransition as exc:
-        raise _illegal(exc) from None
-    return await _move(actor=actor, t=t, action=Action(action), target=target, now=now, reason=reason)
+    return await _move(actor=actor, t=t, action=Action(action), now=clock.now(), reason=reason)
 
 
 async def apply_lot_action(*, actor: Actor, tender_id: UUID, lot_id: UUID, action: Action | str,
@@ -519,42 +514,30 @@ async def apply_lot_action(*, actor: Actor, tender_id: UUID, lot_id: UUID, actio
         raise NotFound(N_("Lot not found"))
     now = clock.now()
     action = Action(action)
-    if action != Action.CANCEL and State(t["state"]) in (State.DRAFT, State.PUBLISHED, State.TENDERING,
-                                                         State.OPENING):
-        raise _illegal(IllegalTransition(State(t["state"]), action, "not_allowed"))
+    before = domain.TenderStates(State(t["state"]), tuple(State(x["state"]) for x in lots))
+    index = next(i for i, x in enumerate(lots) if x["id"] == lot_id)
     try:
-        target = MACHINE.apply(lot["state"], action, _facts(t, now, reason=reason))
+        after = before.apply_lot(index, action, _facts(t, now, reason=reason))
     except IllegalTransition as exc:
         raise _illegal(exc) from None
-    await db.execute(
-        "UPDATE tender_lot SET state = $2, state_changed_at = $3, cancel_reason = COALESCE($4, cancel_reason)"
-        " WHERE id = $1", lot_id, target.value, now, reason if action == Action.CANCEL else None)
+    target = after.lots[index]
+    await _write_lot_states(lots, after.lots, now, reason if action == Action.CANCEL else None)
     await audit.record(actor=actor, action=f"lot.{action.value}", entity_type="tender_lot", entity_id=lot_id,
                        data={"tender_id": str(tender_id), "from": lot["state"], "to": target.value, "reason": reason})
     await outbox.emit(topic=TOPIC_STATE_CHANGED, aggregate_type="tender", aggregate_id=tender_id, payload={
         "tender_id": str(tender_id), "ocid": t["ocid"], "lot_id": str(lot_id), "from": lot["state"],
         "to": target.value, "action": action.value, "at": now.isoformat()})
-    states = [target if x["id"] == lot_id else State(x["state"]) for x in lots]
-    derived = _derived(State(t["state"]), states)
-    if derived is not None and derived != State(t["state"]):
-        await db.execute("UPDATE tender SET state = $2, state_changed_at = $3, updated_at = $3 WHERE id = $1",
-                         tender_id, derived.value, now)
+    if after.tender != before.tender:
+        await db.execute(
+            "UPDATE tender SET state = $2::text, state_changed_at = $3, updated_at = $3,"
+            " cancel_reason = CASE WHEN $2::text = 'cancelled' THEN $4::text ELSE cancel_reason END WHERE id = $1",
+            tender_id, after.tender.value, now, reason)
         await audit.record(actor=actor, action="tender.derived_state", entity_type="tender", entity_id=tender_id,
-                           data={"from": t["state"], "to": derived.value})
+                           data={"from": before.tender.value, "to": after.tender.value})
         await outbox.emit(topic=TOPIC_STATE_CHANGED, aggregate_type="tender", aggregate_id=tender_id, payload={
-            "tender_id": str(tender_id), "ocid": t["ocid"], "lot_id": None, "from": t["state"],
-            "to": derived.value, "action": action.value, "at": now.isoformat()})
-        if derived == State.CANCELLED:
-            await db.execute("UPDATE tender SET cancel_reason = $2 WHERE id = $1", tender_id, reason)
+            "tender_id": str(tender_id), "ocid": t["ocid"], "lot_id": None, "from": before.tender.value,
+            "to": after.tender.value, "action": action.value, "at": now.isoformat()})
     return {**lot, "state": target.value}
-
-
-def _derived(tender_state: State, lot_states: list[State]) -> State | None:
-    if all(s == State.CANCELLED for s in lot_states):
-        return State.CANCELLED
-    if tender_state in (State.EVALUATION, State.AWARDED, State.CONTRACTED, State.OPENING):
-        return domain.derive_tender_state(lot_states)
-    return None
 
 
 # ------------------------------------------------------------------------------------------------ reads

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -16,6 +17,11 @@ from tenders.bids.schemas import BidCreate, BidRead, Receipt, ReceiptKey
 SUBMIT_ROUTE = "POST /api/v1/tenders/{id}/bids"
 
 
+def _hmac_key(settings: Settings) -> bytes:
+    """The key of the request fingerprints of bids (their bodies hold prices): derived, not the KEK itself."""
+    return hashlib.sha256(b"mercado-abierto idempotency\x00" + settings.keys.sealing_key_bytes()).digest()
+
+
 class SubmitBidController(Controller):
     path = "/api/v1/tenders/{tender_id:uuid}/bids"
     tags = ["bids"]
@@ -26,7 +32,7 @@ class SubmitBidController(Controller):
         async with unit_of_work():
             claim = await idempotency.claim(actor=actor, route=SUBMIT_ROUTE,
                                             key=request.headers.get("idempotency-key"),
-                                            request=(str(tender_id), data))
+                                            request=(str(tender_id), data), secret=_hmac_key(settings))
             if claim.replay is None:
                 receipt = await service.submit_bid(actor=actor, settings=settings, tender_id=tender_id, data=data)
                 if claim.key is not None:

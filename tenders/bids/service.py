@@ -21,7 +21,7 @@ import base64
 import binascii
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -46,7 +46,7 @@ _OPEN_LOT_STATES = ("published", "tendering")
 
 
 def rfc3339(at: datetime) -> str:
-    return at.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _aad(tender_id: UUID, bid_id: UUID, supplier_id: UUID) -> bytes:
@@ -278,8 +278,8 @@ async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> O
                            rule="deadline_not_passed")
         # the sweeper has not run yet: make the moves it would have made
         if state == State.PUBLISHED:
-            t = await tenders._move(actor=actor, t=t, action=Action.START_TENDERING, target=State.TENDERING, now=now)
-        t = await tenders._move(actor=actor, t=t, action=Action.CLOSE, target=State.OPENING, now=now)
+            t = await tenders._move(actor=actor, t=t, action=Action.START_TENDERING, now=now)
+        t = await tenders._move(actor=actor, t=t, action=Action.CLOSE, now=now)
     if State(t["state"]) != State.OPENING:
         raise Conflict(N_("This action is not allowed while the tender is {state}"), field="state",
                        rule="not_allowed", params={"state": t["state"]})
@@ -352,8 +352,7 @@ async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], no
     await db.execute(
         "INSERT INTO tender_opening (tender_id, opened_at, opened_by, bid_count, record) VALUES ($1, $2, $3, $4,"
         " $5::jsonb)", tender_id, now, actor.user_id, len(opened_ids), _json.encode(record).decode())
-    t = await tenders._move(actor=actor, t=t, action=Action.OPEN, target=State.EVALUATION, now=now,
-                            extra_sets=", opened_at = $3")
+    t = await tenders._move(actor=actor, t=t, action=Action.OPEN, now=now, extra_sets=", opened_at = $3")
     await audit.record(actor=actor, action="tender.opened", entity_type="tender", entity_id=tender_id,
                        data={"bid_count": len(opened_ids), "excluded": len(excluded)})
     await outbox.emit(topic=tenders.TOPIC_OPENED, aggregate_type="tender", aggregate_id=tender_id, payload={
@@ -388,5 +387,18 @@ async def opening_entries(*, tender_id: UUID, lot_id: UUID | None = None) -> lis
         " AND ($2::uuid IS NULL OR lot_id = $2) ORDER BY lot_id, price, received_at", tender_id, lot_id)
 
 
-__all__ = ["OpeningExcluded", "confirm_bid", "get_bid", "get_opening", "make_receipt", "open_locked", "open_tender",
-           "opening_entries", "replace_bid", "submit_bid", "verify_receipt", "withdraw_bid", "Forbidden"]
+__all__ = [
+    "Forbidden",
+    "OpeningExcluded",
+    "confirm_bid",
+    "get_bid",
+    "get_opening",
+    "make_receipt",
+    "open_locked",
+    "open_tender",
+    "opening_entries",
+    "replace_bid",
+    "submit_bid",
+    "verify_receipt",
+    "withdraw_bid",
+]

@@ -1,6 +1,17 @@
 """piccolo's view of the bid tables (the DDL is SQL in tenders/migrations/)."""
 
-from piccolo.columns import JSONB, UUID, BigInt, Boolean, Bytea, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigInt,
+    Boolean,
+    Bytea,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 
 from marketplace.core.db import DB

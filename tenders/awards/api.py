@@ -1,0 +1,64 @@
+"""Award and appeal endpoints."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, get, post
+
+from marketplace.core.actor import Actor
+from marketplace.core.db import unit_of_work
+from tenders.awards import service
+from tenders.awards.schemas import (
+    AppealCreate,
+    AppealDecisionCreate,
+    AppealRead,
+    AwardCreate,
+    AwardRead,
+    AwardResult,
+)
+
+
+class TenderAwardsController(Controller):
+    path = "/api/v1/tenders/{tender_id:uuid}/awards"
+    tags = ["awards"]
+
+    @post("/", summary="Award the lots in evaluation, or declare them desierto (officer of the owning agency)",
+          status_code=201)
+    async def award(self, tender_id: UUID, actor: Actor, data: AwardCreate | None = None) -> AwardResult:
+        async with unit_of_work():
+            result = await service.award(actor=actor, tender_id=tender_id, data=data or AwardCreate())
+        return result
+
+    @get("/", summary="The tender's awards (public)")
+    async def list_awards(self, tender_id: UUID, actor: Actor) -> list[AwardRead]:
+        return await service.list_awards(actor=actor, tender_id=tender_id)
+
+
+class AwardController(Controller):
+    path = "/api/v1/awards/{award_id:uuid}"
+    tags = ["awards"]
+
+    @get("/", summary="An award (public)")
+    async def get_award(self, award_id: UUID, actor: Actor) -> AwardRead:
+        return await service.get_award(actor=actor, award_id=award_id)
+
+    @post("/appeals", summary="Appeal the award during the standstill (a bidder of the lot)", status_code=201)
+    async def file_appeal(self, award_id: UUID, data: AppealCreate, actor: Actor) -> AppealRead:
+        async with unit_of_work():
+            result = await service.file_appeal(actor=actor, award_id=award_id, data=data)
+        return result
+
+    @get("/appeals", summary="The award's appeals and their decisions (public)")
+    async def list_appeals(self, award_id: UUID, actor: Actor) -> list[AppealRead]:
+        return await service.list_appeals(actor=actor, award_id=award_id)
+
+    @post("/appeals/{appeal_id:uuid}/decision", summary="Decide an appeal (oversight auditor): upheld cancels "
+          "the award and reopens the lot's evaluation; dismissed lets consent proceed", status_code=200)
+    async def decide(self, award_id: UUID, appeal_id: UUID, data: AppealDecisionCreate, actor: Actor) -> AppealRead:
+        async with unit_of_work():
+            result = await service.decide_appeal(actor=actor, award_id=award_id, appeal_id=appeal_id, data=data)
+        return result
+
+
+ROUTES = [TenderAwardsController, AwardController]

@@ -1,0 +1,42 @@
+"""The consent job: database-driven, idempotent.
+
+Every run reads from PostgreSQL the awards whose standstill is over (or whose lot was cancelled) and
+settles each in its own transaction under the award's row lock, judged by the clock read after the lock:
+consented when no appeal is open ('award.consented', which contracts consume), cancelled when its lot was
+cancelled. A missed tick only delays consent to the next one; two workers running it at once settle
+each award once (the second waits for the lock, then finds nothing to do).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron
+
+from marketplace.core.actor import SYSTEM
+from marketplace.core.db import unit_of_work
+from tenders.awards import service
+
+log = logging.getLogger(__name__)
+
+
+async def consent_awards(ctx: dict[str, Any] | None = None, *, limit: int = 200) -> int:
+    """Settle every due award. Returns how many changed state."""
+    changed = 0
+    for award_id in await service.due_award_ids(limit=limit):
+        try:
+            async with unit_of_work():
+                before = (await service.get_award(actor=SYSTEM, award_id=award_id)).state
+                after = await service.settle(award_id=award_id, actor=SYSTEM)
+            changed += before != after
+        except Exception:  # one bad award must not stop the others; the next tick retries it
+            log.exception("settling award %s failed", award_id)
+    return changed
+
+
+FUNCTIONS: list = []
+CRONS: list = [
+    cron(consent_awards, name="awards_consent", second={7, 37}, run_at_startup=True, timeout=120,
+         keep_result=0, max_tries=1),
+]
