@@ -10,6 +10,7 @@ def route_handlers() -> list[Any]:
     from marketplace.core.auth import api as auth_api
 
     handlers: list[Any] = [*health.ROUTES, *auth_api.ROUTES]
+    handlers += __import__("search.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("suppliers.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.core.audit_api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.payments.api", fromlist=["ROUTES"]).ROUTES

@@ -82,7 +82,8 @@ class PostgresIndex:
                     supplier_province, supplier_region, classification, family, price_cents, delivery_days,
                     doc, digest)
                 SELECT d->>'id', d->>'offer_id', d->>'supplier_id', d->>'region', d->>'supplier_ubigeo',
-                       d->>'supplier_province', d->>'supplier_region', coalesce(d->>'classification', ''),
+                       d->>'supplier_province', d->>'supplier_region',
+                       regexp_replace(coalesce(d->>'classification', ''), '[^0-9]', '', 'g'),
                        coalesce(d->>'family', ''), (d->>'price_cents')::bigint, (d->>'delivery_days')::int,
                        d, d->>'digest'
                 FROM jsonb_array_elements($1::jsonb) AS d
@@ -104,7 +105,8 @@ class PostgresIndex:
                     classification, closing_ts, doc, digest)
                 SELECT d->>'id', coalesce(d->>'region', ''), coalesce(d->>'province', ''),
                        coalesce(d->>'ubigeo', ''), coalesce(d->>'method', ''), coalesce(d->>'category', ''),
-                       coalesce(d->>'state', ''), coalesce(d->>'classification', ''),
+                       coalesce(d->>'state', ''),
+                       regexp_replace(coalesce(d->>'classification', ''), '[^0-9]', '', 'g'),
                        (d->>'closing_ts')::bigint, d, d->>'digest'
                 FROM jsonb_array_elements($1::jsonb) AS d
                 ON CONFLICT (id) DO UPDATE SET

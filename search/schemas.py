@@ -1,0 +1,96 @@
+"""Search responses (msgspec). Each hit says its locality tier when the caller gave an ubigeo."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from search.domain import Hit, Page
+
+TierLabel = Literal["same_province", "same_region", "adjoining_region", "elsewhere"]
+
+
+class OfferHit(msgspec.Struct, kw_only=True):
+    id: str                      # offer_id + "_" + region: the offer as sold in that region
+    offer_id: str
+    supplier_id: str
+    supplier_name: str
+    supplier_ubigeo: str
+    mype: bool
+    region: str                  # the region this price and delivery time apply to
+    name: str
+    description: str
+    attributes: str
+    classification: str
+    price_cents: int
+    currency: str
+    delivery_days: int
+    stock: int | None
+    unit: str
+    catalogue_id: str | None
+    tier: TierLabel | None       # locality of the supplier to the place of delivery (with ?ubigeo=)
+    score: float
+
+
+class CatalogSearchRead(msgspec.Struct, kw_only=True):
+    items: list[OfferHit]
+    total: int
+    offset: int
+    limit: int
+    facets: dict[str, dict[str, int]]
+    corrected_query: str | None = None
+
+
+class TenderHit(msgspec.Struct, kw_only=True):
+    id: str
+    ocid: str
+    title: str
+    description: str
+    agency_id: str
+    agency_name: str
+    method: str
+    category: str
+    state: str
+    ubigeo: str                  # place of delivery
+    region: str
+    classification: str
+    estimated_value_cents: int | None
+    currency: str
+    closing_at: str | None       # submission deadline, RFC 3339
+    published_at: str | None
+    tier: TierLabel | None       # locality of the place of delivery to the given ubigeo
+    score: float
+
+
+class TenderSearchRead(msgspec.Struct, kw_only=True):
+    items: list[TenderHit]
+    total: int
+    offset: int
+    limit: int
+    facets: dict[str, dict[str, int]]
+    corrected_query: str | None = None
+
+
+def _pick(struct: type, hit: Hit) -> Any:
+    fields = {f: hit.doc.get(f) for f in struct.__struct_fields__ if f not in ("tier", "score")}
+    for name, default in (("description", ""), ("attributes", ""), ("classification", ""), ("unit", ""),
+                          ("currency", "PEN"), ("ocid", ""), ("agency_id", ""), ("agency_name", ""),
+                          ("ubigeo", ""), ("region", ""), ("method", ""), ("category", ""), ("state", "")):
+        if name in fields and fields[name] is None:
+            fields[name] = default
+    if "mype" in fields:
+        fields["mype"] = bool(fields["mype"])
+    return struct(**fields, tier=hit.tier_label, score=round(hit.score, 6))
+
+
+def catalog_read(page: Page) -> CatalogSearchRead:
+    return CatalogSearchRead(items=[_pick(OfferHit, h) for h in page.hits], total=page.total,
+                             offset=page.offset, limit=page.limit, facets=page.facets,
+                             corrected_query=page.corrected)
+
+
+def tenders_read(page: Page) -> TenderSearchRead:
+    return TenderSearchRead(items=[_pick(TenderHit, h) for h in page.hits], total=page.total,
+                            offset=page.offset, limit=page.limit, facets=page.facets,
+                            corrected_query=page.corrected)
