@@ -12,6 +12,8 @@ APP_REGISTRY = AppRegistry(
         "marketplace.payments.piccolo_app",
         "search.piccolo_app",
         "tenders.piccolo_app",
+        "tenders.evaluation.piccolo_app",
+        "tenders.awards.piccolo_app",
     ]
 )
 
