@@ -8,6 +8,7 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "marketplace.core.piccolo_app",
         "suppliers.piccolo_app",
+        "marketplace.orders.piccolo_app",
         "marketplace.contracts.piccolo_app",
         "marketplace.payments.piccolo_app",
         "search.piccolo_app",

@@ -12,6 +12,7 @@ def route_handlers() -> list[Any]:
     handlers: list[Any] = [*health.ROUTES, *auth_api.ROUTES]
     handlers += __import__("search.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("suppliers.api", fromlist=["ROUTES"]).ROUTES
+    handlers += __import__("marketplace.orders.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.core.audit_api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.payments.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("tenders.api", fromlist=["ROUTES"]).ROUTES + __import__("tenders.bids.api", fromlist=["ROUTES"]).ROUTES

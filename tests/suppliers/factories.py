@@ -48,3 +48,30 @@ async def registered_supplier(settings, *, ruc: str | None = None, name: str | N
 
 async def active_supplier(settings, **kw) -> Login:
     return await registered_supplier(settings, status="active", **kw)
+
+
+async def catalog_with_product(client, settings, *, code: str | None = None, name: str = "Papel bond A4 80 g",
+                               classification: str = "14111507", unit: str = "paquete x 500") -> tuple[dict, dict, Login]:
+    """A catalogue with one product sheet, created over HTTP by a platform admin."""
+    from tests import factories
+
+    admin = await factories.login(settings, "platform", "admin")
+    r = await client.post("/api/v1/catalogs", json={"code": code or f"AM-{next(_seq):04d}",
+                                                    "name": "Útiles de oficina"}, headers=admin.headers)
+    assert r.status_code == 201, r.text
+    catalog = r.json()
+    r = await client.post(f"/api/v1/catalogs/{catalog['id']}/products", headers=admin.headers, json={
+        "name": name, "classification_code": classification, "unit": unit,
+        "attributes": {"gramaje": 80, "formato": "A4", "color": "blanco"}})
+    assert r.status_code == 201, r.text
+    return catalog, r.json(), admin
+
+
+async def offer(client, supplier: Login, product: dict, regions: dict[str, tuple[int, int, int]]) -> dict:
+    """An offer over HTTP; regions maps a region code to (price_cents, delivery_days, stock)."""
+    r = await client.post(f"/api/v1/suppliers/{supplier.org_id}/offers", headers=supplier.headers, json={
+        "product_sheet_id": product["id"], "brand": "Atlas",
+        "regions": [{"region_code": k, "price_cents": p, "delivery_days": d, "stock": s}
+                    for k, (p, d, s) in regions.items()]})
+    assert r.status_code == 201, r.text
+    return r.json()
