@@ -1,0 +1,230 @@
+"""Demo data for evaluation and awards: tenders scored by a committee, awarded (standstill), appealed,
+consented and declared desierto, each built through the services as users would, on a moved clock.
+
+Registered in marketplace/seed.py SEEDERS as "tenders.awards.seed:seed". It needs seed_core's agencies
+(with an officer and committee members) and oversight body; it registers its own regional suppliers
+(through the supplier registry's service, approved) so that it does not depend on the order of the other
+seeders. Everything happens in the seed's one transaction; the clock is moved only for this task.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from marketplace.core import clock
+from marketplace.core.actor import SYSTEM, Actor
+from tenders.awards import service as awards
+from tenders.awards.schemas import AppealCreate, AwardCreate
+
+# (legal name, domicile ubigeo, MYPE): Cusco province, Anta (adjoins Cusco), Arequipa, Lima.
+DEMO_SUPPLIERS = [
+    ("Consultores Andinos S.A.C.", "080108", True),
+    ("Servicios Generales Anta E.I.R.L.", "080301", True),
+    ("Ingeniería y Mantenimiento del Sur S.A.", "040101", False),
+    ("Facility Management Lima S.A.C.", "150101", False),
+]
+
+RULES = {"technical_weight": Decimal("0.6"), "criteria": [
+    ("exp", "Experiencia del postor en la especialidad", Decimal(60)),
+    ("team", "Calificación del personal clave", Decimal(40))]}
+
+
+def _actor(org: Any, role: str, kind: str) -> Actor:
+    return Actor(user_id=org.users[role], org_id=org.id, org_kind=kind, roles=frozenset({role}), via="jwt")
+
+
+async def _suppliers(demo: Any) -> list[Actor]:
+    from suppliers import service as suppliers
+    from suppliers.schemas import AdminUser, Contact, SupplierCreate
+
+    out = []
+    for i, (name, ubigeo, mype) in enumerate(DEMO_SUPPLIERS):
+        email = f"licitaciones{i + 1}@demo.mercado-abierto.pe"
+        row = await suppliers.register(actor=Actor(), data=SupplierCreate(
+            ruc=demo.ruc("20"), legal_name=name, ubigeo=ubigeo, mype=mype,
+            contact=Contact(name=demo.person(), email=email),
+            admin=AdminUser(email=email, password=demo.password)))
+        await suppliers.approve_registration(actor=SYSTEM, org_id=row["organisation_id"], reason="demo")
+        from marketplace.seed import Account
+
+        demo.accounts.append(Account(email=email, organisation=name, roles=("supplier_admin",)))
+        out.append(Actor(user_id=row["admin_user_id"], org_id=row["organisation_id"], org_kind="supplier",
+                         roles=frozenset({"supplier_admin"}), via="jwt"))
+    return out
+
+
+class _Scenario:
+    """One tender driven from draft to evaluation on a clock of its own."""
+
+    def __init__(self, *, demo: Any, settings: Any, officer: Actor, committee: Actor, start: datetime) -> None:
+        self.demo, self.settings, self.officer, self.committee = demo, settings, officer, committee
+        self.clock = clock.FixedClock(start)
+        self.tender_id: UUID | None = None
+        self.enquiry_end: Any = None
+        self.opening_time: Any = None
+        self.lots: list[UUID] = []
+        self.bids: dict[tuple[int, int], UUID] = {}
+
+    async def draft(self, *, title: str, method: str, category: str, lots: list[tuple[str, int, str]],
+                    consultancy: bool = False, rules: bool = True, enquiry_days: int = 4,
+                    deadline_days: int = 10) -> None:
+        from tenders import service as tenders
+        from tenders.evaluation import service as evaluation
+        from tenders.evaluation.schemas import CriterionWrite, ScoringRulesWrite
+        from tenders.schemas import LotCreate, TenderCreate
+
+        now = self.clock.now()
+        data = TenderCreate(
+            title=title, method=method, category=category, consultancy=consultancy,
+            lots=[LotCreate(title=t, estimated_value=v, classification_scheme="UNSPSC", classification_code="72101500",
+                            quantity=Decimal(1), unit="servicio", delivery_ubigeo=u) for t, v, u in lots],
+            enquiry_end=now + timedelta(days=enquiry_days), submission_deadline=now + timedelta(days=deadline_days),
+            opening_time=now + timedelta(days=deadline_days, hours=1))
+        self.enquiry_end = data.enquiry_end
+        self.opening_time = data.opening_time
+        self.tender_id = await tenders.create_tender(actor=self.officer, settings=self.settings, data=data)
+        if rules:
+            await evaluation.set_rules(actor=self.officer, tender_id=self.tender_id, data=ScoringRulesWrite(
+                technical_weight=RULES["technical_weight"],
+                criteria=[CriterionWrite(code=c, name=n, max_points=m) for c, n, m in RULES["criteria"]]))
+        self.lots = [lot["id"] for lot in await tenders.load_lots(tender_id=self.tender_id)]
+        await tenders.publish(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
+
+    async def bid_and_open(self, bidders: list[Actor], prices: list[dict[int, int]]) -> None:
+        from tenders.bids import service as bids
+        from tenders.bids.schemas import BidCreate, BidLotPrice
+
+        assert self.tender_id is not None
+        self.clock.set(self.enquiry_end + timedelta(hours=1))
+        for i, (who, by_lot) in enumerate(zip(bidders, prices)):
+            receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id, data=BidCreate(
+                lots=[BidLotPrice(lot_id=self.lots[j], price=p) for j, p in by_lot.items()]))
+            for j in by_lot:
+                self.bids[(i, j)] = UUID(receipt.bid_id)
+            self.clock.advance(hours=2)
+        self.clock.set(self.opening_time + timedelta(minutes=10))
+        await bids.open_tender(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
+
+    async def score(self, bidder: int, lot: int, exp: int, team: int) -> None:
+        from tenders.evaluation import service as evaluation
+        from tenders.evaluation.schemas import PointsEntry, TechnicalPointsCreate
+
+        assert self.tender_id is not None
+        await evaluation.enter_points(actor=self.committee, tender_id=self.tender_id, data=TechnicalPointsCreate(
+            lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)],
+            scores=[PointsEntry(criterion="exp", points=Decimal(exp)), PointsEntry(criterion="team", points=Decimal(team))]))
+
+    async def disqualify(self, bidder: int, lot: int, reason: str) -> None:
+        from tenders.evaluation import service as evaluation
+        from tenders.evaluation.schemas import QualificationCreate
+
+        assert self.tender_id is not None
+        await evaluation.qualify(actor=self.committee, tender_id=self.tender_id, data=QualificationCreate(
+            lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)], qualified=False, reason=reason))
+
+    async def award(self) -> Any:
+        assert self.tender_id is not None
+        return await awards.award(actor=self.officer, tender_id=self.tender_id, data=AwardCreate())
+
+
+async def seed(demo: Any) -> None:
+    """Five tenders past their opening: evaluated, awarded (standstill), appealed, consented, desierto."""
+    agencies = {org.name: org for org in demo.orgs.get("agency", [])}
+    cusco = agencies.get("Gobierno Regional del Cusco")
+    arequipa = agencies.get("Municipalidad Provincial de Arequipa")
+    oversight = (demo.orgs.get("oversight") or [None])[0]
+    if cusco is None or arequipa is None or oversight is None:
+        return  # seed_core did not run: nothing to build on
+    settings = demo.extra.get("settings")
+    if settings is None:
+        from marketplace.settings import load_settings
+
+        settings = load_settings()
+    a, b, c, d = await _suppliers(demo)
+    real_now = clock.now()
+
+    def scenario(agency: Any, start: datetime) -> _Scenario:
+        return _Scenario(demo=demo, settings=settings, officer=_actor(agency, "officer", "agency"),
+                         committee=_actor(agency, "committee", "agency"), start=start)
+
+    async def run(s: _Scenario, body) -> None:
+        token = clock.use(s.clock)  # this task only: the rest of the process keeps the real clock
+        try:
+            await body(s)
+        finally:
+            clock._current.reset(token)
+
+    # 1. Consented: two lots in Cusco, awarded 40 days ago; the standstill passed without appeal.
+    async def consented(s: _Scenario) -> None:
+        await s.draft(title="Mantenimiento preventivo de locales de salud de la provincia del Cusco",
+                      method="adjudicacion_simplificada", category="services",
+                      lots=[("Centros de salud de Wanchaq y Santiago", 15_000_000, "080108"),
+                            ("Puestos de salud de Anta", 18_000_000, "080301")])
+        await s.bid_and_open([a, b, c], [{0: 12_800_000, 1: 16_500_000}, {0: 13_500_000, 1: 15_900_000},
+                                         {0: 11_900_000, 1: 17_200_000}])
+        for bidder, lot, exp, team in [(0, 0, 52, 34), (1, 0, 45, 30), (2, 0, 50, 28), (0, 1, 55, 36),
+                                       (1, 1, 57, 35), (2, 1, 40, 30)]:
+            await s.score(bidder, lot, exp, team)
+        result = await s.award()
+        s.clock.advance(days=20)
+        for lot in result.lots:
+            if lot.award:
+                await awards.settle(award_id=lot.award.id)
+
+    await run(scenario(cusco, real_now - timedelta(days=70)), consented)
+
+    # 2. Desierto: the only bid was disqualified.
+    async def desierto(s: _Scenario) -> None:
+        await s.draft(title="Consultoría para el expediente técnico del mercado de Anta",
+                      method="concurso_publico", category="services", consultancy=True,
+                      lots=[("Expediente técnico", 19_000_000, "080301")], enquiry_days=11, deadline_days=23)
+        await s.bid_and_open([d], [{0: 18_500_000}])
+        await s.disqualify(0, 0, "No acreditó la colegiatura del jefe de proyecto")
+        await s.award()
+
+    await run(scenario(arequipa, real_now - timedelta(days=50)), desierto)
+
+    # 3. Awarded, in standstill now (awarded two hours ago).
+    async def standstill(s: _Scenario) -> None:
+        await s.draft(title="Servicio de limpieza de instituciones educativas de Arequipa",
+                      method="adjudicacion_simplificada", category="services",
+                      lots=[("Instituciones educativas del Cercado", 9_000_000, "040101")])
+        await s.bid_and_open([c, d, b], [{0: 8_100_000}, {0: 7_600_000}, {0: 8_400_000}])
+        for bidder, exp, team in [(0, 55, 36), (1, 40, 25), (2, 48, 30)]:
+            await s.score(bidder, 0, exp, team)
+        await s.award()
+
+    await run(scenario(arequipa, real_now - timedelta(days=10, hours=3)), standstill)
+
+    # 4. Appealed: awarded yesterday; a losing bidder appealed; oversight has not decided yet.
+    async def appealed(s: _Scenario) -> None:
+        await s.draft(title="Mantenimiento de vías vecinales de Anta",
+                      method="adjudicacion_simplificada", category="works",
+                      lots=[("Camino vecinal Anta - Pucyura", 60_000_000, "080301")])
+        await s.bid_and_open([a, b, d], [{0: 55_000_000}, {0: 57_500_000}, {0: 51_000_000}])
+        for bidder, exp, team in [(0, 50, 32), (1, 58, 38), (2, 35, 20)]:
+            await s.score(bidder, 0, exp, team)
+        result = await s.award()
+        s.clock.advance(hours=20)
+        winner = result.lots[0].award
+        assert winner is not None
+        loser = next(x for x in (a, b, d) if x.org_id != winner.supplier_id)
+        await awards.file_appeal(actor=loser, award_id=winner.id, data=AppealCreate(
+            grounds="El comité no valoró la experiencia acreditada en obras similares de la región."))
+
+    await run(scenario(cusco, real_now - timedelta(days=11, hours=1)), appealed)
+
+    # 5. Evaluated, not yet awarded: the committee's points are in; the officer has not awarded.
+    async def evaluated(s: _Scenario) -> None:
+        await s.draft(title="Servicio de vigilancia de la sede regional",
+                      method="adjudicacion_simplificada", category="services",
+                      lots=[("Sede central", 14_000_000, "080101")])
+        await s.bid_and_open([a, c], [{0: 13_200_000}, {0: 12_700_000}])
+        await s.score(0, 0, 56, 35)
+        await s.score(1, 0, 49, 31)
+
+    await run(scenario(cusco, real_now - timedelta(days=11)), evaluated)
+
