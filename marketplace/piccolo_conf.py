@@ -7,6 +7,7 @@ from marketplace.core.db import DB
 APP_REGISTRY = AppRegistry(
     apps=[
         "marketplace.core.piccolo_app",
+        "marketplace.agencies.piccolo_app",
         "suppliers.piccolo_app",
         "marketplace.orders.piccolo_app",
         "marketplace.contracts.piccolo_app",

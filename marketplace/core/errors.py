@@ -134,34 +134,43 @@ def _domain_error(request: Request, exc: DomainError) -> Response:
 
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 _AT = re.compile(r"at `\$\.?([^`]*)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
+_BOUND = re.compile(r"expected `[^`]+` (>=|<=|>|<|that is a multiple of)")
 
 
 def _field_of(key: str | None, source: str | None, message: str) -> str:
     """The dotted path of the field at fault, from msgspec's message ('... - at `$.lots[0].qty`')."""
+    source = getattr(source, "value", source)  # Litestar passes its ParamType enum
     if source in ("query", "path", "header", "cookie") and key:
         return f"{source}.{key}"
     at = _AT.search(message)
     path = at.group(1) if at else ""
-    missing = _MISSING.search(message)
+    missing = _MISSING.search(message) or _UNKNOWN.search(message)
     if missing:
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
     return path or (key if key and key != "data" else "body")
 
 
 def _rule_of(message: str) -> str:
+    """The rule a msgspec message names. Constraint messages all start with 'Expected', so the specific
+    rules are tested before the generic type mismatch."""
     m = message.lower()
-    if "missing required field" in m or "required" in m:
+    if "missing required field" in m:
         return "required"
-    if "expected" in m:
-        return "type"
-    if ">=" in m or "<=" in m or "greater" in m or "less" in m:
-        return "range"
-    if "length" in m:
+    if "unknown field" in m:
+        return "unknown_field"
+    if "of length" in m:
         return "length"
-    if "pattern" in m:
+    if "matching regex" in m or "pattern" in m:
         return "pattern"
     if "invalid enum value" in m or "one of" in m:
         return "enum"
+    if _BOUND.search(m):
+        return "range"
+    if "expected" in m:
+        return "type"
+    if "required" in m:
+        return "required"
     return "invalid"
 
 

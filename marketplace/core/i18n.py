@@ -17,6 +17,7 @@ from babel.messages.pofile import read_po
 LOCALE_DIR = Path(__file__).parent / "locale"
 SUPPORTED = ("es", "en", "qu")
 FALLBACK = "es"
+SOURCE = "en"  # the language of the message ids
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default=FALLBACK)
 
@@ -81,7 +82,8 @@ def babel_locale(lang: str | None = None) -> Locale:
 def gettext(msgid: str, lang: str | None = None, **params: object) -> str:
     """Translate `msgid` into `lang` (default: the request's language) and fill its placeholders."""
     lang = lang or current_language()
-    text = catalog(lang).get(msgid) or catalog(FALLBACK).get(msgid) or msgid
+    # Message ids are English: English needs no catalogue entry; other languages fall back to Spanish.
+    text = catalog(lang).get(msgid) or (None if lang == SOURCE else catalog(FALLBACK).get(msgid)) or msgid
     if params:
         try:
             return text.format(**params)

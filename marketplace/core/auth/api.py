@@ -1,23 +1,143 @@
-"""POST /api/v1/auth/token: password login (JSON or an OAuth2 form) -> a short-lived bearer token."""
+"""Identity endpoints: sign-in (JSON or an OAuth2 form), who am I, API keys, an organisation's users."""
 
 from __future__ import annotations
 
-from litestar import Controller, post
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
 
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+
+from marketplace.core.actor import Actor
 from marketplace.core.auth import service
-from marketplace.core.auth.schemas import TokenRead, TokenRequest
+from marketplace.core.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    MeOrganisation,
+    MeRead,
+    MeUser,
+    OAuth2PasswordForm,
+    TokenRead,
+    TokenRequest,
+    UserCreate,
+    UserRead,
+)
+from marketplace.core.db import unit_of_work
 from marketplace.settings import Settings
+
+T = TypeVar("T")
+FORM = "application/x-www-form-urlencoded"
+
+
+def _credentials_schema() -> Schema:
+    return Schema(
+        type="object",  # type: ignore[arg-type]
+        required=["username", "password"],
+        properties={
+            "username": Schema(type="string", format="email", description="the user's email"),  # type: ignore[arg-type]
+            "password": Schema(type="string", format="password"),  # type: ignore[arg-type]
+        },
+    )
+
+
+@dataclass
+class _TokenOperation(Operation):
+    """Documents the two bodies the token endpoint reads by hand (Litestar binds one media type per handler)."""
+
+    def __post_init__(self) -> None:
+        schema = _credentials_schema()
+        self.request_body = RequestBody(
+            required=True,
+            description="Email and password, as JSON or as an OAuth2 password-grant form",
+            content={"application/json": OpenAPIMediaType(schema=schema), FORM: OpenAPIMediaType(schema=schema)},
+        )
+
+
+def _convert(raw: Any, type_: type[T]) -> T:
+    """Validate a body read by hand exactly as Litestar validates `data`: a 422 naming the field."""
+    try:
+        return msgspec.convert(raw, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(
+            detail="Validation failed", extra=[{"message": str(exc), "key": "data", "source": "body"}]
+        ) from exc
 
 
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/token", summary="Sign in with email and password; returns a bearer token", status_code=200)
-    async def token(self, data: TokenRequest, settings: Settings) -> TokenRead:
-        token, ttl = await service.login(email=data.username, password=data.password,
+    @post("/token", summary="Sign in with email and password; returns a bearer token", status_code=200,
+          operation_class=_TokenOperation, security=[])
+    async def token(self, request: Request, settings: Settings) -> TokenRead:
+        if request.content_type[0] == FORM:
+            form = await request.form()
+            creds: TokenRequest | OAuth2PasswordForm = _convert(dict(form.items()), OAuth2PasswordForm)
+        else:
+            try:
+                raw = msgspec.json.decode(await request.body())
+            except msgspec.DecodeError as exc:
+                raise ValidationException(detail="Validation failed", extra=[
+                    {"message": "The body is not valid JSON", "key": "data", "source": "body"}]) from exc
+            creds = _convert(raw, TokenRequest)
+        token, ttl = await service.login(email=creds.username, password=creds.password,
                                          secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
         return TokenRead(access_token=token, token_type="bearer", expires_in=ttl)
 
+    @get("/me", summary="Who am I: the signed-in user, their organisation and roles")
+    async def me(self, actor: Actor) -> MeRead:
+        row = await service.me(actor=actor)
+        return MeRead(
+            user=MeUser(id=row["id"], email=row["email"], full_name=row["full_name"], roles=list(row["roles"]),
+                        locale=row["locale"]),
+            organisation=MeOrganisation(id=row["org_id"], kind=row["kind"], name=row["name"], ruc=row["ruc"],
+                                        ubigeo=row["ubigeo"]),
+            via=actor.via,
+        )
 
-ROUTES = [AuthController]
+    @post("/api-keys", summary="Create an API key for yourself (the key is shown only in this response)")
+    async def create_api_key(self, data: ApiKeyCreate, actor: Actor) -> ApiKeyCreated:
+        async with unit_of_work():
+            row, key = await service.create_api_key(actor=actor, name=data.name)
+        return ApiKeyCreated(id=row["id"], name=row["name"], prefix=row["prefix"], created_at=row["created_at"],
+                             key=key)
+
+    @get("/api-keys", summary="Your API keys (never their secrets)")
+    async def list_api_keys(self, actor: Actor) -> list[ApiKeyRead]:
+        rows = await service.list_api_keys(actor=actor)
+        return [ApiKeyRead(**r) for r in rows]
+
+    @delete("/api-keys/{key_id:uuid}", summary="Revoke one of your API keys")
+    async def revoke_api_key(self, key_id: UUID, actor: Actor) -> None:
+        async with unit_of_work():
+            await service.revoke_api_key(actor=actor, key_id=key_id)
+
+
+class OrganisationUsersController(Controller):
+    path = "/api/v1/organisations/{org_id:uuid}/users"
+    tags = ["auth"]
+
+    @post("/", summary="Create a user of the organisation (its administrator or a platform admin)")
+    async def create(self, org_id: UUID, data: UserCreate, actor: Actor) -> UserRead:
+        async with unit_of_work():
+            row = await service.create_org_user(actor=actor, organisation_id=org_id, email=data.email,
+                                                password=data.password, roles=list(data.roles),
+                                                full_name=data.full_name, locale=data.locale)
+        return _user(row)
+
+    @get("/", summary="The organisation's users (its administrator or a platform admin)")
+    async def list_users(self, org_id: UUID, actor: Actor) -> list[UserRead]:
+        return [_user(r) for r in await service.list_org_users(actor=actor, organisation_id=org_id)]
+
+
+def _user(row: dict[str, Any]) -> UserRead:
+    return UserRead(id=row["id"], organisation_id=row["organisation_id"], email=row["email"],
+                    full_name=row["full_name"], roles=list(row["roles"]), locale=row["locale"],
+                    active=row["active"], created_at=row["created_at"])
+
+
+ROUTES = [AuthController, OrganisationUsersController]

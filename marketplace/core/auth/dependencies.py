@@ -22,7 +22,8 @@ async def provide_actor(request: Request, settings: Settings) -> Actor:
     if auth:
         scheme, _, credential = auth.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
-            raise Unauthorized(N_("Use 'Authorization: Bearer <token>'"), headers={"WWW-Authenticate": "Bearer"})
+            raise Unauthorized(N_("Use 'Authorization: Bearer <token>'"), field=tokens.FIELD, rule="scheme",
+                               headers={"WWW-Authenticate": "Bearer"})
         return tokens.verify(credential.strip(), secret=settings.keys.jwt_secret)
     api_key = request.headers.get(API_KEY_HEADER)
     if api_key:

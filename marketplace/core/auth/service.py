@@ -1,20 +1,29 @@
-"""Password login, tokens and API keys."""
+"""Identity and access: password login, tokens, API keys, users of an organisation.
+
+Service functions take the actor and authorise first (deny by default). Writes run in the caller's unit of
+work, record an audit event and never commit. `create_organisation` and `create_user` are also the
+building blocks for the CLI, the seed and other services (agencies), which pass their own actor.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 from uuid import UUID
+
+import asyncpg
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from marketplace.core import clock, db
-from marketplace.core.actor import ROLES, Actor
+from marketplace.core import audit, clock, db
+from marketplace.core.actor import ROLES, SYSTEM, Actor, require_authenticated
 from marketplace.core.auth import tokens
-from marketplace.core.errors import InvalidInput, Unauthorized
+from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from marketplace.core.i18n import N_
 
+API_KEY_FIELD = "header.x-api-key"
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so that timing does not reveal which emails exist.
 _DUMMY_HASH = _hasher.hash("not-a-password")
@@ -37,7 +46,7 @@ async def login(*, email: str, password: str, secret: str, ttl_seconds: int) -> 
     except (VerificationError, InvalidHashError):
         row = None
     if row is None or not row["active"]:
-        raise Unauthorized(N_("Wrong email or password"), rule="credentials")
+        raise Unauthorized(N_("Wrong email or password"), field="password", rule="credentials")
     return tokens.issue(secret=secret, ttl_seconds=ttl_seconds, user_id=row["id"], org_id=row["org_id"],
                         org_kind=row["kind"], roles=list(row["roles"]))
 
@@ -47,21 +56,10 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_api_key(*, user_id: UUID, name: str) -> str:
-    """A new API key for the user; the whole key is shown once and stored only as a hash."""
-    prefix = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    await db.execute(
-        "INSERT INTO api_key (user_id, name, prefix, secret_hash) VALUES ($1, $2, $3, $4)",
-        user_id, name, prefix, _digest(secret),
-    )
-    return f"ma_{prefix}_{secret}"
-
-
 async def actor_for_api_key(key: str) -> Actor:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "ma":
-        raise Unauthorized(N_("The API key is not valid"))
+        raise Unauthorized(N_("The API key is not valid"), field=API_KEY_FIELD, rule="invalid")
     _, prefix, secret = parts
     row = await db.fetchrow(
         "SELECT k.id, k.secret_hash, k.revoked_at, u.id AS user_id, u.roles, u.active, o.id AS org_id, o.kind"
@@ -69,25 +67,50 @@ async def actor_for_api_key(key: str) -> Actor:
         " WHERE k.prefix = $1",
         prefix,
     )
-    if (row is None or row["revoked_at"] is not None or not row["active"]
-            or not secrets.compare_digest(row["secret_hash"], _digest(secret))):
-        raise Unauthorized(N_("The API key is not valid"))
+    if row is None or not secrets.compare_digest(row["secret_hash"], _digest(secret)):
+        raise Unauthorized(N_("The API key is not valid"), field=API_KEY_FIELD, rule="invalid")
+    if row["revoked_at"] is not None:  # said only to the holder of the whole key
+        raise Unauthorized(N_("The API key has been revoked"), field=API_KEY_FIELD, rule="revoked")
+    if not row["active"]:
+        raise Unauthorized(N_("This account no longer exists or is disabled"), field=API_KEY_FIELD,
+                           rule="inactive")
     return Actor(user_id=row["user_id"], org_id=row["org_id"], org_kind=row["kind"],
                  roles=frozenset(row["roles"]), via="api_key")
 
 
-async def create_organisation(*, kind: str, name: str, ruc: str | None = None, ubigeo: str | None = None) -> UUID:
+async def create_organisation(*, kind: str, name: str, ruc: str | None = None, ubigeo: str | None = None,
+                              actor: Actor = SYSTEM) -> UUID:
+    """An organisation (no authorisation here: callers check). A RUC already registered -> 409 on `ruc`."""
     if kind not in ROLES:
         raise InvalidInput(N_("Unknown organisation kind"), field="kind", rule="enum")
-    row = await db.fetchrow(
-        "INSERT INTO organisation (kind, name, ruc, ubigeo) VALUES ($1, $2, $3, $4) RETURNING id",
-        kind, name, ruc, ubigeo,
-    )
+    if ruc and await db.fetchrow("SELECT 1 FROM organisation WHERE ruc = $1", ruc):
+        raise Conflict(N_("An organisation with this RUC is already registered"), field="ruc", rule="unique")
+    try:
+        row = await db.fetchrow(
+            "INSERT INTO organisation (kind, name, ruc, ubigeo, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            kind, name, ruc, ubigeo, clock.now(),
+        )
+    except asyncpg.UniqueViolationError as exc:  # a concurrent request registered the RUC first
+        raise Conflict(N_("An organisation with this RUC is already registered"), field="ruc",
+                       rule="unique") from exc
+    await audit.record(actor=actor, action="organisation.created", entity_type="organisation",
+                       entity_id=row["id"], data={"kind": kind, "name": name, "ruc": ruc, "ubigeo": ubigeo})
     return row["id"]
 
 
+# The role that administers an organisation of each kind (creates its users). Oversight bodies have none:
+# their users are created by a platform admin.
+ADMIN_ROLE: dict[str, str] = {"agency": "agency_admin", "supplier": "supplier_admin", "platform": "admin"}
+
+_USER_COLUMNS = "id, organisation_id, email, full_name, roles, locale, active, created_at"
+
+
 async def create_user(*, organisation_id: UUID, email: str, password: str, roles: list[str],
-                      full_name: str = "", locale: str = "es") -> UUID:
+                      full_name: str = "", locale: str = "es", actor: Actor = SYSTEM) -> UUID:
+    """Create a user of an organisation (no authorisation here: callers check; see create_org_user).
+
+    Roles must exist for the organisation's kind; the email must be unused (case-insensitive) -> 409.
+    """
     org = await db.fetchrow("SELECT kind FROM organisation WHERE id = $1", organisation_id)
     if org is None:
         raise InvalidInput(N_("Unknown organisation"), field="organisation_id", rule="exists")
@@ -96,9 +119,122 @@ async def create_user(*, organisation_id: UUID, email: str, password: str, roles
     if bad:
         raise InvalidInput(N_("Role {role} does not exist for this organisation"), field="roles", rule="enum",
                            params={"role": bad[0]})
-    row = await db.fetchrow(
-        "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles, locale, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        organisation_id, email, full_name, hash_password(password), roles, locale, clock.now(),
-    )
+    roles = sorted(set(roles))
+    if await db.fetchrow("SELECT 1 FROM app_user WHERE lower(email) = lower($1)", email):
+        raise Conflict(N_("A user with this email already exists"), field="email", rule="unique")
+    password_hash = hash_password(password)
+    try:
+        row = await db.fetchrow(
+            "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles, locale, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            organisation_id, email, full_name, password_hash, roles, locale, clock.now(),
+        )
+    except asyncpg.UniqueViolationError as exc:  # a concurrent request took the email first
+        raise Conflict(N_("A user with this email already exists"), field="email", rule="unique") from exc
+    await audit.record(actor=actor, action="user.created", entity_type="user", entity_id=row["id"],
+                       data={"organisation_id": str(organisation_id), "email": email, "roles": roles})
     return row["id"]
+
+
+def can_administer(actor: Actor, org_id: UUID, org_kind: str) -> bool:
+    """A platform admin administers every organisation; an organisation's admin role administers its own."""
+    if actor.via == "system" or actor.is_("platform", "admin"):
+        return True
+    role = ADMIN_ROLE.get(org_kind)
+    return role is not None and actor.member_of(org_id) and role in actor.roles
+
+
+async def create_org_user(*, actor: Actor, organisation_id: UUID, email: str, password: str, roles: list[str],
+                          full_name: str = "", locale: str = "es") -> dict[str, Any]:
+    """A user of `organisation_id`, created by that organisation's admin or a platform admin."""
+    require_authenticated(actor)
+    org = await db.fetchrow("SELECT id, kind FROM organisation WHERE id = $1", organisation_id)
+    if org is None or not can_administer(actor, org["id"], org["kind"]):
+        if org is None and actor.is_("platform", "admin"):
+            raise NotFound(N_("Organisation not found"))
+        raise Forbidden(N_("Only the organisation's administrator can manage its users"))
+    user_id = await create_user(organisation_id=organisation_id, email=email, password=password, roles=roles,
+                                full_name=full_name, locale=locale, actor=actor)
+    return await _user_row(user_id)
+
+
+async def list_org_users(*, actor: Actor, organisation_id: UUID) -> list[dict[str, Any]]:
+    require_authenticated(actor)
+    org = await db.fetchrow("SELECT id, kind FROM organisation WHERE id = $1", organisation_id)
+    if org is None or not can_administer(actor, org["id"], org["kind"]):
+        if org is None and actor.is_("platform", "admin"):
+            raise NotFound(N_("Organisation not found"))
+        raise Forbidden(N_("Only the organisation's administrator can manage its users"))
+    return await db.fetch(
+        f"SELECT {_USER_COLUMNS} FROM app_user WHERE organisation_id = $1 ORDER BY created_at, id",
+        organisation_id,
+    )
+
+
+async def _user_row(user_id: UUID) -> dict[str, Any]:
+    row = await db.fetchrow(f"SELECT {_USER_COLUMNS} FROM app_user WHERE id = $1", user_id)
+    assert row is not None
+    return row
+
+
+async def me(*, actor: Actor) -> dict[str, Any]:
+    """The signed-in user and their organisation."""
+    require_authenticated(actor)
+    row = await db.fetchrow(
+        "SELECT u.id, u.email, u.full_name, u.roles, u.locale, u.active, o.id AS org_id, o.kind, o.name,"
+        " o.ruc, o.ubigeo FROM app_user u JOIN organisation o ON o.id = u.organisation_id WHERE u.id = $1",
+        actor.user_id,
+    )
+    if row is None or not row["active"]:
+        raise Unauthorized(N_("This account no longer exists or is disabled"), rule="inactive")
+    return row
+
+
+# API keys ------------------------------------------------------------------------------------------------
+
+def _require_key_owner(actor: Actor) -> None:
+    """API keys are managed by a user signed in with a password token; a key cannot mint or list keys."""
+    require_authenticated(actor)
+    if actor.user_id is None:
+        raise Forbidden(N_("Only a user can hold API keys"))
+    if actor.via == "api_key":
+        raise Forbidden(N_("API keys are managed after signing in with a password, not with an API key"))
+
+
+_KEY_COLUMNS = "id, name, prefix, created_at, revoked_at, last_used_at"
+
+
+async def create_api_key(*, actor: Actor, name: str) -> tuple[dict[str, Any], str]:
+    """A new API key for the actor's own user: its row and the whole key, shown once, stored only as a hash."""
+    _require_key_owner(actor)
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    row = await db.fetchrow(
+        f"INSERT INTO api_key (user_id, name, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)"
+        f" RETURNING {_KEY_COLUMNS}",
+        actor.user_id, name, prefix, _digest(secret), clock.now(),
+    )
+    await audit.record(actor=actor, action="api_key.created", entity_type="api_key", entity_id=row["id"],
+                       data={"name": name, "prefix": prefix})
+    return row, f"ma_{prefix}_{secret}"
+
+
+async def list_api_keys(*, actor: Actor) -> list[dict[str, Any]]:
+    _require_key_owner(actor)
+    return await db.fetch(
+        f"SELECT {_KEY_COLUMNS} FROM api_key WHERE user_id = $1 ORDER BY created_at DESC, id", actor.user_id,
+    )
+
+
+async def revoke_api_key(*, actor: Actor, key_id: UUID) -> None:
+    """Revoke one of the actor's own keys (another user's key is not found). Revoking twice is a no-op."""
+    _require_key_owner(actor)
+    row = await db.fetchrow(
+        "SELECT id, revoked_at FROM api_key WHERE id = $1 AND user_id = $2 FOR UPDATE", key_id, actor.user_id,
+    )
+    if row is None:
+        raise NotFound(N_("API key not found"))
+    if row["revoked_at"] is not None:
+        return
+    await db.execute("UPDATE api_key SET revoked_at = $2 WHERE id = $1", key_id, clock.now())
+    await audit.record(actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key_id)

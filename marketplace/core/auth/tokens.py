@@ -15,6 +15,8 @@ from marketplace.core.i18n import N_
 ISSUER = "mercado-abierto"
 AUDIENCE = "mercado-abierto-api"
 ALGORITHM = "HS256"
+LEEWAY_SECONDS = 60  # clock skew allowed on `iat` between app servers
+FIELD = "header.authorization"  # the field a token error names in problem+json
 
 
 def issue(*, secret: str, ttl_seconds: int, user_id: UUID, org_id: UUID, org_kind: str,
@@ -38,16 +40,22 @@ def verify(token: str, *, secret: str) -> Actor:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "org", "kind"], "verify_exp": False},
+            options={"require": ["exp", "iat", "sub", "org", "kind"], "verify_exp": False, "verify_iat": False,
+                     "verify_nbf": False},
         )
     except jwt.PyJWTError as exc:
-        raise Unauthorized(N_("The access token is not valid"), headers={"WWW-Authenticate": "Bearer"}) from exc
-    # Expiry is judged by the application clock (tests move it), not by the library's wall clock.
-    if int(claims["exp"]) <= int(clock.now().timestamp()):
-        raise Unauthorized(N_("The access token has expired"), rule="expired",
+        raise Unauthorized(N_("The access token is not valid"), field=FIELD, rule="invalid",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+    # Expiry (and issue time) are judged by the application clock (tests move it), not the library's wall clock.
+    now = int(clock.now().timestamp())
+    if not isinstance(claims["iat"], int) or claims["iat"] > now + LEEWAY_SECONDS:
+        raise Unauthorized(N_("The access token is not valid"), field=FIELD, rule="invalid",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if int(claims["exp"]) <= now:
+        raise Unauthorized(N_("The access token has expired"), field=FIELD, rule="expired",
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     try:
         return Actor(user_id=UUID(claims["sub"]), org_id=UUID(claims["org"]), org_kind=str(claims["kind"]),
                      roles=frozenset(claims.get("roles") or ()), via="jwt")
     except (ValueError, TypeError) as exc:
-        raise Unauthorized(N_("The access token is not valid")) from exc
+        raise Unauthorized(N_("The access token is not valid"), field=FIELD, rule="invalid") from exc

@@ -1,0 +1,1 @@
+"""Agencies: the public buying organisations (entidades) and their officers."""
