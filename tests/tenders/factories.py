@@ -48,7 +48,7 @@ def lot(**over: Any) -> dict[str, Any]:
     return {**base, **over}
 
 
-def draft_payload(*, lots: int = 1, method: str = "adjudicacion_simplificada", category: str = "goods",
+def draft_payload(*, lots: int | list = 1, method: str = "adjudicacion_simplificada", category: str = "goods",
                   **over: Any) -> dict[str, Any]:
     now = clock.now()
     deadline = now + timedelta(days=10)
@@ -59,7 +59,7 @@ def draft_payload(*, lots: int = 1, method: str = "adjudicacion_simplificada", c
         "enquiry_end": (now + timedelta(days=4)).isoformat(),
         "submission_deadline": deadline.isoformat(),
         "opening_time": (deadline + timedelta(hours=1)).isoformat(),
-        "lots": [lot(title=f"Lote {i + 1}") for i in range(lots)],
+        "lots": lots if isinstance(lots, list) else [lot(title=f"Lote {i + 1}") for i in range(lots)],
     }
     return {**base, **over}
 
