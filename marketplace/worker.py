@@ -33,6 +33,7 @@ JOB_MODULES: list[str] = [
     "tenders.jobs",
     "tenders.awards.jobs",
     "marketplace.payments.jobs",
+    "marketplace.contracts.jobs",
 ]
 
 # arq's defaults (poll_delay 0.5 s, max_jobs 10) cap a worker at about 200 jobs/s here; these do ~2,200.
@@ -69,7 +70,7 @@ def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any
         # speaks our queue name (arq's own ctx["redis"] uses arq's default queue).
         try:
             await queue.start(settings.redis_url)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the worker still runs; sweepers cover lost enqueues
             log.warning("enqueue pool unavailable (%s); follow-up jobs wait for the sweepers", exc)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -81,7 +81,7 @@ async def record(
 
 def _ts(value: datetime) -> str:
     """RFC 3339 UTC with microseconds, always the same width: what timestamptz stores."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _json_value(data: Any) -> Any:
@@ -272,41 +272,40 @@ async def verify(settings: Any, *, chain: bool = False) -> VerifyReport:
     broken: BrokenLink | None = None
     hashes_at: dict[int, str] = {}
     bad: list[BadCheckpoint] = []
-    async with db.pool().acquire() as conn:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            checkpoints = [dict(r) for r in await conn.fetch(
-                "SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoint ORDER BY seq")]
-            wanted = {c["seq"] for c in checkpoints}
-            pending = await conn.fetchval("SELECT count(*) FROM audit_event WHERE seq IS NULL")
-            expected_seq, prev = 1, GENESIS_HASH
-            head_hash: str | None = None
-            last_seq = 0
-            while True:
-                rows = await conn.fetch(
-                    f"SELECT {_EVENT_COLUMNS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
-                    last_seq, _VERIFY_BATCH)
-                if not rows:
-                    break
-                for r in rows:
-                    row = dict(r)
-                    last_seq = row["seq"]
-                    events += 1
-                    head_hash = row["hash"]
-                    if row["seq"] in wanted:
-                        hashes_at[row["seq"]] = row["hash"]
-                    if broken is not None:
-                        continue
-                    if row["seq"] != expected_seq:
-                        broken = BrokenLink(seq=expected_seq, id=None,
-                                            reason=f"event seq {expected_seq} is missing (next found: {row['seq']})")
-                    elif row["prev_hash"] != prev:
-                        broken = BrokenLink(seq=row["seq"], id=row["id"],
-                                            reason="prev_hash does not match the previous event's hash")
-                    elif event_hash(prev, row) != row["hash"]:
-                        broken = BrokenLink(seq=row["seq"], id=row["id"],
-                                            reason="hash does not match the event's content")
-                    expected_seq = row["seq"] + 1
-                    prev = row["hash"]
+    async with db.pool().acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        checkpoints = [dict(r) for r in await conn.fetch(
+            "SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoint ORDER BY seq")]
+        wanted = {c["seq"] for c in checkpoints}
+        pending = await conn.fetchval("SELECT count(*) FROM audit_event WHERE seq IS NULL")
+        expected_seq, prev = 1, GENESIS_HASH
+        head_hash: str | None = None
+        last_seq = 0
+        while True:
+            rows = await conn.fetch(
+                f"SELECT {_EVENT_COLUMNS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
+                last_seq, _VERIFY_BATCH)
+            if not rows:
+                break
+            for r in rows:
+                row = dict(r)
+                last_seq = row["seq"]
+                events += 1
+                head_hash = row["hash"]
+                if row["seq"] in wanted:
+                    hashes_at[row["seq"]] = row["hash"]
+                if broken is not None:
+                    continue
+                if row["seq"] != expected_seq:
+                    broken = BrokenLink(seq=expected_seq, id=None,
+                                        reason=f"event seq {expected_seq} is missing (next found: {row['seq']})")
+                elif row["prev_hash"] != prev:
+                    broken = BrokenLink(seq=row["seq"], id=row["id"],
+                                        reason="prev_hash does not match the previous event's hash")
+                elif event_hash(prev, row) != row["hash"]:
+                    broken = BrokenLink(seq=row["seq"], id=row["id"],
+                                        reason="hash does not match the event's content")
+                expected_seq = row["seq"] + 1
+                prev = row["hash"]
     for c in checkpoints:
         key = keys.get(c["key_id"])
         if key is None:

@@ -3,7 +3,7 @@
 Every job here may run twice, and in parallel with itself, on one worker or several:
 * `outbox_drain` is a kick, enqueued after commit by `outbox.emit()`. Each consumer drains under its own
   advisory try-lock, and the cursor moves in the batch's transaction, so a second run delivers nothing twice.
-* `outbox_sweep` (cron, every 2 s) is the safety net, database-driven: it drains whatever lies beyond a
+* `outbox_sweep` (cron, every second) is the safety net, database-driven: it drains whatever lies beyond a
   cursor, so an enqueue lost between commit and Redis, or a worker killed mid-job, only delays an event.
 * `audit_chain` (cron, every 5 s) chains finished audit events and signs checkpoints when due; a second
   chainer finds the advisory lock taken and returns.
@@ -20,7 +20,7 @@ from marketplace.core import audit, outbox, queue
 
 log = logging.getLogger(__name__)
 
-FOLLOW_UP_JOB_ID = "outbox_drain:follow-up"
+FOLLOW_UP_JOB_ID = outbox.FOLLOW_UP_JOB_ID
 FOLLOW_UP_DELAY = 0.5  # seconds
 
 
@@ -30,9 +30,10 @@ async def outbox_drain(ctx: dict[str, Any]) -> int:
     results = await outbox.drain_all()
     if any(r.held_back for r in results.values()):
         pool = queue.get_pool()
-        if pool is not None and ctx.get("job_id") != FOLLOW_UP_JOB_ID:
+        if pool is not None and not str(ctx.get("job_id", "")).startswith(FOLLOW_UP_JOB_ID):
             try:
-                await pool.enqueue_job(outbox.DRAIN_JOB, _job_id=FOLLOW_UP_JOB_ID, _defer_by=FOLLOW_UP_DELAY)
+                await pool.enqueue_job(outbox.DRAIN_JOB, _job_id=f"{FOLLOW_UP_JOB_ID}:{pool.default_queue_name}",
+                                       _defer_by=FOLLOW_UP_DELAY)
             except Exception:  # the sweeper catches up
                 log.warning("could not enqueue the outbox follow-up drain", exc_info=True)
     return sum(r.delivered for r in results.values())
@@ -58,7 +59,7 @@ FUNCTIONS: list = [
     func(audit_chain, name="audit_chain", keep_result=0, timeout=300, max_tries=1),
 ]
 CRONS: list = [
-    cron(outbox_sweep, name="outbox_sweep", second=set(range(0, 60, 2)), run_at_startup=True,
+    cron(outbox_sweep, name="outbox_sweep", second=set(range(60)), run_at_startup=True,
          timeout=120, keep_result=0, max_tries=1),
     cron(audit_chain, name="audit_chain_cron", second=set(range(0, 60, 5)), run_at_startup=True,
          timeout=300, keep_result=0, max_tries=1),

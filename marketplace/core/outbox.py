@@ -41,12 +41,15 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from arq.constants import in_progress_key_prefix
 
 from marketplace.core import db, queue
 
 log = logging.getLogger(__name__)
 
 DRAIN_JOB = "outbox_drain"
+KICK_JOB_ID = "outbox_drain:kick"
+FOLLOW_UP_JOB_ID = "outbox_drain:follow-up"
 DRAIN_LOCK = 7_300_003  # advisory lock class: (DRAIN_LOCK, hashtext(consumer)) per consumer
 DEFAULT_BATCH = 500
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -121,7 +124,24 @@ async def emit(*, topic: str, aggregate_type: str, aggregate_id: Any, payload: d
     uow = db.current_uow()
     if not getattr(uow, "_outbox_kick", False):
         uow._outbox_kick = True  # type: ignore[attr-defined]
-        queue.enqueue_after_commit(DRAIN_JOB)
+        db.after_commit(_kick)
+
+
+async def _kick() -> None:
+    """After commit, ask the worker to drain. A fixed job id coalesces kicks: while one drain waits in the
+    queue, more kicks add nothing (it will read their rows too). A kick refused because that drain is
+    already *running* (it may have read past this commit already) asks for one coalesced follow-up drain.
+    Whatever is lost here (Redis down, a crash) the sweeper delivers within a second or two."""
+    pool = queue.get_pool()
+    if pool is None:
+        return
+    try:
+        kick = f"{KICK_JOB_ID}:{pool.default_queue_name}"
+        if await pool.enqueue_job(DRAIN_JOB, _job_id=kick) is None and await pool.exists(
+                in_progress_key_prefix + kick):
+            await pool.enqueue_job(DRAIN_JOB, _job_id=f"{FOLLOW_UP_JOB_ID}:{pool.default_queue_name}")
+    except Exception:
+        log.warning("could not enqueue %s; the sweeper will deliver", DRAIN_JOB, exc_info=True)
 
 
 # --- draining ---------------------------------------------------------------------------------------

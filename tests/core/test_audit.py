@@ -302,3 +302,11 @@ async def test_entity_trail_is_for_oversight_and_platform_only(client, settings)
                          headers={**platform.headers, "Accept-Language": "es-PE"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.entity_type"
     assert r.json()["errors"][0]["message"] == "Indique el tipo y el identificador de la entidad"
+
+
+async def test_audit_endpoints_are_in_the_openapi_schema(client):
+    r = await client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for path in ("/api/v1/audit/verify", "/api/v1/audit/checkpoints", "/api/v1/audit/events", "/api/v1/keys"):
+        assert "get" in paths[path], path

@@ -35,8 +35,25 @@ async def own_queue(settings):
     queue.set_pool(pool)
     yield name, pool
     queue.set_pool(saved)
-    await pool.delete(name)
+    await pool.delete(name, f"arq:job:{outbox.KICK_JOB_ID}:{name}", f"arq:job:{outbox.FOLLOW_UP_JOB_ID}:{name}")
     await pool.aclose()
+
+
+async def test_emit_kicks_a_drain_only_after_commit_coalesced(client, own_queue):
+    """A rolled-back transaction leaves no row and enqueues nothing; kicks coalesce while one waits."""
+    name, pool = own_queue
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work():
+            await outbox.emit(topic="x", aggregate_type="tender", aggregate_id="T-1")
+            raise RuntimeError("refused")
+    assert await pool.zcard(name) == 0
+    assert (await db.fetchrow("SELECT count(*) AS n FROM outbox"))["n"] == 0
+    for _ in range(3):
+        async with db.unit_of_work():
+            for i in range(3):
+                await outbox.emit(topic="x", aggregate_type="tender", aggregate_id="T-1", payload={"i": i})
+    assert await pool.zcard(name) == 1  # one drain waiting covers every commit before it runs
+    assert (await db.fetchrow("SELECT count(*) AS n FROM outbox"))["n"] == 9
 
 
 def test_worker_settings(settings):
@@ -88,3 +105,40 @@ async def test_in_process_worker_starts_drains_and_closes(client, settings, coll
     assert handle.task.done()
     # the app's pools are untouched by the in-process worker's shutdown
     assert (await db.fetchrow("SELECT 1 AS one"))["one"] == 1
+
+
+async def test_run_is_a_worker_process_that_chains_and_stops_on_sigterm(client, settings, tmp_path):
+    """`marketplace worker` (worker.run): opens its own pools, runs the crons, stops cleanly on SIGTERM."""
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+
+    from marketplace.core.actor import SYSTEM
+
+    async with db.unit_of_work():
+        await audit.record(actor=SYSTEM, action="tender.published", entity_type="tender", entity_id="T-1")
+    code = (f"import marketplace.core.queue as q; q.QUEUE_NAME = 'test:{uuid.uuid4().hex}'; "
+            "from marketplace.settings import load_settings; from marketplace.worker import run; "
+            "run(load_settings())")
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+           "DATA_DIR": str(tmp_path), "MODE": "development", "DB_POOL_MIN": "1", "DB_POOL_MAX": "2"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env=env, cwd=Path(__file__).parents[2],
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and proc.returncode is None:
+            row = await db.fetchrow("SELECT count(*) FILTER (WHERE seq IS NULL) AS pending FROM audit_event")
+            if row["pending"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        assert proc.returncode is None, (await proc.stdout.read()).decode()[-3000:]
+        assert row["pending"] == 0, "the worker's audit_chain cron did not chain the event"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=15)
+        assert proc.returncode == 0, out.decode()[-3000:]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
