@@ -27,9 +27,7 @@ async def consent_awards(ctx: dict[str, Any] | None = None, *, limit: int = 200)
     for award_id in await service.due_award_ids(limit=limit):
         try:
             async with unit_of_work():
-                before = (await service.get_award(actor=SYSTEM, award_id=award_id)).state
-                after = await service.settle(award_id=award_id, actor=SYSTEM)
-            changed += before != after
+                changed += await service.settle(award_id=award_id, actor=SYSTEM) is not None
         except Exception:  # one bad award must not stop the others; the next tick retries it
             log.exception("settling award %s failed", award_id)
     return changed

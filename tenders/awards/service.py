@@ -19,7 +19,6 @@ judged by the clock read after it.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -214,9 +213,10 @@ async def due_award_ids(*, limit: int = 200) -> list[UUID]:
     return [r["id"] for r in rows]
 
 
-async def settle(*, award_id: UUID, actor: Actor = SYSTEM) -> str:
+async def settle(*, award_id: UUID, actor: Actor = SYSTEM) -> str | None:
     """What the consent job does for one award, idempotently, under the award's row lock: consent it
-    when its standstill is over with no open appeal; cancel it when its lot was cancelled. Returns its state."""
+    when its standstill is over with no open appeal; cancel it when its lot was cancelled. Returns the new
+    state, or None when there was nothing to do."""
     a = await _award_row(award_id, lock=True)
     now = clock.now()
     lot = await db.fetchrow("SELECT state, cancel_reason FROM tender_lot WHERE id = $1", a["lot_id"])
@@ -228,7 +228,7 @@ async def settle(*, award_id: UUID, actor: Actor = SYSTEM) -> str:
     if domain.can_consent(state=a["state"], now=now, standstill_ends_at=a["standstill_ends_at"],
                           open_appeals=open_appeals):
         return await _set_award_state(actor=actor, a=a, action="consent", now=now)
-    return a["state"]
+    return None
 
 
 async def _open_appeals(award_id: UUID, except_id: UUID | None = None) -> int:

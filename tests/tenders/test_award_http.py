@@ -312,3 +312,17 @@ async def test_cancelling_the_tender_cancels_its_awards(client, settings, fixed_
     assert [x["state"] for x in ok(await client.get(f"/api/v1/awards/{award['id']}/appeals"))] == ["moot"]
     assert [e["award_id"] for e in await outbox("award.cancelled")] == [award["id"]]
     assert await consent_job() == 0
+
+
+async def test_concurrent_consent_jobs_consent_once(client, settings, fixed_clock):
+    """Two workers running the consent job at once (real PostgreSQL, separate transactions): the award row
+    lock orders them; one consents, the other finds nothing left to do; one outbox event."""
+    import asyncio
+
+    p = await personas(settings, client)
+    s, award, a, b = await awarded(client, settings, fixed_clock, p)
+    fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]))
+    results = await asyncio.gather(consent_job(), consent_job(), consent_job())
+    assert sum(results) == 1
+    assert len(await outbox("award.consented")) == 1
+    assert (await audit_actions(award["id"])).count("award.consent") == 1
