@@ -15,6 +15,7 @@ def route_handlers() -> list[Any]:
     handlers += __import__("marketplace.orders.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.core.audit_api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.payments.api", fromlist=["ROUTES"]).ROUTES
+    handlers += __import__("marketplace.contracts.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("tenders.api", fromlist=["ROUTES"]).ROUTES + __import__("tenders.bids.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("tenders.evaluation.api", fromlist=["ROUTES"]).ROUTES + __import__("tenders.awards.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.agencies.api", fromlist=["ROUTES"]).ROUTES

@@ -12,7 +12,7 @@ from uuid import UUID
 from arq import Retry, cron
 
 from marketplace.core import queue
-from marketplace.payments import service
+from marketplace.payments import consumers, service  # noqa: F401  (consumers register themselves)
 from marketplace.settings import Settings, load_settings
 
 

@@ -1,0 +1,6 @@
+"""Contracts have no jobs of their own; importing the consumers registers them with the worker."""
+
+from marketplace.contracts import consumers  # noqa: F401  (registers the outbox consumers)
+
+FUNCTIONS: list = []
+CRONS: list = []
