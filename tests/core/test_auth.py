@@ -174,3 +174,12 @@ async def test_unknown_organisation_is_404_for_a_platform_admin_and_403_for_othe
     body = {"email": "a@b.pe", "password": "una clave larga", "roles": ["officer"]}
     _problem(await client.post(path, headers=p.admin.headers, json=body), 404)
     _problem(await client.post(path, headers=p.agency_admin.headers, json=body), 403)
+
+
+async def test_the_token_endpoint_documents_json_and_the_oauth2_form(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    body = schema["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]
+    assert {"application/json", "application/x-www-form-urlencoded"} <= body.keys()
+    assert body["application/json"]["schema"]["required"] == ["username", "password"]
+    assert "/api/v1/auth/api-keys/{key_id}" in schema["paths"]
+    assert "/api/v1/organisations/{org_id}/users" in schema["paths"]

@@ -26,6 +26,7 @@ async def test_a_key_authenticates_as_its_user_until_revoked(client, settings):
 
     listed = await client.get("/api/v1/auth/api-keys", headers=p.officer.headers)
     assert [k["id"] for k in listed.json()] == [created["id"]]
+    assert listed.json()[0]["last_used_at"] is not None  # the owner sees the key is in use
     assert "key" not in listed.json()[0] and "secret_hash" not in listed.json()[0]
     assert listed.json()[0]["revoked_at"] is None
 
