@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # One line per domain that has jobs.
 JOB_MODULES: list[str] = [
     "marketplace.core.jobs",
+    "suppliers.jobs",
     "search.jobs",
     "tenders.jobs",
     "tenders.awards.jobs",

@@ -89,9 +89,10 @@ class SupplierController(Controller):
 
 
 def _routes() -> list[Any]:
+    from suppliers.alerts import api as alerts_api
     from suppliers.catalog import api as catalog_api
 
-    return [SupplierController, *catalog_api.ROUTES]
+    return [SupplierController, *catalog_api.ROUTES, *alerts_api.ROUTES]
 
 
 ROUTES: list[Any] = _routes()

@@ -1,0 +1,40 @@
+"""Supplier jobs: alert e-mails and the end of suspensions. Importing this module also registers the
+'suppliers.alerts' outbox consumer (tender.published -> notifications).
+
+* `send_alert_emails` (kicked after the consumer commits; cron every minute as the sweeper): safe to run
+  twice or in parallel, since each mail is claimed before it is sent.
+* `end_suspensions` (cron every minute): suspensions past their end date become active again, with the
+  status change audited and announced (their offers come back to search). Database-driven: a missed tick
+  is caught up by the next one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+
+from marketplace.core import db
+from suppliers import service
+from suppliers.alerts import service as alerts
+
+
+async def send_alert_emails(ctx: dict[str, Any]) -> int:
+    total = 0
+    while True:
+        sent = await alerts.send_pending_emails(ctx["settings"], limit=100)
+        total += sent
+        if sent < 100:
+            return total
+
+
+async def end_suspensions(ctx: dict[str, Any]) -> int:
+    async with db.unit_of_work():
+        return await service.end_due_suspensions()
+
+
+FUNCTIONS = [send_alert_emails, end_suspensions]
+CRONS = [
+    cron(send_alert_emails, second=15, run_at_startup=False, unique=True),
+    cron(end_suspensions, second=45, run_at_startup=False, unique=True),
+]
