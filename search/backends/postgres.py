@@ -291,10 +291,24 @@ class PostgresIndex:
         # Tier by tier, best first. Each tier's results are ranked within that tier only and capped at
         # `need`; a tier is skipped when its weight (its best possible score) cannot beat the worst of the
         # `need` results already held, so the large distant tier is ranked only when it can matter.
-        base_args = list(sql.args)
-        tier_sql = _Sql()
-        tier_sql.args = list(base_args)
-        case = self._tier_case(tier_sql, loc, province_col, region_col)
+        def tier_query(tier: Tier) -> tuple[str, list[Any]]:
+            q = _Sql()
+            q.args = list(sql.args)
+            case = self._tier_case(q, loc, province_col, region_col)
+            # The tier also as an indexable predicate (the CASE alone cannot use an index).
+            if tier is Tier.SAME_PROVINCE:
+                only = f"{province_col} = {q.arg(loc.province)}"
+            elif tier is Tier.SAME_REGION:
+                only = (f"{region_col} = {q.arg(loc.region)} AND "
+                        f"{province_col} IS DISTINCT FROM {q.arg(loc.province)}")
+            elif tier is Tier.ADJOINING_REGION:
+                only = f"{region_col} = ANY({q.arg(list(loc.adjoining))}::text[])"
+            else:
+                only = f"NOT ({region_col} = ANY({q.arg([loc.region, *loc.adjoining])}::text[]))"
+            text = (f"SELECT id, doc, {rel} AS rel, {case} AS tier FROM {table} WHERE {sql.clause} AND {only} "
+                    f"ORDER BY rel DESC, {tiebreak} LIMIT {need}")
+            return text, q.args
+
         held: list[Hit] = []
         for tier in Tier:
             weight = domain.TIER_WEIGHTS[tier]
@@ -302,15 +316,13 @@ class PostgresIndex:
                 floor = sorted((h.score for h in held), reverse=True)[need - 1]
                 if weight <= floor:
                     break
-            t = tier_sql.arg(int(tier))
-            rows = await db.fetch(
-                f"SELECT id, doc, {rel} AS rel FROM {table} WHERE {sql.clause} AND {case} = {t} "
-                f"ORDER BY rel DESC, {tiebreak} LIMIT {need}",
-                *tier_sql.args,
-            )
-            tier_sql.args.pop()
-            held.extend(Hit(id=r["id"], doc=_json(r["doc"]), score=domain.score(float(r["rel"]), tier), tier=tier)
-                        for r in rows)
+            if tier is Tier.SAME_PROVINCE and loc.province is None:
+                continue
+            text, args = tier_query(tier)
+            rows = await db.fetch(text, *args)
+            held.extend(Hit(id=row["id"], doc=_json(row["doc"]), tier=Tier(row["tier"]),
+                            score=domain.score(float(row["rel"]), Tier(row["tier"])))
+                        for row in rows)
         held.sort(key=lambda h: (-round(h.score, 9), h.tier))  # stable: SQL order within a tier
         return held[offset:need]
 
