@@ -2,13 +2,14 @@
 consented and declared desierto, each built through the services as users would, on a moved clock.
 
 Registered in marketplace/seed.py SEEDERS as "tenders.awards.seed:seed". It needs seed_core's agencies
-(with an officer and committee members) and oversight body; it registers its own regional suppliers
-(through the supplier registry's service, approved) so that it does not depend on the order of the other
-seeders. Everything happens in the seed's one transaction; the clock is moved only for this task.
+(with an officer and committee members) and seed_core's suppliers registered in good standing by the
+suppliers seeder (list it before this one); with fewer than four such suppliers it adds nothing.
+Everything happens in the seed's one transaction; the clock is moved only for this task.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,13 +20,10 @@ from marketplace.core.actor import SYSTEM, Actor
 from tenders.awards import service as awards
 from tenders.awards.schemas import AppealCreate, AwardCreate
 
-# (legal name, domicile ubigeo, MYPE): Cusco province, Anta (adjoins Cusco), Arequipa, Lima.
-DEMO_SUPPLIERS = [
-    ("Consultores Andinos S.A.C.", "080108", True),
-    ("Servicios Generales Anta E.I.R.L.", "080301", True),
-    ("Ingeniería y Mantenimiento del Sur S.A.", "040101", False),
-    ("Facility Management Lima S.A.C.", "150101", False),
-]
+log = logging.getLogger(__name__)
+
+# Preferred bidders among seed_core's suppliers, by domicile: Cusco, Arequipa, Arequipa, Lima.
+PREFERRED = ["080108", "040101", "040101", "150132"]
 
 RULES = {"technical_weight": Decimal("0.6"), "criteria": [
     ("exp", "Experiencia del postor en la especialidad", Decimal(60)),
@@ -36,24 +34,21 @@ def _actor(org: Any, role: str, kind: str) -> Actor:
     return Actor(user_id=org.users[role], org_id=org.id, org_kind=kind, roles=frozenset({role}), via="jwt")
 
 
-async def _suppliers(demo: Any) -> list[Actor]:
+async def _bidders(demo: Any) -> list[Actor]:
+    """Four of the demo's suppliers that the registry has in good standing (the suppliers seeder registers
+    them; it must run before this one), the preferred domiciles first."""
     from suppliers import service as suppliers
-    from suppliers.schemas import AdminUser, Contact, SupplierCreate
 
-    out = []
-    for i, (name, ubigeo, mype) in enumerate(DEMO_SUPPLIERS):
-        email = f"licitaciones{i + 1}@demo.mercado-abierto.pe"
-        row = await suppliers.register(actor=Actor(), data=SupplierCreate(
-            ruc=demo.ruc("20"), legal_name=name, ubigeo=ubigeo, mype=mype,
-            contact=Contact(name=demo.person(), email=email),
-            admin=AdminUser(email=email, password=demo.password)))
-        await suppliers.approve_registration(actor=SYSTEM, org_id=row["organisation_id"], reason="demo")
-        from marketplace.seed import Account
-
-        demo.accounts.append(Account(email=email, organisation=name, roles=("supplier_admin",)))
-        out.append(Actor(user_id=row["admin_user_id"], org_id=row["organisation_id"], org_kind="supplier",
-                         roles=frozenset({"supplier_admin"}), via="jwt"))
-    return out
+    orgs = [o for o in demo.orgs.get("supplier", []) if "bidder" in o.users]
+    standing = await suppliers.get_suppliers(org_ids=[o.id for o in orgs])
+    active = [o for o in orgs if o.id in standing and standing[o.id].in_good_standing]
+    chosen: list[Any] = []
+    for ubigeo in PREFERRED:
+        match = next((o for o in active if o.ubigeo == ubigeo and o not in chosen), None)
+        if match is not None:
+            chosen.append(match)
+    chosen += [o for o in active if o not in chosen]
+    return [_actor(o, "bidder", "supplier") for o in chosen[:4]]
 
 
 class _Scenario:
@@ -143,7 +138,11 @@ async def seed(demo: Any) -> None:
         from marketplace.settings import load_settings
 
         settings = load_settings()
-    a, b, c, d = await _suppliers(demo)
+    bidders = await _bidders(demo)
+    if len(bidders) < 4:
+        log.warning("awards demo skipped: fewer than 4 suppliers in good standing (run the suppliers seeder first)")
+        return
+    a, b, c, d = bidders
     real_now = clock.now()
 
     def scenario(agency: Any, start: datetime) -> _Scenario:
