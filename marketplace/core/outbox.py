@@ -34,6 +34,7 @@ Why nothing is lost
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -240,8 +241,11 @@ async def drain(name: str) -> DrainResult:
 
 
 async def drain_all() -> dict[str, DrainResult]:
-    """Drain every registered consumer, one after another. Returns each consumer's result."""
-    return {name: await drain(name) for name in list(_consumers)}
+    """Drain every registered consumer, side by side (each has its own lock, cursor and transactions, so
+    a slow or failing consumer does not hold the others back). Returns each consumer's result."""
+    names = list(_consumers)
+    results = await asyncio.gather(*(drain(name) for name in names))
+    return dict(zip(names, results, strict=True))
 
 
 async def pending() -> dict[str, int]:

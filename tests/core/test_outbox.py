@@ -52,7 +52,7 @@ async def test_emitted_event_reaches_the_consumer_with_its_fields(client, collec
     assert isinstance(e, outbox.OutboxEvent)
     assert (e.topic, e.aggregate_type, e.aggregate_id, e.payload) == ("tender.updated", "tender", "T-1", {"n": 0})
     assert e.created_at.tzinfo is not None and collector[1].id > e.id
-    assert (await outbox.pending()) == {"test.collector": 0}
+    assert (await outbox.pending())["test.collector"] == 0
 
 
 async def test_redelivery_after_a_crash_between_commit_and_enqueue(client, collector):
