@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
+from litestar.params import Parameter
 
 from marketplace.core.actor import Actor
 from marketplace.core.db import unit_of_work
@@ -61,4 +63,19 @@ class AwardController(Controller):
         return result
 
 
-ROUTES = [TenderAwardsController, AwardController]
+class AppealsController(Controller):
+    path = "/api/v1/appeals"
+    tags = ["awards"]
+
+    @get("/", summary="Appeals across awards, oldest first (public); by default those awaiting a decision")
+    async def list_appeals(
+        self, actor: Actor,
+        appeal_state: Annotated[str | None, Parameter(query="state", pattern="^(filed|upheld|dismissed|moot)$")]
+        = "filed",
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+    ) -> list[AppealRead]:
+        return await service.pending_appeals(actor=actor, state=appeal_state, limit=limit, offset=offset)
+
+
+ROUTES = [TenderAwardsController, AwardController, AppealsController]

@@ -332,3 +332,13 @@ async def list_appeals(*, actor: Actor, award_id: UUID) -> list[AppealRead]:
         f"SELECT {_APPEAL_COLUMNS} FROM award_appeal p JOIN organisation o ON o.id = p.appellant_id"
         " JOIN award a ON a.id = p.award_id WHERE p.award_id = $1 ORDER BY p.filed_at, p.id", award_id)
     return [_appeal_read(r) for r in rows]
+
+
+async def pending_appeals(*, actor: Actor, state: str | None = "filed", limit: int = 100,
+                          offset: int = 0) -> list[AppealRead]:
+    """Appeals across awards (public), oldest first: what oversight has to decide ('filed' by default)."""
+    rows = await db.fetch(
+        f"SELECT {_APPEAL_COLUMNS} FROM award_appeal p JOIN organisation o ON o.id = p.appellant_id"
+        " JOIN award a ON a.id = p.award_id WHERE ($1::text IS NULL OR p.state = $1)"
+        " ORDER BY p.filed_at, p.id LIMIT $2 OFFSET $3", state, limit, offset)
+    return [_appeal_read(r) for r in rows]

@@ -214,6 +214,9 @@ async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client
     assert len(ok(await client.get(url))) == 2
     assert len(await outbox("award.appealed")) == 2
 
+    pending = ok(await client.get("/api/v1/appeals"))
+    assert {x["id"] for x in pending} == {x["id"] for x in ok(await client.get(url))}
+    assert (await client.get("/api/v1/appeals", params={"state": "nope"})).status_code == 422
     # While appealed, the consent job leaves the award alone, even after the standstill.
     fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]) + timedelta(days=1))
     assert await consent_job() == 0
@@ -234,6 +237,8 @@ async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client
     appeals = {x["id"]: x for x in ok(await client.get(url))}
     assert appeals[appeal["id"]]["state"] == "upheld"
     assert [x["state"] for x in appeals.values() if x["id"] != appeal["id"]] == ["moot"]
+    assert ok(await client.get("/api/v1/appeals")) == []
+    assert [x["id"] for x in ok(await client.get("/api/v1/appeals", params={"state": "upheld"}))] == [appeal["id"]]
     assert await lot_states(s.tender_id) == ["evaluation"]
     assert [e["decision"] for e in await outbox("appeal.decided")] == ["upheld"]
     assert [e["award_id"] for e in await outbox("award.cancelled")] == [award["id"]]
