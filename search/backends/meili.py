@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import (
     MeilisearchApiError,
@@ -105,6 +106,8 @@ class MeiliIndex:
             raise SearchUnavailable(f"Meilisearch unreachable: {exc}") from exc
         except MeilisearchApiError as exc:
             raise SearchUnavailable(f"Meilisearch refused the request: {exc}") from exc
+        except (MeilisearchError, httpx.HTTPError) as exc:  # read timeouts and other transport errors
+            raise SearchUnavailable(f"Meilisearch failed: {exc}") from exc
 
     # ------------------------------------------------------------------------------------------- set-up
 

@@ -182,3 +182,27 @@ async def test_reindex_rebuilds_from_postgresql(settings, index):
     assert results[0].indexed == 3 and seen[-1] == (2, 2)
     assert len(await ids(index, "computadra")) == 2  # the vocabulary was rebuilt too: typos still found
     assert all(d.clean for d in await sync.check(index, ["offers"]))
+
+
+async def test_search_engine_down_writes_succeed_and_the_index_catches_up(client, settings):
+    from search.backends.meili import MeiliIndex
+    from search.backends.postgres import PostgresIndex
+
+    # A Meilisearch that does not answer (nothing listens on port 9): a real outage, not an imitation.
+    down = MeiliIndex("http://127.0.0.1:9", timeout_s=1)
+    previous = service.use_backend(down)
+    try:
+        sup = await active_supplier(settings, ubigeo="080101")
+        offer_id = await offer(sup.org_id, await product("Grupo electrógeno"), {"08": 900_000})  # the write succeeds
+        result = await drain()
+        assert result.failed and result.delivered == 0  # the batch stays behind the cursor
+        r = await client.get("/api/v1/catalog/search", params={"q": "grupo"})
+        assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+        # The engine answers again (here: the PostgreSQL backend takes over); the next drain catches up.
+        service.use_backend(PostgresIndex())
+        assert not (await drain()).failed
+        r = await client.get("/api/v1/catalog/search", params={"q": "grupo electrogeno"})
+        assert [i["offer_id"] for i in r.json()["items"]] == [str(offer_id)]
+    finally:
+        await down.close()
+        service.use_backend(previous)
