@@ -39,11 +39,7 @@ async def create_agency(*, actor: Actor, data: AgencyCreate) -> dict[str, Any]:
                            params={"ubigeo": data.ubigeo})
     org_id = await auth.create_organisation(kind="agency", name=data.name.strip(), ruc=ruc, ubigeo=data.ubigeo,
                                             actor=actor)
-    now = clock.now()
-    await db.execute(
-        "INSERT INTO agency (organisation_id, level, sector, created_at) VALUES ($1, $2, $3, $4)",
-        org_id, data.level, data.sector.strip(), now,
-    )
+    await _insert_agency(org_id=org_id, level=data.level, sector=data.sector.strip())
     try:
         admin_id = await auth.create_user(organisation_id=org_id, email=data.admin.email,
                                           password=data.admin.password, roles=["agency_admin"],
@@ -58,6 +54,30 @@ async def create_agency(*, actor: Actor, data: AgencyCreate) -> dict[str, Any]:
     row = await db.fetchrow(_SELECT + " WHERE o.id = $1", org_id)
     assert row is not None
     return {**row, "admin_user_id": admin_id}
+
+
+async def _insert_agency(*, org_id: UUID, level: str, sector: str) -> None:
+    if level not in domain.LEVELS:
+        raise InvalidInput(N_("Unknown level of government"), field="level", rule="enum")
+    await db.execute(
+        "INSERT INTO agency (organisation_id, level, sector, created_at) VALUES ($1, $2, $3, $4)",
+        org_id, level, sector, clock.now(),
+    )
+
+
+async def register_organisation(*, actor: Actor, organisation_id: UUID, level: str, sector: str = "") -> None:
+    """Make an existing organisation of kind 'agency' a listed agency (the demo seed and the CLI use it; its
+    users already exist). Platform admins and system jobs only."""
+    require(actor, "platform", "admin")
+    org = await db.fetchrow("SELECT kind, ruc, name, ubigeo FROM organisation WHERE id = $1", organisation_id)
+    if org is None or org["kind"] != "agency":
+        raise NotFound(N_("Agency not found"))
+    await _insert_agency(org_id=organisation_id, level=level, sector=sector)
+    payload = {"ruc": org["ruc"], "name": org["name"], "level": level, "sector": sector, "ubigeo": org["ubigeo"]}
+    await audit.record(actor=actor, action="agency.created", entity_type="agency", entity_id=organisation_id,
+                       data=payload)
+    await outbox.emit(topic="agency.created", aggregate_type="agency", aggregate_id=organisation_id,
+                      payload=payload)
 
 
 async def get_agency(*, actor: Actor, agency_id: UUID) -> dict[str, Any]:
