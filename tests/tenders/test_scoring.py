@@ -391,3 +391,25 @@ def test_price_only_the_cheapest_valid_bid_wins_unless_a_bonus_or_tie_rule_appli
     assert res.winner.bid.price == min(prices)
     # Among equal lowest prices, the earliest receipt wins.
     assert res.winner.bid.bid_id == f"B{prices.index(min(prices))}"
+
+
+PROVINCES = [p.code for p in geo.provinces()]
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(PROVINCES), st.sampled_from(PROVINCES),
+       st.sampled_from(["goods", "services", "consultancy", "works"]),
+       st.sampled_from(["adjudicacion_simplificada", "licitacion_publica", "subasta_inversa_electronica"]),
+       st.integers(0, 120_000_000), st.booleans())
+def test_regional_bonus_applies_exactly_when_every_condition_holds(place, home, kind, method, value, mype):
+    lot = d.LotFacts("L", method, kind, value, place + "01")
+    decision = REGIONAL.decide(lot, bid(1, 1, domicile_ubigeo=home + "01", is_mype=mype), geo)
+    local = home == place or home in geo.provinces_adjoining(place)
+    expected = (method != "subasta_inversa_electronica" and kind != "goods"
+                and value <= REGIONAL.thresholds[kind] if kind != "goods" else False) \
+        and not geo.is_lima_or_callao(place, metropolitan=True) and local
+    assert decision.applies == expected, decision
+    assert decision.rate == Decimal(10)
+    m = MYPE.decide(lot, bid(1, 1, is_mype=mype), geo)
+    low, high = MYPE.ranges[kind]
+    assert m.applies == (mype and method != "subasta_inversa_electronica" and low <= value <= high)
