@@ -197,6 +197,31 @@ async def test_concurrent_writers_do_not_wait_for_each_other_or_for_the_chainer(
     assert report.ok and report.events_checked == 6
 
 
+async def test_two_raw_connections_insert_audit_events_interleaved_without_blocking(client, settings):
+    """The same INSERT record() runs, from two open transactions on two raw connections, interleaved:
+    each statement returns at once (a lock wait would hit the timeout)."""
+    sql = ("INSERT INTO audit_event (occurred_at, actor_user_id, actor_org_id, action, entity_type, entity_id,"
+           " data) VALUES (now(), NULL, NULL, 'bid.submitted', 'bid', $1, '{}'::jsonb)")
+    a, b = await superuser(), await superuser()
+    try:
+        await a.execute("BEGIN")
+        await b.execute("BEGIN")
+        for i in range(5):
+            await asyncio.wait_for(a.execute(sql, f"a-{i}"), timeout=2)
+            await asyncio.wait_for(b.execute(sql, f"b-{i}"), timeout=2)
+        await asyncio.wait_for(b.execute("COMMIT"), timeout=2)
+        await asyncio.wait_for(a.execute("COMMIT"), timeout=2)
+    finally:
+        await a.close()
+        await b.close()
+    await chain_until(settings, all_chained)
+    report = await audit.verify(settings)
+    assert report.ok and report.events_checked == 10
+    # each transaction's events are contiguous in the chain: order is (txid, id), not arrival
+    owners = [r["entity_id"][0] for r in await db.fetch("SELECT entity_id FROM audit_event ORDER BY seq")]
+    assert owners in (["a"] * 5 + ["b"] * 5, ["b"] * 5 + ["a"] * 5)
+
+
 async def test_an_event_committing_late_is_chained_after_it_commits_never_skipped(client, settings):
     first = await record(entity_id="early")
     late_written, commit_late = asyncio.Event(), asyncio.Event()
