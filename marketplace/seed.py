@@ -26,6 +26,7 @@ from marketplace.core import db
 # One line per domain that seeds demo data, in the order they run.
 SEEDERS: list[str] = [
     "marketplace.seed:seed_core",
+    "suppliers.seed:seed",
     "marketplace.agencies.seed:seed",
     "tenders.awards.seed:seed",
 ]
