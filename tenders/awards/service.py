@@ -270,6 +270,9 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate) -> Ap
     if actor.org_id == a["supplier_id"]:
         raise Forbidden(N_("The awarded bidder cannot appeal its own award"))
     now = clock.now()
+    lot = await db.fetchrow("SELECT state FROM tender_lot WHERE id = $1", a["lot_id"])
+    if lot is not None and lot["state"] == State.CANCELLED.value:
+        raise Conflict(N_("The lot was cancelled"), field="award", rule="lot_cancelled")
     target = domain.check_can_appeal(state=a["state"], now=now, standstill_ends_at=a["standstill_ends_at"])
     mine = await db.fetchrow("SELECT id FROM award_appeal WHERE award_id = $1 AND appellant_id = $2"
                              " AND state = 'filed'", award_id, actor.org_id)

@@ -311,6 +311,10 @@ async def test_cancelling_the_tender_cancels_its_awards(client, settings, fixed_
                          json={"grounds": "La evaluación técnica del comité es arbitraria."}), 201)
     ok(await client.post(f"/api/v1/tenders/{s.tender_id}/cancel", headers=hdr(settings, p.officer),
                          json={"reason": "Desaparecieron las necesidades"}))
+    # Before the job runs, nobody can appeal an award whose lot was cancelled.
+    r = await client.post(f"/api/v1/awards/{award['id']}/appeals", headers=hdr(settings, p.bidder),
+                          json={"grounds": "La evaluación técnica del comité es arbitraria."})
+    assert r.status_code == 409 and r.json()["errors"][0]["rule"] == "lot_cancelled"
     assert await consent_job() == 1
     got = ok(await client.get(f"/api/v1/awards/{award['id']}"))
     assert got["state"] == "cancelled" and "lot cancelled" in got["cancel_reason"]
