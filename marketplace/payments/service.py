@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -172,19 +173,21 @@ async def request_registry_fee(*, actor: Actor, settings: Settings, year: int | 
     return _visible(actor, row)
 
 
-async def request_appeal_bond(*, actor: Actor, settings: Settings, appeal_id: UUID, supplier_org_id: UUID,
+async def request_appeal_bond(*, actor: Actor, bond_percent: Decimal, appeal_id: UUID, supplier_org_id: UUID,
                               agency_org_id: UUID | None, estimated_value_cents: int,
                               currency: str = "PEN") -> dict[str, Any]:
-    """The appeal bond (APPEAL_BOND_PERCENT of the lot's estimated value), paid by the appellant.
+    """The appeal bond (`bond_percent`, APPEAL_BOND_PERCENT, of the lot's estimated value), paid by the
+    appellant. Asking twice for one appeal returns the same bond.
 
-    Called by the appeals service in its transaction when an appeal is lodged; the appeal only suspends
-    consent once `bond_paid(appeal_id)` (or the 'appeal_bond.paid' outbox event) says so.
+    The 'payments.appeal_bonds' consumer asks for it when an appeal is filed ('award.appealed'); the appeals
+    service may also call it in its own transaction. The appeal should only suspend consent once
+    `bond_paid(appeal_id)` (or the 'appeal_bond.paid' outbox event) says so.
     """
     require(actor, "supplier", "supplier_admin", "bidder")
     require_member(actor, supplier_org_id)
     if estimated_value_cents <= 0:
         raise InvalidInput(N_("The estimated value must be positive"), field="estimated_value_cents", rule="range")
-    amount = domain.appeal_bond_cents(estimated_value_cents, settings.appeal_bond_percent)
+    amount = domain.appeal_bond_cents(estimated_value_cents, bond_percent)
     row, _ = await _insert_payment(
         actor=actor, kind="appeal_bond", method="stripe", key=domain.bond_key(appeal_id), amount_cents=amount,
         currency=currency, supplier_org_id=supplier_org_id, agency_org_id=agency_org_id, appeal_id=appeal_id)
@@ -199,6 +202,13 @@ async def appeal_bond(*, appeal_id: UUID) -> dict[str, Any] | None:
     if row is not None:
         row["client_secret"] = None
     return row
+
+
+async def paid_bonds(*, appeal_ids: list[UUID]) -> set[UUID]:
+    """Which of these appeals have a paid bond (for counting the appeals that suspend consent)."""
+    rows = await db.fetch("SELECT appeal_id FROM payment WHERE kind = 'appeal_bond' AND state = 'succeeded'"
+                          " AND appeal_id = ANY($1::uuid[])", appeal_ids)
+    return {r["appeal_id"] for r in rows}
 
 
 async def bond_paid(*, appeal_id: UUID) -> bool:

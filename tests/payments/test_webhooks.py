@@ -129,7 +129,7 @@ async def test_duplicated_and_shuffled_events_reach_the_same_state(
     appeal_id = uuid.uuid4()
     async with db.unit_of_work():
         bond = await service.request_appeal_bond(
-            actor=actor, settings=pay_settings, appeal_id=appeal_id, supplier_org_id=appellant.org_id,
+            actor=actor, bond_percent=pay_settings.appeal_bond_percent, appeal_id=appeal_id, supplier_org_id=appellant.org_id,
             agency_org_id=None, estimated_value_cents=10_000_000)
     await jobs.payments_execute({"settings": pay_settings}, str(bond["id"]))
     intent = (await service.appeal_bond(appeal_id=appeal_id))["stripe_object_id"]
