@@ -26,8 +26,10 @@ class StateMachine:
     def next(self, state: str, action: str) -> str:
         target = self.transitions.get(state, {}).get(action)
         if target is None:
-            raise Conflict(N_("This cannot be done while the {what} is {state}"), rule=f"{self.name}-state",
-                           params={"what": self.name, "state": state}, state=state, action=action)
+            message = (N_("This cannot be done while the contract is {state}") if self.name == "contract"
+                       else N_("This cannot be done while the milestone is {state}"))
+            raise Conflict(message, rule=f"{self.name}-state", params={"state": state}, state=state,
+                           action=action)
         return target
 
     def can(self, state: str, action: str) -> bool:

@@ -105,6 +105,8 @@ async def test_reads_are_scoped_to_the_parties_and_oversight(client, settings):
     await check_matrix(client, "GET", f"/api/v1/contracts/{cid}/balance", {
         p.anonymous: 401, p.other_officer: 404, p.committee: 200, p.bidder: 200, p.auditor: 200, p.admin: 200,
         p.officer: 200})
+    r = await client.get(f"/api/v1/contracts/{uuid.uuid4()}", headers={**p.officer.headers, "Accept-Language": "es"})
+    assert r.status_code == 404 and r.json()["detail"] == "Contrato no encontrado"
     listed = (await client.get("/api/v1/contracts", headers=p.other_officer.headers)).json()
     assert listed == []
     assert [c["id"] for c in (await client.get("/api/v1/contracts", headers=p.bidder.headers)).json()] == [cid]
