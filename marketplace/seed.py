@@ -28,6 +28,7 @@ SEEDERS: list[str] = [
     "marketplace.seed:seed_core",
     "suppliers.seed:seed",
     "marketplace.agencies.seed:seed",
+    "tenders.seed:seed",
     "tenders.awards.seed:seed",
 ]
 

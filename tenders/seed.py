@@ -1,0 +1,222 @@
+"""Demo data for tenders: one or more tenders in every state up to evaluation, with sealed bids and openings,
+built through the services as users would, each on a clock of its own (moved only for its task).
+
+Registered in marketplace/seed.py SEEDERS as "tenders.seed:seed", after the suppliers seeder (it bids with
+the demo's suppliers in good standing) and before tenders.awards.seed (evaluated and awarded tenders).
+States made here: draft, published (enquiries open, with questions and answers), tendering (sealed bids
+waiting), opening (deadline passed, bids not opened yet), evaluation (opened), cancelled, unsuccessful
+(desierto: no bids), and an amended tender with a reconfirmed bid.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from marketplace.core import clock
+from marketplace.core.actor import SYSTEM, Actor
+from tenders import service as tenders
+from tenders.bids import service as bids
+from tenders.bids.schemas import BidCreate, BidLotPrice
+from tenders.schemas import EnquiryCreate, LotCreate, LotUpdate, TenderCreate, TenderUpdate
+
+# (title, UNSPSC code, unit, quantity, estimated value in céntimos)
+GOODS = [
+    ("Cemento Portland tipo I, bolsa de 42.5 kg", "30111601", "bolsa", 4000, 12_400_000),
+    ("Carpetas escolares unipersonales", "56121502", "unidad", 600, 14_700_000),
+    ("Paracetamol 500 mg, tabletas", "51142106", "caja x 100", 2500, 3_750_000),
+    ("Fierro corrugado de 1/2 pulgada", "30102204", "varilla", 8000, 32_000_000),
+    ("Kits de aseo escolar", "53131608", "kit", 3000, 6_000_000),
+    ("Computadoras de escritorio", "43211507", "unidad", 80, 28_000_000),
+]
+SERVICES = [
+    ("Servicio de limpieza de locales", "76111501", "mes", 12, 18_000_000),
+    ("Mantenimiento de vías vecinales", "72141103", "km", 25, 45_000_000),
+]
+
+
+def _actor(org: Any, role: str, kind: str) -> Actor:
+    return Actor(user_id=org.users[role], org_id=org.id, org_kind=kind, roles=frozenset({role}), via="jwt")
+
+
+async def _suppliers(demo: Any) -> list[Actor]:
+    from suppliers import service as suppliers
+
+    orgs = [o for o in demo.orgs.get("supplier", []) if "bidder" in o.users]
+    standing = await suppliers.get_suppliers(org_ids=[o.id for o in orgs])
+    return [_actor(o, "bidder", "supplier") for o in orgs if o.id in standing and standing[o.id].in_good_standing]
+
+
+class _Story:
+    """One tender on a clock of its own."""
+
+    def __init__(self, *, settings: Any, officer: Actor, start: datetime) -> None:
+        self.settings, self.officer = settings, officer
+        self.clock = clock.FixedClock(start)
+        self.tender_id: Any = None
+        self.lots: list[Any] = []
+
+    async def draft(self, *, title: str, method: str, category: str, items: list[tuple], ubigeo: str,
+                    enquiry_days: float, deadline_days: float, consultancy: bool = False) -> None:
+        now = self.clock.now()
+        deadline = now + timedelta(days=deadline_days)
+        data = TenderCreate(
+            title=title, method=method, category=category, consultancy=consultancy,
+            description=f"{title}. Entrega en el lugar indicado por cada ítem; bases en los documentos.",
+            lots=[LotCreate(title=t, classification_scheme="UNSPSC", classification_code=code, unit=unit,
+                            quantity=Decimal(q), estimated_value=value, delivery_ubigeo=ubigeo)
+                  for t, code, unit, q, value in items],
+            enquiry_end=now + timedelta(days=enquiry_days), submission_deadline=deadline,
+            opening_time=deadline + timedelta(hours=1))
+        self.tender_id = await tenders.create_tender(actor=self.officer, settings=self.settings, data=data)
+        self.lots = [lot["id"] for lot in await tenders.load_lots(tender_id=self.tender_id)]
+
+    async def document(self, title: str, text: str, reason: str | None = None) -> None:
+        await tenders.upload_document(actor=self.officer, tender_id=self.tender_id, title=title,
+                                      filename=title.lower().replace(" ", "_") + ".txt", media_type="text/plain",
+                                      content=text.encode(), reason=reason)
+
+    async def publish(self) -> None:
+        await tenders.publish(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
+
+    def at(self, **delta: float) -> None:
+        self.clock.advance(**delta)
+
+    async def bid(self, who: Actor, prices: list[int | None], notes: str = "") -> Any:
+        lots = [BidLotPrice(lot_id=lot, price=p) for lot, p in zip(self.lots, prices) if p is not None]
+        return await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id,
+                                     data=BidCreate(lots=lots, notes=notes))
+
+    async def sweep(self) -> None:
+        await tenders.advance_by_clock(actor=SYSTEM, settings=self.settings, tender_id=self.tender_id)
+
+
+async def seed(demo: Any) -> None:
+    settings = demo.extra.get("settings")
+    if settings is None:
+        from marketplace.settings import load_settings
+
+        settings = load_settings()
+    agencies = [o for o in demo.orgs.get("agency", []) if "officer" in o.users]
+    suppliers = await _suppliers(demo)
+    if not agencies or len(suppliers) < 3:
+        return
+    rng = demo.rng
+    real_now = clock.now()
+    made: dict[str, int] = {}
+
+    def officer(i: int) -> Actor:
+        return _actor(agencies[i % len(agencies)], "officer", "agency")
+
+    def price(value: int, _quantity: int) -> int:
+        return int(value * rng.uniform(0.82, 1.05))
+
+    async def story(name: str, start: datetime, i: int, fn) -> None:
+        s = _Story(settings=settings, officer=officer(i), start=start)
+        token = clock.use(s.clock)
+        try:
+            await fn(s)
+        finally:
+            clock._current.reset(token)
+        made[name] = made.get(name, 0) + 1
+
+    def pick(n: int) -> list[tuple]:
+        return rng.sample(GOODS, n)
+
+    async def draft(s: _Story) -> None:
+        await s.draft(title="Adquisición de útiles de escritorio para sedes regionales", method="comparacion_precios",
+                      category="goods", items=pick(1), ubigeo=agencies[0].ubigeo or "150101", enquiry_days=2,
+                      deadline_days=6)
+
+    async def published(s: _Story) -> None:
+        items = pick(2)
+        await s.draft(title="Adquisición de materiales de construcción para obras de saneamiento",
+                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="080101",
+                      enquiry_days=4, deadline_days=12)
+        await s.document("Bases administrativas", "Bases del procedimiento: requisitos, plazos y penalidades.")
+        await s.publish()
+        s.at(hours=20)
+        q = await tenders.ask(actor=suppliers[0], tender_id=s.tender_id, data=EnquiryCreate(
+            question="¿Se aceptan entregas parciales en dos armadas?", lot_id=s.lots[0]))
+        await tenders.answer(actor=s.officer, tender_id=s.tender_id, enquiry_id=q.id,
+                             text="Sí, en un máximo de dos armadas dentro del plazo de ejecución.")
+        await tenders.ask(actor=suppliers[1], tender_id=s.tender_id,
+                          data=EnquiryCreate(question="¿El precio debe incluir el flete hasta el almacén?"))
+
+    async def tendering(s: _Story) -> None:
+        items = pick(2)
+        await s.draft(title="Adquisición de mobiliario y equipos para instituciones educativas",
+                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="040101",
+                      enquiry_days=3, deadline_days=9)
+        await s.publish()
+        s.at(days=4)
+        for who in suppliers[:3]:
+            await s.bid(who, [price(v, q) for *_, q, v in items], notes="Garantía de 12 meses.")
+        s.at(days=1)
+        await s.sweep()
+
+    async def opening(s: _Story) -> None:
+        items = pick(1)
+        await s.draft(title="Adquisición de medicamentos para establecimientos de salud", method="subasta_inversa_electronica",
+                      category="goods", items=items, ubigeo="200101", enquiry_days=2, deadline_days=6)
+        await s.publish()
+        s.at(days=3)
+        for who in suppliers[:3]:
+            await s.bid(who, [price(v, q) for *_, q, v in items])
+        s.at(days=3, minutes=10)  # the deadline passed; the opening is at deadline + 1 h
+        await s.sweep()
+
+    async def evaluation(s: _Story) -> None:
+        items = pick(2)
+        await s.draft(title="Adquisición de kits escolares y equipos de cómputo", method="adjudicacion_simplificada",
+                      category="goods", items=items, ubigeo="130101", enquiry_days=3, deadline_days=9)
+        await s.publish()
+        s.at(days=4)
+        for who in suppliers[:4]:
+            await s.bid(who, [price(v, q) for *_, q, v in items])
+        s.at(days=5, hours=2)
+        await s.sweep()  # closes and opens (the opening time has come)
+
+    async def amended(s: _Story) -> None:
+        items = pick(1)
+        await s.draft(title="Adquisición de fierro corrugado para la obra del mercado central",
+                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="210101",
+                      enquiry_days=3, deadline_days=9)
+        await s.publish()
+        s.at(days=4)
+        receipt = await s.bid(suppliers[0], [price(items[0][4], items[0][3])])
+        await s.bid(suppliers[1], [price(items[0][4], items[0][3])])
+        s.at(days=3, hours=12)
+        await tenders.update_tender(actor=s.officer, tender_id=s.tender_id, data=TenderUpdate(
+            reason="Se amplía la cantidad requerida por modificación del expediente técnico",
+            lot_changes=[LotUpdate(id=s.lots[0], quantity=Decimal(items[0][3]) * Decimal("1.2"))]))
+        s.at(hours=6)
+        await bids.confirm_bid(actor=suppliers[0], settings=settings, bid_id=UUID(receipt.bid_id))
+        await s.sweep()
+
+    async def cancelled(s: _Story) -> None:
+        await s.draft(title="Servicio de limpieza de locales institucionales", method="concurso_publico",
+                      category="services", items=[SERVICES[0]], ubigeo="160101", enquiry_days=10, deadline_days=23)
+        await s.publish()
+        s.at(days=2)
+        await tenders.cancel(actor=s.officer, tender_id=s.tender_id,
+                             reason="Se declaró la nulidad del requerimiento por falta de certificación presupuestal")
+
+    async def unsuccessful(s: _Story) -> None:
+        await s.draft(title="Servicio de mantenimiento de vías vecinales", method="adjudicacion_simplificada",
+                      category="services", items=[SERVICES[1]], ubigeo="080801", enquiry_days=3, deadline_days=9)
+        await s.publish()
+        s.at(days=9, hours=2)
+        await s.sweep()  # no bids: desierto
+
+    await story("draft", real_now, 0, draft)
+    await story("published", real_now - timedelta(days=1), 1, published)
+    await story("tendering", real_now - timedelta(days=5), 2, tendering)
+    await story("opening", real_now - timedelta(days=6, minutes=20), 3, opening)
+    await story("evaluation", real_now - timedelta(days=12), 4, evaluation)
+    await story("amended", real_now - timedelta(days=8), 5, amended)
+    await story("cancelled", real_now - timedelta(days=3), 6, cancelled)
+    await story("unsuccessful", real_now - timedelta(days=15), 7, unsuccessful)
+    demo.extra["tenders"] = made
