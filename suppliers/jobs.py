@@ -1,5 +1,6 @@
 """Supplier jobs: alert e-mails and the end of suspensions. Importing this module also registers the
-'suppliers.alerts' outbox consumer (tender.published -> notifications).
+outbox consumers 'suppliers.alerts' (tender.published -> notifications) and 'suppliers.registry_fee'
+(registry_fee.paid -> a pending registration becomes active).
 
 * `send_alert_emails` (kicked after the consumer commits; cron every minute as the sweeper): safe to run
   twice or in parallel, since each mail is claimed before it is sent.
@@ -15,7 +16,7 @@ from typing import Any
 from arq import cron
 
 from marketplace.core import db
-from suppliers import service
+from suppliers import consumers, service  # noqa: F401  (consumers: registered on import)
 from suppliers.alerts import service as alerts
 
 

@@ -237,3 +237,30 @@ async def test_supplier_admin_updates_its_entry(client, settings):
     assert r.json()["mype"] is True and r.json()["categories"] == ["72"]
     r = await client.patch(f"/api/v1/suppliers/{sup.org_id}", json={"mype": False}, headers=other.headers)
     assert r.status_code == 403
+
+
+async def test_paying_the_registry_fee_activates_a_pending_registration(client, settings):
+    import asyncio
+    import time
+
+    from marketplace.core import outbox
+    from suppliers import consumers, jobs  # noqa: F401  (registers the consumers)
+
+    pending = await registered_supplier(settings, status="pending")
+    active = await active_supplier(settings)
+    for org in (pending.org_id, pending.org_id, active.org_id):  # the first one delivered twice
+        async with db.unit_of_work():
+            await outbox.emit(topic="registry_fee.paid", aggregate_type="organisation", aggregate_id=org,
+                              payload={"payment_id": "pay-1", "kind": "registry_fee", "supplier_org_id": str(org)})
+    deadline = time.monotonic() + 30
+    while True:  # other test processes' transactions may hold the outbox watermark back for a moment
+        result = await outbox.drain(consumers.REGISTRY_FEE_CONSUMER)
+        assert not result.failed
+        if not (result.held_back or result.busy) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert (await service.require_good_standing(org_id=pending.org_id)).status == "active"
+    history = (await client.get(f"/api/v1/suppliers/{pending.org_id}/status-history")).json()
+    assert [(h["from_status"], h["to_status"], h["reason"]) for h in history] == [
+        ("pending", "active", "registry fee paid (payment pay-1)")]
+    assert len((await client.get(f"/api/v1/suppliers/{active.org_id}/status-history")).json()) == 1
