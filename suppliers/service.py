@@ -22,7 +22,7 @@ import asyncpg
 import msgspec
 
 from marketplace.core import audit, clock, db, geo, outbox
-from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated
+from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated, require_member
 from marketplace.core.auth import service as auth
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
@@ -124,7 +124,10 @@ async def register(*, actor: Actor, data: SupplierCreate) -> dict[str, Any]:
         user_id = await auth.create_user(organisation_id=org_id, email=data.admin.email,
                                          password=data.admin.password, roles=["supplier_admin", "bidder"],
                                          full_name=data.admin.full_name)
-    except asyncpg.UniqueViolationError:  # a concurrent registration of the same RUC or email
+    except asyncpg.UniqueViolationError as exc:  # a concurrent registration of the same RUC or email
+        if "email" in (exc.constraint_name or ""):
+            raise Conflict(N_("A user with this email already exists"), field="admin.email",
+                           rule="unique") from None
         raise Conflict(N_("RUC {ruc} is already registered"), field="ruc", rule="unique",
                        params={"ruc": ruc}) from None
     await db.execute(
@@ -215,8 +218,6 @@ async def update_supplier(*, actor: Actor, org_id: UUID, data: SupplierUpdate) -
     """The supplier's administrator (or a platform administrator) changes contact, categories, MYPE, domicile."""
     require(actor, ("supplier", "platform"), "supplier_admin", "admin")
     if actor.org_kind == "supplier":
-        from marketplace.core.actor import require_member
-
         require_member(actor, org_id)
     row = await db.fetchrow("SELECT organisation_id FROM supplier WHERE organisation_id = $1 FOR UPDATE", org_id)
     if row is None:

@@ -264,3 +264,18 @@ async def test_paying_the_registry_fee_activates_a_pending_registration(client, 
     assert [(h["from_status"], h["to_status"], h["reason"]) for h in history] == [
         ("pending", "active", "registry fee paid (payment pay-1)")]
     assert len((await client.get(f"/api/v1/suppliers/{active.org_id}/status-history")).json()) == 1
+
+
+async def test_concurrent_registrations_of_one_ruc(client):
+    import asyncio
+
+    ruc = make_ruc("20")
+    bodies = []
+    for i in range(4):
+        body = registration(ruc=ruc)
+        body["admin"]["email"] = f"carrera{i}@example.pe"
+        bodies.append(body)
+    responses = await asyncio.gather(*(client.post("/api/v1/suppliers", json=b) for b in bodies))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert all(r.json()["errors"][0]["field"] == "ruc" for r in responses if r.status_code == 409)
+    assert (await db.fetchrow("SELECT count(*) AS n FROM supplier"))["n"] == 1
