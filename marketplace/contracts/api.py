@@ -128,7 +128,7 @@ class ContractsController(Controller):
           summary="Pay an accepted milestone (Stripe Connect, or a treasury transfer with its reference). "
                   "Send an Idempotency-Key.")
     async def pay_milestone(self, request: Request, actor: Actor, contract_id: UUID, milestone_id: UUID,
-                            data: MilestonePayment) -> Response[Any]:
+                            data: MilestonePayment) -> Response[PaymentRead]:
         async with unit_of_work():
             claim = await idempotency.claim(
                 actor=actor, route="POST /api/v1/contracts/{id}/milestones/{mid}/payments",

@@ -522,6 +522,9 @@ async def execute_payment(*, settings: Settings, payment_id: UUID) -> str | None
             return updated["state"]
         except stripe.AuthenticationError as exc:
             raise Unavailable(N_("Payments through Stripe are not configured")) from exc
+        except Conflict as exc:  # nothing Stripe could do (a refund of a bond never charged): stop retrying
+            updated = await _move(row, "failed", cause="stripe:precondition", failure_reason=str(exc)[:500])
+            return updated["state"]
         updated = await _record_result(row, obj, state)
         return updated["state"]
 
