@@ -372,6 +372,9 @@ def audit_verify() -> None:
         err_console.print(f"[red]first broken link: seq {b.seq} (event id {b.id}): {b.reason}[/red]")
     if not report.ok:
         sys.exit(1)
+    if report.pending:
+        console.print(f"{report.pending} recent events are not chained yet (a transaction older than them is "
+                      "still open somewhere in the database); run again to check them.")
     console.print("[green]The audit trail is intact.[/green]")
 
 

