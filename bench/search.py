@@ -120,6 +120,7 @@ async def build(url: str, rows: int, seed: int) -> None:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("DROP INDEX IF EXISTS search_offer_tsv_idx")
+        await conn.execute("DROP INDEX IF EXISTS search_offer_name_tsv_idx")
         words: Counter[str] = Counter()
         columns = ["id", "offer_id", "supplier_id", "region", "supplier_ubigeo", "supplier_province",
                    "supplier_region", "classification", "family", "price_cents", "delivery_days", "doc", "digest"]
@@ -140,6 +141,7 @@ async def build(url: str, rows: int, seed: int) -> None:
         t1 = time.perf_counter()
         await conn.execute("SET maintenance_work_mem = '256MB'")
         await conn.execute("CREATE INDEX search_offer_tsv_idx ON search_offer USING gin (tsv)")
+        await conn.execute("CREATE INDEX search_offer_name_tsv_idx ON search_offer USING gin (name_tsv)")
         await conn.executemany("INSERT INTO search_vocabulary (kind, word, ndoc) VALUES ('offers', $1, $2)",
                                list(words.items()))
         await conn.execute("VACUUM ANALYZE search_offer")
@@ -189,17 +191,20 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--reuse", default=None, help="measure on a kept database instead of building one")
     args = parser.parse_args()
 
     admin_url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"bench_search_{os.getpid()}"
+    name = args.reuse or f"bench_search_{os.getpid()}"
     base, _, query = admin_url.partition("?")
     url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
     admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    if not args.reuse:
+        await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        print(f"building {args.rows:,} offer documents in database {name}...", flush=True)
-        await build(url, args.rows, args.seed)
+        if not args.reuse:
+            print(f"building {args.rows:,} offer documents in database {name}...", flush=True)
+            await build(url, args.rows, args.seed)
         times = await measure(url, args.queries, args.seed)
         conn = await asyncpg.connect(url)
         stats = await conn.fetchrow("SELECT count(*) AS n, count(DISTINCT region) AS regions FROM search_offer")
@@ -217,7 +222,7 @@ async def main() -> None:
         print(f"target: local-first p95 < 50 ms -> {'met' if pct(times['local-first'], 95) < 50 else 'NOT met'}")
     finally:
         await admin.close()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             admin = await asyncpg.connect(admin_url)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()

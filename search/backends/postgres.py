@@ -8,9 +8,12 @@ folded by `unaccent`). A query:
    distance (a GiST KNN lookup per word: exact words stay, "computadra" becomes "computadora");
 2. runs the full-text match with the filters, computing each match's tier with a SQL CASE over the
    supplier's province and region and the adjacency of the delivery region;
-3. orders by the shared policy, `relevance x tier weight` (relevance = ts_rank scaled to 0..1), fetching
-   tier by tier, best tier first, each with a LIMIT: a tier whose best possible score (its weight) cannot
-   beat the page already filled is never ranked, so a common word does not rank every distant match.
+3. orders by the shared policy, `relevance x tier weight`, where relevance is 1.0 when every query word is
+   in the title and 0.2 + 0.5 x ts_rank (scaled to 0..1) otherwise. It fetches tier by tier, best tier
+   first: title matches a page at a time from the title's own GIN index (a LIMIT, no ranking of every
+   match: they are equally relevant), other matches ranked only when those do not fill the page; and a
+   tier whose weight (its best possible score) cannot beat the page already held is never read. So a
+   common word costs a few index lookups and a page of rows, not a ranking of thousands.
 
 Counts and facets come from one GROUPING SETS scan that never ranks.
 Writes run in the caller's transaction when there is one (the outbox consumer's), so a document and the
@@ -46,6 +49,7 @@ class _Sql:
     def __init__(self) -> None:
         self.args: list[Any] = []
         self.where: list[str] = []
+        self.text: str | None = None  # the full-text condition, kept apart so a title-only match can replace it
 
     def arg(self, value: Any) -> str:
         self.args.append(value)
@@ -56,7 +60,19 @@ class _Sql:
 
     @property
     def clause(self) -> str:
+        """Every condition, the full-text one included."""
+        parts = [*self.where, *([self.text] if self.text else [])]
+        return " AND ".join(parts) if parts else "TRUE"
+
+    @property
+    def filters(self) -> str:
+        """Every condition but the full-text one."""
         return " AND ".join(self.where) if self.where else "TRUE"
+
+    def copy(self) -> "_Sql":
+        other = _Sql()
+        other.args, other.where, other.text = list(self.args), list(self.where), self.text
+        return other
 
 
 class PostgresIndex:
@@ -192,7 +208,7 @@ class PostgresIndex:
         corrected = await self.correct(kind, q)
         ph = sql.arg(" ".join(corrected))
         tsq = f"plainto_tsquery('ma_spanish', {ph})"
-        sql.add(f"tsv @@ {tsq}")
+        sql.text = f"tsv @@ {tsq}"
         return tsq, (" ".join(corrected) if corrected != original else None)
 
     @staticmethod
@@ -278,60 +294,75 @@ class PostgresIndex:
     async def _ranked(self, table: str, sql: _Sql, tsq: str | None, loc: Locality | None,
                       province_col: str, region_col: str, offset: int, limit: int,
                       *, tiebreak: str) -> list[Hit]:
-        rel = (f"least(1.0, ts_rank('{_RANK_WEIGHTS}', tsv, {tsq}) / {_RANK_FULL})" if tsq else "1.0")
+        """The page by the policy's score, fetching tier by tier (one pseudo-tier without a place).
+
+        Relevance: 1.0 when every query word is in the title; otherwise 0.2 + 0.5 x ts_rank scaled to 0..1
+        (so below any title match). Within a tier, title matches are taken a page at a time from the
+        title index (LIMIT, no ranking of every match: they are all equally relevant); other matches only
+        when the title ones do not fill the page. A tier is skipped when its weight, the best score it
+        could give, cannot beat the page already held: the large distant tier is rarely read.
+        """
         need = offset + limit
-        if loc is None:
-            rows = await db.fetch(
-                f"SELECT id, doc, {rel} AS rel FROM {table} WHERE {sql.clause} "
-                f"ORDER BY rel DESC, {tiebreak} LIMIT {sql.arg(limit)} OFFSET {sql.arg(offset)}",
-                *sql.args,
-            )
-            return [Hit(id=r["id"], doc=_json(r["doc"]), score=float(r["rel"]), tier=None) for r in rows]
-
-        # Tier by tier, best first. Each tier's results are ranked within that tier only and capped at
-        # `need`; a tier is skipped when its weight (its best possible score) cannot beat the worst of the
-        # `need` results already held, so the large distant tier is ranked only when it can matter.
-        def tier_query(tier: Tier) -> tuple[str, list[Any]]:
-            q = _Sql()
-            q.args = list(sql.args)
-            case = self._tier_case(q, loc, province_col, region_col)
-            # The tier also as an indexable predicate (the CASE alone cannot use an index).
-            if tier is Tier.SAME_PROVINCE:
-                only = f"{province_col} = {q.arg(loc.province)}"
-            elif tier is Tier.SAME_REGION:
-                only = (f"{region_col} = {q.arg(loc.region)} AND "
-                        f"{province_col} IS DISTINCT FROM {q.arg(loc.province)}")
-            elif tier is Tier.ADJOINING_REGION:
-                only = f"{region_col} = ANY({q.arg(list(loc.adjoining))}::text[])"
-            else:
-                only = f"NOT ({region_col} = ANY({q.arg([loc.region, *loc.adjoining])}::text[]))"
-            text = (f"SELECT id, doc, {rel} AS rel, {case} AS tier FROM {table} WHERE {sql.clause} AND {only} "
-                    f"ORDER BY rel DESC, {tiebreak} LIMIT {need}")
-            return text, q.args
-
         held: list[Hit] = []
-        for tier in Tier:
-            weight = domain.TIER_WEIGHTS[tier]
-            if len(held) >= need:
-                floor = sorted((h.score for h in held), reverse=True)[need - 1]
-                if weight <= floor:
-                    break
-            if tier is Tier.SAME_PROVINCE and loc.province is None:
-                continue
-            text, args = tier_query(tier)
-            rows = await db.fetch(text, *args)
-            held.extend(Hit(id=row["id"], doc=_json(row["doc"]), tier=Tier(row["tier"]),
-                            score=domain.score(float(row["rel"]), Tier(row["tier"])))
-                        for row in rows)
-        held.sort(key=lambda h: (-round(h.score, 9), h.tier))  # stable: SQL order within a tier
+        for tier in (list(Tier) if loc is not None else [None]):
+            if tier is not None:
+                if len(held) >= need:
+                    floor = sorted((h.score for h in held), reverse=True)[need - 1]
+                    if domain.TIER_WEIGHTS[tier] <= floor:
+                        break
+                if tier is Tier.SAME_PROVINCE and loc.province is None:
+                    continue
+            held.extend(await self._tier(table, sql, tsq, loc, tier, province_col, region_col, need, tiebreak))
+        held.sort(key=lambda h: (-round(h.score, 9), h.tier or 0))  # stable: SQL order within a tier
         return held[offset:need]
+
+    async def _tier(self, table: str, sql: _Sql, tsq: str | None, loc: Locality | None, tier: Tier | None,
+                    province_col: str, region_col: str, need: int, tiebreak: str) -> list[Hit]:
+        q = sql.copy()
+        case = self._tier_case(q, loc, province_col, region_col) if loc is not None else "NULL::int"
+        # The tier also as an indexable predicate (the CASE alone cannot use an index).
+        if tier is None:
+            only = "TRUE"
+        elif tier is Tier.SAME_PROVINCE:
+            only = f"{province_col} = {q.arg(loc.province)}"
+        elif tier is Tier.SAME_REGION:
+            only = f"{region_col} = {q.arg(loc.region)} AND {province_col} IS DISTINCT FROM {q.arg(loc.province)}"
+        elif tier is Tier.ADJOINING_REGION:
+            only = f"{region_col} = ANY({q.arg(list(loc.adjoining))}::text[])"
+        else:
+            only = f"NOT ({region_col} = ANY({q.arg([loc.region, *loc.adjoining])}::text[]))"
+
+        def hits(rows: list[dict[str, Any]]) -> list[Hit]:
+            out = []
+            for row in rows:
+                t = None if row["tier"] is None else Tier(row["tier"])
+                out.append(Hit(id=row["id"], doc=_json(row["doc"]), tier=t, score=domain.score(float(row["rel"]), t)))
+            return out
+
+        if tsq is None:  # browsing: every document is as relevant; cheapest first
+            return hits(await db.fetch(
+                f"SELECT id, doc, 1.0 AS rel, {case} AS tier FROM {table} WHERE {q.filters} AND {only} "
+                f"ORDER BY {tiebreak} LIMIT {need}", *q.args))
+        rank = f"least(1.0, ts_rank('{_RANK_WEIGHTS}', tsv, {tsq}) / {_RANK_FULL})"
+        title = hits(await db.fetch(
+            f"SELECT id, doc, 1.0 AS rel, {case} AS tier FROM {table} "
+            f"WHERE {q.filters} AND {only} AND name_tsv @@ {tsq} LIMIT {need}", *q.args))
+        if len(title) >= need:
+            return title
+        seen = q.arg([h.id for h in title])
+        rest = hits(await db.fetch(
+            f"SELECT id, doc, 0.2 + 0.5 * {rank} AS rel, {case} AS tier FROM {table} "
+            f"WHERE {q.clause} AND {only} AND id <> ALL({seen}::text[]) "
+            f"ORDER BY rel DESC LIMIT {need - len(title)}", *q.args))
+        return title + rest
 
     async def _by_distance(self, sql: _Sql, tsq: str | None, loc: Locality, offset: int,
                            limit: int) -> list[Hit]:
         from marketplace.core import geo
 
         lat, lng = geo.centroid(loc.ubigeo)
-        rel = (f"least(1.0, ts_rank('{_RANK_WEIGHTS}', tsv, {tsq}) / {_RANK_FULL})" if tsq else "1.0")
+        rel = (f"CASE WHEN name_tsv @@ {tsq} THEN 1.0 ELSE 0.2 + 0.5 * least(1.0, "
+               f"ts_rank('{_RANK_WEIGHTS}', tsv, {tsq}) / {_RANK_FULL}) END" if tsq else "1.0")
         la, ln, k = sql.arg(lat), sql.arg(lng), sql.arg(math.cos(math.radians(lat)))
         rows = await db.fetch(
             f"SELECT id, doc, {rel} AS rel FROM search_offer WHERE {sql.clause} ORDER BY "
