@@ -7,15 +7,17 @@ from marketplace.core.db import DB
 APP_REGISTRY = AppRegistry(
     apps=[
         "marketplace.core.piccolo_app",
-        "marketplace.agencies.piccolo_app",
         "suppliers.piccolo_app",
         "marketplace.orders.piccolo_app",
+        "search.piccolo_app",
         "marketplace.contracts.piccolo_app",
         "marketplace.payments.piccolo_app",
-        "search.piccolo_app",
+        "marketplace.agencies.piccolo_app",
         "tenders.piccolo_app",
         "tenders.evaluation.piccolo_app",
         "tenders.awards.piccolo_app",
+        "tenders.auctions.piccolo_app",
+        "marketplace.oversight.piccolo_app",
     ]
 )
 

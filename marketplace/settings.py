@@ -97,6 +97,8 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     audit_checkpoint_every: int = 1000  # sign the audit chain's head every N events...
     audit_checkpoint_seconds: int = 300  # ...or every T seconds, whichever comes first
+    # Oversight thresholds (REDFLAG_*, STAGE_LIMIT_DAYS), parsed and checked by marketplace.oversight.policy
+    oversight_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def production(self) -> bool:
@@ -195,6 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         public_base_url=env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000",
         audit_checkpoint_every=_int(env, "AUDIT_CHECKPOINT_EVERY", 1000),
         audit_checkpoint_seconds=_int(env, "AUDIT_CHECKPOINT_SECONDS", 300),
+        oversight_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith(("REDFLAG_", "STAGE_LIMIT_DAYS")) and v)),
     )
     check(settings)
     return settings
@@ -206,8 +209,8 @@ def check(settings: Settings) -> None:
         raise SettingsError("SEARCH_BACKEND must be auto, postgres or meilisearch")
     if settings.search_backend == "meilisearch" and not settings.meili_url:
         raise SettingsError("SEARCH_BACKEND=meilisearch needs MEILI_URL")
-    if settings.registry_fee_cents < 1 or not Decimal(0) < settings.appeal_bond_percent <= Decimal(100):
-        raise SettingsError("REGISTRY_FEE_CENTS must be >= 1 and APPEAL_BOND_PERCENT in (0, 100]")
+    if settings.registry_fee_cents < 1 or not Decimal(0) <= settings.appeal_bond_percent <= Decimal(100):
+        raise SettingsError("REGISTRY_FEE_CENTS must be >= 1 and APPEAL_BOND_PERCENT in [0, 100]")
     if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:
         raise SettingsError("DB_POOL_MIN must be >= 1 and DB_POOL_MAX >= DB_POOL_MIN")
     if settings.audit_checkpoint_every < 1 or settings.audit_checkpoint_seconds < 1:

@@ -33,8 +33,10 @@ JOB_MODULES: list[str] = [
     "search.jobs",
     "tenders.jobs",
     "tenders.awards.jobs",
+    "tenders.auctions.jobs",
     "marketplace.payments.jobs",
     "marketplace.contracts.jobs",
+    "marketplace.oversight.jobs",
 ]
 
 # arq's defaults (poll_delay 0.5 s, max_jobs 10) cap a worker at about 200 jobs/s here; these do ~2,200.

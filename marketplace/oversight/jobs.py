@@ -1,0 +1,36 @@
+"""Oversight jobs: the outbox consumers (award history, stage history, OCDS releases), stuck-tender alarms
+and the daily OCDS bulk files. All idempotent (see each function)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron
+
+from marketplace.core.db import unit_of_work
+from marketplace.oversight import consumers  # noqa: F401  (registers the outbox consumers)
+from marketplace.oversight.ocds import publisher
+from marketplace.oversight.stages import service as stages
+
+log = logging.getLogger(__name__)
+
+
+async def stage_alarms(ctx: dict[str, Any]) -> int:
+    """Raise alarms for tenders stuck past STAGE_LIMIT_DAYS and notify their agencies (once each)."""
+    async with unit_of_work():
+        return await stages.raise_alarms(ctx["settings"])
+
+
+async def ocds_bulk(ctx: dict[str, Any]) -> int:
+    """Write the gzip JSON Lines file of each finished day that has none yet."""
+    return len(await publisher.write_bulk(ctx["settings"]))
+
+
+FUNCTIONS: list = []
+CRONS: list = [
+    cron(stage_alarms, name="oversight_stage_alarms", minute={3, 18, 33, 48}, second=11, run_at_startup=True,
+         timeout=300, keep_result=0, max_tries=1),
+    cron(ocds_bulk, name="oversight_ocds_bulk", minute={7}, second=23, run_at_startup=True, timeout=1800,
+         keep_result=0, max_tries=1),
+]

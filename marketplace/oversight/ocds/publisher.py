@@ -1,0 +1,246 @@
+"""OCDS publication: immutable releases from the outbox, the change feed, records, packages, bulk files.
+
+* `oversight.ocds` (an outbox consumer) turns each lifecycle event (build.TOPIC_TAGS) into one release
+  built from the tender's current state and stores it in `ocds_release`, never to be changed (a trigger
+  refuses UPDATE and DELETE). The release id is the ocid plus the outbox event id, so a redelivered event
+  writes nothing new.
+* The change feed (`feed()`) reads releases in (txid, seq) order below the watermark
+  `pg_snapshot_xmin(pg_current_snapshot())`, exactly like the outbox: a release whose transaction took its
+  id early but committed late is served when it commits, never jumped over by a client's cursor.
+* A record (`record()`) holds every release of one ocid and the compiled release merged by `ocdsmerge`
+  with the schema (core + lots + bids extensions) bundled in release-schema.json.
+* `write_bulk()` (a daily job) writes each finished UTC day's releases as gzip JSON Lines files into
+  DATA_DIR/ocds/bulk/.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from marketplace.core import clock, db, outbox
+from marketplace.core.errors import InvalidInput, NotFound
+from marketplace.core.i18n import N_
+from marketplace.oversight.ocds import build
+
+VERSION = "1.1"
+EXTENSIONS = [
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/v1.1.5/extension.json",
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_bid_extension/v1.1.5/extension.json",
+]
+PUBLISHER = {"name": "Mercado Abierto", "scheme": "PE-RUC", "uri": "https://mercado-abierto.pe"}
+LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def encode(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+def decode(raw: str | bytes) -> Any:
+    """JSON with decimals kept exact (amounts)."""
+    return json.loads(raw, parse_float=Decimal)
+
+
+# --- the consumer ---------------------------------------------------------------------------------------
+
+async def _tender_of(ev: outbox.OutboxEvent) -> UUID | None:
+    if ev.aggregate_type == "tender":
+        return UUID(ev.aggregate_id)
+    if ev.aggregate_type == "award":
+        row = await db.fetchrow("SELECT tender_id FROM award WHERE id = $1", UUID(ev.aggregate_id))
+        return row["tender_id"] if row else None
+    if ev.aggregate_type == "contract":
+        row = await db.fetchrow("SELECT tender_id FROM contract WHERE id = $1 AND source_type = 'award'",
+                                UUID(ev.aggregate_id))
+        return row["tender_id"] if row else None
+    return None
+
+
+@outbox.consumer("oversight.ocds", topics=list(build.TOPIC_TAGS), batch_size=200)
+async def publish(events: list[outbox.OutboxEvent]) -> None:
+    for ev in events:
+        await publish_event(ev)
+
+
+async def publish_event(ev: outbox.OutboxEvent) -> str | None:
+    """Store the release for one event (idempotent). Returns its id, or None when the event is not public."""
+    tender_id = await _tender_of(ev)
+    if tender_id is None:
+        return None  # a purchase order's contract, or a row that is gone: no contracting process to publish
+    t = await db.fetchrow("SELECT ocid FROM tender WHERE id = $1", tender_id)
+    if t is None:
+        return None
+    tags = list(build.TOPIC_TAGS[ev.topic])
+    if ev.topic == "tender.cancelled" and ev.payload.get("lot_id"):
+        tags = ["tenderUpdate"]
+    release_id = f"{t['ocid']}-{ev.id}"
+    release = await build.build_release(tender_id=tender_id, ocid=t["ocid"], release_id=release_id, tags=tags,
+                                        date_=ev.created_at)
+    if release is None:
+        return None
+    await db.execute(
+        "INSERT INTO ocds_release (release_id, ocid, tender_id, tags, date, source_event, data)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (release_id) DO NOTHING",
+        release_id, t["ocid"], tender_id, tags, ev.created_at, ev.id, encode(release).decode())
+    return release_id
+
+
+# --- packages -------------------------------------------------------------------------------------------
+
+def package_meta(settings: Any, uri: str) -> dict[str, Any]:
+    return {
+        "uri": uri,
+        "version": VERSION,
+        "extensions": EXTENSIONS,
+        "publishedDate": build.ts(clock.now()),
+        "publisher": PUBLISHER,
+        "license": LICENSE,
+        "publicationPolicy": f"{settings.public_base_url.rstrip('/')}/ocds/",
+    }
+
+
+def release_package(settings: Any, uri: str, releases: list[Any], **extra: Any) -> dict[str, Any]:
+    return {**package_meta(settings, uri), "releases": releases, **extra}
+
+
+def record_package(settings: Any, uri: str, records: list[Any]) -> dict[str, Any]:
+    return {**package_meta(settings, uri), "records": records}
+
+
+# --- the change feed ------------------------------------------------------------------------------------
+
+def encode_since(txid: str, seq: int) -> str:
+    return f"{txid}.{seq}"
+
+
+def decode_since(since: str | None) -> tuple[str, int]:
+    if not since:
+        return "0", 0
+    txid, sep, seq = since.partition(".")
+    if not sep or not txid.isdigit() or not seq.isdigit() or len(txid) > 20 or len(seq) > 19:
+        raise InvalidInput(N_("This cursor is not one we gave out"), field="query.since", rule="cursor")
+    return txid, int(seq)
+
+
+async def feed(*, since: str | None, limit: int) -> tuple[list[Any], str]:
+    """Releases after `since` in commit-safe order; returns (releases, the cursor to pass next)."""
+    txid, seq = decode_since(since)
+    rows = await db.fetch(
+        "SELECT seq, txid::text AS txid, data::text AS data FROM ocds_release"
+        " WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " ORDER BY txid, seq LIMIT $3", txid, seq, limit)
+    nxt = encode_since(rows[-1]["txid"], rows[-1]["seq"]) if rows else encode_since(txid, seq)
+    return [decode(r["data"]) for r in rows], nxt
+
+
+async def get_release(release_id: str) -> Any:
+    row = await db.fetchrow("SELECT data::text AS data FROM ocds_release WHERE release_id = $1", release_id)
+    if row is None:
+        raise NotFound(N_("Release not found"))
+    return decode(row["data"])
+
+
+# --- records --------------------------------------------------------------------------------------------
+
+SCHEMA_PATH = Path(__file__).with_name("release-schema.json")
+
+
+@lru_cache(maxsize=1)
+def merger() -> Any:
+    import ocdsmerge
+
+    return ocdsmerge.Merger(schema=json.loads(SCHEMA_PATH.read_text()))
+
+
+async def releases_of(ocid: str) -> list[Any]:
+    rows = await db.fetch("SELECT data::text AS data FROM ocds_release WHERE ocid = $1 ORDER BY date, seq", ocid)
+    return [decode(r["data"]) for r in rows]
+
+
+def compile_record(ocid: str, releases: list[Any]) -> dict[str, Any]:
+    compiled = merger().create_compiled_release(releases)
+    return {"ocid": ocid, "releases": releases, "compiledRelease": compiled}
+
+
+async def record(ocid: str) -> dict[str, Any]:
+    releases = await releases_of(ocid)
+    if not releases:
+        raise NotFound(N_("Record not found"))
+    return compile_record(ocid, releases)
+
+
+# --- bulk files -----------------------------------------------------------------------------------------
+
+def bulk_dir(settings: Any) -> Path:
+    return Path(settings.data_dir) / "ocds" / "bulk"
+
+
+def bulk_name(day: date) -> str:
+    return f"releases-{day.isoformat()}.jsonl.gz"
+
+
+async def _day_is_settled(day_end: datetime) -> bool:
+    """No transaction that began before the day ended is still running (it could still add a release)."""
+    row = await db.fetchrow(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND xact_start < $1"
+        " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL", day_end)
+    return not row or row["n"] == 0
+
+
+async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
+    """Write the file of every finished UTC day that has releases and no file yet. Idempotent: a file
+    appears whole (written aside, then renamed) and is never rewritten. Returns the names written."""
+    out_dir = bulk_dir(settings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    today = clock.now().astimezone(UTC).date()
+    days = await db.fetch(
+        "SELECT DISTINCT (published_at AT TIME ZONE 'UTC')::date AS day FROM ocds_release"
+        " WHERE published_at < $1 ORDER BY day", datetime.combine(today, datetime.min.time(), tzinfo=UTC))
+    written = []
+    for d in days:
+        day: date = d["day"]
+        target = out_dir / bulk_name(day)
+        if target.exists():
+            continue
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        end = start + timedelta(days=1)
+        if not await _day_is_settled(end):
+            continue
+        tmp = target.with_suffix(".tmp")
+        last = 0
+        with gzip.open(tmp, "wb") as fh:
+            while True:
+                rows = await db.fetch(
+                    "SELECT seq, data::text AS data FROM ocds_release WHERE published_at >= $1 AND published_at < $2"
+                    " AND seq > $3 ORDER BY seq LIMIT $4", start, end, last, batch)
+                if not rows:
+                    break
+                for r in rows:
+                    fh.write(r["data"].encode() + b"\n")
+                last = rows[-1]["seq"]
+        os.replace(tmp, target)
+        written.append(target.name)
+    return written
+
+
+def list_bulk(settings: Any) -> list[dict[str, Any]]:
+    out_dir = bulk_dir(settings)
+    if not out_dir.exists():
+        return []
+    items = []
+    for p in sorted(out_dir.glob("releases-*.jsonl.gz")):
+        items.append({"name": p.name, "date": p.name[len("releases-"):-len(".jsonl.gz")], "size": p.stat().st_size,
+                      "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                      "url": f"{settings.public_base_url.rstrip('/')}/ocds/bulk/{p.name}"})
+    return items

@@ -1,0 +1,14 @@
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from marketplace.oversight import tables
+
+APP_CONFIG = AppConfig(
+    app_name="oversight",
+    migrations_folder_path=str(Path(__file__).parent / "migrations"),
+    table_classes=[tables.AwardHistory, tables.OcdsRelease, tables.TenderStage, tables.StageAlarm,
+                   tables.AgencyNotification],
+    migration_dependencies=["marketplace.core.piccolo_app", "tenders.piccolo_app", "tenders.awards.piccolo_app",
+                            "marketplace.contracts.piccolo_app"],
+)

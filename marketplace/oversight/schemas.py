@@ -1,0 +1,145 @@
+"""Read models of the oversight API (msgspec Structs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+
+class AwardHistoryRead(msgspec.Struct):
+    award_id: UUID
+    tender_id: UUID
+    lot_id: UUID
+    ocid: str
+    tender_title: str
+    lot_title: str
+    agency_id: UUID
+    agency_ruc: str | None
+    agency_name: str
+    supplier_id: UUID
+    supplier_ruc: str | None
+    supplier_name: str
+    method: str
+    category: str
+    classification_scheme: str
+    classification_code: str
+    delivery_ubigeo: str
+    region: str
+    province: str
+    value: int  # céntimos
+    currency: str
+    state: str
+    awarded_at: datetime
+
+
+class AwardHistoryPage(msgspec.Struct):
+    items: list[AwardHistoryRead]
+    next_cursor: str | None
+
+
+class AggregateRow(msgspec.Struct):
+    key: str
+    label: str | None
+    count: int
+    total: int  # céntimos
+
+
+class Aggregates(msgspec.Struct):
+    by: str
+    items: list[AggregateRow]
+
+
+class ConcentrationRow(msgspec.Struct):
+    agency_id: UUID
+    agency_name: str
+    suppliers: int
+    total: int
+    hhi: Decimal  # Herfindahl-Hirschman index, 0-10,000
+    top_share: Decimal  # the largest supplier's share, 0-1
+
+
+class FlagRead(msgspec.Struct):
+    code: str
+    tender_id: UUID | None
+    ocid: str | None
+    lot_id: UUID | None
+    subject: str
+    subject_id: str
+    definition: str
+    thresholds: dict[str, Any]
+    evidence: dict[str, Any]
+
+
+class RedFlags(msgspec.Struct):
+    summary: dict[str, int]  # flags per code
+    definitions: dict[str, str]
+    thresholds: dict[str, Any]
+    items: list[FlagRead]
+
+
+class StageTime(msgspec.Struct):
+    agency_id: UUID
+    agency_name: str
+    method: str
+    stage: str
+    count: int
+    p50_days: float
+    p90_days: float
+
+
+class StageTimes(msgspec.Struct):
+    limits_days: dict[str, int]
+    items: list[StageTime]
+
+
+class AlarmRead(msgspec.Struct):
+    id: int
+    tender_id: UUID
+    ocid: str
+    title: str
+    stage: str
+    entered_at: datetime
+    agency_id: UUID
+    agency_name: str
+    limit_days: int
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
+class StuckRead(msgspec.Struct):
+    tender_id: UUID
+    ocid: str
+    title: str
+    stage: str
+    entered_at: datetime
+    agency_id: UUID
+    agency_name: str
+    method: str
+    limit_days: int
+    days_in_stage: float
+
+
+class Alarms(msgspec.Struct):
+    alarms: list[AlarmRead]
+    stuck_now: list[StuckRead]
+
+
+class NotificationRead(msgspec.Struct):
+    id: int
+    kind: str
+    subject: str
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+
+class BulkFile(msgspec.Struct):
+    name: str
+    date: str
+    size: int
+    sha256: str
+    url: str
