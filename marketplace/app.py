@@ -42,6 +42,9 @@ class MarketplacePlugin(InitPluginProtocol):
 
         settings = self.settings
         app_config.route_handlers.extend([*route_handlers(), MetricsController])
+        from marketplace.portal.templating import template_config  # the public portal's HTML pages
+
+        app_config.template_config = template_config()
         app_config.dependencies.update(
             {
                 "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),

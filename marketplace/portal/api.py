@@ -1,0 +1,447 @@
+"""The public portal's pages: read-only, anonymous, server-rendered (Jinja), charts as inline SVG.
+
+GET /                         home: tender and catalogue search for a chosen place, key figures, the map
+GET /tenders                  tender search and list (local first for a chosen place)
+GET /tenders/{id}             one tender: timeline, lots, documents, enquiries, opening, score sheets, awards,
+                              contracts, red flags
+GET /catalog                  catalogue offers, local suppliers first
+GET /suppliers/{id}           a supplier's registry entry and award history
+GET /agencies/{id}            an agency's record, award history and supplier concentration
+GET /awards                   the award history explorer (filters, charts); /awards.csv downloads it
+GET /red-flags  /stage-times  oversight's indicators, explained
+GET /verify                   how to verify the audit trail and a bid receipt; POST /verify/receipt checks one
+GET /language/{code}          sets the `lang` cookie and goes back
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Redirect, Stream, Template
+from litestar.static_files import create_static_files_router
+
+from marketplace.core import clock, geo, i18n
+from marketplace.core.actor import ANONYMOUS
+from marketplace.core.errors import DomainError, InvalidInput, NotFound
+from marketplace.core.i18n import N_, gettext as _
+from marketplace.portal import charts, formatting, labels, sources
+from marketplace.portal.templating import STATIC
+from marketplace.settings import Settings
+
+PAGE = 20
+
+
+def _uuid(value: str, message: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound(message) from None
+
+
+def _query(request: Request, **changes: Any) -> str:
+    """The current query string with `changes` applied (None removes a key)."""
+    params = {k: v for k, v in request.query_params.items() if v not in ("", None)}
+    params.pop("lang", None)
+    for k, v in changes.items():
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = v
+    return urlencode(params)
+
+
+def _int(value: str | None, default: int = 0, top: int = 10_000) -> int:
+    try:
+        return max(0, min(int(value or default), top))
+    except ValueError:
+        return default
+
+
+def _region_of(ubigeo: str | None) -> str | None:
+    return ubigeo[:2] if ubigeo and geo.is_valid_ubigeo(ubigeo) else None
+
+
+def _error(exc: DomainError) -> str:
+    return _(exc.detail or exc.title, **exc.params)
+
+
+# ----------------------------------------------------------------------------------------------------- home
+
+
+@get("/", name="portal:home")
+async def home(request: Request, settings: Settings) -> Template:
+    from search import service as search
+
+    open_tenders: list[Any] = []
+    try:
+        page = await search.search_tenders(actor=ANONYMOUS, index=search.backend(settings),
+                                           states=["published", "tendering"], limit=6)
+        open_tenders = page.hits
+    except Exception:  # search being down must not take the home page with it
+        open_tenders = []
+    f = sources.filters()
+    regions = await sources.totals_by(f, "region", limit=30)
+    values = {r["key"]: float(r["total"]) for r in regions}
+    total = sum(int(r["total"]) for r in regions)
+    count = sum(int(r["count"]) for r in regions)
+    peru = charts.peru_map(values, title=_("Awarded value by region"),
+                           desc=_("A map of Peru's regions shaded by the total value awarded for delivery in each."),
+                           fmt=formatting.money_short, link=lambda c: f"/awards?region={c}",
+                           no_data=_("No awards"), ident="home-map")
+    return Template("home.html", context={"open_tenders": open_tenders, "map": peru, "total": total,
+                                          "count": count, "regions": regions})
+
+
+# -------------------------------------------------------------------------------------------------- tenders
+
+
+@get("/tenders", name="portal:tenders")
+async def tender_list(request: Request, settings: Settings) -> Template:
+    from search import service as search
+
+    q = request.query_params.get("q", "")[:200]
+    ubigeo = request.query_params.get("ubigeo") or None
+    state = request.query_params.get("state") or None
+    method = request.query_params.get("method") or None
+    category = request.query_params.get("category") or None
+    offset = _int(request.query_params.get("offset"))
+    error = None
+    page = None
+    try:
+        page = await search.search_tenders(
+            actor=ANONYMOUS, index=search.backend(settings), q=q, ubigeo=ubigeo,
+            states=[state] if state else None, methods=[method] if method else None,
+            categories=[category] if category else None, offset=offset, limit=PAGE)
+    except InvalidInput as exc:
+        error = _error(exc)
+    ctx = {"q": q, "ubigeo": ubigeo or "", "state": state or "", "method": method or "", "category": category or "",
+           "page": page, "error": error, "offset": offset, "limit": PAGE,
+           "next_query": _query(request, offset=offset + PAGE), "prev_query": _query(request, offset=max(offset - PAGE, 0))}
+    return Template("tenders.html", context=ctx, status_code=422 if error else 200)
+
+
+def _timeline(t: Any, awards: list[Any], contracts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    now = clock.now()
+    steps = [
+        (N_("Published"), t.published_at),
+        (N_("Enquiries close"), t.enquiry_end),
+        (N_("Bids due"), t.submission_deadline),
+        (N_("Bids opened"), t.opened_at or t.opening_time),
+    ]
+    notified = [a.notified_at for a in awards]
+    if notified:
+        steps.append((N_("Awarded"), min(notified)))
+        steps.append((N_("Standstill ends"), max(a.standstill_ends_at for a in awards)))
+    signed = [c.get("dateSigned") for c in contracts if c.get("dateSigned")]
+    if signed:
+        steps.append((N_("Contract signed"), min(signed)))
+    out = []
+    for msgid, at in steps:
+        if at is None:
+            continue
+        if isinstance(at, str):
+            from datetime import datetime
+
+            at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        out.append({"label": _(msgid), "at": at, "past": at <= now})
+    return out
+
+
+@get("/tenders/{tender_id:str}", name="portal:tender")
+async def tender_page(tender_id: str, settings: Settings) -> Template:
+    from tenders import service as tenders
+    from tenders.awards import service as awards_svc
+    from tenders.bids import service as bids
+    from tenders.evaluation import service as evaluation
+    from marketplace.agencies import service as agencies
+
+    tid = _uuid(tender_id, N_("Tender not found"))
+    t = await tenders.get_tender(actor=ANONYMOUS, tender_id=tid)
+    enquiries = await tenders.list_enquiries(actor=ANONYMOUS, tender_id=tid)
+    try:
+        opening = await bids.get_opening(actor=ANONYMOUS, tender_id=tid)
+    except NotFound:
+        opening = None
+    sheets = [s for s in await evaluation.score_sheets(actor=ANONYMOUS, tender_id=tid) if not s.provisional]
+    awards = await awards_svc.list_awards(actor=ANONYMOUS, tender_id=tid)
+    try:
+        agency = await agencies.get_agency(actor=ANONYMOUS, agency_id=t.agency_id)
+    except NotFound:
+        agency = None
+    release = await sources.release(tender_id=tid, ocid=t.ocid)
+    contracts = (release or {}).get("contracts", [])
+    flags = await sources.red_flags(settings, tender_id=tid) or []
+    lot_titles = {lot.id: lot for lot in t.lots}
+    criteria = {}
+    for s in sheets:
+        for c in ((s.sheet or {}).get("rules") or {}).get("criteria", []):
+            criteria[c["code"]] = c["name"]
+    return Template("tender.html", context={
+        "t": t, "agency": agency, "enquiries": enquiries, "opening": opening, "sheets": sheets, "awards": awards,
+        "contracts": contracts, "flags": flags, "lots_by_id": lot_titles, "criteria": criteria,
+        "timeline": _timeline(t, awards, contracts), "ocds_url": f"/ocds/records/{t.ocid}",
+        "total_estimate": sum(lot.estimated_value for lot in t.lots),
+    })
+
+
+# -------------------------------------------------------------------------------------------------- catalog
+
+
+@get("/catalog", name="portal:catalog")
+async def catalog(request: Request, settings: Settings) -> Template:
+    from search import service as search
+
+    q = request.query_params.get("q", "")[:200]
+    ubigeo = request.query_params.get("ubigeo") or None
+    offset = _int(request.query_params.get("offset"))
+    error = page = None
+    if q or ubigeo:
+        try:
+            page = await search.search_catalog(actor=ANONYMOUS, index=search.backend(settings), q=q,
+                                               ubigeo=ubigeo, offset=offset, limit=PAGE)
+        except InvalidInput as exc:
+            error = _error(exc)
+    return Template("catalog.html", context={
+        "q": q, "ubigeo": ubigeo or "", "page": page, "error": error, "offset": offset, "limit": PAGE,
+        "next_query": _query(request, offset=offset + PAGE), "prev_query": _query(request, offset=max(offset - PAGE, 0)),
+    }, status_code=422 if error else 200)
+
+
+# ------------------------------------------------------------------------------------------------- profiles
+
+
+async def _history(f: Any) -> dict[str, Any]:
+    rows, nxt = await sources.award_page(f, limit=50)
+    by_region = await sources.totals_by(f, "region", limit=30)
+    return {"rows": rows, "more": nxt is not None, "total": sum(int(r["total"]) for r in by_region),
+            "count": sum(int(r["count"]) for r in by_region),
+            "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
+                                   title=_("Awarded value by region"),
+                                   desc=_("A map of Peru's regions shaded by the total value awarded for delivery in each."),
+                                   fmt=formatting.money_short, no_data=_("No awards"), ident="profile-map")}
+
+
+@get("/suppliers/{org_id:str}", name="portal:supplier")
+async def supplier_page(org_id: str) -> Template:
+    from suppliers import service as suppliers
+
+    sid = _uuid(org_id, N_("Supplier not found"))
+    s = await suppliers.read_supplier(actor=ANONYMOUS, org_id=sid)
+    f = sources.filters(supplier_ruc=s["ruc"]) if s.get("ruc") else None
+    history = await _history(f)
+    agencies = await sources.totals_by(f, "agency", limit=10)
+    return Template("supplier.html", context={"s": s, "history": history, "agencies": agencies,
+                                              "awards_query": urlencode({"supplier_ruc": s.get("ruc") or ""})})
+
+
+@get("/agencies/{org_id:str}", name="portal:agency")
+async def agency_page(org_id: str) -> Template:
+    from marketplace.agencies import service as agencies
+
+    aid = _uuid(org_id, N_("Agency not found"))
+    a = await agencies.get_agency(actor=ANONYMOUS, agency_id=aid)
+    f = sources.filters(agency_id=aid)
+    history = await _history(f)
+    suppliers = await sources.totals_by(f, "supplier", limit=10)
+    conc = await sources.concentration(f, limit=1)
+    top = [(r["label"] or r["key"], float(r["total"]), formatting.money(int(r["total"]))) for r in suppliers]
+    chart = charts.hbars(top, title=_("Largest suppliers of this agency"),
+                         desc=_("Total value awarded to each supplier, largest first."), ident="agency-suppliers")
+    return Template("agency.html", context={"a": a, "history": history, "suppliers": suppliers,
+                                            "concentration": conc[0] if conc else None, "chart": chart,
+                                            "awards_query": urlencode({"agency_id": str(aid)})})
+
+
+# --------------------------------------------------------------------------------------------- the explorer
+
+FILTER_KEYS = ("agency_id", "supplier_ruc", "region", "province", "method", "category", "classification",
+               "from", "to", "state")
+
+
+def _filters_from(request: Request) -> tuple[Any, dict[str, str]]:
+    form = {k: (request.query_params.get(k) or "").strip() for k in FILTER_KEYS}
+    agency = None
+    if form["agency_id"]:
+        try:
+            agency = UUID(form["agency_id"])
+        except ValueError:
+            raise InvalidInput(N_("Not a valid agency id"), field="query.agency_id", rule="uuid") from None
+    f = sources.filters(agency_id=agency, supplier_ruc=form["supplier_ruc"], region=form["region"],
+                        province=form["province"], method=form["method"], category=form["category"],
+                        classification=form["classification"], date_from=form["from"], date_to=form["to"],
+                        state=form["state"])
+    return f, form
+
+
+@get("/awards", name="portal:awards")
+async def awards_explorer(request: Request) -> Template:
+    error = None
+    try:
+        f, form = _filters_from(request)
+    except InvalidInput as exc:
+        error, f = _error(exc), None
+        form = {k: request.query_params.get(k) or "" for k in FILTER_KEYS}
+    cursor = request.query_params.get("cursor") or None
+    rows: list[Any] = []
+    nxt = None
+    ctx: dict[str, Any] = {"form": form, "error": error, "available": sources.available()}
+    if f is not None:
+        try:
+            rows, nxt = await sources.award_page(f, cursor=cursor, limit=50)
+        except InvalidInput as exc:
+            error = ctx["error"] = _error(exc)
+        months = await sources.by_month(f)
+        by_region = await sources.totals_by(f, "region", limit=30)
+        suppliers = await sources.totals_by(f, "supplier", limit=10)
+        conc = await sources.concentration(f, limit=10)
+        ctx.update({
+            "total": sum(int(r["total"]) for r in by_region), "count": sum(int(r["count"]) for r in by_region),
+            "months": months, "by_region": by_region, "suppliers": suppliers, "concentration": conc,
+            "months_chart": charts.bars([(m, float(v)) for m, _n, v in months], title=_("Awarded value by month"),
+                                        desc=_("Total value of the awards made each month (Lima time)."),
+                                        fmt=formatting.money_short, ident="months"),
+            "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
+                                   title=_("Awarded value by region"),
+                                   desc=_("A map of Peru's regions shaded by the total value awarded for delivery in each."),
+                                   fmt=formatting.money_short,
+                                   link=lambda c: "/awards?" + _query(request, region=c, cursor=None),
+                                   no_data=_("No awards"), ident="awards-map"),
+            "suppliers_chart": charts.hbars(
+                [(r["label"] or r["key"], float(r["total"]), formatting.money(int(r["total"]))) for r in suppliers],
+                title=_("Largest suppliers"), desc=_("Total value awarded to each supplier, largest first."),
+                ident="suppliers"),
+            "concentration_chart": charts.hbars(
+                [(r["agency_name"], float(r["hhi"]), formatting.number(r["hhi"], 0)) for r in conc],
+                title=_("Supplier concentration by agency"),
+                desc=_("Herfindahl-Hirschman index of each agency's suppliers' shares (0 to 10,000; above 2,500 "
+                       "is highly concentrated)."), ident="hhi", max_value=10_000),
+        })
+    ctx.update({"rows": rows, "next_query": _query(request, cursor=nxt) if nxt else None,
+                "csv_query": _query(request, cursor=None)})
+    return Template("awards.html", context=ctx, status_code=422 if error else 200)
+
+
+@get("/awards.csv", name="portal:awards_csv")
+async def awards_csv(request: Request) -> Stream:
+    f, _form = _filters_from(request)
+    if f is None:
+        raise NotFound(N_("The award history is not available"))
+    stamp = clock.now().astimezone(formatting.LIMA).strftime("%Y%m%d")
+    return Stream(sources.csv_chunks(f), media_type="text/csv; charset=utf-8",
+                  headers={"Content-Disposition": f'attachment; filename="adjudicaciones-{stamp}.csv"'})
+
+
+# ------------------------------------------------------------------------------------------------ oversight
+
+
+@get("/red-flags", name="portal:red_flags")
+async def red_flags(settings: Settings) -> Template:
+    flags = await sources.red_flags(settings)
+    defs = sources.red_flag_definitions()
+    counts: dict[str, int] = {}
+    for fl in flags or []:
+        counts[fl.code] = counts.get(fl.code, 0) + 1
+    chart = charts.hbars([(labels.label("flag", c), float(n), formatting.number(n)) for c, n in
+                          sorted(counts.items(), key=lambda kv: -kv[1])],
+                         title=_("Red flags by kind"), desc=_("How many times each red flag was raised."),
+                         ident="flags")
+    return Template("red_flags.html", context={"flags": flags, "definitions": defs, "counts": counts,
+                                               "chart": chart, "available": flags is not None})
+
+
+@get("/stage-times", name="portal:stage_times")
+async def stage_times(settings: Settings) -> Template:
+    rows = await sources.stage_times()
+    stuck = await sources.stuck(settings)
+    per_stage: dict[str, list[float]] = {}
+    for r in rows or []:
+        acc = per_stage.setdefault(r["stage"], [0.0, 0.0])
+        acc[0] += r["p50_days"] * r["count"]
+        acc[1] += r["count"]
+    order = list(labels.STAGES)
+    points = [(labels.label("stage", s), acc[0] / acc[1], formatting.number(acc[0] / acc[1], 1))
+              for s, acc in sorted(per_stage.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+              if acc[1]]
+    chart = charts.hbars(points, title=_("Typical days in each stage"),
+                         desc=_("Median days each stage took, averaged over agencies and methods weighted by the "
+                                "number of tenders."), ident="stages")
+    return Template("stage_times.html", context={"rows": rows, "stuck": stuck, "chart": chart,
+                                                 "available": rows is not None})
+
+
+# --------------------------------------------------------------------------------------------------- verify
+
+
+def _keys(settings: Settings) -> Any:
+    from marketplace.core.audit_api import keys_of
+
+    return keys_of(settings)
+
+
+@get("/verify", name="portal:verify")
+async def verify(settings: Settings) -> Template:
+    return Template("verify.html", context={"keys": _keys(settings), "result": None, "receipt": ""})
+
+
+@post("/verify/receipt", name="portal:verify_receipt", status_code=200)
+async def verify_receipt(
+    settings: Settings,
+    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template:
+    """Checks a pasted bid receipt against the platform's public key (writes nothing)."""
+    from tenders.bids.service import verify_receipt as check
+
+    text = (data.get("receipt") or "")[:10_000]
+    keys = _keys(settings)
+    try:
+        receipt = json.loads(text)
+        if not isinstance(receipt, dict):
+            raise ValueError
+        ok = check(keys.public_key, receipt)
+        result = "valid" if ok else "invalid"
+    except (ValueError, TypeError):
+        result = "unreadable"
+    return Template("verify.html", context={"keys": keys, "result": result, "receipt": text})
+
+
+# ------------------------------------------------------------------------------------------------- language
+
+
+@get("/language/{code:str}", name="portal:language")
+async def language(code: str, request: Request) -> Redirect:
+    lang = i18n.language(code)
+    nxt = request.query_params.get("next") or "/"
+    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+        nxt = "/"
+    return Redirect(path=nxt, cookies=[Cookie(key="lang", value=lang, max_age=365 * 24 * 3600, path="/",
+                                              samesite="lax")])
+
+
+# ---------------------------------------------------------------------------------------------- not found
+
+
+def _not_found(request: Request, exc: Exception) -> Response:
+    message = _error(exc) if isinstance(exc, DomainError) else _("Page not found")
+    return Template("404.html", context={"message": message}, status_code=404)
+
+
+portal = Router(
+    path="/",
+    route_handlers=[home, tender_list, tender_page, catalog, supplier_page, agency_page, awards_explorer,
+                    awards_csv, red_flags, stage_times, verify, verify_receipt, language],
+    exception_handlers={NotFound: _not_found, NotFoundException: _not_found},
+    include_in_schema=False,
+    tags=["portal"],
+)
+static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
+                                    name="portal:static", cache_control=None)
+
+ROUTES = [portal, static]

@@ -1,0 +1,114 @@
+"""How the portal shows numbers, money and dates in the reader's language (babel, America/Lima)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_skeleton
+from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
+
+from marketplace.core import geo, i18n
+
+LIMA = ZoneInfo("America/Lima")
+
+
+def _locale() -> Any:
+    return i18n.babel_locale()
+
+
+def money(cents: int | None, currency: str = "PEN") -> str:
+    """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en)."""
+    if cents is None:
+        return "—"
+    amount = Decimal(int(cents)).scaleb(-2)
+    currency = (currency or "PEN").strip()
+    text = format_currency(amount, currency, locale=_locale())
+    if currency == "PEN" and "S/" not in text:  # English has no symbol of its own for the sol
+        text = text.replace("PEN", "S/\xa0")
+    return text
+
+
+def number(value: Any, digits: int | None = None) -> str:
+    if value is None:
+        return "—"
+    if digits is not None:
+        return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0", locale=_locale())
+    return format_decimal(value, locale=_locale())
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return format_percent(value, format="#,##0." + "0" * digits + "%" if digits else "#,##0%", locale=_locale())
+
+
+def money_short(cents: float | None) -> str:
+    """A compact amount for chart axes and legends: 'S/ 1.2 M'."""
+    if cents is None:
+        return "—"
+    text = format_compact_currency(Decimal(int(cents)).scaleb(-2), "PEN", locale=_locale(), fraction_digits=1)
+    return text.replace("PEN", "S/\xa0") if "S/" not in text else text
+
+
+def when(value: datetime | str | None, fmt: str | None = None) -> str:
+    """An aware datetime shown in Lima's time in the reader's locale: '1 dic. 2026, 9:38 a. m.'."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if fmt:
+        return format_datetime(value, fmt, tzinfo=LIMA, locale=_locale())
+    loc = _locale()
+    return (format_skeleton("yMMMd", value, tzinfo=LIMA, locale=loc, fuzzy=True) + ", "
+            + format_skeleton("hm", value, tzinfo=LIMA, locale=loc, fuzzy=True))
+
+
+def day(value: datetime | date | str | None, fmt: str = "medium") -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        value = value.astimezone(LIMA).date()
+    return format_date(value, fmt, locale=_locale())
+
+
+def iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def place(ubigeo: str | None) -> str:
+    """'080101' -> 'Cusco, Cusco, Cusco' (district, province, region) as far as known."""
+    if not ubigeo:
+        return "—"
+    code = str(ubigeo)
+    parts: list[str] = []
+    if len(code) == 6 and not code.endswith("00"):
+        d = geo.district(code)
+        if d:
+            parts.append(d.display_name)
+    if len(code) >= 4 and code[2:4] != "00":
+        p = geo.province(code[:4])
+        if p:
+            parts.append(p.display_name)
+    r = geo.region(code[:2])
+    if r:
+        parts.append(r.display_name)
+    # "Cusco, Cusco, Cusco" (district, province and region of the same name) reads as "Cusco"
+    unique = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+    return ", ".join(unique) or code
+
+
+def region_name(code: str | None) -> str:
+    r = geo.region(str(code)[:2]) if code else None
+    return r.display_name if r else (code or "—")
+
+
+def ocds_money(value: dict[str, Any] | None) -> str:
+    """An OCDS Value ({"amount": soles, "currency": "PEN"}) shown like any other amount."""
+    if not value or value.get("amount") is None:
+        return "—"
+    return money(int(Decimal(str(value["amount"])).scaleb(2)), value.get("currency") or "PEN")

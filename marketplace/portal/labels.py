@@ -1,0 +1,57 @@
+"""Words for the codes the portal shows (methods, states, categories, stages, flags), marked for the
+catalogues; templates show them with `label(kind, code)`."""
+
+from __future__ import annotations
+
+from marketplace.core.i18n import N_, gettext
+
+METHODS = {
+    "licitacion_publica": N_("Public tender (licitación pública)"),
+    "concurso_publico": N_("Public competition (concurso público)"),
+    "adjudicacion_simplificada": N_("Simplified award (adjudicación simplificada)"),
+    "subasta_inversa_electronica": N_("Electronic reverse auction"),
+    "comparacion_precios": N_("Price comparison"),
+    "contratacion_directa": N_("Direct contracting"),
+}
+CATEGORIES = {"goods": N_("Goods"), "services": N_("Services"), "works": N_("Works"),
+              "consultancy": N_("Consultancy")}
+TENDER_STATES = {
+    "draft": N_("Draft"), "published": N_("Open for enquiries"), "tendering": N_("Receiving bids"),
+    "opening": N_("Bid opening"), "evaluation": N_("In evaluation"), "awarded": N_("Awarded"),
+    "contracted": N_("Contracted"), "cancelled": N_("Cancelled"), "unsuccessful": N_("Unsuccessful (desierto)"),
+}
+AWARD_STATES = {"pending": N_("Pending"), "standstill": N_("Standstill period"), "appealed": N_("Appealed"),
+                "consented": N_("Final (consented)"), "cancelled": N_("Cancelled")}
+SUPPLIER_STATUS = {"active": N_("Active"), "suspended": N_("Suspended"), "disqualified": N_("Disqualified"),
+                   "pending": N_("Pending")}
+CONTRACT_STATUS = {"pending": N_("Pending signature"), "active": N_("In force"), "terminated": N_("Terminated"),
+                   "cancelled": N_("Cancelled")}
+FLAGS = {
+    "single_bid": N_("Single bid"),
+    "short_submission_period": N_("Short submission period"),
+    "identical_bid_prices": N_("Identical bid prices"),
+    "late_bid_won": N_("Last-minute bid won"),
+    "all_but_winner_disqualified": N_("All bids but the winner's disqualified"),
+    "lowest_bid_disqualified": N_("Lowest bid disqualified"),
+    "price_gap_outlier": N_("Unusual price gap"),
+    "rare_winner": N_("Bids often, rarely wins"),
+    "buyer_disqualifies_many": N_("Buyer disqualifies many bids"),
+    "supplier_many_families": N_("Winner across many product families"),
+    "contract_value_raised": N_("Contract value raised"),
+}
+STAGES = {"published": N_("Enquiries"), "tendering": N_("Bidding"), "opening": N_("Opening"),
+          "evaluation": N_("Evaluation"), "awarded": N_("Standstill"), "contracted": N_("Contract")}
+
+KINDS = {"method": METHODS, "category": CATEGORIES, "tender_state": TENDER_STATES, "award_state": AWARD_STATES,
+         "supplier_status": SUPPLIER_STATUS, "contract_status": CONTRACT_STATUS, "flag": FLAGS, "stage": STAGES}
+
+
+def label(kind: str, code: str | None) -> str:
+    if code is None:
+        return "—"
+    msgid = KINDS.get(kind, {}).get(code)
+    return gettext(msgid) if msgid else code
+
+
+def options(kind: str) -> list[tuple[str, str]]:
+    return [(code, gettext(msgid)) for code, msgid in KINDS[kind].items()]

@@ -1,0 +1,175 @@
+"""Where the portal's figures come from: the domains' service functions, read as the anonymous actor.
+
+Oversight's read models (award history, red flags, stage times, OCDS releases) are imported lazily: a page
+whose source is not installed says so instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from datetime import datetime, time
+from typing import Any
+from uuid import UUID
+
+from marketplace.core import clock
+from marketplace.core.errors import InvalidInput
+from marketplace.core.i18n import N_
+from marketplace.portal.formatting import LIMA
+
+
+def _awards() -> Any:
+    try:
+        from marketplace.oversight.awards import service
+    except ImportError:  # pragma: no cover - oversight not installed
+        return None
+    return service
+
+
+def available() -> bool:
+    return _awards() is not None
+
+
+def filters(*, agency_id: UUID | None = None, supplier_ruc: str | None = None, region: str | None = None,
+            province: str | None = None, method: str | None = None, category: str | None = None,
+            classification: str | None = None, date_from: str | None = None, date_to: str | None = None,
+            state: str | None = None) -> Any:
+    """Award history filters from a form (dates as YYYY-MM-DD, Lima days; the `to` day included)."""
+    svc = _awards()
+    if svc is None:
+        return None
+
+    def day(value: str | None, field: str, end: bool) -> datetime | None:
+        if not value:
+            return None
+        try:
+            d = datetime.strptime(value, "%Y-%m-%d").date()
+        except ValueError:
+            raise InvalidInput(N_("Give the date as YYYY-MM-DD"), field=f"query.{field}", rule="date") from None
+        at = datetime.combine(d, time.min, tzinfo=LIMA)
+        if end:
+            from datetime import timedelta
+
+            at += timedelta(days=1)
+        return at
+
+    f = svc.Filters(agency_id=agency_id, supplier_ruc=supplier_ruc or None, region=region or None,
+                    province=province or None, method=method or None, category=category or None,
+                    classification=classification or None, date_from=day(date_from, "from", False),
+                    date_to=day(date_to, "to", True), state=state or None)
+    f.check()
+    return f
+
+
+async def award_page(f: Any, *, cursor: str | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], str | None]:
+    svc = _awards()
+    if svc is None or f is None:
+        return [], None
+    return await svc.page(filters=f, limit=limit, cursor=cursor or None)
+
+
+async def totals_by(f: Any, by: str, limit: int = 100) -> list[dict[str, Any]]:
+    svc = _awards()
+    if svc is None or f is None:
+        return []
+    return await svc.aggregates(filters=f, by=by, limit=limit)
+
+
+async def concentration(f: Any, limit: int = 20) -> list[dict[str, Any]]:
+    svc = _awards()
+    if svc is None or f is None:
+        return []
+    return await svc.concentration(filters=f, limit=limit)
+
+
+MONTHS_SCANNED = 200_000  # the monthly chart reads at most this many awards (newest first)
+
+
+async def by_month(f: Any, *, months: int = 24) -> list[tuple[str, int, int]]:
+    """(YYYY-MM in Lima, count, total céntimos) for the last `months` months that have awards, oldest first.
+    Cancelled awards are left out unless the filter asks for them."""
+    svc = _awards()
+    if svc is None or f is None:
+        return []
+    buckets: OrderedDict[str, list[int]] = OrderedDict()
+    seen = 0
+    async for rows in svc.stream_rows(filters=f):
+        for r in rows:
+            seen += 1
+            if f.state is None and r["state"] == "cancelled":
+                continue
+            key = r["awarded_at"].astimezone(LIMA).strftime("%Y-%m")
+            if key not in buckets and len(buckets) >= months:
+                return _months(buckets)
+            b = buckets.setdefault(key, [0, 0])
+            b[0] += 1
+            b[1] += int(r["value"])
+        if seen >= MONTHS_SCANNED:
+            break
+    return _months(buckets)
+
+
+def _months(buckets: OrderedDict[str, list[int]]) -> list[tuple[str, int, int]]:
+    """Oldest first, with the months in between that had no awards as zeros (a gap is a fact too)."""
+    if not buckets:
+        return []
+    keys = sorted(buckets)
+    year, month = map(int, keys[0].split("-"))
+    out = []
+    while True:
+        key = f"{year:04d}-{month:02d}"
+        count, total = buckets.get(key, (0, 0))
+        out.append((key, count, total))
+        if key >= keys[-1]:
+            return out
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+async def csv_chunks(f: Any) -> AsyncIterator[bytes]:
+    """The award history export as CSV (oversight's own encoder: the same file as the API's)."""
+    from marketplace.oversight.awards import export
+
+    async for chunk in export.encode(filters=f, fmt="csv"):
+        yield chunk
+
+
+async def red_flags(settings: Any, *, tender_id: UUID | None = None) -> list[Any] | None:
+    try:
+        from marketplace.oversight.redflags import service
+    except ImportError:  # pragma: no cover
+        return None
+    return await service.compute(settings, tender_id=tender_id)
+
+
+def red_flag_definitions() -> dict[str, str]:
+    try:
+        from marketplace.oversight.redflags.service import DEFINITIONS
+    except ImportError:  # pragma: no cover
+        return {}
+    return dict(DEFINITIONS)
+
+
+async def stage_times() -> list[dict[str, Any]] | None:
+    try:
+        from marketplace.oversight.stages import service
+    except ImportError:  # pragma: no cover
+        return None
+    return await service.stage_times()
+
+
+async def stuck(settings: Any) -> list[dict[str, Any]]:
+    try:
+        from marketplace.oversight.stages import service
+    except ImportError:  # pragma: no cover
+        return []
+    return await service.stuck(settings)
+
+
+async def release(*, tender_id: UUID, ocid: str) -> dict[str, Any] | None:
+    """The tender's public OCDS release as it stands now (its contracts are what the portal shows)."""
+    try:
+        from marketplace.oversight.ocds.build import build_release
+    except ImportError:  # pragma: no cover
+        return None
+    return await build_release(tender_id=tender_id, ocid=ocid, release_id=f"{ocid}-portal", tags=["tender"],
+                               date_=clock.now())

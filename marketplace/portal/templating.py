@@ -1,0 +1,46 @@
+"""The portal's Jinja environment: templates/, the catalogues' gettext, and babel's formatting filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+
+from marketplace.core import geo, i18n
+from marketplace.portal import formatting, labels
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+LANGUAGES = (("es", "Español"), ("en", "English"), ("qu", "Runasimi"))
+
+
+def _gettext(msgid: str, **params: Any) -> str:
+    return i18n.gettext(msgid, **params)
+
+
+def _places() -> list[dict[str, Any]]:
+    """Regions with their provinces, for the place selector (local first)."""
+    return [{"code": r.ubigeo, "name": r.display_name,
+             "provinces": [{"code": p.ubigeo, "name": p.display_name} for p in geo.provinces(r.code)]}
+            for r in geo.regions()]
+
+
+def configure(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.globals.update(
+        _=_gettext, gettext=_gettext, label=labels.label, options=labels.options, languages=LANGUAGES,
+        current_language=i18n.current_language, places=_places, regions=geo.regions,
+        region_name=formatting.region_name, place=formatting.place,
+    )
+    env.filters.update(money=formatting.money, when=formatting.when, day=formatting.day,
+                       number=formatting.number, percent=formatting.percent, iso=formatting.iso,
+                       ocds_money=formatting.ocds_money)
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+
+
+def template_config() -> TemplateConfig:
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure)

@@ -1,0 +1,178 @@
+"""The portal in a real browser: Debian's Chromium driven by Playwright (never `playwright install`), against
+a live server (uvicorn in a subprocess) on the test database holding the demo data.
+
+Opens the home page, searches for tenders, opens a tender, switches language (English, then Quechua), downloads
+the award history as CSV, checks the keyboard path (skip link) and a phone-sized screen; screenshots go to
+tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from marketplace.core import db
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"{CHROMIUM} is absent (install Debian's chromium: apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(site, settings, tmp_path_factory):
+    """uvicorn serving the app on a free port, on the same (seeded) test database and Redis."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url or "",
+           "DATA_DIR": str(tmp_path_factory.mktemp("live")), "HOST": "127.0.0.1", "PORT": str(port),
+           "DB_POOL_MAX": "5"}
+    log = open(tmp_path_factory.mktemp("live-log") / "server.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "marketplace.app:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"the server exited: {log.read()[-3000:]}")
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer /health within 30 s")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+
+async def test_a_citizen_searches_opens_a_tender_switches_language_and_downloads_awards(live_server):
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # an awarded tender: its page has the most to show (opening, score sheets, awards)
+    tender = await db.fetchrow(
+        "SELECT t.id, t.title FROM tender t WHERE EXISTS (SELECT 1 FROM award a WHERE a.tender_id = t.id)"
+        " ORDER BY t.title LIMIT 1")
+    word = max(tender["title"].split(), key=len)  # its most distinctive word
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
+                                                locale="es-PE")
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            # Home, in Spanish by default
+            await page.goto(live_server + "/")
+            assert await page.get_attribute("html", "lang") == "es-PE"
+            await page.get_by_role("heading", name="Contrataciones públicas, a la vista").wait_for()
+            await page.screenshot(path=str(ARTIFACTS / "01-home.png"), full_page=True)
+
+            # The keyboard path: the first Tab lands on the skip link, which is shown
+            await page.keyboard.press("Tab")
+            focused = await page.evaluate("document.activeElement.className")
+            assert focused == "skip-link"
+            assert await page.locator(".skip-link").is_visible()
+            await page.screenshot(path=str(ARTIFACTS / "02-skip-link.png"))
+            await page.keyboard.press("Enter")
+            assert await page.evaluate("document.activeElement.id") == "main"
+
+            # Search tenders for a place (local first)
+            await page.fill("#tq", word)
+            await page.select_option("#tplace", "210100")
+            await page.get_by_role("button", name="Buscar convocatorias").first.click()
+            await page.wait_for_url("**/tenders?**")
+            assert f"q={word}" in unquote(page.url)
+            link = page.locator(f'a[href="/tenders/{tender["id"]}"]')
+            await link.first.wait_for()
+            await page.screenshot(path=str(ARTIFACTS / "03-search.png"), full_page=True)
+
+            # Open the tender
+            await link.first.click()
+            await page.wait_for_url(f"**/tenders/{tender['id']}")
+            await page.get_by_role("heading", name="Línea de tiempo").wait_for()
+            await page.get_by_role("heading", name="Cuadros de evaluación").wait_for()
+            main = await page.inner_text("main")
+            assert "S/" in main and "Aún sin buena pro" not in main
+            await page.screenshot(path=str(ARTIFACTS / "04-tender-es.png"), full_page=True)
+
+            # Switch language: English, then Quechua; the cookie keeps the choice
+            await page.get_by_role("link", name="English").click()
+            await page.wait_for_url(f"**/tenders/{tender['id']}")
+            assert await page.get_attribute("html", "lang") == "en"
+            await page.get_by_role("heading", name="Timeline").wait_for()
+            await page.screenshot(path=str(ARTIFACTS / "05-tender-en.png"), full_page=True)
+            await page.get_by_role("link", name="Runasimi").click()
+            await page.wait_for_url(f"**/tenders/{tender['id']}")
+            assert await page.get_attribute("html", "lang") == "qu-PE"
+            await page.goto(live_server + "/")
+            assert await page.get_attribute("html", "lang") == "qu-PE"
+            await page.screenshot(path=str(ARTIFACTS / "06-home-qu.png"), full_page=True)
+            await page.get_by_role("link", name="Español").click()
+
+            # The award history explorer and its CSV download
+            await page.goto(live_server + "/awards")
+            await page.get_by_role("heading", name="Historial de adjudicaciones").wait_for()
+            await page.screenshot(path=str(ARTIFACTS / "07-awards.png"), full_page=True)
+            async with page.expect_download() as info:
+                await page.get_by_role("link", name="Descargar CSV").first.click()
+            download = await info.value
+            target = ARTIFACTS / "awards.csv"
+            await download.save_as(str(target))
+            with target.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.reader(fh))
+            awards = (await db.fetchrow("SELECT count(*) AS n FROM award"))["n"]
+            assert rows[0][:2] == ["award_id", "tender_id"] and len(rows) - 1 == awards > 0
+
+            # A map region is a link to that region's awards
+            await page.locator("svg#awards-map a, #awards-map-t").count()
+            await page.locator("figure.map a").first.click()
+            await page.wait_for_url("**/awards?**region=**")
+            assert errors == []
+            await context.close()
+
+            # A phone-sized screen: nothing overflows sideways
+            phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                              is_mobile=True, has_touch=True)
+            page = await phone.new_page()
+            for name, path in (("08-phone-home", "/"), ("09-phone-tender", f"/tenders/{tender['id']}"),
+                               ("10-phone-awards", "/awards")):
+                await page.goto(live_server + path)
+                overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 1, (path, overflow)
+                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=path == "/awards")
+            await phone.close()
+        finally:
+            await browser.close()
