@@ -28,8 +28,10 @@ async def sweep_tenders(ctx: dict[str, Any], *, settings: Any = None, limit: int
     for tender_id in await service.due_tender_ids(limit=limit):
         try:
             async with unit_of_work():
-                before = (await service.lock_tender(tender_id=tender_id))["state"]
-                after = await service.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id)
+                locked = await service.lock_tender(tender_id=tender_id)
+                after = await service.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id,
+                                                       locked=locked)
+            before = locked["state"]
             moved += before != after
         except Exception:  # one bad tender must not stop the others; the next tick retries it
             log.exception("sweeping tender %s failed", tender_id)

@@ -18,7 +18,7 @@ def test_seal_round_trip_and_binding(plain, aad):
     key = sealing.new_data_key()
     sealed = sealing.seal(key, plain, aad=aad)
     assert sealing.unseal(key, sealed, aad=aad) == plain
-    assert plain == b"" or plain not in sealed
+    assert len(plain) < 8 or plain not in sealed  # a short plaintext may occur in random bytes by chance
     with pytest.raises(sealing.SealError):
         sealing.unseal(key, sealed, aad=aad + b"x")
     with pytest.raises(sealing.SealError):
