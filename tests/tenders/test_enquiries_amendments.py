@@ -188,3 +188,21 @@ async def test_documents_are_versioned_with_sha256(client, settings, fixed_clock
     r = await client.post(url, files={"file": ("e.pdf", b"", "application/pdf")}, data={"title": "E", "reason": "x y z"},
                           headers=officer.headers)
     assert r.status_code == 422
+
+
+async def test_amendment_matrix_and_a_later_deadline_is_not_material(client, settings, fixed_clock):
+    from tests.harness import check_matrix, personas
+
+    p = await personas(settings, client)
+    t = await tf.published(client, p.officer)
+    later = (datetime.fromisoformat(t["submission_deadline"]) + timedelta(days=2)).isoformat()
+    opening = (datetime.fromisoformat(t["opening_time"]) + timedelta(days=2)).isoformat()
+    body = {"submission_deadline": later, "opening_time": opening, "reason": "Más tiempo para ofertar"}
+    await check_matrix(client, "PATCH", f"/api/v1/tenders/{t['id']}", {
+        p.anonymous: 401, p.other_officer: 403, p.committee: 403, p.bidder: 403, p.auditor: 403, p.admin: 403,
+        p.officer: 200,
+    }, json=body)
+    t = (await client.get(f"/api/v1/tenders/{t['id']}")).json()
+    assert t["submission_deadline"] == later.replace("+00:00", "Z") or \
+        datetime.fromisoformat(t["submission_deadline"]) == datetime.fromisoformat(later)
+    assert t["amendments"][0]["material"] is False and t["amendment_count"] == 1
