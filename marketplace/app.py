@@ -54,6 +54,7 @@ class MarketplacePlugin(InitPluginProtocol):
         app_config.exception_handlers.update(exception_handlers)  # type: ignore[arg-type]
         app_config.middleware.insert(0, _language_middleware(settings.default_locale))
         app_config.lifespan.append(self.lifespan)
+        app_config.plugins.append(__import__("tenders.auctions.live", fromlist=["x"]).channels_plugin(settings))  # live auction boards: Redis pub/sub (Litestar channels)
         app_config.middleware.append(PrometheusConfig(app_name="marketplace", group_path=True).middleware)
         app_config.openapi_config = OpenAPIConfig(
             title="Mercado Abierto API",

@@ -17,6 +17,7 @@ APP_REGISTRY = AppRegistry(
         "tenders.evaluation.piccolo_app",
         "tenders.awards.piccolo_app",
         "tenders.auctions.piccolo_app",
+        "tenders.auctions.piccolo_app",
         "marketplace.oversight.piccolo_app",
     ]
 )

@@ -34,6 +34,7 @@ JOB_MODULES: list[str] = [
     "tenders.jobs",
     "tenders.awards.jobs",
     "tenders.auctions.jobs",
+    "tenders.auctions.jobs",
     "marketplace.payments.jobs",
     "marketplace.contracts.jobs",
     "marketplace.oversight.jobs",

@@ -95,6 +95,7 @@ async def award(*, actor: Actor, tender_id: UUID, data: AwardCreate) -> AwardRes
     if not chosen:
         raise Conflict(N_("No lot of this tender is in evaluation (the tender is {state})"), field="state",
                        rule="state", params={"state": t["state"]})
+    await __import__("tenders.auctions.gate", fromlist=["x"]).check_awardable(lot_ids=[lot["id"] for lot in chosen])  # live auctions first
     policy = policies.current()
     rules = await evaluation.load_rules(tender_id=tender_id)
     seed = await evaluation.opening_seed(tender_id=tender_id)
