@@ -21,7 +21,7 @@ def _locale() -> Any:
 
 def money(cents: int | None, currency: str = "PEN") -> str:
     """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en)."""
-    if cents is None:
+    if cents is None or not isinstance(cents, (int, Decimal)):
         return "—"
     amount = Decimal(int(cents)).scaleb(-2)
     currency = (currency or "PEN").strip()
@@ -55,7 +55,7 @@ def money_short(cents: float | None) -> str:
 
 def when(value: datetime | str | None, fmt: str | None = None) -> str:
     """An aware datetime shown in Lima's time in the reader's locale: '1 dic. 2026, 9:38 a. m.'."""
-    if value is None or value == "":
+    if not value:  # None, "" or a template's Undefined
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -67,7 +67,7 @@ def when(value: datetime | str | None, fmt: str | None = None) -> str:
 
 
 def day(value: datetime | date | str | None, fmt: str = "medium") -> str:
-    if value is None or value == "":
+    if not value:  # None, "" or a template's Undefined
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -76,8 +76,10 @@ def day(value: datetime | date | str | None, fmt: str = "medium") -> str:
     return format_date(value, fmt, locale=_locale())
 
 
-def iso(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
+def iso(value: datetime | str | None) -> str:
+    if not value:
+        return ""
+    return value if isinstance(value, str) else value.isoformat()
 
 
 def place(ubigeo: str | None) -> str:

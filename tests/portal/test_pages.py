@@ -1,0 +1,185 @@
+"""Every demo object has its page (200), a missing or private one a friendly 404 page; the pages speak the
+reader's language, show amounts in soles and times in Lima; the explorer's CSV is the award history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+
+import pytest
+
+from marketplace.core import db
+
+HTML = "text/html"
+
+
+def _html(r, status=200):
+    assert r.status_code == status, (r.status_code, r.text[:2000])
+    assert r.headers["content-type"].startswith(HTML)
+    return r.text
+
+
+async def test_every_public_tender_has_a_page_with_its_record(site):
+    tenders = await db.fetch("SELECT id, title, ocid, state FROM tender WHERE state <> 'draft' ORDER BY title")
+    assert len(tenders) >= 8
+    for t in tenders:
+        text = _html(await site.get(f"/tenders/{t['id']}"))
+        assert t["ocid"] in text
+        assert "Línea de tiempo" in text and "Ítems" in text
+    # the awarded ones show the opening record, the score sheet and the award
+    awarded = await db.fetch("SELECT DISTINCT a.tender_id, o.name FROM award a JOIN organisation o"
+                             " ON o.id = a.supplier_id")
+    assert awarded
+    for a in awarded:
+        text = _html(await site.get(f"/tenders/{a['tender_id']}"))
+        assert "Cuadro de evaluación, ítem 1" in text and a["name"].replace("&", "&amp;") in text
+        assert "Aún sin buena pro" not in text
+    # answered enquiries are shown with their answers
+    q = await db.fetchrow("SELECT tender_id, answer FROM tender_enquiry WHERE answer IS NOT NULL LIMIT 1")
+    assert q["answer"][:40] in _html(await site.get(f"/tenders/{q['tender_id']}"))
+
+
+async def test_drafts_and_missing_tenders_get_a_friendly_not_found_page(site):
+    draft = await db.fetchrow("SELECT id FROM tender WHERE state = 'draft' LIMIT 1")
+    for path in (f"/tenders/{draft['id']}", f"/tenders/{uuid.uuid4()}", "/tenders/not-a-tender",
+                 f"/suppliers/{uuid.uuid4()}", "/suppliers/xyz", f"/agencies/{uuid.uuid4()}", "/agencies/1"):
+        text = _html(await site.get(path), 404)
+        assert "No encontramos esa página" in text, path
+        assert 'href="/tenders"' in text  # a way on
+    r = await site.get(f"/tenders/{uuid.uuid4()}", headers={"Accept-Language": "en"})
+    assert "We could not find that page" in _html(r, 404) and "Tender not found" in r.text
+
+
+async def test_every_supplier_and_agency_has_a_profile_with_its_award_history(site):
+    suppliers = await db.fetch("SELECT organisation_id AS id, legal_name, ruc, status FROM supplier")
+    assert len(suppliers) >= 100
+    for s in suppliers:
+        r = await site.get(f"/suppliers/{s['id']}")
+        if s["status"] == "pending":  # a pending registration is not public yet
+            _html(r, 404)
+            continue
+        assert s["ruc"] in _html(r)
+    winner = await db.fetchrow("SELECT a.supplier_id, count(*) AS n FROM award a GROUP BY a.supplier_id"
+                               " ORDER BY n DESC LIMIT 1")
+    text = _html(await site.get(f"/suppliers/{winner['supplier_id']}"))
+    assert "Historial de adjudicaciones" in text and text.count('href="/tenders/') >= winner["n"]
+
+    agencies = await db.fetch("SELECT organisation_id AS id FROM agency")
+    assert len(agencies) >= 8
+    for a in agencies:
+        name = (await db.fetchrow("SELECT name FROM organisation WHERE id = $1", a["id"]))["name"]
+        assert name in _html(await site.get(f"/agencies/{a['id']}"))
+
+
+async def test_home_and_search_pages(site):
+    text = _html(await site.get("/"))
+    assert 'lang="es-PE"' in text and "Saltar al contenido principal" in text
+    assert text.count("<optgroup") >= 2 * 25  # the place selector, per region, in both search forms
+    assert '<svg' in text and text.count("<path") >= 25  # the map of the regions
+
+    t = await db.fetchrow("SELECT id, title FROM tender WHERE state = 'tendering' ORDER BY title LIMIT 1")
+    word = max(t["title"].split(), key=len)
+    text = _html(await site.get("/tenders", params={"q": word, "ubigeo": "080100"}))
+    assert f'/tenders/{t["id"]}' in text
+
+    text = _html(await site.get("/catalog", params={"q": "cemento", "ubigeo": "080101"}))
+    assert "S/" in text and "ofertas encontradas" in text
+    # local first: the first offer's supplier is in Cusco province or region when any is
+    first_tier = re.search(r'class="badge (local|near)?[^"]*">([^<]+)<', text)
+    assert first_tier is not None
+
+    r = await site.get("/tenders", params={"ubigeo": "999999"})
+    assert "ubigeo" in _html(r, 422).lower()
+
+
+async def test_award_explorer_filters_charts_and_csv(site):
+    n = (await db.fetchrow("SELECT count(*) AS n FROM award"))["n"]
+    text = _html(await site.get("/awards"))
+    assert 'id="months-t"' in text and 'id="awards-map-t"' in text and 'id="hhi-t"' in text
+    r = await site.get("/awards.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == n
+
+    region = (await db.fetchrow("SELECT substr(l.delivery_ubigeo, 1, 2) AS r FROM award a"
+                                " JOIN tender_lot l ON l.id = a.lot_id LIMIT 1"))["r"]
+    in_region = (await db.fetchrow("SELECT count(*) AS n FROM award a JOIN tender_lot l ON l.id = a.lot_id"
+                                   " WHERE substr(l.delivery_ubigeo, 1, 2) = $1", region))["n"]
+    r = await site.get("/awards.csv", params={"region": region})
+    assert len(list(csv.DictReader(io.StringIO(r.text)))) == in_region
+    _html(await site.get("/awards", params={"region": region}))
+
+    text = _html(await site.get("/awards", params={"supplier_ruc": "123"}), 422)
+    assert "RUC" in text and "11" in text
+    _html(await site.get("/awards", params={"from": "29/11/2026"}), 422)
+
+
+async def test_oversight_pages_and_verify(site, settings):
+    text = _html(await site.get("/red-flags"))
+    assert "Alertas" in text and "Oferta única" in text
+    text = _html(await site.get("/stage-times"))
+    assert "Tiempos por etapa" in text
+    text = _html(await site.get("/verify"))
+    assert settings.keys.signing_public_key_b64() in text and "/api/v1/audit/checkpoints" in text
+
+
+async def test_a_pasted_bid_receipt_is_checked_against_the_platform_key(site, settings):
+    import json
+    from datetime import datetime, timezone
+
+    from tenders.bids.service import make_receipt
+
+    receipt = make_receipt(settings, bid_id=uuid.uuid4(), ocid="ocds-test01-x", lots=[uuid.uuid4()],
+                           sha256="ab" * 32, received_at=datetime(2026, 11, 29, 15, 0, tzinfo=timezone.utc))
+    body = json.dumps({f: getattr(receipt, f) for f in receipt.__struct_fields__})
+    r = await site.post("/verify/receipt", data={"receipt": body})
+    assert "La firma es válida" in _html(r)
+    forged = body.replace("ab" * 32, "cd" * 32)
+    assert "La firma no coincide" in _html(await site.post("/verify/receipt", data={"receipt": forged}))
+    assert "Esto no es una constancia" in _html(await site.post("/verify/receipt", data={"receipt": "{"}))
+
+
+@pytest.mark.parametrize(("how", "lang", "heading"), [
+    ({}, "es-PE", "Contrataciones públicas, a la vista"),
+    ({"headers": {"Accept-Language": "en-GB,en;q=0.9"}}, "en", "Public procurement, in the open"),
+    ({"headers": {"Accept-Language": "qu-PE, es;q=0.5"}}, "qu-PE", "Estadop rantisqankuna, llapanpa qhawanapaq"),
+    ({"params": {"lang": "en"}}, "en", "Public procurement, in the open"),
+    ({"cookies": {"lang": "qu"}}, "qu-PE", "Estadop rantisqankuna, llapanpa qhawanapaq"),
+])
+async def test_the_reader_language_comes_from_the_switch_the_cookie_or_the_browser(site, how, lang, heading):
+    site.cookies.clear()
+    text = _html(await site.get("/", **how))
+    site.cookies.clear()
+    assert f'<html lang="{lang}">' in text and heading in text
+
+
+async def test_the_language_switch_sets_the_cookie_and_goes_back_to_a_local_page(site):
+    r = await site.get("/language/en", params={"next": "/awards?region=08"})
+    assert r.status_code in (301, 302, 303, 307) and r.headers["location"] == "/awards?region=08"
+    assert "lang=en" in r.headers["set-cookie"]
+    r = await site.get("/language/qu", params={"next": "https://evil.example/"})
+    assert r.headers["location"] == "/"
+    r = await site.get("/language/fr", params={"next": "//evil.example"})
+    assert r.headers["location"] == "/" and "lang=es" in r.headers["set-cookie"]
+    site.cookies.clear()
+
+
+async def test_amounts_in_soles_and_times_in_lima_per_language(site):
+    a = await db.fetchrow("SELECT a.tender_id, a.value, a.notified_at FROM award a ORDER BY a.value DESC LIMIT 1")
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_skeleton
+    from babel.numbers import format_currency
+
+    soles = Decimal(a["value"]).scaleb(-2)
+    lima = ZoneInfo("America/Lima")
+    es = _html(await site.get(f"/tenders/{a['tender_id']}"))
+    assert format_currency(soles, "PEN", locale="es_PE") in es  # "S/ 550,000.00"
+    assert format_skeleton("hm", a["notified_at"], tzinfo=lima, locale="es_PE", fuzzy=True) in es
+    en = _html(await site.get(f"/tenders/{a['tender_id']}", params={"lang": "en"}))
+    assert f"S/\xa0{soles:,.2f}" in en
+    assert format_skeleton("yMMMd", a["notified_at"], tzinfo=lima, locale="en", fuzzy=True) in en
