@@ -179,9 +179,8 @@ async def request_appeal_bond(*, actor: Actor, bond_percent: Decimal, appeal_id:
     """The appeal bond (`bond_percent`, APPEAL_BOND_PERCENT, of the lot's estimated value), paid by the
     appellant. Asking twice for one appeal returns the same bond.
 
-    The 'payments.appeal_bonds' consumer asks for it when an appeal is filed ('award.appealed'); the appeals
-    service may also call it in its own transaction. The appeal should only suspend consent once
-    `bond_paid(appeal_id)` (or the 'appeal_bond.paid' outbox event) says so.
+    The appeals service asks for it in the transaction that files the appeal; the appeal suspends consent
+    only once the bond is paid (the 'appeal_bond.paid' outbox event, consumed by tenders.awards).
     """
     require(actor, "supplier", "supplier_admin", "bidder")
     require_member(actor, supplier_org_id)

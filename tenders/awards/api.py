@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from marketplace.core.actor import Actor
 from marketplace.core.db import unit_of_work
+from marketplace.settings import Settings
 from tenders.awards import service
 from tenders.awards.schemas import (
     AppealCreate,
@@ -46,9 +47,10 @@ class AwardController(Controller):
         return await service.get_award(actor=actor, award_id=award_id)
 
     @post("/appeals", summary="Appeal the award during the standstill (a bidder of the lot)", status_code=201)
-    async def file_appeal(self, award_id: UUID, data: AppealCreate, actor: Actor) -> AppealRead:
+    async def file_appeal(self, award_id: UUID, data: AppealCreate, actor: Actor, settings: Settings) -> AppealRead:
         async with unit_of_work():
-            result = await service.file_appeal(actor=actor, award_id=award_id, data=data)
+            result = await service.file_appeal(actor=actor, award_id=award_id, data=data,
+                                               bond_percent=settings.appeal_bond_percent)
         return result
 
     @get("/appeals", summary="The award's appeals and their decisions (public)")
@@ -70,7 +72,8 @@ class AppealsController(Controller):
     @get("/", summary="Appeals across awards, oldest first (public); by default those awaiting a decision")
     async def list_appeals(
         self, actor: Actor,
-        appeal_state: Annotated[str | None, Parameter(query="state", pattern="^(filed|upheld|dismissed|moot)$")]
+        appeal_state: Annotated[str | None, Parameter(
+            query="state", pattern="^(pending_bond|filed|upheld|dismissed|moot)$")]
         = "filed",
         limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
         offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,

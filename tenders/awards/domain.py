@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Mapping
 
 from marketplace.core.errors import Conflict, DeadlinePassed
@@ -88,6 +89,9 @@ APPEAL = StateMachine(
     name="appeal",
     initial="filed",
     transitions={
+        # Where an appeal owes a bond it waits for it: only a paid appeal suspends consent and can be
+        # decided; one still unpaid when the standstill ends lapses (moot).
+        "pending_bond": {"admit": "filed", "moot": "moot"},
         "filed": {"uphold": "upheld", "dismiss": "dismissed", "moot": "moot"},
         "upheld": {},
         "dismissed": {},
@@ -96,6 +100,17 @@ APPEAL = StateMachine(
 )
 
 APPEAL_DECISIONS = ("upheld", "dismissed")
+OPEN_APPEAL_STATES = ("pending_bond", "filed")
+
+
+def bond_required(*, bond_percent: Decimal, estimated_value_cents: int) -> bool:
+    """An appeal owes a bond (APPEAL_BOND_PERCENT of the lot's estimated value) unless the rate is 0."""
+    return bond_percent > 0 and estimated_value_cents > 0
+
+
+def first_appeal_state(*, owes_bond: bool) -> str:
+    """An appeal that owes a bond waits for it; one that owes none is open at once."""
+    return "pending_bond" if owes_bond else APPEAL.initial
 
 
 class StandstillOver(DeadlinePassed):

@@ -14,6 +14,9 @@ from typing import Any
 
 from arq import cron
 
+from uuid import UUID
+
+from marketplace.core import outbox
 from marketplace.core.actor import SYSTEM
 from marketplace.core.db import unit_of_work
 from tenders.awards import service
@@ -31,6 +34,14 @@ async def consent_awards(ctx: dict[str, Any] | None = None, *, limit: int = 200)
         except Exception:  # one bad award must not stop the others; the next tick retries it
             log.exception("settling award %s failed", award_id)
     return changed
+
+
+@outbox.consumer("awards.paid_bonds", topics=["appeal_bond.paid"])
+async def admit_paid_appeals(events: list[outbox.OutboxEvent]) -> None:
+    """A paid bond opens its appeal (consent waits for the decision), or lapses it when paid too late.
+    Runs in the drain's transaction; idempotent (an appeal no longer waiting for its bond is left alone)."""
+    for ev in events:
+        await service.admit_paid_appeal(appeal_id=UUID(ev.payload["appeal_id"]), actor=SYSTEM)
 
 
 FUNCTIONS: list = []

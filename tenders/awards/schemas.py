@@ -71,3 +71,4 @@ class AppealRead(msgspec.Struct):
     award_state: str
     decided_at: datetime | None = None
     decision_reason: str | None = None
+    bond_cents: int = 0  # the bond this appeal owes; while unpaid the appeal is 'pending_bond'

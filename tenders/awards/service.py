@@ -19,6 +19,7 @@ judged by the clock read after it.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -45,6 +46,7 @@ TOPIC_CREATED = "award.created"
 TOPIC_UNSUCCESSFUL = "lot.unsuccessful"
 TOPIC_APPEALED = "award.appealed"
 TOPIC_APPEAL_DECIDED = "appeal.decided"
+TOPIC_APPEAL_ADMITTED = "appeal.admitted"
 TOPIC_CONSENTED = "award.consented"
 TOPIC_CANCELLED = "award.cancelled"
 
@@ -195,13 +197,11 @@ async def _set_award_state(*, actor: Actor, a: dict[str, Any], action: str, now:
 
 async def _moot_open_appeals(*, actor: Actor, award_id: UUID, now: datetime, reason: str,
                              except_id: UUID | None = None) -> None:
-    rows = await db.fetch("SELECT id, state FROM award_appeal WHERE award_id = $1 AND state = 'filed'"
-                          " AND id IS DISTINCT FROM $2 FOR UPDATE", award_id, except_id)
+    rows = await db.fetch("SELECT id, state FROM award_appeal WHERE award_id = $1 AND state = ANY($3::text[])"
+                          " AND id IS DISTINCT FROM $2 FOR UPDATE", award_id, except_id,
+                          list(domain.OPEN_APPEAL_STATES))
     for r in rows:
-        await db.execute("UPDATE award_appeal SET state = $2, decided_at = $3, decision_reason = $4 WHERE id = $1",
-                         r["id"], APPEAL.next(r["state"], "moot"), now, reason)
-        await audit.record(actor=actor, action="appeal.moot", entity_type="award_appeal", entity_id=r["id"],
-                           data={"award_id": str(award_id), "reason": reason})
+        await _lapse_appeal(actor=actor, appeal_id=r["id"], state=r["state"], now=now, reason=reason)
 
 
 async def due_award_ids(*, limit: int = 200) -> list[UUID]:
@@ -228,6 +228,9 @@ async def settle(*, award_id: UUID, actor: Actor = SYSTEM) -> str | None:
     open_appeals = await _open_appeals(award_id)
     if domain.can_consent(state=a["state"], now=now, standstill_ends_at=a["standstill_ends_at"],
                           open_appeals=open_appeals):
+        # Appeals whose bond never arrived lapse with the standstill.
+        await _moot_open_appeals(actor=actor, award_id=award_id, now=now,
+                                 reason="the bond was not paid within the standstill")
         return await _set_award_state(actor=actor, a=a, action="consent", now=now)
     return None
 
@@ -242,7 +245,7 @@ async def _open_appeals(award_id: UUID, except_id: UUID | None = None) -> int:
 
 _APPEAL_COLUMNS = (
     "p.id, p.award_id, p.tender_id, p.lot_id, p.appellant_id, o.name AS appellant_name, p.grounds, p.state,"
-    " p.filed_at, p.decided_at, p.decision_reason, a.state AS award_state"
+    " p.filed_at, p.decided_at, p.decision_reason, p.bond_cents, a.state AS award_state"
 )
 
 
@@ -259,9 +262,14 @@ def _appeal_read(row: dict[str, Any]) -> AppealRead:
     return AppealRead(**{k: row[k] for k in AppealRead.__struct_fields__})
 
 
-async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate) -> AppealRead:
-    """A bidder of the lot (not the awardee) appeals during the standstill; consent waits for the decision.
-    (The appeal bond arrives with the payments issue.)"""
+async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
+                      bond_percent: Decimal = Decimal(0)) -> AppealRead:
+    """A bidder of the lot (not the awardee) appeals during the standstill.
+
+    Where the appeal owes a bond (`bond_percent` of the lot's estimated value, APPEAL_BOND_PERCENT) the bond
+    is requested in this same transaction and the appeal waits for it ('pending_bond'): the award stays in
+    standstill until the bond is paid (`admit_paid_appeal`); an appeal still unpaid when the standstill ends
+    lapses. With no bond owed the appeal suspends consent at once."""
     require(actor, "supplier", *BIDDER_ROLES)
     a = await _award_row(award_id, lock=True)
     entry = await db.fetchrow("SELECT bid_id FROM opening_entry WHERE lot_id = $1 AND supplier_id = $2",
@@ -271,29 +279,90 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate) -> Ap
     if actor.org_id == a["supplier_id"]:
         raise Forbidden(N_("The awarded bidder cannot appeal its own award"))
     now = clock.now()
-    lot = await db.fetchrow("SELECT state FROM tender_lot WHERE id = $1", a["lot_id"])
-    if lot is not None and lot["state"] == State.CANCELLED.value:
+    lot = await db.fetchrow(
+        "SELECT l.state, l.estimated_value, t.agency_id, t.currency FROM tender_lot l"
+        " JOIN tender t ON t.id = l.tender_id WHERE l.id = $1", a["lot_id"])
+    assert lot is not None
+    if lot["state"] == State.CANCELLED.value:
         raise Conflict(N_("The lot was cancelled"), field="award", rule="lot_cancelled")
     target = domain.check_can_appeal(state=a["state"], now=now, standstill_ends_at=a["standstill_ends_at"])
     mine = await db.fetchrow("SELECT id FROM award_appeal WHERE award_id = $1 AND appellant_id = $2"
-                             " AND state = 'filed'", award_id, actor.org_id)
+                             " AND state = ANY($3::text[])", award_id, actor.org_id, list(domain.OPEN_APPEAL_STATES))
     if mine is not None:
         raise Conflict(N_("You already have an open appeal against this award"), field="award", rule="duplicate")
+    owes_bond = domain.bond_required(bond_percent=bond_percent, estimated_value_cents=lot["estimated_value"])
+    state = domain.first_appeal_state(owes_bond=owes_bond)
     row = await db.fetchrow(
         "INSERT INTO award_appeal (award_id, tender_id, lot_id, appellant_id, filed_by, bid_id, grounds, state,"
         " filed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         award_id, a["tender_id"], a["lot_id"], actor.org_id, actor.user_id, entry["bid_id"], data.grounds,
-        APPEAL.initial, now)
+        state, now)
     assert row is not None
     appeal_id = row["id"]
+    bond_cents = 0
+    if owes_bond:
+        from marketplace.payments import service as payments
+
+        bond = await payments.request_appeal_bond(
+            actor=actor, bond_percent=bond_percent, appeal_id=appeal_id, supplier_org_id=actor.org_id,
+            agency_org_id=lot["agency_id"], estimated_value_cents=lot["estimated_value"],
+            currency=lot["currency"].strip())
+        bond_cents = bond["amount_cents"]
+        await db.execute("UPDATE award_appeal SET bond_cents = $2 WHERE id = $1", appeal_id, bond_cents)
+        target = a["state"]  # consent is suspended only once the bond is paid
     if a["state"] != target:
         await db.execute("UPDATE award SET state = $2, state_changed_at = $3 WHERE id = $1", award_id, target, now)
     await audit.record(actor=actor, action="award.appeal", entity_type="award", entity_id=award_id, data={
-        "appeal_id": str(appeal_id), "from": a["state"], "to": target, "appellant_id": str(actor.org_id)})
+        "appeal_id": str(appeal_id), "from": a["state"], "to": target, "appellant_id": str(actor.org_id),
+        "bond_cents": bond_cents})
     await outbox.emit(topic=TOPIC_APPEALED, aggregate_type="award", aggregate_id=award_id, payload={
         "award_id": str(award_id), "appeal_id": str(appeal_id), "tender_id": str(a["tender_id"]),
-        "lot_id": str(a["lot_id"]), "appellant_id": str(actor.org_id), "filed_at": now.isoformat()})
+        "lot_id": str(a["lot_id"]), "appellant_id": str(actor.org_id), "filed_at": now.isoformat(),
+        "state": state, "bond_cents": bond_cents})
     return _appeal_read(await _appeal_row(appeal_id, award_id))
+
+
+async def admit_paid_appeal(*, appeal_id: UUID, actor: Actor = SYSTEM) -> str | None:
+    """The appeal's bond was paid: within the standstill the appeal opens and suspends consent; paid after
+    the standstill (or once the award moved on) it lapses and its bond is refunded. Idempotent: returns
+    the appeal's new state, or None when it was no longer waiting for its bond."""
+    p = await db.fetchrow("SELECT award_id FROM award_appeal WHERE id = $1", appeal_id)
+    if p is None:
+        return None
+    a = await _award_row(p["award_id"], lock=True)
+    p = await db.fetchrow("SELECT id, state FROM award_appeal WHERE id = $1 FOR UPDATE", appeal_id)
+    if p is None:
+        return None
+    now = clock.now()
+    if (p["state"] == "pending_bond" and a["state"] in ("standstill", "appealed")
+            and domain.in_standstill(now, a["standstill_ends_at"])):
+        new_state = APPEAL.next(p["state"], "admit")
+        await db.execute("UPDATE award_appeal SET state = $2 WHERE id = $1", appeal_id, new_state)
+        if a["state"] != "appealed":
+            await _set_award_state(actor=actor, a=a, action="appeal", now=now)
+        await audit.record(actor=actor, action="appeal.admitted", entity_type="award_appeal",
+                           entity_id=appeal_id, data={"award_id": str(a["id"])})
+        await outbox.emit(topic=TOPIC_APPEAL_ADMITTED, aggregate_type="award", aggregate_id=a["id"], payload={
+            "award_id": str(a["id"]), "appeal_id": str(appeal_id), "tender_id": str(a["tender_id"]),
+            "lot_id": str(a["lot_id"]), "admitted_at": now.isoformat()})
+        return new_state
+    if p["state"] == "pending_bond":
+        await _lapse_appeal(actor=actor, appeal_id=appeal_id, state=p["state"], now=now,
+                            reason="the bond was paid after the standstill ended")
+    if p["state"] in ("pending_bond", "moot"):
+        # Paid for an appeal that can no longer be heard: the money goes back.
+        from marketplace.payments import service as payments
+
+        await payments.refund_appeal_bond(actor=actor, appeal_id=appeal_id)
+        return "moot"
+    return None
+
+
+async def _lapse_appeal(*, actor: Actor, appeal_id: UUID, state: str, now: datetime, reason: str) -> None:
+    await db.execute("UPDATE award_appeal SET state = $2, decided_at = $3, decision_reason = $4 WHERE id = $1",
+                     appeal_id, APPEAL.next(state, "moot"), now, reason)
+    await audit.record(actor=actor, action="appeal.moot", entity_type="award_appeal", entity_id=appeal_id,
+                       data={"reason": reason})
 
 
 async def decide_appeal(*, actor: Actor, award_id: UUID, appeal_id: UUID,

@@ -26,7 +26,7 @@ async def test_appeal_bond_paid_through_stripe_and_refunded_when_upheld(client, 
     url = f"/api/v1/awards/{award['id']}/appeals"
     appeal = ok(await client.post(url, json={"grounds": "El postor adjudicado no acreditó la experiencia."},
                                   headers=hdr(settings, a)), 201)
-    assert (await _drain("payments.appeal_bonds")).delivered == 1
+    assert appeal["state"] == "pending_bond" and appeal["award_state"] == "standstill"
     lot = await db.fetchrow("SELECT estimated_value FROM tender_lot WHERE id = $1", UUID(award["lot_id"]))
     mine = ok(await client.get("/api/v1/payments", params={"appeal_id": appeal["id"]}, headers=hdr(settings, a)))
     assert len(mine) == 1
@@ -50,6 +50,10 @@ async def test_appeal_bond_paid_through_stripe_and_refunded_when_upheld(client, 
     assert await payments.bond_paid(appeal_id=UUID(appeal["id"]))
     assert await payments.paid_bonds(appeal_ids=[UUID(appeal["id"])]) == {UUID(appeal["id"])}
     assert [e["appeal_id"] for e in await outbox("appeal_bond.paid")] == [appeal["id"]]
+    # The paid bond opens the appeal: consent now waits for the decision.
+    assert (await _drain("awards.paid_bonds")).delivered == 1
+    admitted = ok(await client.get(url))[0]
+    assert (admitted["state"], admitted["award_state"]) == ("filed", "appealed")
 
     ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
                          json={"decision": "upheld", "reason": "La experiencia no fue acreditada"}))

@@ -24,3 +24,20 @@ async def run_jobs(settings) -> None:
 async def deliver(client, settings, event: dict[str, Any], **kw):
     body, headers = signed(event, settings.stripe_webhook_secret, **kw)
     return await client.post("/api/v1/payments/stripe/webhook", content=body, headers=headers)
+
+
+async def pay_appeal_bond(client, settings, stripe_server, appeal_id) -> None:
+    """The appellant pays its appeal's bond through Stripe: the job creates the PaymentIntent at the local
+    server, a signed payment_intent.succeeded arrives, and the awards consumer admits the appeal."""
+    from uuid import UUID
+
+    from tests.contracts.test_contracts_http import _drain
+
+    await run_jobs(settings)
+    bond = await service.appeal_bond(appeal_id=UUID(str(appeal_id)))
+    assert bond is not None and bond["stripe_object_id"], bond
+    r = await deliver(client, settings, stripe_server.intent_event(bond["stripe_object_id"],
+                                                                    "payment_intent.succeeded"))
+    assert r.status_code == 200, r.text
+    await run_jobs(settings)
+    await _drain("awards.paid_bonds")

@@ -8,7 +8,10 @@ from uuid import UUID
 
 from marketplace.core import db
 from marketplace.core.calendar import BusinessCalendar
+from marketplace.payments import service as payments
 from tenders.awards import jobs
+from tests.payments.conftest import pay_settings, stripe_server  # noqa: F401  (fixtures)
+from tests.payments.helpers import pay_appeal_bond, run_jobs
 from tests.harness import check_matrix, personas
 from tests.suppliers.factories import active_supplier
 from tests.tenders.test_evaluation_http import audit_actions, hdr, in_evaluation, ok, outbox, points
@@ -194,7 +197,8 @@ async def awarded(client, settings, fixed_clock, p):
     return s, award, a, b
 
 
-async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client, settings, fixed_clock):
+async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client, settings, fixed_clock,
+                                                                          stripe_server, pay_settings):
     p = await personas(settings, client)
     s, award, a, b = await awarded(client, settings, fixed_clock, p)
     url = f"/api/v1/awards/{award['id']}/appeals"
@@ -206,6 +210,11 @@ async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client
         p.bidder: 201,
     }, json=grounds)
     appeal = ok(await client.post(url, json=grounds, headers=hdr(settings, a)), 201)
+    # The appeal owes its bond (3% of the lot's estimated value) and suspends nothing until it is paid.
+    assert appeal["state"] == "pending_bond" and appeal["award_state"] == "standstill"
+    assert appeal["bond_cents"] > 0
+    await pay_appeal_bond(client, pay_settings, stripe_server, appeal["id"])
+    appeal = next(x for x in ok(await client.get(url)) if x["id"] == appeal["id"])
     assert appeal["state"] == "filed" and appeal["award_state"] == "appealed"
     # The same bidder cannot appeal twice while its appeal is open; the awardee cannot appeal.
     assert (await client.post(url, json=grounds, headers=hdr(settings, a))).status_code == 409
@@ -214,8 +223,10 @@ async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client
     assert len(ok(await client.get(url))) == 2
     assert len(await outbox("award.appealed")) == 2
 
+    # Oversight's work list holds the paid appeal only; the other still waits for its bond.
     pending = ok(await client.get("/api/v1/appeals"))
-    assert {x["id"] for x in pending} == {x["id"] for x in ok(await client.get(url))}
+    assert [x["id"] for x in pending] == [appeal["id"]]
+    assert len(ok(await client.get("/api/v1/appeals", params={"state": "pending_bond"}))) == 1
     assert (await client.get("/api/v1/appeals", params={"state": "nope"})).status_code == 422
     # While appealed, the consent job leaves the award alone, even after the standstill.
     fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]) + timedelta(days=1))
@@ -255,12 +266,17 @@ async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client
     assert len(ok(await client.get(f"/api/v1/tenders/{s.tender_id}/awards"))) == 2
 
 
-async def test_appeal_dismissed_lets_consent_proceed(client, settings, fixed_clock):
+async def test_appeal_dismissed_lets_consent_proceed(client, settings, fixed_clock, stripe_server, pay_settings):
     p = await personas(settings, client)
     s, award, a, b = await awarded(client, settings, fixed_clock, p)
     url = f"/api/v1/awards/{award['id']}/appeals"
     appeal = ok(await client.post(url, json={"grounds": "La evaluación técnica del comité es arbitraria."},
                                   headers=hdr(settings, a)), 201)
+    # An appeal whose bond is unpaid cannot be decided.
+    r = await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
+                          json={"decision": "dismissed", "reason": "Infundado"})
+    assert r.status_code == 409
+    await pay_appeal_bond(client, pay_settings, stripe_server, appeal["id"])
     # Dismissed while the period still runs: back to standstill; the job consents at its end.
     got = ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
                                json={"decision": "dismissed", "reason": "Infundado"}))
@@ -275,7 +291,8 @@ async def test_appeal_dismissed_lets_consent_proceed(client, settings, fixed_clo
     assert r.status_code == 409
 
 
-async def test_appeal_after_the_standstill_is_refused_and_late_dismissal_consents(client, settings, fixed_clock):
+async def test_appeal_after_the_standstill_is_refused_and_late_dismissal_consents(client, settings, fixed_clock,
+                                                                                  stripe_server, pay_settings):
     p = await personas(settings, client)
     s, award, a, b = await awarded(client, settings, fixed_clock, p)
     url = f"/api/v1/awards/{award['id']}/appeals"
@@ -283,6 +300,7 @@ async def test_appeal_after_the_standstill_is_refused_and_late_dismissal_consent
     fixed_clock.set(ends - timedelta(seconds=1))
     appeal = ok(await client.post(url, json={"grounds": "Presentada en el último segundo del plazo."},
                                   headers=hdr(settings, a)), 201)
+    await pay_appeal_bond(client, pay_settings, stripe_server, appeal["id"])
     fixed_clock.set(ends)
     r = await client.post(url, json={"grounds": "Presentada cuando el plazo ya venció."},
                           headers=hdr(settings, p.bidder))
@@ -321,6 +339,29 @@ async def test_cancelling_the_tender_cancels_its_awards(client, settings, fixed_
     assert [x["state"] for x in ok(await client.get(f"/api/v1/awards/{award['id']}/appeals"))] == ["moot"]
     assert [e["award_id"] for e in await outbox("award.cancelled")] == [award["id"]]
     assert await consent_job() == 0
+
+
+async def test_an_unpaid_appeal_lapses_and_a_bond_paid_too_late_is_refunded(client, settings, fixed_clock,
+                                                                            stripe_server, pay_settings):
+    p = await personas(settings, client)
+    s, award, a, b = await awarded(client, settings, fixed_clock, p)
+    url = f"/api/v1/awards/{award['id']}/appeals"
+    appeal = ok(await client.post(url, json={"grounds": "La evaluación técnica del comité es arbitraria."},
+                                  headers=hdr(settings, a)), 201)
+    assert appeal["state"] == "pending_bond"
+    await run_jobs(pay_settings)  # the PaymentIntent exists; the appellant never pays in time
+    # The standstill ends with the bond unpaid: the appeal lapses and the award is consented.
+    fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]))
+    assert await consent_job() == 1
+    assert ok(await client.get(f"/api/v1/awards/{award['id']}"))["state"] == "consented"
+    lapsed = ok(await client.get(url))[0]
+    assert lapsed["state"] == "moot" and "bond" in lapsed["decision_reason"]
+    # A payment arriving afterwards changes nothing but is given back.
+    await pay_appeal_bond(client, pay_settings, stripe_server, appeal["id"])
+    assert ok(await client.get(f"/api/v1/awards/{award['id']}"))["state"] == "consented"
+    await run_jobs(pay_settings)
+    assert (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"] == "succeeded"
+    assert stripe_server.created == {"payment_intent": 1, "refund": 1}
 
 
 async def test_concurrent_consent_jobs_consent_once(client, settings, fixed_clock):

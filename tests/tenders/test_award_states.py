@@ -26,6 +26,8 @@ AWARD_MOVES = {
     ("consented", "cancel"): "cancelled",
 }
 APPEAL_MOVES = {
+    ("pending_bond", "admit"): "filed",
+    ("pending_bond", "moot"): "moot",
     ("filed", "uphold"): "upheld",
     ("filed", "dismiss"): "dismissed",
     ("filed", "moot"): "moot",
