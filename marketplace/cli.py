@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from marketplace.settings import Settings, SettingsError, load_settings
 
@@ -165,14 +164,14 @@ async def _migrate() -> None:
 
 
 def _print_demo(demo: Any) -> None:
-    table = Table(title="Demo accounts", show_lines=False)
-    table.add_column("email", no_wrap=True, min_width=40)
-    table.add_column("organisation")
-    table.add_column("roles")
+    """One example account per role set (the full list can run to hundreds), and the shared password."""
+    examples: dict[tuple[str, ...], list[Any]] = {}
     for account in demo.accounts:
-        table.add_row(account.email, account.organisation, ", ".join(account.roles))
-    console.print(table)
-    console.print(f"Every demo account's password: [bold]{demo.password}[/bold]")
+        examples.setdefault(tuple(account.roles), []).append(account)
+    console.print(f"[bold]Demo data[/bold]: {len(demo.accounts)} accounts, all with the password "
+                  f"[bold]{demo.password}[/bold]; for example:")
+    for roles, accounts in examples.items():  # plain lines: a table would crop emails on a narrow terminal
+        click.echo(f"  {', '.join(roles) + f' ({len(accounts)})':<28} {accounts[0].email}")
 
 
 # ---------------------------------------------------------------------------------------------- serve

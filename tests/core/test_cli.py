@@ -125,7 +125,7 @@ def test_serve_with_nothing_set_runs_embedded_and_keeps_data_across_restarts(emb
     assert login.status_code == 200, login.text
     out = second.stop(signal.SIGTERM)
     assert second.proc.returncode == 0, out
-    assert "Demo accounts" not in out  # not seeded twice
+    assert "Demo data" not in out  # not seeded twice
     assert _servers_of(data_dir) == [], out
 
 
