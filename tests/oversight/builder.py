@@ -73,6 +73,7 @@ class Tender:
             self.clock.set(self.data.enquiry_end + timedelta(hours=1))
         else:
             self.clock.advance(hours=1)
+        await self.sweep()
         async with db.unit_of_work():
             receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.id, data=BidCreate(
                 lots=[BidLotPrice(lot_id=self.lots[j], price=p) for j, p in prices.items()]))
@@ -80,9 +81,17 @@ class Tender:
         for j in prices:
             self.bids[(index, j)] = UUID(receipt.bid_id)
 
+    async def sweep(self) -> None:
+        """What the tenders sweeper job does when the clock passes a date."""
+        from tenders.jobs import sweep_tenders
+
+        await sweep_tenders({"settings": self.settings}, settings=self.settings)
+
     async def open(self) -> None:
         from tenders.bids import service as bids
 
+        self.clock.set(self.data.submission_deadline + timedelta(minutes=1))
+        await self.sweep()  # tendering -> opening at the deadline
         self.clock.set(self.data.opening_time + timedelta(minutes=10))
         async with db.unit_of_work():
             await bids.open_tender(actor=self.officer, settings=self.settings, tender_id=self.id)
