@@ -264,6 +264,7 @@ class Hit(msgspec.Struct, kw_only=True):
 class Page(msgspec.Struct, kw_only=True):
     hits: list[Hit]
     total: int
+    total_exact: bool = True       # False: at least `total` (large counts are capped or estimated)
     offset: int
     limit: int
     facets: dict[str, dict[str, int]] = {}

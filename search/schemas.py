@@ -36,6 +36,7 @@ class OfferHit(msgspec.Struct, kw_only=True):
 class CatalogSearchRead(msgspec.Struct, kw_only=True):
     items: list[OfferHit]
     total: int
+    total_exact: bool            # false: at least `total` matches (large counts are capped)
     offset: int
     limit: int
     facets: dict[str, dict[str, int]]
@@ -66,6 +67,7 @@ class TenderHit(msgspec.Struct, kw_only=True):
 class TenderSearchRead(msgspec.Struct, kw_only=True):
     items: list[TenderHit]
     total: int
+    total_exact: bool            # false: at least `total` matches (large counts are capped)
     offset: int
     limit: int
     facets: dict[str, dict[str, int]]
@@ -86,11 +88,13 @@ def _pick(struct: type, hit: Hit) -> Any:
 
 def catalog_read(page: Page) -> CatalogSearchRead:
     return CatalogSearchRead(items=[_pick(OfferHit, h) for h in page.hits], total=page.total,
-                             offset=page.offset, limit=page.limit, facets=page.facets,
+                             total_exact=page.total_exact, offset=page.offset, limit=page.limit,
+                             facets=page.facets,
                              corrected_query=page.corrected)
 
 
 def tenders_read(page: Page) -> TenderSearchRead:
     return TenderSearchRead(items=[_pick(TenderHit, h) for h in page.hits], total=page.total,
-                            offset=page.offset, limit=page.limit, facets=page.facets,
+                            total_exact=page.total_exact, offset=page.offset, limit=page.limit,
+                            facets=page.facets,
                             corrected_query=page.corrected)

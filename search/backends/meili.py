@@ -275,7 +275,8 @@ class MeiliIndex:
             lat_lng = h.doc.pop("_geo", None)
             if lat_lng:
                 h.doc["lat"], h.doc["lng"] = lat_lng.get("lat"), lat_lng.get("lng")
-        return Page(hits=hits, total=total, offset=query.offset, limit=query.limit, facets=facets)
+        return Page(hits=hits, total=total, total_exact=total < 1000, offset=query.offset, limit=query.limit,
+                    facets=facets)
 
     async def search_tenders(self, query: TenderQuery) -> Page:
         base = self._tender_filter(query)
@@ -287,7 +288,8 @@ class MeiliIndex:
                                          query.offset, query.limit, sort)
         else:
             hits = await self._plain("tenders", query.q, base, query.offset, query.limit, sort, None, "")
-        return Page(hits=hits, total=total, offset=query.offset, limit=query.limit, facets=facets)
+        return Page(hits=hits, total=total, total_exact=total < 1000, offset=query.offset, limit=query.limit,
+                    facets=facets)
 
 
 def _strip(hit: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,9 @@ from search.protocol import Kind
 _RANK_FULL = 0.6079
 _RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"  # D, C, B, A
 _MIN_CORRECTABLE = 4
+# Without facets, matches are counted exactly up to this many, estimated beyond: an exact count of a common
+# word reads every matching row, which costs more than the whole page.
+COUNT_CAP = 1000
 
 _TABLE = {"offers": "search_offer", "tenders": "search_tender"}
 _OFFER_FACET_COLS = {"region": "region", "family": "family"}
@@ -242,8 +245,9 @@ class PostgresIndex:
         else:
             hits = await self._ranked("search_offer", sql, tsq, loc, "supplier_province", "supplier_region",
                                       query.offset, query.limit, tiebreak="price_cents, id")
-        return Page(hits=hits, total=total, offset=query.offset, limit=query.limit, facets=facets,
-                    corrected=corrected)
+        return Page(hits=hits, total=total, total_exact=bool(query.facets) or total <= COUNT_CAP,
+                    offset=query.offset, limit=query.limit,
+                    facets=facets, corrected=corrected)
 
     async def search_tenders(self, query: TenderQuery) -> Page:
         sql = _Sql()
@@ -263,12 +267,28 @@ class PostgresIndex:
         facets, total = await self._facets("search_tender", sql, query.facets, _TENDER_FACET_COLS)
         hits = await self._ranked("search_tender", sql, tsq, loc, "province", "region",
                                   query.offset, query.limit, tiebreak="closing_ts NULLS LAST, id")
-        return Page(hits=hits, total=total, offset=query.offset, limit=query.limit, facets=facets,
-                    corrected=corrected)
+        return Page(hits=hits, total=total, total_exact=bool(query.facets) or total <= COUNT_CAP,
+                    offset=query.offset, limit=query.limit,
+                    facets=facets, corrected=corrected)
+
+    async def _count(self, table: str, sql: _Sql) -> int:
+        """Exact up to COUNT_CAP; beyond, the planner's estimate (reading thousands of matching rows to
+        count them would cost more than the page itself; Meilisearch estimates large totals too)."""
+        plan = await db.fetchrow(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE {sql.clause}", *sql.args)
+        estimate = int(_json(plan["QUERY PLAN"])[0]["Plan"]["Plan Rows"]) if plan else 0
+        if estimate > COUNT_CAP:
+            return estimate
+        row = await db.fetchrow(
+            f"SELECT count(*) AS n FROM (SELECT 1 FROM {table} WHERE {sql.clause} LIMIT {COUNT_CAP + 1}) s",
+            *sql.args)
+        n = int(row["n"]) if row else 0
+        return n if n <= COUNT_CAP else max(estimate, n)
 
     async def _facets(self, table: str, sql: _Sql, wanted: Sequence[str],
                       columns: dict[str, str]) -> tuple[dict[str, dict[str, int]], int]:
         cols = [columns[f] for f in wanted if f in columns]
+        if not cols:
+            return {}, await self._count(table, sql)
         sets = ", ".join([f"({c})" for c in cols] + ["()"])
         select = ", ".join([*(f"{c}" for c in cols), *(f"GROUPING({c}) AS g_{c}" for c in cols)])
         rows = await db.fetch(
