@@ -39,11 +39,29 @@ FLAGS = {
     "supplier_many_families": N_("Winner across many product families"),
     "contract_value_raised": N_("Contract value raised"),
 }
-STAGES = {"published": N_("Enquiries"), "tendering": N_("Bidding"), "opening": N_("Opening"),
+STAGES = {"draft": N_("Draft"), "published": N_("Enquiries"), "tendering": N_("Bidding"), "opening": N_("Opening"),
           "evaluation": N_("Evaluation"), "awarded": N_("Standstill"), "contracted": N_("Contract")}
+# What each flag means, in the catalogues' languages (oversight's own wording, in English, is the fallback).
+FLAG_DEFINITIONS = {
+    "single_bid": N_("Only one bid was received for a lot of a competitive procedure."),
+    "short_submission_period": N_("The time from publication to the submission deadline was shorter than the "
+                                  "minimum for the procurement method."),
+    "identical_bid_prices": N_("Two or more bids for the same lot have exactly the same price."),
+    "late_bid_won": N_("The winning bid was received after the deadline, or was the last bid received within the "
+                       "last minutes before it."),
+    "all_but_winner_disqualified": N_("Every bid for the lot except the winner's was disqualified."),
+    "lowest_bid_disqualified": N_("In a price-only award, the lowest bid was disqualified and a dearer one won."),
+    "price_gap_outlier": N_("The gap between the winning price and the next lowest price is unusually small or "
+                            "large compared with all awarded lots (outside the quartile fences)."),
+    "rare_winner": N_("A bidder that bids often but almost never wins (a possible cover bidder)."),
+    "buyer_disqualifies_many": N_("An agency that disqualifies an unusually large share of the bids it opens."),
+    "supplier_many_families": N_("A supplier winning awards across unusually many classification families."),
+    "contract_value_raised": N_("The contract's value was raised by amendments by more than the allowed share."),
+}
 
 KINDS = {"method": METHODS, "category": CATEGORIES, "tender_state": TENDER_STATES, "award_state": AWARD_STATES,
-         "supplier_status": SUPPLIER_STATUS, "contract_status": CONTRACT_STATUS, "flag": FLAGS, "stage": STAGES}
+         "supplier_status": SUPPLIER_STATUS, "contract_status": CONTRACT_STATUS, "flag": FLAGS, "stage": STAGES,
+         "flag_definition": FLAG_DEFINITIONS}
 
 
 def label(kind: str, code: str | None) -> str:

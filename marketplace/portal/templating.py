@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ def _gettext(msgid: str, **params: Any) -> str:
     return i18n.gettext(msgid, **params)
 
 
+@functools.cache
 def _places() -> list[dict[str, Any]]:
     """Regions with their provinces, for the place selector (local first)."""
     return [{"code": r.ubigeo, "name": r.display_name,
@@ -33,6 +35,7 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.globals.update(
         _=_gettext, gettext=_gettext, label=labels.label, options=labels.options, languages=LANGUAGES,
         current_language=i18n.current_language, places=_places, regions=geo.regions,
+        flag_definitions=labels.FLAG_DEFINITIONS,
         region_name=formatting.region_name, place=formatting.place,
     )
     env.filters.update(money=formatting.money, when=formatting.when, day=formatting.day,

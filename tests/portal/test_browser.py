@@ -160,6 +160,16 @@ async def test_a_citizen_searches_opens_a_tender_switches_language_and_downloads
             await page.locator("svg#awards-map a, #awards-map-t").count()
             await page.locator("figure.map a").first.click()
             await page.wait_for_url("**/awards?**region=**")
+            # The other pages, for a look
+            winner = await db.fetchrow("SELECT a.supplier_id, t.agency_id FROM award a JOIN tender t"
+                                       " ON t.id = a.tender_id ORDER BY a.value DESC LIMIT 1")
+            for name, path in (("11-supplier", f"/suppliers/{winner['supplier_id']}"),
+                               ("12-agency", f"/agencies/{winner['agency_id']}"),
+                               ("13-catalog", "/catalog?q=cemento&ubigeo=080100"), ("14-red-flags", "/red-flags"),
+                               ("15-stage-times", "/stage-times"), ("16-verify", "/verify"),
+                               ("17-not-found", "/tenders/00000000-0000-0000-0000-000000000000")):
+                await page.goto(live_server + path)
+                await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
             assert errors == []
             await context.close()
 

@@ -120,6 +120,7 @@ async def test_award_explorer_filters_charts_and_csv(site):
 async def test_oversight_pages_and_verify(site, settings):
     text = _html(await site.get("/red-flags"))
     assert "Alertas" in text and "Oferta única" in text
+    assert "Se recibió una sola oferta para un ítem" in text  # what a flag means, in the reader's language
     text = _html(await site.get("/stage-times"))
     assert "Tiempos por etapa" in text
     text = _html(await site.get("/verify"))
