@@ -248,8 +248,10 @@ class Room:
                     await service.settle(auction_id=self.auction_id)
                 row = await db.fetchrow("SELECT version FROM auction WHERE id = $1", self.auction_id)
                 if row is not None and row["version"] > self.board.version:
-                    async with self.lock:
-                        await self._reload()
+                    await asyncio.sleep(1.0)  # its event is most likely on the way; reload only if it is lost
+                    if row["version"] > self.board.version:
+                        async with self.lock:
+                            await self._reload()
             except asyncio.CancelledError:
                 raise
             except Exception:
