@@ -296,8 +296,10 @@ async def award_closed(*, auction_id: UUID) -> str:
 async def due_ids(*, limit: int = 200) -> list[UUID]:
     """The job's work list: auctions a clock move is due for, and closed ones whose award is pending."""
     rows = await db.fetch(
-        "SELECT id FROM auction WHERE (state = 'scheduled' AND starts_at <= $1) OR (state = 'running' AND ends_at <= $1)"
-        " OR award_state = 'pending' ORDER BY ends_at LIMIT $2", clock.now(), limit)
+        "SELECT a.id FROM auction a WHERE (a.state = 'scheduled' AND a.starts_at <= $1)"
+        " OR (a.state = 'running' AND a.ends_at <= $1) OR a.award_state = 'pending'"
+        " OR (a.state IN ('scheduled', 'running') AND EXISTS (SELECT 1 FROM tender_lot l WHERE l.id = a.lot_id"
+        " AND l.state = 'cancelled')) ORDER BY a.ends_at LIMIT $2", clock.now(), limit)
     return [r["id"] for r in rows]
 
 
