@@ -30,6 +30,7 @@ SEEDERS: list[str] = [
     "marketplace.agencies.seed:seed",
     "tenders.seed:seed",
     "tenders.awards.seed:seed",
+    "tenders.auctions.seed:seed",
 ]
 
 DEMO_PASSWORD = "demo-mercado-abierto"
