@@ -40,6 +40,7 @@ _MIN_CORRECTABLE = 4
 # Without facets, matches are counted exactly up to this many, estimated beyond: an exact count of a common
 # word reads every matching row, which costs more than the whole page.
 COUNT_CAP = 1000
+EXACT_BELOW = 200  # planner estimates above this are trusted rather than checked by counting
 
 _TABLE = {"offers": "search_offer", "tenders": "search_tender"}
 _OFFER_FACET_COLS = {"region": "region", "family": "family"}
@@ -239,15 +240,13 @@ class PostgresIndex:
             sql.add(f"price_cents <= {sql.arg(query.price_max)}")
         tsq, corrected = await self._text("offers", query.q, sql)
         loc = Locality.of(query.ubigeo) if query.ubigeo else None
-        facets, total = await self._facets("search_offer", sql, query.facets, _OFFER_FACET_COLS)
+        facets, total, exact = await self._facets("search_offer", sql, query.facets, _OFFER_FACET_COLS)
         if query.geo_sort and loc is not None:
             hits = await self._by_distance(sql, tsq, loc, query.offset, query.limit)
         else:
             hits = await self._ranked("search_offer", sql, tsq, loc, "supplier_province", "supplier_region",
                                       query.offset, query.limit, tiebreak="price_cents, id")
-        return Page(hits=hits, total=total, total_exact=bool(query.facets) or total <= COUNT_CAP,
-                    offset=query.offset, limit=query.limit,
-                    facets=facets, corrected=corrected)
+        return self._page(query, hits, total, exact, facets, corrected)
 
     async def search_tenders(self, query: TenderQuery) -> Page:
         sql = _Sql()
@@ -264,31 +263,37 @@ class PostgresIndex:
             sql.add(f"closing_ts <= {sql.arg(query.closing_to)}")
         tsq, corrected = await self._text("tenders", query.q, sql)
         loc = Locality.of(query.ubigeo) if query.ubigeo else None
-        facets, total = await self._facets("search_tender", sql, query.facets, _TENDER_FACET_COLS)
+        facets, total, exact = await self._facets("search_tender", sql, query.facets, _TENDER_FACET_COLS)
         hits = await self._ranked("search_tender", sql, tsq, loc, "province", "region",
                                   query.offset, query.limit, tiebreak="closing_ts NULLS LAST, id")
-        return Page(hits=hits, total=total, total_exact=bool(query.facets) or total <= COUNT_CAP,
-                    offset=query.offset, limit=query.limit,
+        return self._page(query, hits, total, exact, facets, corrected)
+
+    @staticmethod
+    def _page(query: CatalogQuery | TenderQuery, hits: list[Hit], total: int, exact: bool,
+              facets: dict[str, dict[str, int]], corrected: str | None) -> Page:
+        total = max(total, query.offset + len(hits) + (1 if len(hits) == query.limit and not exact else 0))
+        return Page(hits=hits, total=total, total_exact=exact, offset=query.offset, limit=query.limit,
                     facets=facets, corrected=corrected)
 
-    async def _count(self, table: str, sql: _Sql) -> int:
-        """Exact up to COUNT_CAP; beyond, the planner's estimate (reading thousands of matching rows to
-        count them would cost more than the page itself; Meilisearch estimates large totals too)."""
+    async def _count(self, table: str, sql: _Sql) -> tuple[int, bool]:
+        """Exact for small results (the planner expects at most EXACT_BELOW; counted up to COUNT_CAP);
+        otherwise the planner's estimate: reading thousands of matching rows to count them would cost
+        more than the page itself (Meilisearch estimates large totals too)."""
         plan = await db.fetchrow(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE {sql.clause}", *sql.args)
         estimate = int(_json(plan["QUERY PLAN"])[0]["Plan"]["Plan Rows"]) if plan else 0
-        if estimate > COUNT_CAP:
-            return estimate
+        if estimate > EXACT_BELOW:
+            return estimate, False
         row = await db.fetchrow(
             f"SELECT count(*) AS n FROM (SELECT 1 FROM {table} WHERE {sql.clause} LIMIT {COUNT_CAP + 1}) s",
             *sql.args)
         n = int(row["n"]) if row else 0
-        return n if n <= COUNT_CAP else max(estimate, n)
+        return (n, True) if n <= COUNT_CAP else (max(estimate, n), False)
 
     async def _facets(self, table: str, sql: _Sql, wanted: Sequence[str],
-                      columns: dict[str, str]) -> tuple[dict[str, dict[str, int]], int]:
+                      columns: dict[str, str]) -> tuple[dict[str, dict[str, int]], int, bool]:
         cols = [columns[f] for f in wanted if f in columns]
         if not cols:
-            return {}, await self._count(table, sql)
+            return {}, *(await self._count(table, sql))
         sets = ", ".join([f"({c})" for c in cols] + ["()"])
         select = ", ".join([*(f"{c}" for c in cols), *(f"GROUPING({c}) AS g_{c}" for c in cols)])
         rows = await db.fetch(
@@ -309,7 +314,7 @@ class PostgresIndex:
                 facets[name][row[col]] = row["n"]
         for name in facets:
             facets[name] = dict(sorted(facets[name].items(), key=lambda kv: (-kv[1], kv[0])))
-        return facets, total
+        return facets, total, True
 
     async def _ranked(self, table: str, sql: _Sql, tsq: str | None, loc: Locality | None,
                       province_col: str, region_col: str, offset: int, limit: int,
