@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "reindex": "search.cli:reindex",
     "search": "search.cli:search",
     "payments": "marketplace.payments.cli:payments",
+    "export": "marketplace.oversight.cli:export",
 }
 
 EMBEDDED_DATABASE = "marketplace"  # database name inside the embedded server

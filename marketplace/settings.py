@@ -97,8 +97,17 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     audit_checkpoint_every: int = 1000  # sign the audit chain's head every N events...
     audit_checkpoint_seconds: int = 300  # ...or every T seconds, whichever comes first
-    # Oversight thresholds (REDFLAG_*, STAGE_LIMIT_DAYS), parsed and checked by marketplace.oversight.policy
-    oversight_env: tuple[tuple[str, str], ...] = ()
+    # Oversight thresholds: raw values, "" for the default; parsed and checked by marketplace.oversight.policy
+    redflag_min_submission_days: str = ""  # method=days,... shortest time from publication to the deadline
+    redflag_late_bid_minutes: str = ""  # a winning bid this close to the deadline, after every other (60)
+    redflag_rare_winner_min_bids: str = ""  # bids before a bidder's win rate is judged (10)
+    redflag_rare_winner_max_rate: str = ""  # ...flagged at this win rate or less (0.05)
+    redflag_disqualify_min_bids: str = ""  # opened bids before an agency's disqualification rate is judged (10)
+    redflag_disqualify_max_rate: str = ""  # ...flagged above this rate (0.30)
+    redflag_max_families: str = ""  # a supplier winning in this many classification families or more (5)
+    redflag_amendment_max_pct: str = ""  # contract value raised by amendments above this % (20)
+    redflag_gap_min_sample: str = ""  # awarded lots needed before the price gap fence is used (8)
+    stage_limit_days: str = ""  # stage=days,... alarm when a tender stays longer in a stage
 
     @property
     def production(self) -> bool:
@@ -197,7 +206,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         public_base_url=env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000",
         audit_checkpoint_every=_int(env, "AUDIT_CHECKPOINT_EVERY", 1000),
         audit_checkpoint_seconds=_int(env, "AUDIT_CHECKPOINT_SECONDS", 300),
-        oversight_env=tuple(sorted((k, v) for k, v in env.items() if k.startswith(("REDFLAG_", "STAGE_LIMIT_DAYS")) and v)),
+        redflag_min_submission_days=env.get("REDFLAG_MIN_SUBMISSION_DAYS") or "",
+        redflag_late_bid_minutes=env.get("REDFLAG_LATE_BID_MINUTES") or "",
+        redflag_rare_winner_min_bids=env.get("REDFLAG_RARE_WINNER_MIN_BIDS") or "",
+        redflag_rare_winner_max_rate=env.get("REDFLAG_RARE_WINNER_MAX_RATE") or "",
+        redflag_disqualify_min_bids=env.get("REDFLAG_DISQUALIFY_MIN_BIDS") or "",
+        redflag_disqualify_max_rate=env.get("REDFLAG_DISQUALIFY_MAX_RATE") or "",
+        redflag_max_families=env.get("REDFLAG_MAX_FAMILIES") or "",
+        redflag_amendment_max_pct=env.get("REDFLAG_AMENDMENT_MAX_PCT") or "",
+        redflag_gap_min_sample=env.get("REDFLAG_GAP_MIN_SAMPLE") or "",
+        stage_limit_days=env.get("STAGE_LIMIT_DAYS") or "",
     )
     check(settings)
     return settings
@@ -215,6 +233,9 @@ def check(settings: Settings) -> None:
         raise SettingsError("DB_POOL_MIN must be >= 1 and DB_POOL_MAX >= DB_POOL_MIN")
     if settings.audit_checkpoint_every < 1 or settings.audit_checkpoint_seconds < 1:
         raise SettingsError("AUDIT_CHECKPOINT_EVERY and AUDIT_CHECKPOINT_SECONDS must be >= 1")
+    from marketplace.oversight import policy  # raises SettingsError naming a bad REDFLAG_* / STAGE_LIMIT_DAYS
+
+    policy.of(settings)
     if not settings.production:
         return
     problems = []

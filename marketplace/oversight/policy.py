@@ -107,4 +107,6 @@ def _cached(env: tuple[tuple[str, str], ...]) -> Policy:
 
 
 def of(settings: Any) -> Policy:
-    return _cached(tuple(getattr(settings, "oversight_env", ()) or ()))
+    """The policy in force for these Settings (their REDFLAG_* and STAGE_LIMIT_DAYS values)."""
+    env = tuple((name, value) for name in _ENV if (value := getattr(settings, name.lower(), "") or ""))
+    return _cached(env)

@@ -31,7 +31,8 @@ async def suppliers(settings, n: int) -> list[Actor]:
 
 
 def with_env(settings, **env: str):
-    return replace(settings, oversight_env=tuple(sorted(env.items())))
+    """`settings` with these REDFLAG_* / STAGE_LIMIT_DAYS values, as the environment would give them."""
+    return replace(settings, **{k.lower(): v for k, v in env.items()})
 
 
 class Tender:
