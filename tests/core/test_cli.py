@@ -22,7 +22,7 @@ from stdnum.pe import ruc as ruc_mod
 
 from marketplace import seed
 from marketplace.core import db
-from tests.conftest import DATABASE_URL, ROOT
+from tests.conftest import DATABASE_URL, ROOT, _truncate
 from tests.core.test_embedded import embedded_data_dir  # noqa: F401 (fixture)
 
 MARKETPLACE = [sys.executable, "-m", "marketplace.cli"]
@@ -186,7 +186,7 @@ async def test_users_create_and_seed_on_a_given_database(client, tmp_path):
     assert refused.returncode == 0 and "nothing seeded" in refused.stdout
     assert (await db.fetchrow("SELECT count(*) AS n FROM organisation"))["n"] == 1
 
-    await db.execute("TRUNCATE organisation, app_user, api_key CASCADE")
+    await _truncate()
     seeded = _run(["seed", "--demo"], env)
     assert seeded.returncode == 0, seeded.stderr
     rucs = [r["ruc"] for r in await db.fetch("SELECT ruc FROM organisation WHERE ruc IS NOT NULL")]
