@@ -97,3 +97,11 @@ async def test_tender_search_filters_and_local_first(client, settings, fixed_clo
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.closing_to"
     r = await client.get("/api/v1/tenders", params={"method": "subasta"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.method"
+
+
+async def test_odd_query_text_never_breaks_search(client):
+    for q in ("\x00", "'; DROP TABLE offer; --", "&|!:*()<->", "ñandú ÁÉÍÓÚ", "a" * 200, "   "):
+        for path in ("/api/v1/catalog/search", "/api/v1/tenders"):
+            r = await client.get(path, params={"q": q, "ubigeo": "080101"})
+            assert r.status_code == 200, (path, q, r.text)
+            assert r.json()["items"] == []
