@@ -71,6 +71,28 @@ def live_server(site, settings, tmp_path_factory):
         log.close()
 
 
+# What every page must have: a language, one h1, no skipped heading level, a label for every form control, a
+# title for every chart.
+A11Y_CHECK = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push('no lang');
+  const h1 = document.querySelectorAll('main h1').length;
+  if (h1 !== 1) problems.push('h1 count ' + h1);
+  let last = 0;
+  for (const h of document.querySelectorAll('main h1, main h2, main h3, main h4')) {
+    const level = +h.tagName[1];
+    if (last && level > last + 1) problems.push('heading jump to ' + h.tagName + ' ' + h.textContent.trim());
+    last = level;
+  }
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) problems.push('unlabelled ' + (el.id || el.name));
+  }
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    if (!svg.querySelector('title') || !svg.getAttribute('aria-labelledby')) problems.push('chart without a title');
+  }
+  return problems;
+}"""
+
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 
@@ -170,6 +192,11 @@ async def test_a_citizen_searches_opens_a_tender_switches_language_and_downloads
                                ("17-not-found", "/tenders/00000000-0000-0000-0000-000000000000")):
                 await page.goto(live_server + path)
                 await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            for path in ("/", "/tenders", f"/tenders/{tender['id']}", "/catalog?q=cemento", "/awards",
+                         f"/suppliers/{winner['supplier_id']}", f"/agencies/{winner['agency_id']}", "/red-flags",
+                         "/stage-times", "/verify", "/tenders/nothing-here"):
+                await page.goto(live_server + path)
+                assert await page.evaluate(A11Y_CHECK) == [], path
             assert errors == []
             await context.close()
 
