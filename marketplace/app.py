@@ -119,4 +119,21 @@ def _language_middleware(default_locale: str):
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     settings = settings or load_settings()
-    return Litestar(plugins=[MarketplacePlugin(settings)], request_max_body_size=20 * 1024 * 1024, **overrides)
+    app = Litestar(plugins=[MarketplacePlugin(settings)], request_max_body_size=20 * 1024 * 1024, **overrides)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: Litestar) -> None:
+    """Every operation's error responses (problem+json) in the OpenAPI document (marketplace.core.openapi)."""
+    from litestar._openapi.plugin import OpenAPIPlugin
+
+    from marketplace.core.openapi import document_problems
+
+    class ProblemsOpenAPIPlugin(OpenAPIPlugin):
+        __slots__ = ()
+
+        def _build_openapi(self):  # type: ignore[override]
+            return document_problems(super()._build_openapi())
+
+    app.plugins.get(OpenAPIPlugin).__class__ = ProblemsOpenAPIPlugin

