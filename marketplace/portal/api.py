@@ -298,13 +298,13 @@ async def awards_explorer(request: Request) -> Template:
             rows, nxt = await sources.award_page(f, cursor=cursor, limit=50)
         except InvalidInput as exc:
             error = ctx["error"] = _error(exc)
-        months = await sources.by_month(f)
+        months, partial = await sources.by_month(f)
         by_region = await sources.totals_by(f, "region", limit=30)
         suppliers = await sources.totals_by(f, "supplier", limit=10)
         conc = await sources.concentration(f, limit=10)
         ctx.update({
             "total": sum(int(r["total"]) for r in by_region), "count": sum(int(r["count"]) for r in by_region),
-            "months": months, "by_region": by_region, "suppliers": suppliers, "concentration": conc,
+            "months": months, "months_partial": partial, "by_region": by_region, "suppliers": suppliers, "concentration": conc,
             "months_chart": charts.bars([(m, float(v)) for m, _n, v in months], title=_("Awarded value by month"),
                                         desc=_("Total value of the awards made each month (Lima time)."),
                                         fmt=formatting.money_short, ident="months"),

@@ -82,15 +82,28 @@ async def concentration(f: Any, limit: int = 20) -> list[dict[str, Any]]:
     return await svc.concentration(filters=f, limit=limit)
 
 
-MONTHS_SCANNED = 200_000  # the monthly chart reads at most this many awards (newest first)
+MONTHS_SCANNED = 100_000  # the monthly chart reads at most this many awards (newest first)
 
 
-async def by_month(f: Any, *, months: int = 24) -> list[tuple[str, int, int]]:
-    """(YYYY-MM in Lima, count, total céntimos) for the last `months` months that have awards, oldest first.
-    Cancelled awards are left out unless the filter asks for them."""
+async def by_month(f: Any, *, months: int = 24) -> tuple[list[tuple[str, int, int]], bool]:
+    """((YYYY-MM in Lima, count, total céntimos) per month over the last `months` months, oldest first;
+    whether the chart had to stop early). Cancelled awards are left out unless the filter asks for them.
+
+    Oversight's aggregates group by supplier, agency, region and method; a monthly grouping there (GROUPS
+    "month") is used when it exists, else the export's stream is bucketed here, at most MONTHS_SCANNED rows."""
+    import dataclasses
+    from datetime import timedelta
+
     svc = _awards()
     if svc is None or f is None:
-        return []
+        return [], False
+    since = (clock.now().astimezone(LIMA).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+             - timedelta(days=31 * (months - 1))).replace(day=1)
+    if f.date_from is None or f.date_from < since:
+        f = dataclasses.replace(f, date_from=since)
+    if "month" in getattr(svc, "GROUPS", {}):
+        rows = await svc.aggregates(filters=f, by="month", limit=months)
+        return _months(OrderedDict((str(r["key"])[:7], [int(r["count"]), int(r["total"])]) for r in rows)), False
     buckets: OrderedDict[str, list[int]] = OrderedDict()
     seen = 0
     async for rows in svc.stream_rows(filters=f):
@@ -98,15 +111,12 @@ async def by_month(f: Any, *, months: int = 24) -> list[tuple[str, int, int]]:
             seen += 1
             if f.state is None and r["state"] == "cancelled":
                 continue
-            key = r["awarded_at"].astimezone(LIMA).strftime("%Y-%m")
-            if key not in buckets and len(buckets) >= months:
-                return _months(buckets)
-            b = buckets.setdefault(key, [0, 0])
+            b = buckets.setdefault(r["awarded_at"].astimezone(LIMA).strftime("%Y-%m"), [0, 0])
             b[0] += 1
             b[1] += int(r["value"])
         if seen >= MONTHS_SCANNED:
-            break
-    return _months(buckets)
+            return _months(buckets)[1:], True  # the oldest month seen may be cut short: leave it out
+    return _months(buckets), False
 
 
 def _months(buckets: OrderedDict[str, list[int]]) -> list[tuple[str, int, int]]:
