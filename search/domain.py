@@ -141,6 +141,7 @@ class OfferDoc(_Doc, kw_only=True):
     supplier_province: str    # 4 digits
     supplier_region: str      # 2 digits
     mype: bool = False
+    supplier_status: str = "active"  # only active suppliers' offers are indexed; kept for filters and checks
     region: str               # the region served by this document, 2 digits
     name: str
     description: str = ""

@@ -60,7 +60,7 @@ def offer_docs(document: Any) -> list[OfferDoc]:
     common = dict(
         offer_id=str(document.offer_id), supplier_id=str(document.supplier_org_id),
         supplier_name=document.supplier_name, supplier_ubigeo=document.supplier_ubigeo,
-        mype=bool(document.supplier_mype), name=document.name,
+        mype=bool(document.supplier_mype), supplier_status=document.supplier_status, name=document.name,
         description=" ".join(x for x in (document.description, document.catalog_name) if x),
         attributes=_attributes_text(document.attributes or {}, document.brand),
         classification=document.classification_code, unit=document.unit,

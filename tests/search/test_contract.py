@@ -130,3 +130,38 @@ async def test_upsert_replaces_and_delete_removes(backend):
     await backend.delete("offers", [doc.id, "not-indexed_08"])
     assert (await backend.search_offers(CatalogQuery(q="proyector"))).hits == []
     assert await backend.digests("offers") == {}
+
+
+# ------------------------------------------------------------------------------------------------ tenders
+
+def tender(title: str, *, ubigeo: str = "150101", method: str = "adjudicacion_simplificada",
+           category: str = "goods", state: str = "published", closing_ts: int = 1_800_000_000, **extra):
+    from search.domain import tender_doc
+
+    return tender_doc(tender_id=str(uuid.uuid4()), title=title, ubigeo=ubigeo, method=method, category=category,
+                      state=state, closing_ts=closing_ts, classification="30111601", **extra)
+
+
+async def test_tenders_text_filters_tiers_and_deadline_order(backend):
+    from search.domain import TenderQuery
+
+    cusco = tender("Adquisición de cemento portland", ubigeo="080101", closing_ts=1_800_000_300)
+    puno = tender("Compra de cemento para obras", ubigeo="210101", closing_ts=1_800_000_100)
+    lima = tender("Servicio de limpieza", ubigeo="150101", category="services", method="concurso_publico",
+                  state="tendering", closing_ts=1_800_000_200)
+    await backend.upsert("tenders", [cusco, puno, lima])
+
+    page = await backend.search_tenders(TenderQuery(q="cemneto", ubigeo="080101"))
+    assert [(h.id, h.tier) for h in page.hits] == [(cusco.id, Tier.SAME_PROVINCE), (puno.id, Tier.ADJOINING_REGION)]
+    page = await backend.search_tenders(TenderQuery())  # no words: soonest deadline first
+    assert [h.id for h in page.hits] == [puno.id, lima.id, cusco.id]
+    page = await backend.search_tenders(TenderQuery(categories=("services",), methods=("concurso_publico",)))
+    assert [h.id for h in page.hits] == [lima.id]
+    page = await backend.search_tenders(TenderQuery(states=("published",), regions=("21",)))
+    assert [h.id for h in page.hits] == [puno.id]
+    page = await backend.search_tenders(TenderQuery(closing_from=1_800_000_150, closing_to=1_800_000_300,
+                                                    facets=("state",)))
+    assert {h.id for h in page.hits} == {lima.id, cusco.id}
+    assert page.facets["state"] == {"published": 1, "tendering": 1} and page.total == 2
+    await backend.delete("tenders", [lima.id])
+    assert lima.id not in await backend.digests("tenders")
