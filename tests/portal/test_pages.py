@@ -36,6 +36,12 @@ async def test_every_public_tender_has_a_page_with_its_record(site):
         text = _html(await site.get(f"/tenders/{a['tender_id']}"))
         assert "Cuadro de evaluación, ítem 1" in text and a["name"].replace("&", "&amp;") in text
         assert "Aún sin buena pro" not in text
+    # contracts (from consented awards) are on their tender's page
+    contracts = await db.fetch("SELECT tender_id, title FROM contract WHERE source_type = 'award'")
+    assert contracts
+    for c in contracts:
+        text = _html(await site.get(f"/tenders/{c['tender_id']}"))
+        assert c["title"] in text and "Aún no hay contrato" not in text
     # answered enquiries are shown with their answers
     q = await db.fetchrow("SELECT tender_id, answer FROM tender_enquiry WHERE answer IS NOT NULL LIMIT 1")
     assert q["answer"][:40] in _html(await site.get(f"/tenders/{q['tender_id']}"))
