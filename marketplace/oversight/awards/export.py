@@ -1,57 +1,88 @@
-"""CSV and JSON Lines encodings of the award history, batch by batch (used by the API and the CLI)."""
+"""CSV and JSON Lines exports of the award history, streamed by PostgreSQL's COPY (used by the API and the CLI).
+
+PostgreSQL formats the rows itself (`COPY (SELECT ...) TO STDOUT`), in one read-only transaction on the
+replica when one is configured. The COPY's output callback puts chunks on a small bounded queue that the
+HTTP response (or the CLI) drains: when the client reads slowly the queue fills, the callback waits, asyncpg
+stops reading the socket and the server waits too, so memory stays flat whatever the size of the export.
+
+Columns: those of `award_history`, plus `amount` (soles, two decimals, as text); `value` is in céntimos;
+times are RFC 3339 UTC.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import asyncio
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from typing import Any
 
-import msgspec
-
-from marketplace.oversight.awards import service
+from marketplace.oversight import reads
 from marketplace.oversight.awards.service import COLUMNS, Filters
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
-_json = msgspec.json.Encoder()
+CHUNK = 64 * 1024  # bytes handed to the response at a time
+QUEUE = 16  # chunks buffered between PostgreSQL and the client
+_TS = """to_char(awarded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+_AMOUNT = "to_char(value / 100.0, 'FM9999999999999990.00')"
+_ORDER = "ORDER BY awarded_at DESC, award_id DESC"
 
 
-def _amount(cents: int) -> str:
-    return str(Decimal(cents).scaleb(-2))
-
-
-def _csv_batch(rows: list[Any], header: bool) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    if header:
-        w.writerow([*COLUMNS, "amount"])
-    for r in rows:
-        values = list(r)
-        w.writerow([*(v.isoformat() if hasattr(v, "isoformat") else v for v in values), _amount(r["value"])])
-    return buf.getvalue().encode()
-
-
-def _jsonl_batch(rows: list[Any]) -> bytes:
-    out = bytearray()
-    for r in rows:
-        d = dict(zip(COLUMNS, r))
-        d["amount"] = _amount(d["value"])
-        out += _json.encode(d)
-        out += b"\n"
-    return bytes(out)
-
-
-async def encode(*, filters: Filters, fmt: str, batch: int = service.EXPORT_BATCH) -> AsyncIterator[bytes]:
-    """The export as chunks of bytes (one chunk per database batch). CSV has a header row; `value` is in
-    céntimos and `amount` in soles."""
-    first = True
+def _select(fmt: str, where: str) -> str:
     if fmt == "csv":
-        async for rows in service.stream_rows(filters=filters, batch=batch):
-            yield _csv_batch(rows, first)
-            first = False
-        if first:
-            yield _csv_batch([], True)
-        return
-    async for rows in service.stream_rows(filters=filters, batch=batch):
-        yield _jsonl_batch(rows)
+        cols = [_TS + " AS awarded_at" if c == "awarded_at" else c for c in COLUMNS] + [_AMOUNT + " AS amount"]
+        return f"SELECT {', '.join(cols)} FROM award_history WHERE {where} {_ORDER}"
+    # timestamptz in JSON is ISO 8601 with the session's offset: the export's transaction sets UTC.
+    cols = ["rtrim(currency) AS currency" if c == "currency" else c for c in COLUMNS] + [
+        "(value / 100.0)::numeric(20, 2)::text AS amount"]
+    return (f"SELECT row_to_json(x)::text FROM (SELECT {', '.join(cols)} FROM award_history"
+            f" WHERE {where} {_ORDER}) x")
+
+
+async def encode(*, filters: Filters, fmt: str, chunk: int = CHUNK) -> AsyncIterator[bytes]:
+    """The export as chunks of bytes. A client that goes away cancels the COPY."""
+    filters.check()
+    args: list[Any] = []
+    where = filters.where(args)
+    if fmt == "csv":
+        options: dict[str, Any] = {"format": "csv", "header": True}
+    else:
+        # One text column of JSON per row, written as is: CSV format with a quote and a delimiter that never
+        # occur in the data, so COPY neither quotes nor escapes anything.
+        options = {"format": "csv", "quote": "\x01", "delimiter": "\x02"}
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=QUEUE)
+
+    async def sink(data: bytes) -> None:
+        await queue.put(bytes(data))
+
+    async def run() -> None:
+        try:
+            async with reads.read_connection() as conn:
+                await conn.execute("SET LOCAL TimeZone = 'UTC'")
+                await conn.copy_from_query(_select(fmt, where), *args, output=sink, **options)
+            await queue.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which re-raises it
+            await queue.put(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    task = asyncio.get_running_loop().create_task(run())
+    buf = bytearray()
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            buf += item
+            if len(buf) >= chunk:
+                yield bytes(buf)
+                buf.clear()
+        if buf:
+            yield bytes(buf)
+    finally:
+        if not task.done():
+            task.cancel()
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - cancelled on purpose
+                pass
