@@ -172,6 +172,7 @@ async def tender_page(tender_id: str, settings: Settings) -> Template:
         opening = None
     sheets = [s for s in await evaluation.score_sheets(actor=ANONYMOUS, tender_id=tid) if not s.provisional]
     awards = await awards_svc.list_awards(actor=ANONYMOUS, tender_id=tid)
+    appeals = [p for a in awards for p in await awards_svc.list_appeals(actor=ANONYMOUS, award_id=a.id)]
     try:
         agency = await agencies.get_agency(actor=ANONYMOUS, agency_id=t.agency_id)
     except NotFound:
@@ -186,6 +187,7 @@ async def tender_page(tender_id: str, settings: Settings) -> Template:
             criteria[c["code"]] = c["name"]
     return Template("tender.html", context={
         "t": t, "agency": agency, "enquiries": enquiries, "opening": opening, "sheets": sheets, "awards": awards,
+        "appeals": appeals,
         "contracts": contracts, "flags": flags, "lots_by_id": lot_titles, "criteria": criteria,
         "timeline": _timeline(t, awards, contracts), "ocds_url": f"/ocds/records/{t.ocid}",
         "total_estimate": sum(lot.estimated_value for lot in t.lots),

@@ -22,6 +22,8 @@ TENDER_STATES = {
 }
 AWARD_STATES = {"pending": N_("Pending"), "standstill": N_("Standstill period"), "appealed": N_("Appealed"),
                 "consented": N_("Final (consented)"), "cancelled": N_("Cancelled")}
+APPEAL_STATES = {"pending_bond": N_("Awaiting the appeal bond"), "filed": N_("Under review"),
+                 "upheld": N_("Upheld"), "dismissed": N_("Dismissed"), "moot": N_("Lapsed")}
 SUPPLIER_STATUS = {"active": N_("Active"), "suspended": N_("Suspended"), "disqualified": N_("Disqualified"),
                    "pending": N_("Pending")}
 CONTRACT_STATUS = {"pending": N_("Pending signature"), "active": N_("In force"), "terminated": N_("Terminated"),
@@ -59,7 +61,7 @@ FLAG_DEFINITIONS = {
     "contract_value_raised": N_("The contract's value was raised by amendments by more than the allowed share."),
 }
 
-KINDS = {"method": METHODS, "category": CATEGORIES, "tender_state": TENDER_STATES, "award_state": AWARD_STATES,
+KINDS = {"method": METHODS, "category": CATEGORIES, "tender_state": TENDER_STATES, "award_state": AWARD_STATES, "appeal_state": APPEAL_STATES,
          "supplier_status": SUPPLIER_STATUS, "contract_status": CONTRACT_STATUS, "flag": FLAGS, "stage": STAGES,
          "flag_definition": FLAG_DEFINITIONS}
 

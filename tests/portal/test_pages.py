@@ -36,6 +36,10 @@ async def test_every_public_tender_has_a_page_with_its_record(site):
         text = _html(await site.get(f"/tenders/{a['tender_id']}"))
         assert "Cuadro de evaluación, ítem 1" in text and a["name"].replace("&", "&amp;") in text
         assert "Aún sin buena pro" not in text
+    # appeals, with their grounds, on the awarded tender's page
+    appeal = await db.fetchrow("SELECT a.tender_id, p.grounds FROM award_appeal p JOIN award a ON a.id = p.award_id"
+                               " LIMIT 1")
+    assert appeal["grounds"][:40] in _html(await site.get(f"/tenders/{appeal['tender_id']}"))
     # contracts (from consented awards) are on their tender's page
     contracts = await db.fetch("SELECT tender_id, title FROM contract WHERE source_type = 'award'")
     assert contracts
