@@ -1,4 +1,4 @@
-"""Award history: the denormalised read model, its filtered keyset pages, aggregates and streaming export.
+"""Award history: the denormalised read model, its filtered keyset pages and aggregates (exports: export.py).
 
 `award_history` holds one row per award with everything a filter needs (agency, supplier RUC, region and
 province of delivery, method, category, classification, value, state, date). The outbox consumer
@@ -228,7 +228,7 @@ async def concentration(*, filters: Filters, limit: int = 100) -> list[dict[str,
     return rows
 
 
-# --- streaming export -----------------------------------------------------------------------------------
+# --- streaming rows (for in-process readers such as the portal; HTTP and CLI exports use export.py) ---
 
 EXPORT_BATCH = 2000
 
