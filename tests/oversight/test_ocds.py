@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from marketplace.core import clock, db
+from marketplace.core import db
 from marketplace.oversight.ocds import publisher
 from tests.oversight import helpers
 
@@ -169,3 +169,71 @@ async def test_daily_bulk_files(client, settings, fixed_clock):
     lines = gzip.decompress(resp.content).decode().splitlines()
     assert len(lines) == (await db.fetchrow("SELECT count(*) AS n FROM ocds_release"))["n"]
     assert all(json.loads(x)["ocid"] for x in lines)
+
+
+@needs_schema
+async def test_award_cancellation_and_contract_lifecycle_releases_validate(client, settings, fixed_clock):
+    """Beyond the demo: an upheld appeal (awardCancellation), and a contract signed, amended, delivered
+    (implementation) and terminated: every release, and the record, validate."""
+    from datetime import date
+
+    from marketplace.contracts import service as contracts
+    from marketplace.contracts.schemas import (
+        AmendmentCreate,
+        ContractSign,
+        DeliveryCreate,
+        GuaranteeCreate,
+        MilestoneCreate,
+    )
+    from marketplace.core.actor import SYSTEM
+    from tenders.awards import service as awards
+    from tenders.awards.schemas import AppealCreate, AppealDecisionCreate
+    from tests import factories
+    from tests.oversight import builder
+
+    officer, committee = await builder.agency(settings)
+    a, b = await builder.suppliers(settings, 2)
+    t = await builder.Tender(settings, fixed_clock, officer, committee).publish(codes=["30111601", "43211507"])
+    await t.bid(a, {0: 1_000_000, 1: 2_000_000})
+    await t.bid(b, {0: 1_100_000, 1: 2_100_000})
+    await t.open()
+    result = await t.award()
+    first, second = (lot.award for lot in result.lots)
+    auditor = builder.actor_of(await factories.login(settings, "oversight", "auditor"), "oversight", "auditor")
+    async with db.unit_of_work():
+        appeal = await awards.file_appeal(actor=b, award_id=first.id, data=AppealCreate(
+            grounds="El postor ganador no acreditó la experiencia requerida."))
+        await awards.decide_appeal(actor=auditor, award_id=first.id, appeal_id=appeal.id,
+                                   data=AppealDecisionCreate(decision="upheld", reason="Fundada"))
+        c = await contracts.create_from_award(actor=SYSTEM, award_id=second.id, tender_id=t.id,
+                                              lot_id=second.lot_id, supplier_org_id=a.org_id,
+                                              value_cents=second.value, currency="PEN")
+        m = await contracts.add_milestone(actor=officer, contract_id=c["id"], data=MilestoneCreate(
+            deliverable="Entrega de equipos", due_date=date(2027, 2, 1), amount_cents=second.value))
+        await contracts.sign(actor=officer, contract_id=c["id"], data=ContractSign(
+            period_start=date(2026, 12, 15), period_end=date(2027, 3, 1),
+            guarantee=GuaranteeCreate(kind="bank_letter", amount_cents=second.value // 10, issuer="Banco",
+                                      reference="CF-1", expires_on=date(2027, 6, 1))))
+        await contracts.amend(actor=officer, contract_id=c["id"], data=AmendmentCreate(
+            reason="Ampliación de plazo", new_period_end=date(2027, 4, 1)))
+    async with db.unit_of_work():
+        d = await contracts.submit_delivery(actor=a, contract_id=c["id"], data=DeliveryCreate(milestone_id=m["id"]))
+        await contracts.decide_delivery(actor=officer, contract_id=c["id"], delivery_id=d["id"], accept=True,
+                                        note="Conforme")
+        await contracts.terminate(actor=officer, contract_id=c["id"], reason="Resolución por mutuo acuerdo")
+    await helpers.drain()
+    rows = await db.fetch("SELECT release_id, tags FROM ocds_release WHERE tender_id = $1 ORDER BY seq", t.id)
+    tags = {x for r in rows for x in r["tags"]}
+    assert {"awardCancellation", "contract", "contractUpdate", "contractAmendment", "implementation",
+            "contractTermination"} <= tags, tags
+    for r in rows:
+        package = (await client.get(f"/ocds/releases/{r['release_id']}")).json()
+        assert helpers.validate("release-package", package) == [], r["tags"]
+    ocid = (await db.fetchrow("SELECT ocid FROM tender WHERE id = $1", t.id))["ocid"]
+    package = (await client.get(f"/ocds/records/{ocid}")).json()
+    assert helpers.validate("record-package", package) == []
+    compiled = package["records"][0]["compiledRelease"]
+    assert {x["id"]: x["status"] for x in compiled["awards"]}[str(first.id)] == "cancelled"
+    contract = compiled["contracts"][0]
+    assert contract["status"] == "terminated" and contract["amendments"][0]["rationale"] == "Ampliación de plazo"
+    assert contract["milestones"][0]["status"] == "met"
