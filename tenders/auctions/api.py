@@ -6,7 +6,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.channels import ChannelsPlugin
-from litestar.response import ServerSentEvent
+from litestar.response import Stream
 
 from marketplace.core import idempotency
 from marketplace.core.actor import Actor
@@ -44,10 +44,11 @@ class AuctionController(Controller):
 
     @get("/events", summary="The live board over Server-Sent Events: a 'snapshot' first, then 'bid' events"
                             " (and a new 'snapshot' on start, close or catch-up)")
-    async def events(self, auction_id: UUID, actor: Actor, channels: ChannelsPlugin) -> ServerSentEvent:
+    async def events(self, auction_id: UUID, actor: Actor, channels: ChannelsPlugin) -> Stream:
         viewer = await service.open_board(actor=actor, auction_id=auction_id)
-        return ServerSentEvent(channels.hub.stream(auction_id, viewer),  # type: ignore[attr-defined]
-                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return Stream(channels.hub.stream(auction_id, viewer),  # type: ignore[attr-defined]
+                      media_type="text/event-stream",
+                      headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @post("/bids", status_code=201,
           summary="Place a bid (lance): below your last price and the best by the minimum decrement; 201 with a"

@@ -37,7 +37,6 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
-from litestar.response import ServerSentEventMessage
 
 from marketplace.core import clock, db, queue
 
@@ -46,6 +45,7 @@ log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "ma:auction:"
 KEEPALIVE_SECONDS = 15.0
 RESYNC_SECONDS = 3.0  # how often an idle room compares its version with PostgreSQL
+REORDER_SECONDS = 0.3  # how long a bid event that overtook an earlier one waits for it before a reload
 LISTENER_BACKLOG = 2_000  # a listener this far behind is sent a fresh snapshot instead
 
 _enc = msgspec.json.Encoder()
@@ -111,12 +111,20 @@ def channels_plugin(settings: Any) -> AuctionChannels:
 
 # ------------------------------------------------------------------------------------------- rooms
 
+def frame(event: str, version: int, data: bytes) -> bytes:
+    """One Server-Sent Events message (the JSON has no line breaks)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (version, event.encode(), data)
+
+
+KEEPALIVE = b": keep-alive\n\n"
+
+
 class Listener:
     __slots__ = ("viewer", "queue")
 
     def __init__(self, viewer: UUID | None) -> None:
         self.viewer = viewer
-        self.queue: asyncio.Queue[ServerSentEventMessage] = asyncio.Queue()
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
 
 
 class Room:
@@ -129,6 +137,8 @@ class Room:
         self.wake = asyncio.Event()
         self.subscriber: Any = None
         self.tasks: list[asyncio.Task] = []
+        self.pending: dict[int, dict[str, Any]] = {}  # bid events that arrived before an earlier version
+        self.gap_task: asyncio.Task | None = None
 
     async def open(self) -> None:
         # Subscribe before loading: an event committed meanwhile is either in the load or arrives after.
@@ -138,6 +148,8 @@ class Room:
                       asyncio.create_task(self._clock(), name=f"auction-clock-{self.auction_id}")]
 
     async def close(self) -> None:
+        if self.gap_task is not None:
+            self.tasks.append(self.gap_task)
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:
@@ -154,17 +166,17 @@ class Room:
 
     # -- messages
 
-    def snapshot(self, listener: Listener) -> ServerSentEventMessage:
+    def snapshot(self, listener: Listener) -> bytes:
         from tenders.auctions import service
 
         read = service.render(self.board, viewer=listener.viewer, now=clock.now())
-        return ServerSentEventMessage(data=_enc.encode(read).decode(), event="snapshot", id=self.board.version)
+        return frame("snapshot", self.board.version, _enc.encode(read))
 
     def add(self, listener: Listener) -> None:
         self.listeners.add(listener)
         listener.queue.put_nowait(self.snapshot(listener))
 
-    def _send(self, listener: Listener, msg: ServerSentEventMessage) -> None:
+    def _send(self, listener: Listener, msg: bytes) -> None:
         if listener.queue.qsize() >= LISTENER_BACKLOG:  # far behind: replace its backlog by the present
             while not listener.queue.empty():
                 listener.queue.get_nowait()
@@ -181,16 +193,17 @@ class Room:
                   "price": ev["price"], "received_at": ev["received_at"], "ends_at": ev["ends_at"],
                   "extended": ev["extended"], "extensions": ev["extensions"], "best_price": board.best_price,
                   "published_at": ev.get("published_at"), "server_time": clock.now().isoformat()}
-        public = _enc.encode(common).decode()
+        version = ev["version"]
+        public = frame("bid", version, _enc.encode(common))  # spectators share one encoded message
         for listener in list(self.listeners):
             alias = board.alias_of.get(listener.viewer) if listener.viewer is not None else None
             if alias is None:
-                data = public
+                self._send(listener, public)
             else:
                 s = board.standings[alias]
-                data = _enc.encode({**common, "you": {"alias": alias, "rank": s.rank, "price": s.price,
-                                                      "next_max_price": board.next_max_price(alias)}}).decode()
-            self._send(listener, ServerSentEventMessage(data=data, event="bid", id=ev["version"]))
+                common["you"] = {"alias": alias, "rank": s.rank, "price": s.price,
+                                 "next_max_price": board.next_max_price(alias)}
+                self._send(listener, frame("bid", version, _enc.encode(common)))
 
     # -- loops
 
@@ -209,17 +222,40 @@ class Room:
                         await self._reload()
 
     async def _apply(self, ev: dict[str, Any]) -> None:
-        board = self.board
-        if ev.get("version", 0) <= board.version:
+        version = ev.get("version", 0)
+        if version <= self.board.version:
             return  # already in (a snapshot loaded after it committed)
-        if ev.get("type") == "bid" and board.apply_bid(
+        if ev.get("type") == "bid" and version > self.board.version + 1:
+            # Published by another process and overtaken on the way: hold it a moment for the missing ones.
+            self.pending[version] = ev
+            if self.gap_task is None or self.gap_task.done():
+                self.gap_task = asyncio.create_task(self._close_gap())
+            return
+        await self._apply_next(ev)
+        while self.board.version + 1 in self.pending:
+            await self._apply_next(self.pending.pop(self.board.version + 1))
+        for v in [v for v in self.pending if v <= self.board.version]:
+            del self.pending[v]
+        self.wake.set()
+
+    async def _apply_next(self, ev: dict[str, Any]) -> None:
+        if ev.get("type") == "bid" and self.board.apply_bid(
                 version=ev["version"], seq=ev["seq"], alias=ev["alias"], price=ev["price"],
                 received_at=datetime.fromisoformat(ev["received_at"]), ends_at=datetime.fromisoformat(ev["ends_at"]),
                 extended=ev["extended"], extensions=ev["extensions"]):
             self._fan_out_bid(ev)
         else:
             await self._reload()
-        self.wake.set()
+
+    async def _close_gap(self) -> None:
+        """A version still missing after REORDER_SECONDS was lost: PostgreSQL has it."""
+        await asyncio.sleep(REORDER_SECONDS)
+        async with self.lock:
+            if self.pending and min(self.pending) > self.board.version + 1:
+                await self._reload()
+                self.pending = {v: e for v, e in self.pending.items() if v > self.board.version}
+                while self.board.version + 1 in self.pending:
+                    await self._apply_next(self.pending.pop(self.board.version + 1))
 
     async def _reload(self) -> None:
         board = await self._load()
@@ -231,7 +267,12 @@ class Room:
         """Start and close the auction on time; catch up with PostgreSQL if a message was lost."""
         from tenders.auctions import service
 
+        last_keepalive = time.monotonic()
         while True:
+            if time.monotonic() - last_keepalive >= KEEPALIVE_SECONDS:  # keeps idle connections (and proxies) open
+                last_keepalive = time.monotonic()
+                for listener in list(self.listeners):
+                    listener.queue.put_nowait(KEEPALIVE)
             board = self.board
             target = board.starts_at if board.state == "scheduled" else board.ends_at if board.state == "running" \
                 else None
@@ -295,17 +336,20 @@ class Hub:
         for room in rooms:
             await room.close()
 
-    async def stream(self, auction_id: UUID, viewer: UUID | None) -> AsyncIterator[ServerSentEventMessage]:
-        """The SSE stream of one connection: a snapshot, then events; a comment now and then keeps it open."""
+    async def stream(self, auction_id: UUID, viewer: UUID | None) -> AsyncIterator[bytes]:
+        """The SSE stream of one connection: a snapshot, then events (the room sends a comment now and then to
+        keep it open). Messages waiting in the queue go out together, in one write."""
         listener = await self.join(auction_id, viewer)
+        queue = listener.queue
         try:
-            yield ServerSentEventMessage(data=None, retry=2000, comment="mercado-abierto auction board")
+            yield b"retry: 2000\n: mercado-abierto auction board\n\n"
             while True:
-                try:
-                    msg = await asyncio.wait_for(listener.queue.get(), timeout=KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
-                    yield ServerSentEventMessage(data=None, comment="keep-alive")
-                    continue
-                yield msg
+                chunk = await queue.get()
+                if not queue.empty():
+                    parts = [chunk]
+                    while not queue.empty():
+                        parts.append(queue.get_nowait())
+                    chunk = b"".join(parts)
+                yield chunk
         finally:
             await asyncio.shield(self.leave(auction_id, listener))
