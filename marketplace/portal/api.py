@@ -179,7 +179,6 @@ async def tender_page(tender_id: str, settings: Settings) -> Template:
         agency = None
     release = await sources.release(tender_id=tid, ocid=t.ocid)
     contracts = (release or {}).get("contracts", [])
-    flags = await sources.red_flags(settings, tender_id=tid) or []
     lot_titles = {lot.id: lot for lot in t.lots}
     criteria = {}
     for s in sheets:
@@ -188,7 +187,7 @@ async def tender_page(tender_id: str, settings: Settings) -> Template:
     return Template("tender.html", context={
         "t": t, "agency": agency, "enquiries": enquiries, "opening": opening, "sheets": sheets, "awards": awards,
         "appeals": appeals,
-        "contracts": contracts, "flags": flags, "lots_by_id": lot_titles, "criteria": criteria,
+        "contracts": contracts, "lots_by_id": lot_titles, "criteria": criteria,
         "timeline": _timeline(t, awards, contracts), "ocds_url": f"/ocds/records/{t.ocid}",
         "total_estimate": sum(lot.estimated_value for lot in t.lots),
     })
@@ -294,7 +293,14 @@ async def awards_explorer(request: Request) -> Template:
     cursor = request.query_params.get("cursor") or None
     rows: list[Any] = []
     nxt = None
-    ctx: dict[str, Any] = {"form": form, "error": error, "available": sources.available()}
+    ctx: dict[str, Any] = {"form": form, "error": error, "available": sources.available(), "agency": None}
+    if f is not None and f.agency_id is not None:
+        from marketplace.agencies import service as agencies
+
+        try:
+            ctx["agency"] = await agencies.get_agency(actor=ANONYMOUS, agency_id=f.agency_id)
+        except NotFound:
+            pass
     if f is not None:
         try:
             rows, nxt = await sources.award_page(f, cursor=cursor, limit=50)
@@ -345,8 +351,16 @@ async def awards_csv(request: Request) -> Stream:
 
 
 @get("/red-flags", name="portal:red_flags")
-async def red_flags(settings: Settings) -> Template:
-    flags = await sources.red_flags(settings)
+async def red_flags(request: Request, settings: Settings) -> Template:
+    """Every flag, or one process's (?tender=<id>). Oversight computes them on request, over all the data
+    (population flags compare against everything), so the tender page links here instead of computing them."""
+    tender = None
+    if request.query_params.get("tender"):
+        from tenders import service as tenders
+
+        tid = _uuid(request.query_params["tender"], N_("Tender not found"))
+        tender = await tenders.get_tender(actor=ANONYMOUS, tender_id=tid)
+    flags = await sources.red_flags(settings, tender_id=tender.id if tender else None)
     defs = sources.red_flag_definitions()
     counts: dict[str, int] = {}
     for fl in flags or []:
@@ -355,7 +369,7 @@ async def red_flags(settings: Settings) -> Template:
                           sorted(counts.items(), key=lambda kv: -kv[1])],
                          title=_("Red flags by kind"), desc=_("How many times each red flag was raised."),
                          ident="flags")
-    return Template("red_flags.html", context={"flags": flags, "definitions": defs, "counts": counts,
+    return Template("red_flags.html", context={"flags": flags, "definitions": defs, "counts": counts, "tender": tender,
                                                "chart": chart, "available": flags is not None})
 
 

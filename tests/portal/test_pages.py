@@ -121,6 +121,10 @@ async def test_award_explorer_filters_charts_and_csv(site):
     r = await site.get("/awards.csv", params={"region": region})
     assert len(list(csv.DictReader(io.StringIO(r.text)))) == in_region
     _html(await site.get("/awards", params={"region": region}))
+    agency = await db.fetchrow("SELECT t.agency_id, o.name FROM award a JOIN tender t ON t.id = a.tender_id"
+                               " JOIN organisation o ON o.id = t.agency_id LIMIT 1")
+    text = _html(await site.get("/awards", params={"agency_id": str(agency["agency_id"])}))
+    assert agency["name"] in text
 
     text = _html(await site.get("/awards", params={"supplier_ruc": "123"}), 422)
     assert "RUC" in text and "11" in text
@@ -131,6 +135,13 @@ async def test_oversight_pages_and_verify(site, settings):
     text = _html(await site.get("/red-flags"))
     assert "Alertas" in text and "Oferta única" in text
     assert "Se recibió una sola oferta para un ítem" in text  # what a flag means, in the reader's language
+    single = await db.fetchrow(
+        "SELECT t.id, t.title FROM tender t JOIN tender_opening o ON o.tender_id = t.id"
+        " WHERE (SELECT count(*) FROM bid b WHERE b.tender_id = t.id AND b.opened_at IS NOT NULL) = 1 LIMIT 1")
+    if single:
+        text = _html(await site.get("/red-flags", params={"tender": str(single["id"])}))
+        assert "Oferta única" in text and single["title"] in text
+    _html(await site.get("/red-flags", params={"tender": "nope"}), 404)
     text = _html(await site.get("/stage-times"))
     assert "Tiempos por etapa" in text
     text = _html(await site.get("/verify"))
