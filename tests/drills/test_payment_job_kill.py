@@ -1,0 +1,122 @@
+"""Drill: the worker killed with SIGKILL while payment jobs are talking to Stripe: no payment lost, none
+charged twice.
+
+30 registry fees wait as 'requested'. A real worker process (on a private redis-server) runs their jobs
+against the local Stripe server, which answers slowly (0.2 s a call), so calls are in flight; once about a
+third of the calls have reached Stripe the worker is killed with -9, and Redis is thrown away with it (a
+new, empty redis-server: nothing that matters lived only there). A second worker's startup sweep finds
+every payment still 'requested' and runs it again. At the end every payment has its PaymentIntent, and
+Stripe created exactly one per payment: a call repeated after the kill carried the same Idempotency-Key
+and got the first answer back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from bench.common import ROOT, PrivateRedis, app_env
+from marketplace.core import db
+from tests import factories
+from tests.stripe_server import StripeServer
+
+FEES = 30
+
+
+class SlowStripe(StripeServer):
+    def dispatch(self, *args, **kw):
+        time.sleep(0.2)
+        return super().dispatch(*args, **kw)
+
+
+@pytest.fixture
+def slow_stripe():
+    server = SlowStripe().start()
+    yield server
+    server.stop()
+
+
+def _worker(settings, redis_url: str, stripe_url: str) -> subprocess.Popen:
+    env = app_env(settings.database_url, redis_url, str(settings.data_dir), JWT_SECRET=settings.keys.jwt_secret,
+                  SIGNING_KEY=settings.keys.signing_key, SEALING_KEY=settings.keys.sealing_key,
+                  STRIPE_API_BASE=stripe_url, STRIPE_SECRET_KEY=settings.stripe_secret_key or "sk_test_drill",
+                  STRIPE_WEBHOOK_SECRET=settings.stripe_webhook_secret or "whsec_drill")
+    return subprocess.Popen([sys.executable, "-m", "marketplace.cli", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(w: subprocess.Popen | None) -> None:
+    if w is not None and w.poll() is None:
+        w.send_signal(signal.SIGTERM)
+        try:
+            w.wait(20)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
+
+
+async def _wait(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_worker_killed_during_payment_jobs_charges_each_payment_once(client, settings, slow_stripe):
+    ids = []
+    for _ in range(FEES):
+        supplier = await factories.login(settings, "supplier", "supplier_admin")
+        r = await client.post("/api/v1/payments/registry-fee", json={}, headers=supplier.headers)
+        assert r.status_code in (200, 201, 202), r.text
+        ids.append(r.json()["id"])
+    # old enough for the sweeper (it leaves payments younger than 30 s to their own enqueue)
+    await db.execute("UPDATE payment SET created_at = created_at - interval '5 minutes'")
+
+    async def calls() -> int:
+        return sum(1 for r in slow_stripe.requests if r.path == "/v1/payment_intents")
+
+    redis = PrivateRedis().start()
+    first = second = None
+    try:
+        first = _worker(settings, redis.url, slow_stripe.url)
+        await _wait(lambda: _ge(calls, FEES // 3), 120, "a third of the Stripe calls")
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        redis.stop()
+        states = Counter(r["state"] for r in await db.fetch("SELECT state FROM payment"))
+        assert states["requested"] > 0, states  # the kill left work undone
+
+        redis = PrivateRedis().start()
+        second = _worker(settings, redis.url, slow_stripe.url)
+
+        async def all_done() -> bool:
+            row = await db.fetchrow("SELECT count(*) FILTER (WHERE state = 'requested') AS n FROM payment")
+            return row["n"] == 0
+
+        await _wait(all_done, 180, "every payment to be executed")
+    finally:
+        _stop(first)
+        _stop(second)
+        redis.stop()
+
+    rows = await db.fetch("SELECT id::text AS id, state, stripe_object_id FROM payment")
+    assert sorted(r["id"] for r in rows) == sorted(ids)
+    assert all(r["state"] == "pending" and r["stripe_object_id"] for r in rows), rows
+    assert len({r["stripe_object_id"] for r in rows}) == FEES
+    assert slow_stripe.created.get("payment_intent") == FEES  # repeated calls were replays, not new charges
+    replays = [r for r in slow_stripe.requests if r.path == "/v1/payment_intents" and r.replayed]
+    keys = Counter(r.idempotency_key for r in slow_stripe.requests if r.path == "/v1/payment_intents")
+    assert len(keys) == FEES and sum(keys.values()) == FEES + len(replays)
+
+
+async def _ge(fn, n: int) -> bool:
+    return await fn() >= n
