@@ -35,6 +35,7 @@ from marketplace.core.i18n import N_, gettext as _
 from marketplace.portal import charts, formatting, labels, sources
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
+from search.protocol import SearchUnavailable
 
 PAGE = 20
 
@@ -114,6 +115,7 @@ async def tender_list(request: Request, settings: Settings) -> Template:
     category = request.query_params.get("category") or None
     offset = _int(request.query_params.get("offset"))
     error = None
+    status = 422
     page = None
     try:
         page = await search.search_tenders(
@@ -122,10 +124,12 @@ async def tender_list(request: Request, settings: Settings) -> Template:
             categories=[category] if category else None, offset=offset, limit=PAGE)
     except InvalidInput as exc:
         error = _error(exc)
+    except SearchUnavailable:
+        error, status = _("Search is not available right now; try again in a moment."), 503
     ctx = {"q": q, "ubigeo": ubigeo or "", "state": state or "", "method": method or "", "category": category or "",
            "page": page, "error": error, "offset": offset, "limit": PAGE,
            "next_query": _query(request, offset=offset + PAGE), "prev_query": _query(request, offset=max(offset - PAGE, 0))}
-    return Template("tenders.html", context=ctx, status_code=422 if error else 200)
+    return Template("tenders.html", context=ctx, status_code=status if error else 200)
 
 
 def _timeline(t: Any, awards: list[Any], contracts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -204,16 +208,19 @@ async def catalog(request: Request, settings: Settings) -> Template:
     ubigeo = request.query_params.get("ubigeo") or None
     offset = _int(request.query_params.get("offset"))
     error = page = None
+    status = 422
     if q or ubigeo:
         try:
             page = await search.search_catalog(actor=ANONYMOUS, index=search.backend(settings), q=q,
                                                ubigeo=ubigeo, offset=offset, limit=PAGE)
         except InvalidInput as exc:
             error = _error(exc)
+        except SearchUnavailable:
+            error, status = _("Search is not available right now; try again in a moment."), 503
     return Template("catalog.html", context={
         "q": q, "ubigeo": ubigeo or "", "page": page, "error": error, "offset": offset, "limit": PAGE,
         "next_query": _query(request, offset=offset + PAGE), "prev_query": _query(request, offset=max(offset - PAGE, 0)),
-    }, status_code=422 if error else 200)
+    }, status_code=status if error else 200)
 
 
 # ------------------------------------------------------------------------------------------------- profiles
@@ -423,7 +430,7 @@ async def verify_receipt(
             raise ValueError
         ok = check(keys.public_key, receipt)
         result = "valid" if ok else "invalid"
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):  # not JSON, not an object, fields of the wrong type
         result = "unreadable"
     return Template("verify.html", context={"keys": keys, "result": result, "receipt": text})
 

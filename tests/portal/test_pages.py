@@ -161,7 +161,9 @@ async def test_a_pasted_bid_receipt_is_checked_against_the_platform_key(site, se
     assert "La firma es válida" in _html(r)
     forged = body.replace("ab" * 32, "cd" * 32)
     assert "La firma no coincide" in _html(await site.post("/verify/receipt", data={"receipt": forged}))
-    assert "Esto no es una constancia" in _html(await site.post("/verify/receipt", data={"receipt": "{"}))
+    for junk in ("{", "[1, 2]", '{"signature": 5}', '{"bid_id": "x", "signature": "!!!"}'):
+        text = _html(await site.post("/verify/receipt", data={"receipt": junk}))
+        assert "Esto no es una constancia" in text or "La firma no coincide" in text, junk
 
 
 @pytest.mark.parametrize(("how", "lang", "heading"), [
@@ -205,3 +207,18 @@ async def test_amounts_in_soles_and_times_in_lima_per_language(site):
     en = _html(await site.get(f"/tenders/{a['tender_id']}", params={"lang": "en"}))
     assert f"S/\xa0{soles:,.2f}" in en
     assert format_skeleton("yMMMd", a["notified_at"], tzinfo=lima, locale="en", fuzzy=True) in en
+
+
+async def test_search_pages_say_so_when_the_search_engine_is_down(site):
+    from search import service
+    from search.backends.meili import MeiliIndex
+
+    down = MeiliIndex("http://127.0.0.1:9", timeout_s=1)  # nothing listens there: a real outage
+    previous = service.use_backend(down)
+    try:
+        for path in ("/tenders?q=cemento", "/catalog?q=cemento"):
+            assert "La búsqueda no está disponible" in _html(await site.get(path), 503)
+        _html(await site.get("/"))  # the home page still answers, without its list of open tenders
+    finally:
+        await down.close()
+        service.use_backend(previous)
