@@ -1,0 +1,104 @@
+"""Drill: PostgreSQL restarted under a bid load. During the outage requests fail fast with 503 and a
+Retry-After header (never a 500, never a hang), the app recovers by itself, and every bid that got a 201
+(a signed receipt) is in the database afterwards.
+
+Runs on a PRIVATE PostgreSQL server (initdb in a temp folder, bench.common.PrivatePostgres) and a private
+redis-server: the machine's shared servers are never touched. The production app runs under granian;
+16 suppliers keep bidding on a 20-lot tender while the server is stopped (fast mode) for 3 s and
+started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import asyncpg
+import httpx
+import pytest
+
+from bench.common import ROOT, PrivatePostgres, PrivateRedis, with_database
+from bench.rush import create_tenders, make_parties
+from tests.drills.helpers import env_for, server
+
+pytestmark = pytest.mark.skipif(not os.path.exists(PrivatePostgres.BIN / "pg_ctl"),
+                                reason="needs PostgreSQL's server binaries (PG_BIN) for a private server")
+
+SUPPLIERS = 16
+LOTS = 20
+
+
+async def test_postgres_restart_under_load_gives_503_and_keeps_every_acknowledged_bid(settings, tmp_path):
+    pg = PrivatePostgres().init()
+    redis = PrivateRedis().start()
+    app = None
+    try:
+        admin = await asyncpg.connect(pg.url)
+        await admin.execute("CREATE DATABASE drill")
+        await admin.close()
+        url = with_database(pg.url, "drill")
+        env = env_for(settings, url, redis.url)
+        subprocess.run([sys.executable, "-m", "marketplace.cli", "migrate"], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=300)
+        conn = await asyncpg.connect(url)
+        officer_token, tokens = await make_parties(conn, settings.keys, suppliers=SUPPLIERS, seed=1)
+        app = server(env, log_path=str(tmp_path / "server.log"))
+        tender = (await asyncio.to_thread(create_tenders, app.url, officer_token, count=1, lots=LOTS))[0]
+        await conn.execute("UPDATE tender SET enquiry_end = now() - interval '1 minute'")
+        await conn.close()
+
+        results: list[tuple[float, int, str | None, str | None]] = []  # (time, status, Retry-After, bid id)
+        todo = [(tok, lot["id"]) for tok in tokens for lot in tender["lots"]]
+        stop_at = [float("inf")]
+
+        async def bidder(http: httpx.AsyncClient, mine: list[tuple[str, str]]) -> None:
+            for tok, lot in mine:
+                while time.monotonic() < stop_at[0]:
+                    try:
+                        r = await http.post(f"/api/v1/tenders/{tender['id']}/bids",
+                                            json={"lots": [{"lot_id": lot, "price": 100_000}]},
+                                            headers={"Authorization": f"Bearer {tok}"})
+                    except httpx.HTTPError as exc:  # the server itself must stay up
+                        raise AssertionError(f"the app did not answer: {exc!r}") from exc
+                    bid = r.json().get("bid_id") if r.status_code == 201 else None
+                    results.append((time.monotonic(), r.status_code, r.headers.get("retry-after"), bid))
+                    if r.status_code == 201:
+                        break
+                    await asyncio.sleep(0.1)  # a client honouring Retry-After would wait longer
+
+        async def outage() -> tuple[float, float]:
+            await asyncio.sleep(1.5)
+            down = time.monotonic()
+            await asyncio.to_thread(pg.stop, "fast")
+            await asyncio.sleep(3)
+            await asyncio.to_thread(pg.start)
+            up = time.monotonic()
+            stop_at[0] = up + 20
+            return down, up
+
+        async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:
+            per = [todo[i::SUPPLIERS] for i in range(SUPPLIERS)]
+            *_, (down, up) = await asyncio.gather(*(bidder(http, mine) for mine in per), outage())
+
+        statuses = Counter(s for _, s, _, _ in results)
+        assert set(statuses) <= {201, 503}, statuses  # no 500, nothing else
+        during = [(s, ra) for t, s, ra, _ in results if down + 0.5 < t < up]
+        assert during and all(s == 503 and ra for s, ra in during if s != 201), during[:5]
+        assert statuses[503] > 0
+        acknowledged = {b for _, s, _, b in results if s == 201}
+        assert any(t > up and s == 201 for t, s, _, _ in results)  # recovered by itself
+
+        conn = await asyncpg.connect(url)
+        stored = {str(r["id"]) for r in await conn.fetch("SELECT id FROM bid")}
+        await conn.close()
+        assert acknowledged <= stored, acknowledged - stored
+        assert len(acknowledged) == len(todo)  # every supplier got every lot in eventually
+    finally:
+        if app is not None:
+            app.stop()
+        redis.stop()
+        pg.destroy()
