@@ -323,11 +323,14 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
     require(actor, "supplier", *BIDDER_ROLES)
     # One round trip takes the lock and reads the bidder's standing (the lock is the hot spot: keep it short).
     a = await db.fetchrow(
-        "SELECT a.*, t.ocid, t.agency_id, p.alias AS my_alias, p.price AS my_price FROM auction a"
-        " JOIN tender t ON t.id = a.tender_id LEFT JOIN auction_participant p ON p.auction_id = a.id"
-        " AND p.supplier_id = $2 WHERE a.id = $1 FOR UPDATE OF a", auction_id, actor.org_id)
+        "SELECT a.*, t.ocid, t.agency_id, l.state AS lot_state, p.alias AS my_alias, p.price AS my_price"
+        " FROM auction a JOIN tender t ON t.id = a.tender_id JOIN tender_lot l ON l.id = a.lot_id"
+        " LEFT JOIN auction_participant p ON p.auction_id = a.id AND p.supplier_id = $2"
+        " WHERE a.id = $1 FOR UPDATE OF a", auction_id, actor.org_id)
     if a is None:
         raise NotFound(N_("Auction not found"))
+    if a["lot_state"] == State.CANCELLED.value:  # the job cancels the auction; meanwhile no bid gets in
+        raise Conflict(N_("The auction is {state}"), field="state", rule="state", params={"state": "cancelled"})
     now = clock.now()  # after the lock: the bid's time and the deadline decision
     if a["state"] == AuctionState.SCHEDULED and now >= a["starts_at"]:
         await _start(a, now, actor=SYSTEM)

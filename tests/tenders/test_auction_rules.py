@@ -214,6 +214,8 @@ async def test_disqualified_bidders_stay_out_and_a_cancelled_lot_cancels_the_auc
     r = await client.post(f"/api/v1/tenders/{tender['id']}/cancel", json={"reason": "Presupuesto recortado"},
                           headers=officer.headers)
     assert r.status_code == 200, r.text
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[1].headers)
+    assert r.status_code == 409 and err(r)["rule"] == "state"
     await jobs.sweep_auctions({})
     board = (await client.get(f"/api/v1/auctions/{aid}")).json()
     assert board["state"] == "cancelled"
