@@ -31,7 +31,6 @@ import asyncio
 import itertools
 import os
 import random
-import statistics
 import time
 import uuid
 from datetime import datetime, timedelta, timezone

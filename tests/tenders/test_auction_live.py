@@ -114,7 +114,7 @@ async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, f
     s = await opened_subasta(client, settings, fixed_clock, 12)
     auditor = await factories.login(settings, "oversight", "auditor")
     outsider = tf.long_lived(settings, await active_supplier(settings, name="No Participa S.A.C."))
-    auction = await schedule(client, s, start_in=3, duration_seconds=60, soft_close_seconds=0,
+    auction = await schedule(client, s, start_in=6, duration_seconds=60, soft_close_seconds=0,
                              extension_seconds=0, min_decrement_percent="1", min_decrement_cents=0)
     boards = await connect(http, a, auction, [*s.bidders, None, auditor, s.officer])
     bidder_boards, public = boards[:12], boards[12]
@@ -203,7 +203,7 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
     extensions = 0
     best = s.prices[0] - 100_00
     for who in (2, 3):
-        await asyncio.sleep(max(0.0, (ends_at - datetime.now(timezone.utc)).total_seconds() - 2.0))
+        await asyncio.sleep(max(0.0, (ends_at - datetime.now(timezone.utc)).total_seconds() - 3.0))
         best -= 100_00
         r = await bid(http, a, auction, s.bidders[who], best)
         assert r.status_code == 201, r.text

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from marketplace.core import db
-from tenders.auctions import jobs, service
+from tenders.auctions import jobs
 from tenders.auctions.domain import AUCTION, AuctionPolicy, Standing, check_bid, extended_end, rank
 from tenders.auctions.policy import PolicyError, policy_from_env
 from tests import factories
