@@ -298,8 +298,17 @@ async def awards_explorer(request: Request) -> Template:
         error, f = _error(exc), None
         form = {k: request.query_params.get(k) or "" for k in FILTER_KEYS}
     cursor = request.query_params.get("cursor") or None
+    limit = max(1, min(_int(request.query_params.get("limit"), 50), 200))
     rows: list[Any] = []
     nxt = None
+    if request.headers.get("hx-request") and f is not None and error is None:
+        # htmx's "More awards": only the next rows and the pager (a bad cursor gets the whole page below)
+        try:
+            rows, nxt = await sources.award_page(f, cursor=cursor, limit=limit)
+            return Template("awards_rows.html", context={
+                "rows": rows, "next_query": _query(request, cursor=nxt) if nxt else None})
+        except InvalidInput:
+            pass
     ctx: dict[str, Any] = {"form": form, "error": error, "available": sources.available(), "agency": None}
     if f is not None and f.agency_id is not None:
         from marketplace.agencies import service as agencies
@@ -310,7 +319,7 @@ async def awards_explorer(request: Request) -> Template:
             pass
     if f is not None:
         try:
-            rows, nxt = await sources.award_page(f, cursor=cursor, limit=50)
+            rows, nxt = await sources.award_page(f, cursor=cursor, limit=limit)
         except InvalidInput as exc:
             error = ctx["error"] = _error(exc)
         months, partial = await sources.by_month(f)

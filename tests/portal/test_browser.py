@@ -178,6 +178,18 @@ async def test_a_citizen_searches_opens_a_tender_switches_language_and_downloads
             awards = (await db.fetchrow("SELECT count(*) AS n FROM award"))["n"]
             assert rows[0][:2] == ["award_id", "tender_id"] and len(rows) - 1 == awards > 0
 
+            # "More awards" appends the next rows in place (htmx, served from /static), without leaving the page
+            await page.goto(live_server + "/awards?limit=2")
+            rows = page.locator("#award-rows > tr")
+            assert await rows.count() == 2
+            more = page.get_by_role("link", name="Más adjudicaciones")
+            while await more.count():
+                before = await rows.count()
+                await more.click()
+                await page.wait_for_function(f"document.querySelectorAll('#award-rows > tr').length > {before}")
+            assert await rows.count() == awards and page.url.endswith("/awards?limit=2")
+            await page.screenshot(path=str(ARTIFACTS / "07b-more-awards.png"), full_page=True)
+
             # A map region is a link to that region's awards
             await page.locator("svg#awards-map a, #awards-map-t").count()
             await page.locator("figure.map a").first.click()

@@ -222,3 +222,23 @@ async def test_search_pages_say_so_when_the_search_engine_is_down(site):
     finally:
         await down.close()
         service.use_backend(previous)
+
+
+async def test_more_awards_pages_through_the_history_as_a_link_or_in_place(site):
+    n = (await db.fetchrow("SELECT count(*) AS n FROM award"))["n"]
+    assert n >= 3
+    page = _html(await site.get("/awards", params={"limit": 2}))
+    seen = page.count('<tr>\n      <td><time')
+    assert seen == 2
+    nxt = re.search(r'<a href="(/awards\?[^"]+)" rel="next"', page).group(1).replace("&amp;", "&")
+    while nxt:
+        # htmx asks for the fragment: the next rows and the pager, no charts
+        frag = (await site.get(nxt, headers={"HX-Request": "true"})).text
+        assert 'id="award-rows"' in frag and 'id="awards-pager"' in frag and "<svg" not in frag
+        seen += frag.count("<time ")
+        m = re.search(r'<a href="(/awards\?[^"]+)" rel="next"', frag)
+        nxt = m.group(1).replace("&amp;", "&") if m else None
+        # without htmx the same link is a whole page
+        if nxt:
+            assert "<svg" in _html(await site.get(nxt))
+    assert seen == n
