@@ -195,6 +195,8 @@ def alias(n: int) -> str:
 
 # -------------------------------------------------------------------------------------------- board
 
+RECENT_BIDS = 100  # while running, boards show the last N bids (the full sequence once the auction ends)
+
 @dataclass(slots=True)
 class Lance:
     seq: int
@@ -251,6 +253,8 @@ class Board:
         self.version, self.ends_at, self.extensions = version, ends_at, extensions
         self.best_price = price if self.best_price is None else min(self.best_price, price)
         self.bids.append(Lance(seq, alias, price, received_at, extended, ends_at, s.supplier_id))
+        if len(self.bids) > 2 * RECENT_BIDS:  # a live board keeps the recent ones (the end reloads them all)
+            del self.bids[:-RECENT_BIDS]
         self.ranked = rank(self.standings.values())
         return True
 

@@ -62,7 +62,7 @@ TOPIC_SCHEDULED = "auction.scheduled"
 TOPIC_CLOSED = "auction.closed"
 TOPIC_CANCELLED = "auction.cancelled"
 BIDDER_ROLES = ("bidder", "supplier_admin")
-RUNNING_BIDS_SHOWN = 100  # while running, a snapshot carries the last N bids (all of them once ended)
+RUNNING_BIDS_SHOWN = domain.RECENT_BIDS  # while running, a snapshot carries the last N bids (all once ended)
 _rng = random.SystemRandom()
 _json = msgspec.json.Encoder(order="sorted")
 
@@ -437,9 +437,10 @@ def render(board: Board, *, viewer: UUID | None, now: datetime) -> AuctionRead:
                               supplier_id=s.supplier_id if ended else None,
                               supplier_name=s.supplier_name if ended else None) for s in board.ranked]
     names = {s.supplier_id: s.supplier_name for s in board.standings.values()}
+    shown = board.bids if ended else board.bids[-RUNNING_BIDS_SHOWN:]
     bids = [LanceRead(seq=b.seq, alias=b.alias, price=b.price, received_at=b.received_at, extended=b.extended,
                       ends_at=b.ends_at, supplier_id=b.supplier_id if ended else None,
-                      supplier_name=names.get(b.supplier_id) if ended else None) for b in board.bids]
+                      supplier_name=names.get(b.supplier_id) if ended else None) for b in shown]
     return AuctionRead(id=board.id, tender_id=board.tender_id, lot_id=board.lot_id, state=board.state,
                        starts_at=board.starts_at, ends_at=board.ends_at, server_time=now, currency=board.currency,
                        version=board.version, extensions=board.extensions, participants=len(board.standings),
