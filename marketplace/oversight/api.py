@@ -190,7 +190,8 @@ async def agency_notifications(actor: Actor) -> list[s.NotificationRead]:
 
 
 @get("/api/v1/oversight/tenders/{tender_id:uuid}/audit", tags=TAGS,
-     summary="A tender's full audit trail: the tender, its lots, bids, awards, appeals and contracts "
+     summary="A tender's full audit trail: the tender, its lots, bids, auctions, awards, appeals, contracts and "
+             "their payments "
              "(oversight bodies and the platform). Check the chain at /api/v1/audit/verify.")
 async def tender_audit(
     tender_id: UUID, actor: Actor,
@@ -200,19 +201,24 @@ async def tender_audit(
     require(actor, ("oversight", "platform"))
     if await db.fetchrow("SELECT 1 FROM tender WHERE id = $1", tender_id) is None:
         raise NotFound(N_("Tender not found"))
+    # Every entity of the contracting process, then their events by the (entity_type, entity_id) index.
     rows = await db.fetch(
-        "WITH ids AS ("
-        "  SELECT 'tender' AS et, $1::uuid::text AS eid"
+        "WITH c AS (SELECT id FROM contract WHERE tender_id = $1 AND source_type = 'award'),"
+        " p AS (SELECT id FROM award_appeal WHERE tender_id = $1),"
+        " ids (et, eid) AS ("
+        "  SELECT 'tender', $1::uuid::text"
         "  UNION ALL SELECT 'tender_lot', id::text FROM tender_lot WHERE tender_id = $1"
         "  UNION ALL SELECT 'bid', id::text FROM bid WHERE tender_id = $1"
         "  UNION ALL SELECT 'award', id::text FROM award WHERE tender_id = $1"
-        "  UNION ALL SELECT 'appeal', id::text FROM award_appeal WHERE tender_id = $1"
-        "  UNION ALL SELECT 'contract', id::text FROM contract WHERE tender_id = $1)"
+        "  UNION ALL SELECT 'award_appeal', id::text FROM p"
+        "  UNION ALL SELECT 'auction', id::text FROM auction WHERE tender_id = $1"
+        "  UNION ALL SELECT 'contract', id::text FROM c"
+        "  UNION ALL SELECT 'payment', id::text FROM payment"
+        "            WHERE contract_id IN (SELECT id FROM c) OR appeal_id IN (SELECT id FROM p))"
         " SELECT e.id, e.seq, e.occurred_at, e.actor_user_id, e.actor_org_id, e.action, e.entity_type, e.entity_id,"
         "        e.data::text AS data, e.prev_hash, e.hash"
-        " FROM audit_event e WHERE e.id > $2 AND (e.entity_id IN (SELECT eid FROM ids)"
-        "       OR e.data->>'tender_id' = $1::text)"
-        " ORDER BY e.id LIMIT $3", tender_id, int(after or 0), limit + 1)
+        " FROM ids JOIN audit_event e ON e.entity_type = ids.et AND e.entity_id = ids.eid"
+        " WHERE e.id > $2 ORDER BY e.id LIMIT $3", tender_id, int(after or 0), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [AuditEventRead(**{**r, "data": msgspec.json.decode(r["data"])}) for r in rows]

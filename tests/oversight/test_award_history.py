@@ -202,3 +202,18 @@ async def test_export_keeps_awkward_text_exact(client):
     assert json.loads(r.text.splitlines()[0])["tender_title"] == title
     r = await client.get("/api/v1/oversight/awards/export", params={"format": "csv"})
     assert next(csv.DictReader(io.StringIO(r.text)))["tender_title"] == title
+
+
+async def test_an_abandoned_export_stops_the_copy_and_frees_its_connection(client):
+    await _insert(3000)
+    gen = export.encode(filters=history.Filters(), fmt="csv", chunk=1000)
+    first = await gen.__anext__()
+    assert first.startswith(b"award_id,")
+    await gen.aclose()  # what the server does when the client goes away
+    busy = await db.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                          " AND query LIKE 'COPY (SELECT%' AND state = 'active'")
+    assert busy == []
+    # The pool is whole again: as many exports as connections still run to the end.
+    for _ in range(3):
+        body = b"".join([c async for c in export.encode(filters=history.Filters(), fmt="jsonl")])
+        assert body.count(b"\n") == 3000
