@@ -17,7 +17,6 @@ APP_REGISTRY = AppRegistry(
         "tenders.evaluation.piccolo_app",
         "tenders.awards.piccolo_app",
         "tenders.auctions.piccolo_app",
-        "tenders.auctions.piccolo_app",
         "marketplace.oversight.piccolo_app",
     ]
 )

@@ -20,7 +20,6 @@ def route_handlers() -> list[Any]:
     handlers += __import__("tenders.evaluation.api", fromlist=["ROUTES"]).ROUTES + __import__("tenders.awards.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("search.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("tenders.auctions.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("tenders.auctions.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.oversight.api", fromlist=["ROUTES"]).ROUTES
     handlers += __import__("marketplace.portal.api", fromlist=["ROUTES"]).ROUTES
     return handlers

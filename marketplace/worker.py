@@ -34,7 +34,6 @@ JOB_MODULES: list[str] = [
     "tenders.jobs",
     "tenders.awards.jobs",
     "tenders.auctions.jobs",
-    "tenders.auctions.jobs",
     "marketplace.payments.jobs",
     "marketplace.contracts.jobs",
     "marketplace.oversight.jobs",
