@@ -51,8 +51,8 @@ CategoryP = Annotated[str | None, Parameter(description="goods, services or work
 ClassP = Annotated[str | None, Parameter(description="classification code prefix (UNSPSC or CPV)")]
 FromP = Annotated[datetime | None, Parameter(description="awarded at or after (RFC 3339)")]
 ToP = Annotated[datetime | None, Parameter(description="awarded before (RFC 3339)")]
-VMinP = Annotated[int | None, Parameter(ge=0, description="minimum value in céntimos")]
-VMaxP = Annotated[int | None, Parameter(ge=0, description="maximum value in céntimos")]
+VMinP = Annotated[int | None, Parameter(ge=0, le=10**15, description="minimum value in céntimos")]
+VMaxP = Annotated[int | None, Parameter(ge=0, le=10**15, description="maximum value in céntimos")]
 StateP = Annotated[str | None, Parameter(query="state", description="award state: pending, standstill, appealed, consented, cancelled")]
 
 
@@ -227,6 +227,12 @@ async def tender_audit(
 
 # --- OCDS -----------------------------------------------------------------------------------------------
 
+def _plain(ident: str, message: str) -> None:
+    """Ids are short printable text; anything else names nothing we publish."""
+    if len(ident) > 200 or not ident.isprintable():
+        raise NotFound(message)
+
+
 def _json(value: Any) -> Response[bytes]:
     return Response(publisher.encode(value), media_type=OCDS_JSON)
 
@@ -247,6 +253,7 @@ async def ocds_releases(
 
 @get("/ocds/releases/{release_id:str}", tags=["ocds"], summary="One OCDS release, in a release package")
 async def ocds_release(release_id: str, settings: Settings) -> Response[bytes]:
+    _plain(release_id, N_("Release not found"))
     release = await publisher.get_release(release_id)
     uri = f"{settings.public_base_url.rstrip('/')}/ocds/releases/{release_id}"
     return _json(publisher.release_package(settings, uri, [release]))
@@ -255,6 +262,7 @@ async def ocds_release(release_id: str, settings: Settings) -> Response[bytes]:
 @get("/ocds/records/{ocid:str}", tags=["ocds"],
      summary="The OCDS record of one contracting process (every release and the compiled release)")
 async def ocds_record(ocid: str, settings: Settings) -> Response[bytes]:
+    _plain(ocid, N_("Record not found"))
     record = await publisher.record(ocid)
     uri = f"{settings.public_base_url.rstrip('/')}/ocds/records/{ocid}"
     return _json(publisher.record_package(settings, uri, [record]))

@@ -237,3 +237,12 @@ async def test_award_cancellation_and_contract_lifecycle_releases_validate(clien
     contract = compiled["contracts"][0]
     assert contract["status"] == "terminated" and contract["amendments"][0]["rationale"] == "Ampliación de plazo"
     assert contract["milestones"][0]["status"] == "met"
+
+
+async def test_odd_ids_and_cursors_are_404_or_422_never_500(client):
+    for path in ["/ocds/releases/a%00b", "/ocds/records/x%00y", "/ocds/records/" + "x" * 300]:
+        assert (await client.get(path)).status_code == 404, path
+    for since in ["99999999999999999999.1", "1.9999999999999999999", "١٢.٣", "1.-2"]:
+        assert (await client.get("/ocds/releases", params={"since": since})).status_code == 422, since
+    for params in [{"value_min": 10**20}, {"region": "١٢"}, {"classification": "7210\x00"}]:
+        assert (await client.get("/api/v1/oversight/awards", params=params)).status_code in (400, 422), params

@@ -92,11 +92,14 @@ class Filters:
         def bad(field: str, rule: str, message: str) -> InvalidInput:
             return InvalidInput(message, field=f"query.{field}", rule=rule)
 
-        if self.supplier_ruc is not None and not (self.supplier_ruc.isdigit() and len(self.supplier_ruc) == 11):
+        def digits(value: str, n: int) -> bool:
+            return value.isascii() and value.isdigit() and len(value) == n
+
+        if self.supplier_ruc is not None and not digits(self.supplier_ruc, 11):
             raise bad("supplier_ruc", "pattern", N_("A RUC has 11 digits"))
-        if self.region is not None and not (self.region.isdigit() and len(self.region) == 2):
+        if self.region is not None and not digits(self.region, 2):
             raise bad("region", "pattern", N_("A region is the first 2 digits of an ubigeo"))
-        if self.province is not None and not (self.province.isdigit() and len(self.province) == 4):
+        if self.province is not None and not digits(self.province, 4):
             raise bad("province", "pattern", N_("A province is the first 4 digits of an ubigeo"))
         if self.method is not None and self.method not in METHODS:
             raise bad("method", "enum", N_("Unknown procurement method"))
@@ -104,7 +107,8 @@ class Filters:
             raise bad("category", "enum", N_("Unknown category"))
         if self.state is not None and self.state not in STATES:
             raise bad("state", "enum", N_("Unknown award state"))
-        if self.classification is not None and not (self.classification.isalnum() and len(self.classification) <= 16):
+        if self.classification is not None and not (
+                self.classification.isascii() and self.classification.isalnum() and len(self.classification) <= 16):
             raise bad("classification", "pattern", N_("A classification code prefix is up to 16 letters or digits"))
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise bad("date_to", "range", N_("The end of the range comes before its start"))

@@ -128,7 +128,8 @@ def decode_since(since: str | None) -> tuple[str, int]:
     if not since:
         return "0", 0
     txid, sep, seq = since.partition(".")
-    if not sep or not txid.isdigit() or not seq.isdigit() or len(txid) > 20 or len(seq) > 19:
+    if (not sep or not txid.isascii() or not txid.isdigit() or not seq.isascii() or not seq.isdigit()
+            or len(txid) > 19 or len(seq) > 18):
         raise InvalidInput(N_("This cursor is not one we gave out"), field="query.since", rule="cursor")
     return txid, int(seq)
 
