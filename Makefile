@@ -73,3 +73,15 @@ messages-compile: $(VENV)/.installed-dev
 # Forget the embedded servers' data and the development keys (stop `make run` first).
 clean-data:
 	rm -rf .data
+
+# --- benchmarks and drills (bench/README.md) ---------------------------------------------------------------
+SCALE ?= 1
+
+bench-data: $(VENV)/.installed-test  ## the bench data set into BENCH_DATABASE_URL (default database ma_bench)
+	$(BIN)/python -m bench generate --scale $(SCALE)
+
+bench: $(VENV)/.installed-test  ## every scenario in one run (needs `wrk`); writes bench/RESULTS.md
+	$(BIN)/python -m bench all
+
+drills: $(VENV)/.installed-test  ## the reliability drills and the schemathesis pass alone (also in `make test`)
+	$(BIN)/python -m pytest -q tests/drills tests/api $(PYTEST_ARGS)
