@@ -37,3 +37,8 @@ async def read_connection() -> AsyncIterator[Any]:
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     async with read_connection() as conn:
         return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+async def fetchrow(sql: str, *args: Any) -> dict[str, Any] | None:
+    rows = await fetch(sql, *args)
+    return rows[0] if rows else None

@@ -54,6 +54,13 @@ async def test_the_read_model_follows_the_awards(client, settings):
     items = r.json()["items"]
     assert items and all(x["supplier_ruc"] == ruc for x in items)
     assert len(items) == sum(1 for x in rows.values() if x["supplier_ruc"] == ruc)
+    # The other public views answer over the same demo data.
+    r = await client.get("/api/v1/oversight/red-flags")
+    assert r.status_code == 200 and set(r.json()["summary"]) == set(r.json()["definitions"])
+    r = await client.get("/api/v1/oversight/stage-times")
+    assert r.status_code == 200 and r.json()["items"]
+    r = await client.get("/api/v1/oversight/awards/concentration")
+    assert r.status_code == 200 and all(0 < float(x["hhi"]) <= 10_000 for x in r.json())
     # A state change reaches the read model through the outbox.
     some = next(iter(awards))
     await db.execute("UPDATE award SET state = 'cancelled' WHERE id = $1", some)

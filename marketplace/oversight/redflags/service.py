@@ -9,7 +9,6 @@ supplier winning in many classification families, an outlying price gap) compare
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,7 +55,8 @@ def _d(x: float | Decimal) -> str:
 
 
 async def _lots(tender_ids: list[UUID] | None) -> list[dict[str, Any]]:
-    cond = "" if tender_ids is None else "WHERE t.id = ANY($1::uuid[])"
+    """The lots in scope with their tender's facts (drafts are not public and never flagged)."""
+    cond = "WHERE t.state <> 'draft'" + ("" if tender_ids is None else " AND t.id = ANY($1::uuid[])")
     args = [] if tender_ids is None else [tender_ids]
     return await reads.fetch(
         "SELECT t.id AS tender_id, t.ocid, t.agency_id, t.method, t.published_at, t.submission_deadline,"
@@ -146,24 +146,39 @@ def lot_flags(p: policy_mod.Policy, lot: dict[str, Any], entries: list[dict[str,
     return flags
 
 
+_GAPS = (
+    "SELECT a.lot_id, (min(o.price) - w.price)::numeric / w.price AS gap"
+    "  FROM award a JOIN opening_entry w ON w.lot_id = a.lot_id AND w.bid_id = a.bid_id"
+    "  JOIN opening_entry o ON o.lot_id = a.lot_id AND o.bid_id <> a.bid_id"
+    " WHERE a.state <> 'cancelled' AND w.price > 0 GROUP BY a.lot_id, w.price")
+
+
+async def _fence(p: policy_mod.Policy) -> tuple[Decimal, Decimal, Decimal, Decimal] | None:
+    """Q1, Q3 and the fences of the winner-to-second gap over every awarded lot with two bids or more
+    (percentile_cont interpolates as the 'inclusive' quartile method does)."""
+    row = await reads.fetchrow(
+        f"SELECT count(*) AS n, percentile_cont(0.25) WITHIN GROUP (ORDER BY gap) AS q1,"
+        f" percentile_cont(0.75) WITHIN GROUP (ORDER BY gap) AS q3 FROM ({_GAPS}) g")
+    if row is None or row["n"] < max(p.gap_min_sample, 4):
+        return None
+    q1, q3 = Decimal(str(row["q1"])), Decimal(str(row["q3"]))
+    iqr = q3 - q1
+    return q1, q3, q1 - Decimal("1.5") * iqr, q3 + Decimal("1.5") * iqr
+
+
 async def compute(settings: Any, *, tender_id: UUID | None = None) -> list[Flag]:
-    """Every flag (or those that concern one tender)."""
+    """Every flag (or those that concern one tender). Population figures (quartiles, win and
+    disqualification rates, families) are aggregated by PostgreSQL; lot-level rules read only the lots
+    in scope."""
     p = policy_mod.of(settings)
-    all_lots = await _lots(None)
-    all_entries = await _entries(None)
-    all_awards = await _awards(None)
+    scope = None if tender_id is None else [tender_id]
+    lots = await _lots(scope)
+    lot_ids = None if tender_id is None else [x["lot_id"] for x in lots]
+    entries = await _entries(lot_ids)
+    awards = await _awards(lot_ids)
+    fence = await _fence(p)
     flags: list[Flag] = []
 
-    # Population: the price gap fence over every awarded lot with two bids or more.
-    gaps = [g for lot_id, a in all_awards.items()
-            if (g := _gap(all_entries.get(lot_id, []), a)) is not None]
-    fence = None
-    if len(gaps) >= max(p.gap_min_sample, 4):
-        q1, _, q3 = statistics.quantiles(gaps, n=4, method="inclusive")
-        iqr = q3 - q1
-        fence = (q1, q3, q1 - Decimal("1.5") * iqr, q3 + Decimal("1.5") * iqr)
-
-    lots = [x for x in all_lots if tender_id is None or x["tender_id"] == tender_id]
     tenders = {x["tender_id"]: x for x in lots}
     for t in tenders.values():
         days = p.min_submission_days.get(t["method"])
@@ -178,65 +193,66 @@ async def compute(settings: Any, *, tender_id: UUID | None = None) -> list[Flag]
                                             "published_at": t["published_at"].isoformat(),
                                             "submission_deadline": t["submission_deadline"].isoformat()}))
     for lot in lots:
-        flags += lot_flags(p, lot, all_entries.get(lot["lot_id"], []), all_awards.get(lot["lot_id"]), fence)
+        flags += lot_flags(p, lot, entries.get(lot["lot_id"], []), awards.get(lot["lot_id"]), fence)
 
-    # Suppliers that bid often and almost never win.
-    bids: dict[UUID, int] = defaultdict(int)
-    wins: dict[UUID, int] = defaultdict(int)
-    for entries in all_entries.values():
-        for e in entries:
-            bids[e["supplier_id"]] += 1
-    for a in all_awards.values():
-        wins[a["supplier_id"]] += 1
-    rare = {s for s, n in bids.items()
-            if n >= p.rare_winner_min_bids and Decimal(wins[s]) / n <= p.rare_winner_max_rate}
-    # Agencies that disqualify many of the bids they open.
-    lot_agency = {x["lot_id"]: x["agency_id"] for x in all_lots}
-    opened: dict[UUID, int] = defaultdict(int)
-    disq: dict[UUID, int] = defaultdict(int)
-    for lot_id, entries in all_entries.items():
-        ag = lot_agency.get(lot_id)
-        for e in entries:
-            opened[ag] += 1
-            disq[ag] += e["qualified"] is False
-    strict = {a for a, n in opened.items()
-              if n >= p.disqualify_min_bids and Decimal(disq[a]) / n > p.disqualify_max_rate}
-    # Suppliers winning across many classification families (the first 4 digits: segment + family).
-    lot_class = {x["lot_id"]: x["classification_code"][:4] for x in all_lots}
-    families: dict[UUID, set[str]] = defaultdict(set)
-    for lot_id, a in all_awards.items():
-        families[a["supplier_id"]].add(lot_class.get(lot_id, ""))
-    broad = {s for s, f in families.items() if len(f) >= p.max_families}
-
-    in_scope_suppliers: set[UUID] | None = None
-    in_scope_agencies: set[UUID] | None = None
+    # Suppliers that bid often and almost never win (among this tender's bidders, for one tender).
+    args: list[Any] = [p.rare_winner_min_bids, p.rare_winner_max_rate]
+    only = ""
     if tender_id is not None:
-        lot_ids = [x["lot_id"] for x in lots]
-        in_scope_suppliers = {e["supplier_id"] for i in lot_ids for e in all_entries.get(i, [])}
-        in_scope_agencies = {x["agency_id"] for x in lots}
-    for s in sorted(rare, key=str):
-        if in_scope_suppliers is None or s in in_scope_suppliers:
-            flags.append(Flag(code="rare_winner", tender_id=tender_id, ocid=None, lot_id=None, subject="supplier",
-                              subject_id=str(s), definition=DEFINITIONS["rare_winner"],
-                              thresholds={"min_bids": p.rare_winner_min_bids,
-                                          "max_win_rate": str(p.rare_winner_max_rate)},
-                              evidence={"bids": bids[s], "wins": wins[s], "win_rate": _d(Decimal(wins[s]) / bids[s])}))
-    for a in sorted(strict, key=str):
-        if in_scope_agencies is None or a in in_scope_agencies:
-            flags.append(Flag(code="buyer_disqualifies_many", tender_id=tender_id, ocid=None, lot_id=None,
-                              subject="agency", subject_id=str(a), definition=DEFINITIONS["buyer_disqualifies_many"],
-                              thresholds={"min_bids": p.disqualify_min_bids,
-                                          "max_rate": str(p.disqualify_max_rate)},
-                              evidence={"bids_opened": opened[a], "disqualified": disq[a],
-                                        "rate": _d(Decimal(disq[a]) / opened[a])}))
-    winners = None if tender_id is None else {all_awards[x["lot_id"]]["supplier_id"] for x in lots
-                                              if x["lot_id"] in all_awards}
-    for s in sorted(broad, key=str):
-        if winners is None or s in winners:
-            flags.append(Flag(code="supplier_many_families", tender_id=tender_id, ocid=None, lot_id=None,
-                              subject="supplier", subject_id=str(s), definition=DEFINITIONS["supplier_many_families"],
-                              thresholds={"max_families": p.max_families},
-                              evidence={"families": sorted(families[s]), "count": len(families[s])}))
+        args.append(tender_id)
+        only = " AND s.supplier_id IN (SELECT supplier_id FROM opening_entry WHERE tender_id = $3)"
+    for r in await reads.fetch(
+            "SELECT s.supplier_id, s.bids, coalesce(w.wins, 0) AS wins"
+            " FROM (SELECT supplier_id, count(*) AS bids FROM opening_entry GROUP BY supplier_id) s"
+            " LEFT JOIN (SELECT supplier_id, count(*) AS wins FROM award WHERE state <> 'cancelled'"
+            "            GROUP BY supplier_id) w USING (supplier_id)"
+            f" WHERE s.bids >= $1 AND coalesce(w.wins, 0) <= s.bids * $2 {only} ORDER BY s.supplier_id", *args):
+        flags.append(Flag(code="rare_winner", tender_id=tender_id, ocid=None, lot_id=None, subject="supplier",
+                          subject_id=str(r["supplier_id"]), definition=DEFINITIONS["rare_winner"],
+                          thresholds={"min_bids": p.rare_winner_min_bids,
+                                      "max_win_rate": str(p.rare_winner_max_rate)},
+                          evidence={"bids": r["bids"], "wins": r["wins"],
+                                    "win_rate": _d(Decimal(r["wins"]) / r["bids"])}))
+
+    # Agencies that disqualify many of the bids they open (the tender's agency, for one tender).
+    args = [p.disqualify_min_bids, p.disqualify_max_rate]
+    only = ""
+    if tender_id is not None:
+        args.append(tender_id)
+        only = " AND t.agency_id = (SELECT agency_id FROM tender WHERE id = $3)"
+    for r in await reads.fetch(
+            "SELECT t.agency_id, count(*) AS opened, count(*) FILTER (WHERE q.qualified = false) AS disq"
+            " FROM opening_entry e JOIN tender t ON t.id = e.tender_id"
+            " LEFT JOIN bid_qualification q ON q.lot_id = e.lot_id AND q.bid_id = e.bid_id"
+            f" WHERE TRUE {only} GROUP BY t.agency_id"
+            " HAVING count(*) >= $1 AND count(*) FILTER (WHERE q.qualified = false) > count(*) * $2"
+            " ORDER BY t.agency_id", *args):
+        flags.append(Flag(code="buyer_disqualifies_many", tender_id=tender_id, ocid=None, lot_id=None,
+                          subject="agency", subject_id=str(r["agency_id"]),
+                          definition=DEFINITIONS["buyer_disqualifies_many"],
+                          thresholds={"min_bids": p.disqualify_min_bids, "max_rate": str(p.disqualify_max_rate)},
+                          evidence={"bids_opened": r["opened"], "disqualified": r["disq"],
+                                    "rate": _d(Decimal(r["disq"]) / r["opened"])}))
+
+    # Suppliers winning across many classification families (the first 4 digits: segment + family);
+    # for one tender, its winners.
+    args = [p.max_families]
+    only = ""
+    if tender_id is not None:
+        args.append(tender_id)
+        only = (" AND a.supplier_id IN (SELECT supplier_id FROM award WHERE tender_id = $2"
+                " AND state <> 'cancelled')")
+    for r in await reads.fetch(
+            "SELECT a.supplier_id, array_agg(DISTINCT left(l.classification_code, 4)) AS families"
+            " FROM award a JOIN tender_lot l ON l.id = a.lot_id"
+            f" WHERE a.state <> 'cancelled' {only} GROUP BY a.supplier_id"
+            " HAVING count(DISTINCT left(l.classification_code, 4)) >= $1 ORDER BY a.supplier_id", *args):
+        fams = sorted(r["families"])
+        flags.append(Flag(code="supplier_many_families", tender_id=tender_id, ocid=None, lot_id=None,
+                          subject="supplier", subject_id=str(r["supplier_id"]),
+                          definition=DEFINITIONS["supplier_many_families"],
+                          thresholds={"max_families": p.max_families},
+                          evidence={"families": fams, "count": len(fams)}))
 
     cond = "" if tender_id is None else "AND c.tender_id = $2"
     args: list[Any] = [p.amendment_max_pct] + ([] if tender_id is None else [tender_id])
