@@ -84,7 +84,8 @@ class MarketplacePlugin(InitPluginProtocol):
             try:
                 await queue.start(settings.redis_url)
             except Exception as exc:  # writes must go on without Redis; /ready reports it
-                log.warning("Redis at %s is unreachable (%s); jobs wait for the sweeper", settings.redis_url, exc)
+                log.warning("Redis at %s is unreachable (%s); jobs wait for the sweeper",
+                            db.redact(settings.redis_url), exc)
         worker_task = None
         if settings.run_worker_in_process:
             from marketplace.worker import start_in_process

@@ -231,7 +231,19 @@ _UNAVAILABLE = (
 )
 
 
+def _data_error(request: Request, exc: asyncpg.exceptions.DataError) -> Response:
+    """PostgreSQL refused a value the caller sent (a NUL character in text, a number out of range, a
+    malformed literal): the request is at fault, and the transaction has rolled back, so nothing was written."""
+    log.info("data error on %s %s: %s", request.method, request.url.path, exc)
+    message = gettext(N_("A value in the request cannot be stored: {reason}"),
+                      reason=type(exc).__name__.removesuffix("Error"))
+    return problem(status=422, type_="invalid-value", title=gettext(InvalidInput.title), detail=message,
+                   instance=request.url.path, errors=[{"field": "body", "rule": "storable", "message": message}])
+
+
 def _internal(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, asyncpg.exceptions.DataError):
+        return _data_error(request, exc)
     if isinstance(exc, _UNAVAILABLE) or isinstance(
         getattr(exc, "__cause__", None), _UNAVAILABLE
     ):
