@@ -100,7 +100,7 @@ async def load_core(url: str, *, scale: float, seed: int) -> dict[str, int]:
         tenders, lots, bids, bid_lots, sheets, awards = [], [], [], [], [], []
         # bids per tender: long-tailed, scaled so that the total is about n_bids
         weights = [rng.lognormvariate(0, 1.0) for _ in range(n_tenders)]
-        per_bid = n_bids / sum(weights)
+        per_bid = n_bids / (sum(weights) * (1 - 0.05))  # published tenders (5%) take no bids yet
         for i in range(n_tenders):
             tid = uuid.UUID(int=rng.getrandbits(128))
             agency, region = agencies[int(rng.paretovariate(1.2)) % n_agencies]
@@ -130,7 +130,9 @@ async def load_core(url: str, *, scale: float, seed: int) -> dict[str, int]:
             n = max(0, round(weights[i] * per_bid))
             local = by_region.get(region) or [s for s, _ in suppliers]
             chosen: set[uuid.UUID] = set()
-            for _ in range(n):
+            for _ in range(3 * n):  # n distinct bidders (one live bid per supplier and lot)
+                if len(chosen) >= n:
+                    break
                 pool = local if rng.random() < 0.6 else None
                 s = rng.choice(pool) if pool else suppliers[int(rng.paretovariate(1.1) * 7) % n_suppliers][0]
                 chosen.add(s)
