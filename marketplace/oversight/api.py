@@ -12,7 +12,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
+from dataclasses import dataclass
+
 from litestar import Response, get
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import Parameter
 from litestar.response import File, Stream
 
@@ -102,7 +105,18 @@ async def award_concentration(
     return [s.ConcentrationRow(**r) for r in await history.concentration(filters=f, limit=limit)]
 
 
-@get("/api/v1/oversight/awards/export", tags=TAGS,
+@dataclass
+class ExportOperation(Operation):
+    """The export answers text/csv or application/jsonl (by `format`), not JSON."""
+
+    def __post_init__(self) -> None:
+        text = Schema(type=OpenAPIType.STRING)
+        self.responses = {**(self.responses or {}), "200": OpenAPIResponse(
+            description="Every matching award, newest first: CSV with a header row, or one JSON object a line",
+            content={"text/csv": OpenAPIMediaType(schema=text), "application/jsonl": OpenAPIMediaType(schema=text)})}
+
+
+@get("/api/v1/oversight/awards/export", tags=TAGS, operation_class=ExportOperation,
      summary="Stream the filtered award history as CSV or JSON Lines (public; flat memory at any size)")
 async def export_awards(
     format: Annotated[str, Parameter(description="csv or jsonl")] = "csv",
@@ -233,7 +247,8 @@ def _plain(ident: str, message: str) -> None:
         raise NotFound(message)
 
 
-def _json(value: Any) -> Response[bytes]:
+def _json(value: Any) -> Response[dict[str, Any]]:
+    """OCDS JSON encoded here (amounts as exact decimal numbers), documented as the object it is."""
     return Response(publisher.encode(value), media_type=OCDS_JSON)
 
 
@@ -243,7 +258,7 @@ async def ocds_releases(
     settings: Settings,
     since: Annotated[str | None, Parameter(max_length=60, description="cursor from links.next")] = None,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-) -> Response[bytes]:
+) -> Response[dict[str, Any]]:
     releases, nxt = await publisher.feed(since=since, limit=limit)
     base = settings.public_base_url.rstrip("/")
     uri = f"{base}/ocds/releases" + (f"?since={since}" if since else "")
@@ -252,7 +267,7 @@ async def ocds_releases(
 
 
 @get("/ocds/releases/{release_id:str}", tags=["ocds"], summary="One OCDS release, in a release package")
-async def ocds_release(release_id: str, settings: Settings) -> Response[bytes]:
+async def ocds_release(release_id: str, settings: Settings) -> Response[dict[str, Any]]:
     _plain(release_id, N_("Release not found"))
     release = await publisher.get_release(release_id)
     uri = f"{settings.public_base_url.rstrip('/')}/ocds/releases/{release_id}"
@@ -261,7 +276,7 @@ async def ocds_release(release_id: str, settings: Settings) -> Response[bytes]:
 
 @get("/ocds/records/{ocid:str}", tags=["ocds"],
      summary="The OCDS record of one contracting process (every release and the compiled release)")
-async def ocds_record(ocid: str, settings: Settings) -> Response[bytes]:
+async def ocds_record(ocid: str, settings: Settings) -> Response[dict[str, Any]]:
     _plain(ocid, N_("Record not found"))
     record = await publisher.record(ocid)
     uri = f"{settings.public_base_url.rstrip('/')}/ocds/records/{ocid}"

@@ -18,7 +18,7 @@ from typing import Any
 from marketplace.oversight import reads
 from marketplace.oversight.awards.service import COLUMNS, Filters
 
-FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
+FORMATS = {"csv": "text/csv", "jsonl": "application/jsonl"}  # UTF-8 (Litestar adds the charset to text/*)
 CHUNK = 64 * 1024  # bytes handed to the response at a time
 QUEUE = 16  # chunks buffered between PostgreSQL and the client
 _TS = """to_char(awarded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
