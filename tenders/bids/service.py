@@ -131,7 +131,7 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
     require(actor, "supplier", *BIDDER_ROLES)
     from suppliers import service as suppliers
 
-    await suppliers.require_good_standing(org_id=actor.org_id)
+    standing = await suppliers.require_good_standing(org_id=actor.org_id)
     t = await _lock_tender_shared(tender_id)
     now = clock.now()  # after the lock
     _check_open(t, now)
@@ -146,11 +146,12 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
     try:
         await db.execute(
             "WITH b AS (INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed, sha256, key_id,"
-            " received_at, signature, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8) RETURNING id)"
+            " received_at, signature, confirmed_at, is_mype, domicile_ubigeo)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $11, $12) RETURNING id)"
             " INSERT INTO bid_lot (bid_id, tender_id, lot_id, supplier_id) SELECT b.id, $2, l, $3 FROM b,"
             " unnest($10::uuid[]) AS l",
             bid_id, tender_id, supplier_id, actor.user_id, sealed, digest, settings.signing_key_id, now,
-            receipt.signature, lots)
+            receipt.signature, lots, standing.mype, standing.ubigeo)
     except asyncpg.UniqueViolationError:
         raise Conflict(N_("You already have a live bid for this lot: replace or withdraw it"), field="lots",
                        rule="one_live_bid") from None
@@ -183,7 +184,7 @@ async def replace_bid(*, actor: Actor, settings: Settings, bid_id: UUID, data: B
         raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
     from suppliers import service as suppliers
 
-    await suppliers.require_good_standing(org_id=actor.org_id)
+    standing = await suppliers.require_good_standing(org_id=actor.org_id)
     lots = _lot_ids(data, t["open_lots"])
     version = bid["version"] + 1
     tender_id, supplier_id = t["id"], bid["supplier_id"]
@@ -194,8 +195,10 @@ async def replace_bid(*, actor: Actor, settings: Settings, bid_id: UUID, data: B
     receipt = make_receipt(settings, bid_id=bid_id, ocid=t["ocid"], lots=lots, sha256=digest, received_at=now)
     await db.execute(
         "UPDATE bid SET sealed = $2, sha256 = $3, received_at = $4, signature = $5, version = $6,"
-        " needs_reconfirmation = false, confirmed_at = $4, key_id = $7 WHERE id = $1",
-        bid_id, sealed, digest, now, receipt.signature, version, settings.signing_key_id)
+        " needs_reconfirmation = false, confirmed_at = $4, key_id = $7, is_mype = $8, domicile_ubigeo = $9"
+        " WHERE id = $1",
+        bid_id, sealed, digest, now, receipt.signature, version, settings.signing_key_id, standing.mype,
+        standing.ubigeo)
     await db.execute("DELETE FROM bid_lot WHERE bid_id = $1", bid_id)
     try:
         await db.execute("INSERT INTO bid_lot (bid_id, tender_id, lot_id, supplier_id)"

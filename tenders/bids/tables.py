@@ -36,6 +36,8 @@ class Bid(Table, tablename="bid", db=DB):
     withdrawn_at = Timestamptz(null=True, default=None)
     opened_at = Timestamptz(null=True, default=None)
     opened_content = JSONB(null=True, default=None)
+    is_mype = Boolean(null=True, default=None)  # the bidder's registry facts when it (re)submitted
+    domicile_ubigeo = Varchar(length=6, null=True, default=None)
 
 
 # piccolo needs a one-column primary key; the real key is (bid_id, lot_id) (use raw SQL for writes).

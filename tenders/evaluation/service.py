@@ -228,10 +228,13 @@ async def opening_seed(*, tender_id: UUID) -> str:
 
 
 async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
-    """The opened bids of a lot with the committee's entries and the suppliers' registry facts."""
+    """The opened bids of a lot with the committee's entries and the bidder facts (MYPE, domicile) recorded
+    on the bid when it was submitted; the registry's current ones only for bids that predate that record."""
     entries = await db.fetch(
         "SELECT e.bid_id, e.supplier_id, e.price, e.received_at, o.name, o.ubigeo,"
+        " b.is_mype AS bid_mype, b.domicile_ubigeo AS bid_ubigeo,"
         " q.qualified, q.reason FROM opening_entry e JOIN organisation o ON o.id = e.supplier_id"
+        " JOIN bid b ON b.id = e.bid_id"
         " LEFT JOIN bid_qualification q ON q.lot_id = e.lot_id AND q.bid_id = e.bid_id"
         " WHERE e.lot_id = $1 ORDER BY e.received_at, e.bid_id", lot_id)
     points = await db.fetch("SELECT bid_id, criterion, points FROM technical_score WHERE lot_id = $1", lot_id)
@@ -242,9 +245,11 @@ async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
     out = []
     for e in entries:
         reg = registry.get(e["supplier_id"])
+        is_mype = e["bid_mype"] if e["bid_mype"] is not None else bool(reg and reg.mype)
+        ubigeo = e["bid_ubigeo"] or (reg.ubigeo if reg else e["ubigeo"])
         out.append(domain.BidFacts(
             bid_id=e["bid_id"], supplier_id=e["supplier_id"], price=e["price"], received_at=e["received_at"],
-            is_mype=bool(reg and reg.mype), domicile_ubigeo=(reg.ubigeo if reg else e["ubigeo"]),
+            is_mype=is_mype, domicile_ubigeo=ubigeo,
             supplier_name=(reg.legal_name if reg else e["name"]), technical=by_bid.get(e["bid_id"], {}),
             disqualified_reason=(e["reason"] or "disqualified") if e["qualified"] is False else None,
         ))

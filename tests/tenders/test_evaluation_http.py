@@ -232,3 +232,23 @@ async def test_provisional_score_sheets_are_the_agencys_until_the_award(client, 
     # The public, competitors and other agencies see no provisional sheet.
     for who in (p.anonymous, p.bidder, p.other_officer, p.auditor):
         assert ok(await client.get(url, headers=hdr(settings, who) if who.user_id else {})) == []
+
+
+async def test_bonuses_are_judged_on_the_registry_facts_at_submission(client, settings, fixed_clock):
+    """A bidder that turns MYPE or moves its domicile after seeing the opened prices gains no bonus."""
+    p = await personas(settings, client)
+    a = await active_supplier(settings, ubigeo="080101", mype=True)
+    b = await active_supplier(settings, ubigeo="040101")
+    s = await in_evaluation(client, settings, fixed_clock, p, [a, b], [{0: 12_000_000}, {0: 11_800_000}])
+    # After the opening, b claims MYPE status and a domicile in the lot's province.
+    ok(await client.patch(f"/api/v1/suppliers/{b.org_id}", json={"mype": True, "ubigeo": "080108"},
+                          headers=hdr(settings, b)))
+    await points(client, settings, p, s, 0, 0, 50, 30)
+    await points(client, settings, p, s, 1, 0, 50, 30)
+    sheets = ok(await client.get(f"/api/v1/tenders/{s.tender_id}/evaluation/score-sheets",
+                                 headers=hdr(settings, p.officer)))
+    by_bid = {e["bid_id"]: e for e in sheets[0]["sheet"]["bids"]}
+    assert by_bid[s.bids[(1, 0)]]["is_mype"] is False
+    assert by_bid[s.bids[(1, 0)]]["domicile_ubigeo"] == "040101"
+    assert by_bid[s.bids[(0, 0)]]["is_mype"] is True
+    assert sheets[0]["sheet"]["winner_bid_id"] == s.bids[(0, 0)]
