@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -166,6 +167,7 @@ async def test_daily_bulk_files(client, settings, fixed_clock):
     assert [x["name"] for x in listing] == written
     resp = await client.get(f"/ocds/bulk/{written[0]}")
     assert resp.status_code == 200
+    assert hashlib.sha256(resp.content).hexdigest() == listing[0]["sha256"]
     lines = gzip.decompress(resp.content).decode().splitlines()
     assert len(lines) == (await db.fetchrow("SELECT count(*) AS n FROM ocds_release"))["n"]
     assert all(json.loads(x)["ocid"] for x in lines)

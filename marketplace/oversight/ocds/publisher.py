@@ -220,7 +220,20 @@ async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
             continue
         tmp = target.with_suffix(".tmp")
         last = 0
-        with gzip.open(tmp, "wb") as fh:
+        digest = hashlib.sha256()
+
+        class _Hashing:
+            def __init__(self, raw: Any) -> None:
+                self.raw = raw
+
+            def write(self, data: bytes) -> int:
+                digest.update(data)
+                return self.raw.write(data)
+
+            def flush(self) -> None:
+                self.raw.flush()
+
+        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=_Hashing(raw), mode="wb", mtime=0) as fh:
             while True:
                 rows = await db.fetch(
                     "SELECT seq, data::text AS data FROM ocds_release WHERE published_at >= $1 AND published_at < $2"
@@ -230,6 +243,7 @@ async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
                 for r in rows:
                     fh.write(r["data"].encode() + b"\n")
                 last = rows[-1]["seq"]
+        (out_dir / f"{target.name}.sha256").write_text(digest.hexdigest())
         os.replace(tmp, target)
         written.append(target.name)
     return written
@@ -241,7 +255,9 @@ def list_bulk(settings: Any) -> list[dict[str, Any]]:
         return []
     items = []
     for p in sorted(out_dir.glob("releases-*.jsonl.gz")):
+        side = p.with_name(p.name + ".sha256")
+        sha = side.read_text().strip() if side.exists() else hashlib.sha256(p.read_bytes()).hexdigest()
         items.append({"name": p.name, "date": p.name[len("releases-"):-len(".jsonl.gz")], "size": p.stat().st_size,
-                      "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                      "sha256": sha,
                       "url": f"{settings.public_base_url.rstrip('/')}/ocds/bulk/{p.name}"})
     return items
