@@ -16,6 +16,7 @@ from arq import cron
 
 from marketplace.core.actor import SYSTEM
 from marketplace.core.db import unit_of_work
+from tenders import consumers  # noqa: F401  (registers the outbox consumers)
 from tenders import service
 
 log = logging.getLogger(__name__)
