@@ -15,7 +15,8 @@ Writing a consumer
 
 Put it in a module your `<domain>/jobs.py` imports, so the worker registers it. Delivery is at least
 once: a handler that fails (or a worker killed mid-batch) gets the same events again, so handlers must be
-idempotent. A handler's own PostgreSQL writes (`db.execute` etc.) run in the drain's transaction, the one
+idempotent. After a failure the consumer backs off (1 s, 2 s, 4 s... up to 5 minutes; `status()` shows the
+count and the last error) while the other consumers go on. A handler's own PostgreSQL writes (`db.execute` etc.) run in the drain's transaction, the one
 that advances the cursor, so for those delivery is effectively exactly once. Events come in (txid, id)
 order; for one aggregate whose row is locked (SELECT ... FOR UPDATE) before its transaction's first write
 that is the order of its changes.
@@ -44,7 +45,7 @@ from typing import Any
 import msgspec
 from arq.constants import in_progress_key_prefix
 
-from marketplace.core import db, queue
+from marketplace.core import clock, db, queue
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ KICK_JOB_ID = "outbox_drain:kick"
 FOLLOW_UP_JOB_ID = "outbox_drain:follow-up"
 DRAIN_LOCK = 7_300_003  # advisory lock class: (DRAIN_LOCK, hashtext(consumer)) per consumer
 DEFAULT_BATCH = 500
+MAX_BACKOFF = 300  # seconds between retries of a consumer whose batch keeps failing
 _encoder = msgspec.json.Encoder(order="sorted")
 
 
@@ -161,6 +163,7 @@ class DrainResult(msgspec.Struct):
     busy: bool = False  # another drain held the consumer's lock
     failed: bool = False  # the handler raised; the batch will be delivered again
     held_back: bool = False  # committed rows wait behind an older, still running transaction
+    deferred: bool = False  # the consumer is backing off after a failure (see `retry_at`)
 
 
 async def _drain_batch(c: Consumer, result: DrainResult) -> int:
@@ -173,9 +176,13 @@ async def _drain_batch(c: Consumer, result: DrainResult) -> int:
         await db.execute("INSERT INTO outbox_cursor (consumer) VALUES ($1) ON CONFLICT (consumer) DO NOTHING",
                          c.name)
         cur = await db.fetchrow(
-            "SELECT last_txid::text AS last_txid, last_id FROM outbox_cursor WHERE consumer = $1 FOR UPDATE",
+            "SELECT last_txid::text AS last_txid, last_id, failures, retry_at FROM outbox_cursor"
+            " WHERE consumer = $1 FOR UPDATE",
             c.name)
         assert cur is not None
+        if cur["retry_at"] is not None and cur["retry_at"] > clock.now():
+            result.deferred = True  # backing off after a failure; the sweeper tries again when due
+            return 0
         rows = await db.fetch(_READ, cur["last_txid"], cur["last_id"], c.batch_size)
         if not rows:
             return 0
@@ -189,12 +196,28 @@ async def _drain_batch(c: Consumer, result: DrainResult) -> int:
             await c.handler(events)  # its PostgreSQL writes join this transaction
         last = rows[-1]
         await db.execute(
-            "UPDATE outbox_cursor SET last_txid = $2::text::xid8, last_id = $3, updated_at = now()"
-            " WHERE consumer = $1",
+            "UPDATE outbox_cursor SET last_txid = $2::text::xid8, last_id = $3, updated_at = now(),"
+            " failures = 0, last_error = NULL, retry_at = NULL WHERE consumer = $1",
             c.name, last["txid"], last["id"])
         result.delivered += len(events)
         result.passed += len(rows)
         return len(rows)
+
+
+async def _record_failure(c: Consumer, exc: Exception) -> None:
+    """Count the failure and set when to try again: 1 s, 2 s, 4 s... up to MAX_BACKOFF. A batch that keeps
+    failing (a poison event) stays at the head of this consumer's log, visible in `status()`, and the
+    other consumers go on."""
+    try:
+        # An upsert: the cursor row may have been created in the very transaction that just rolled back.
+        await db.execute(
+            "INSERT INTO outbox_cursor AS k (consumer, failures, last_error, retry_at)"
+            " VALUES ($1, 1, $2, $3::timestamptz + interval '1 second')"
+            " ON CONFLICT (consumer) DO UPDATE SET failures = k.failures + 1, last_error = EXCLUDED.last_error,"
+            "   retry_at = $3::timestamptz + make_interval(secs => least(power(2, k.failures), $4::int))",
+            c.name, f"{type(exc).__name__}: {exc}"[:2000], clock.now(), MAX_BACKOFF)
+    except Exception:
+        log.warning("could not record the failure of outbox consumer %s", c.name, exc_info=True)
 
 
 async def _beyond_cursor(c: Consumer) -> tuple[bool, bool]:
@@ -226,11 +249,12 @@ async def drain(name: str) -> DrainResult:
     while True:
         try:
             n = await _drain_batch(c, result)
-        except Exception:
+        except Exception as exc:
             log.exception("outbox consumer %s failed; its batch will be delivered again", name)
             result.failed = True
+            await _record_failure(c, exc)
             return result
-        if result.busy:
+        if result.busy or result.deferred:
             return result
         if n:
             continue
@@ -246,6 +270,28 @@ async def drain_all() -> dict[str, DrainResult]:
     names = list(_consumers)
     results = await asyncio.gather(*(drain(name) for name in names))
     return dict(zip(names, results, strict=True))
+
+
+class ConsumerStatus(msgspec.Struct):
+    consumer: str
+    pending: int  # events beyond the cursor
+    last_id: int
+    failures: int  # consecutive failed batches (0: healthy)
+    last_error: str | None
+    retry_at: datetime | None
+    updated_at: datetime | None
+
+
+async def status() -> list[ConsumerStatus]:
+    """Each registered consumer's cursor, backlog and failures (for operators)."""
+    out = []
+    counts = await pending()
+    for name in list(_consumers):
+        row = await db.fetchrow(
+            "SELECT last_id, failures, last_error, retry_at, updated_at FROM outbox_cursor WHERE consumer = $1",
+            name) or {"last_id": 0, "failures": 0, "last_error": None, "retry_at": None, "updated_at": None}
+        out.append(ConsumerStatus(consumer=name, pending=counts.get(name, 0), **row))
+    return out
 
 
 async def pending() -> dict[str, int]:

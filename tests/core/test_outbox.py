@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -118,8 +119,9 @@ async def test_two_drains_in_parallel_deliver_each_event_once(client):
     assert busy > 0  # the drains did run into each other, and stood aside
 
 
-async def test_a_failing_handler_rolls_back_its_writes_and_gets_the_batch_again(client):
-    """The handler's own PostgreSQL writes commit with the cursor, or not at all."""
+async def test_a_failing_handler_rolls_back_its_writes_backs_off_and_gets_the_batch_again(client, fixed_clock):
+    """The handler's own PostgreSQL writes commit with the cursor, or not at all; after a failure the
+    consumer waits (1 s, 2 s, ...) and then gets the same batch again."""
     await db.execute("CREATE TABLE IF NOT EXISTS test_outbox_seen (event_id bigint PRIMARY KEY)")
     calls = {"n": 0}
 
@@ -127,7 +129,7 @@ async def test_a_failing_handler_rolls_back_its_writes_and_gets_the_batch_again(
         calls["n"] += 1
         for e in events:
             await db.execute("INSERT INTO test_outbox_seen VALUES ($1)", e.id)
-        if calls["n"] == 1:
+        if calls["n"] <= 2:
             raise RuntimeError("search is down")
 
     outbox.consumer("test.writer")(handle)
@@ -141,9 +143,25 @@ async def test_a_failing_handler_rolls_back_its_writes_and_gets_the_batch_again(
         await until(lambda: calls["n"] >= 1, step)  # the watermark may hold the first attempt back
         assert results[-1].failed and results[-1].delivered == 0
         assert (await db.fetchrow("SELECT count(*) AS n FROM test_outbox_seen"))["n"] == 0
-        await until(lambda: calls["n"] >= 2, lambda: outbox.drain("test.writer"))
+
+        # backing off: an immediate drain does not call the handler
+        again = await outbox.drain("test.writer")
+        assert again.deferred and calls["n"] == 1
+        [st] = [s for s in await outbox.status() if s.consumer == "test.writer"]
+        assert (st.failures, st.pending, st.last_error) == (1, 3, "RuntimeError: search is down")
+        assert st.retry_at == fixed_clock.now() + timedelta(seconds=1)
+
+        fixed_clock.advance(seconds=1)
+        assert (await outbox.drain("test.writer")).failed and calls["n"] == 2
+        [st] = [s for s in await outbox.status() if s.consumer == "test.writer"]
+        assert st.failures == 2 and st.retry_at == fixed_clock.now() + timedelta(seconds=2)
+
+        fixed_clock.advance(seconds=2)
+        done = await outbox.drain("test.writer")
+        assert done.delivered == 3 and calls["n"] == 3
         assert (await db.fetchrow("SELECT count(*) AS n FROM test_outbox_seen"))["n"] == 3
-        assert (await outbox.pending())["test.writer"] == 0
+        [st] = [s for s in await outbox.status() if s.consumer == "test.writer"]
+        assert (st.failures, st.pending, st.last_error, st.retry_at) == (0, 0, None, None)
     finally:
         outbox.unregister("test.writer")
         await db.execute("DROP TABLE test_outbox_seen")
