@@ -97,6 +97,7 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     audit_checkpoint_every: int = 1000  # sign the audit chain's head every N events...
     audit_checkpoint_seconds: int = 300  # ...or every T seconds, whichever comes first
+    outbox_retention_days: int = 7  # outbox rows every consumer has passed are deleted after this
     # Oversight thresholds: raw values, "" for the default; parsed and checked by marketplace.oversight.policy
     redflag_min_submission_days: str = ""  # method=days,... shortest time from publication to the deadline
     redflag_late_bid_minutes: str = ""  # a winning bid this close to the deadline, after every other (60)
@@ -206,6 +207,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         public_base_url=env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000",
         audit_checkpoint_every=_int(env, "AUDIT_CHECKPOINT_EVERY", 1000),
         audit_checkpoint_seconds=_int(env, "AUDIT_CHECKPOINT_SECONDS", 300),
+        outbox_retention_days=_int(env, "OUTBOX_RETENTION_DAYS", 7),
         redflag_min_submission_days=env.get("REDFLAG_MIN_SUBMISSION_DAYS") or "",
         redflag_late_bid_minutes=env.get("REDFLAG_LATE_BID_MINUTES") or "",
         redflag_rare_winner_min_bids=env.get("REDFLAG_RARE_WINNER_MIN_BIDS") or "",
@@ -233,6 +235,8 @@ def check(settings: Settings) -> None:
         raise SettingsError("DB_POOL_MIN must be >= 1 and DB_POOL_MAX >= DB_POOL_MIN")
     if settings.audit_checkpoint_every < 1 or settings.audit_checkpoint_seconds < 1:
         raise SettingsError("AUDIT_CHECKPOINT_EVERY and AUDIT_CHECKPOINT_SECONDS must be >= 1")
+    if settings.outbox_retention_days < 1:
+        raise SettingsError("OUTBOX_RETENTION_DAYS must be >= 1")
     from marketplace.oversight import policy  # raises SettingsError naming a bad REDFLAG_* / STAGE_LIMIT_DAYS
 
     policy.of(settings)

@@ -5,6 +5,7 @@ Every job here may run twice, and in parallel with itself, on one worker or seve
   advisory try-lock, and the cursor moves in the batch's transaction, so a second run delivers nothing twice.
 * `outbox_sweep` (cron, every second) is the safety net, database-driven: it drains whatever lies beyond a
   cursor, so an enqueue lost between commit and Redis, or a worker killed mid-job, only delays an event.
+* `outbox_prune` (cron, hourly) deletes rows every consumer has passed, after OUTBOX_RETENTION_DAYS.
 * `audit_chain` (cron, every 5 s) chains finished audit events and signs checkpoints when due; a second
   chainer finds the advisory lock taken and returns.
 """
@@ -12,6 +13,7 @@ Every job here may run twice, and in parallel with itself, on one worker or seve
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from arq import cron, func
@@ -48,6 +50,12 @@ async def outbox_sweep(ctx: dict[str, Any]) -> int:
     return delivered
 
 
+async def outbox_prune(ctx: dict[str, Any]) -> int:
+    """Delete outbox rows every consumer has passed, once older than OUTBOX_RETENTION_DAYS."""
+    days = getattr(ctx.get("settings"), "outbox_retention_days", None) or 7
+    return await outbox.prune(older_than=timedelta(days=days))
+
+
 async def audit_chain(ctx: dict[str, Any]) -> int:
     """Chain pending audit events; sign a checkpoint when AUDIT_CHECKPOINT_EVERY / _SECONDS say so."""
     return await audit.chain_pending(ctx.get("settings"))
@@ -61,6 +69,7 @@ FUNCTIONS: list = [
 CRONS: list = [
     cron(outbox_sweep, name="outbox_sweep", second=set(range(60)), run_at_startup=True,
          timeout=120, keep_result=0, max_tries=1),
+    cron(outbox_prune, name="outbox_prune", minute=17, second=0, timeout=1800, keep_result=0, max_tries=1),
     cron(audit_chain, name="audit_chain_cron", second=set(range(0, 60, 5)), run_at_startup=True,
          timeout=300, keep_result=0, max_tries=1),
 ]

@@ -39,7 +39,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -270,6 +270,35 @@ async def drain_all() -> dict[str, DrainResult]:
     names = list(_consumers)
     results = await asyncio.gather(*(drain(name) for name in names))
     return dict(zip(names, results, strict=True))
+
+
+async def prune(*, older_than: timedelta, batch: int = 10_000) -> int:
+    """Delete rows that every registered consumer has passed and that are older than `older_than`.
+
+    Only when every registered consumer has a cursor (a consumer that has never drained still wants the
+    whole log). A consumer added later starts from the oldest row kept, so it should build its state
+    from the tables (as `marketplace reindex` does), not from the log. Returns how many rows went."""
+    names = list(_consumers)
+    if not names:
+        return 0
+    counted = await db.fetchrow("SELECT count(*) AS n FROM outbox_cursor WHERE consumer = ANY($1::text[])", names)
+    if counted is None or counted["n"] < len(names):
+        return 0
+    floor = await db.fetchrow(  # the cursor furthest behind
+        "SELECT last_txid::text AS txid, last_id AS id FROM outbox_cursor WHERE consumer = ANY($1::text[])"
+        " ORDER BY last_txid, last_id LIMIT 1", names)
+    assert floor is not None
+    cutoff = clock.now() - older_than
+    total = 0
+    while True:
+        status = await db.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE (txid, id) <= ($1::text::xid8, $2::bigint)"
+            " AND created_at < $3 ORDER BY txid, id LIMIT $4)",
+            floor["txid"], floor["id"], cutoff, batch)
+        deleted = int(status.split()[-1])
+        total += deleted
+        if deleted < batch:
+            return total
 
 
 class ConsumerStatus(msgspec.Struct):

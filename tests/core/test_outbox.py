@@ -183,3 +183,34 @@ async def test_topic_filter_moves_the_cursor_past_other_topics(client):
         assert (await outbox.pending())["test.bids"] == 0
     finally:
         outbox.unregister("test.bids")
+
+
+async def test_prune_deletes_only_what_every_consumer_has_passed(client, collector, monkeypatch):
+    slow: list[int] = []
+
+    async def handle(events: list[outbox.OutboxEvent]) -> None:
+        slow.extend(e.id for e in events)
+
+    outbox.consumer("test.behind", batch_size=2)(handle)
+    # only this test's consumers (other packages' consumers are registered in this process too)
+    monkeypatch.setattr(outbox, "_consumers", {k: v for k, v in outbox._consumers.items() if k.startswith("test.")})
+    try:
+        await emit("T-1", 5)
+        assert await outbox.prune(older_than=timedelta(0)) == 0  # nobody has drained yet
+        await until(lambda: len(collector) == 5, lambda: outbox.drain("test.collector"))
+        assert await outbox.prune(older_than=timedelta(0)) == 0  # test.behind has no cursor yet
+        # test.behind takes one batch of 2
+        await until(lambda: len(slow) >= 2, lambda: _one_batch("test.behind"))
+        assert await outbox.prune(older_than=timedelta(days=1)) == 0  # too recent
+        assert await outbox.prune(older_than=timedelta(0)) == len(slow)
+        left = [r["id"] for r in await db.fetch("SELECT id FROM outbox ORDER BY id")]
+        assert left == [e.id for e in collector if e.id not in slow]
+        await until(lambda: len(slow) == 5, lambda: outbox.drain("test.behind"))
+        assert slow == [e.id for e in collector]  # nothing it had not seen was deleted
+    finally:
+        monkeypatch.undo()
+        outbox.unregister("test.behind")
+
+
+async def _one_batch(name: str) -> None:
+    await outbox._drain_batch(outbox.consumers()[name], outbox.DrainResult())
