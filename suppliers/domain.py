@@ -112,6 +112,13 @@ def effective_status(status: str, suspended_until: datetime | None, now: datetim
     return s
 
 
+def good_standing_sql(alias: str, now: str) -> str:
+    """The SQL twin of `effective_status(...) is Status.ACTIVE` for the supplier row `alias`, with `now` the
+    placeholder of the current time: what search, the catalogue and alerts use to tell who is on the market."""
+    return (f"({alias}.status = 'active' OR ({alias}.status = 'suspended' AND {alias}.suspended_until IS NOT NULL"
+            f" AND {alias}.suspended_until <= {now}))")
+
+
 def standing_error(status: Status, suspended_until: datetime | None) -> SupplierNotInGoodStanding | None:
     if status is Status.ACTIVE:
         return None

@@ -166,8 +166,7 @@ JOIN catalog c ON c.id = p.catalog_id
 JOIN supplier s ON s.organisation_id = o.supplier_id
 """
 # What the public and agencies see: offers on sale.
-_ON_SALE = ("o.status = 'active' AND c.status = 'open' AND (s.status = 'active' OR (s.status = 'suspended'"
-            " AND s.suspended_until <= {now}))")
+_ON_SALE = "o.status = 'active' AND c.status = 'open' AND " + registry.domain.good_standing_sql("s", "{now}")
 
 _decode = msgspec.json.Decoder()
 
