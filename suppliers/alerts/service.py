@@ -6,8 +6,10 @@ Delivery, never twice:
    drain's transaction with ON CONFLICT (subscription_id, tender_id) DO NOTHING: a redelivered event, or a
    tender published twice, adds nothing.
 2. `send_pending_emails` claims pending notifications (status 'sending', committed) before it talks to
-   the SMTP server, then marks each 'sent'. A claimed mail is never claimed again, so none goes out twice;
-   a refused delivery goes back to 'pending' for another attempt (up to MAX_ATTEMPTS, then 'failed').
+   the SMTP server, then marks each 'sent'. A live claim is never taken by another sender, so no mail goes
+   out twice; a refused delivery goes back to 'pending' for another attempt (up to MAX_ATTEMPTS, then
+   'failed'). Only a claim left by a killed worker (older than STALE_CLAIM) is taken again: that mail may
+   go out twice if the worker died after the SMTP server accepted it, which beats losing it.
    It runs as a job kicked after the consumer commits, and as a cron sweeper every minute.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -30,12 +32,15 @@ from marketplace.core.actor import Actor, require, require_member
 from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.core.i18n import N_, gettext
 from suppliers.alerts.schemas import SubscriptionCreate
+from suppliers.domain import good_standing_sql
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "suppliers.alerts"
 SEND_JOB = "send_alert_emails"
 MAX_ATTEMPTS = 5
+STALE_CLAIM = timedelta(minutes=15)   # a 'sending' claim this old belongs to a dead worker
+RELEASE_AFTER = timedelta(minutes=5)  # a worker hands back the rest of its batch after this long
 _encoder = msgspec.json.Encoder(order="sorted")
 
 
@@ -58,6 +63,13 @@ async def subscribe(*, actor: Actor, supplier_id: UUID, data: SubscriptionCreate
     email = data.email or sup["contact_email"]
     if not email:
         raise InvalidInput(N_("Give an e-mail address for the alerts"), field="email", rule="required")
+    # Alerts go only to the supplier's own addresses: the platform must not be a way to mail third parties.
+    if data.email and not (
+            (sup["contact_email"] or "").lower() == data.email.lower()
+            or await db.fetchrow("SELECT 1 FROM app_user WHERE organisation_id = $1 AND active"
+                                 " AND lower(email) = lower($2)", supplier_id, data.email)):
+        raise InvalidInput(N_("Alerts go to the supplier's contact address or one of its users' addresses"),
+                           field="email", rule="own_address")
     row = await db.fetchrow(
         "INSERT INTO alert_subscription (supplier_id, name, classification_prefixes, region_codes, email,"
         " created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", supplier_id, data.name,
@@ -124,12 +136,12 @@ def tender_terms(payload: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 # Subscriptions of active suppliers whose prefixes and regions (empty: any) meet the tender's terms.
-_MATCH = """
+_MATCH = f"""
 INSERT INTO alert_notification (subscription_id, supplier_id, tender_id, title, data, email, created_at)
 SELECT a.id, a.supplier_id, $1, $2, $3::jsonb, a.email, $6
 FROM alert_subscription a JOIN supplier s ON s.organisation_id = a.supplier_id
 WHERE a.active
-  AND (s.status = 'active' OR (s.status = 'suspended' AND s.suspended_until <= $6))
+  AND {good_standing_sql("s", "$6")}
   AND (cardinality(a.classification_prefixes) = 0 OR EXISTS (
         SELECT 1 FROM unnest(a.classification_prefixes) p, unnest($4::text[]) c WHERE starts_with(c, p)))
   AND (cardinality(a.region_codes) = 0 OR a.region_codes && $5::text[])
@@ -163,6 +175,12 @@ async def handle(events: list[outbox.OutboxEvent]) -> None:
 
 # ---------------------------------------------------------------------------------------------- e-mail
 
+def _header(value: str) -> str:
+    """A header value on one line: a title with line breaks (or other control characters) would make
+    EmailMessage refuse the header."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
 def _message(row: dict[str, Any], mail_from: str, base_url: str) -> EmailMessage:
     data = row["data"]
     if isinstance(data, str):
@@ -177,8 +195,8 @@ def _message(row: dict[str, Any], mail_from: str, base_url: str) -> EmailMessage
     places = ", ".join(geo.display_name(u) for u in data.get("delivery_ubigeos", []) if geo.is_valid_ubigeo(u))
     msg = EmailMessage()
     msg["From"] = mail_from
-    msg["To"] = row["email"]
-    msg["Subject"] = gettext("New tender: {title}", "es", title=row["title"])
+    msg["To"] = _header(row["email"])
+    msg["Subject"] = gettext("New tender: {title}", "es", title=_header(row["title"]))
     msg["Message-ID"] = make_msgid(idstring=f"alert-{row['id']}", domain=mail_from.rpartition("@")[2] or None)
     msg["X-Alert-Id"] = str(row["id"])
     lines = [
@@ -202,22 +220,45 @@ def _deliver(host: str, port: int, message: EmailMessage) -> None:
 
 
 async def send_pending_emails(settings: Any, *, limit: int = 100) -> int:
-    """Send pending alert e-mails; returns how many were sent. Nothing happens without SMTP_HOST."""
+    """Send pending alert e-mails; returns how many were sent. Nothing happens without SMTP_HOST.
+
+    Each mail is claimed ('sending', claimed_at) and the claim committed before the SMTP conversation. A claim
+    older than STALE_CLAIM was left by a worker that died mid-batch: it is taken again (counting an attempt),
+    so a killed worker delays mails but never loses them. A worker releases what is left of its own batch
+    once it has worked on it for RELEASE_AFTER, so a live worker's claims never look stale. Any failure to
+    build or deliver one mail is that mail's: it goes back to 'pending' (or 'failed' after MAX_ATTEMPTS)
+    and the rest of the batch is still sent.
+    """
     if not settings.smtp_host:
         return 0
-    async with db.unit_of_work():  # claim first, and commit the claim: a claimed mail is never resent
+    started = clock.now()
+    async with db.unit_of_work():  # claim first, and commit the claim: a claimed mail is not resent
+        await db.execute(
+            "UPDATE alert_notification SET email_status = 'failed' WHERE email_status = 'sending'"
+            " AND (claimed_at IS NULL OR claimed_at < $1) AND email_attempts >= $2", started - STALE_CLAIM,
+            MAX_ATTEMPTS)
         rows = await db.fetch(
-            "UPDATE alert_notification SET email_status = 'sending', email_attempts = email_attempts + 1"
+            "UPDATE alert_notification SET email_status = 'sending', email_attempts = email_attempts + 1,"
+            " claimed_at = $2"
             " WHERE id IN (SELECT id FROM alert_notification WHERE email_status = 'pending'"
-            "              ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING *", limit)
+            "                 OR (email_status = 'sending' AND (claimed_at IS NULL OR claimed_at < $3))"
+            "              ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING *",
+            limit, started, started - STALE_CLAIM)
     sent = 0
-    for row in rows:
+    for i, row in enumerate(rows):
+        if clock.now() - started > RELEASE_AFTER:
+            rest = [r["id"] for r in rows[i:]]
+            async with db.unit_of_work():
+                await db.execute(
+                    "UPDATE alert_notification SET email_status = 'pending', email_attempts = email_attempts - 1"
+                    " WHERE id = ANY($1::uuid[]) AND email_status = 'sending'", rest)
+            break
         try:
             message = _message(row, settings.mail_from, settings.public_base_url)
             await asyncio.to_thread(_deliver, settings.smtp_host, settings.smtp_port, message)
-        except (OSError, smtplib.SMTPException) as exc:
+        except Exception as exc:  # noqa: BLE001  (one bad mail must not strand the rest of the batch)
             status = "pending" if row["email_attempts"] < MAX_ATTEMPTS else "failed"
-            log.warning("alert mail %s to %s not delivered (%s); now %s", row["id"], row["email"], exc, status)
+            log.warning("alert mail %s to %s not delivered (%r); now %s", row["id"], row["email"], exc, status)
             async with db.unit_of_work():
                 await db.execute("UPDATE alert_notification SET email_status = $2 WHERE id = $1", row["id"], status)
             continue

@@ -28,6 +28,7 @@ class AlertNotification(Table, tablename="alert_notification", db=DB):
     email_status = Varchar(length=10)  # pending | sending | sent | failed
     email_attempts = Integer()
     emailed_at = Timestamptz(null=True, default=None)
+    claimed_at = Timestamptz(null=True, default=None)
     read_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
 

@@ -15,8 +15,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from marketplace.core import db, outbox
+from marketplace.core.auth import service as auth
 from suppliers.alerts import service as alerts
 from suppliers import jobs  # noqa: F401  (registers the 'suppliers.alerts' outbox consumer)
+from tests.factories import PASSWORD
 from tests.suppliers.factories import active_supplier, registered_supplier
 
 
@@ -86,23 +88,29 @@ async def test_published_tender_alerts_matching_suppliers_once(client, settings,
     lima_only = await active_supplier(settings, ubigeo="150101")
     other_goods = await active_supplier(settings, ubigeo="080101")
     suspended = await registered_supplier(settings, status="suspended")
+    lapsed = await registered_supplier(settings, status="suspended")  # its suspension ended: alerted again
+    async with db.unit_of_work():
+        await db.execute("UPDATE supplier SET suspended_until = now() - interval '1 day'"
+                         " WHERE organisation_id = $1", lapsed.org_id)
+        # the address of a user of the supplier (not its contact address)
+        await auth.create_user(organisation_id=cusco_it.org_id, email="licitaciones@cuscosistemas.pe",
+                               password=PASSWORD, roles=["bidder"])
     sub = await _subscribe(client, cusco_it, name="cómputo en Cusco", classification_prefixes=["4321"],
                            region_codes=["08", "03"], email="licitaciones@cuscosistemas.pe")
     await _subscribe(client, anywhere, classification_prefixes=["43"])
     await _subscribe(client, lima_only, classification_prefixes=["4321"], region_codes=["15"])
     await _subscribe(client, other_goods, classification_prefixes=["30"], region_codes=["08"])
     await _subscribe(client, suspended, classification_prefixes=["4321"])
+    await _subscribe(client, lapsed, classification_prefixes=["4321"], region_codes=["08"])
 
     tender_id = uuid.uuid4()
     await publish(tender_id, title="Adquisición de computadoras para colegios",
                   lots=[("43211503", "080108"), ("44121600", "080101")])
     assert await drain() == 1
 
-    assert await alerts.send_pending_emails(mail_settings) == 2
+    assert await alerts.send_pending_emails(mail_settings) == 3
     recipients = sorted(rcpt for _, rcpts in inbox.envelopes for rcpt in rcpts)
-    anywhere_email = (await db.fetchrow("SELECT contact_email FROM supplier WHERE organisation_id = $1",
-                                        anywhere.org_id))["contact_email"]
-    assert recipients == sorted(["licitaciones@cuscosistemas.pe", anywhere_email])
+    assert recipients == sorted(["licitaciones@cuscosistemas.pe", anywhere.email, lapsed.email])
     mail = next(m for m in inbox.messages if m["To"] == "licitaciones@cuscosistemas.pe")
     assert mail["Subject"] == "Nueva convocatoria: Adquisición de computadoras para colegios"
     assert mail["From"] == "alertas@mercado-abierto.pe"
@@ -115,8 +123,8 @@ async def test_published_tender_alerts_matching_suppliers_once(client, settings,
     await publish(tender_id, title="Adquisición de computadoras para colegios", lots=[("43211503", "080108")])
     await drain()
     assert await alerts.send_pending_emails(mail_settings) == 0
-    assert len(inbox.messages) == 2
-    assert (await db.fetchrow("SELECT count(*) AS n FROM alert_notification"))["n"] == 2
+    assert len(inbox.messages) == 3
+    assert (await db.fetchrow("SELECT count(*) AS n FROM alert_notification"))["n"] == 3
 
     # listed in the API for the supplier, and only for it
     page = (await client.get(f"/api/v1/suppliers/{cusco_it.org_id}/notifications",
@@ -166,3 +174,53 @@ async def test_subscription_rules(client, settings):
     assert [s["id"] for s in (await client.get(url, headers=sup.headers)).json()] == [created["id"]]
     assert (await client.delete(f"{url}/{created['id']}", headers=sup.headers)).status_code == 204
     assert (await client.get(url, headers=sup.headers)).json() == []
+
+
+async def test_a_title_with_line_breaks_does_not_jam_the_batch(client, settings, smtp):
+    inbox, mail_settings = smtp
+    sup = await active_supplier(settings)
+    await _subscribe(client, sup, classification_prefixes=["72"])
+    await publish(uuid.uuid4(), title="Obra de saneamiento\r\nBcc: otro@example.com", lots=[("72141100", "210101")])
+    await publish(uuid.uuid4(), title="Mejoramiento de pistas", lots=[("72141100", "210101")])
+    await drain()
+    assert await alerts.send_pending_emails(mail_settings) == 2
+    subjects = sorted(m["Subject"] for m in inbox.messages)
+    assert subjects == ["Nueva convocatoria: Mejoramiento de pistas",
+                        "Nueva convocatoria: Obra de saneamiento Bcc: otro@example.com"]
+    assert all(m["Bcc"] is None for m in inbox.messages)
+    assert [rcpts for _, rcpts in inbox.envelopes] == [[sup.email], [sup.email]]
+    assert (await db.fetchrow("SELECT count(*) AS n FROM alert_notification WHERE email_status = 'sent'"))["n"] == 2
+
+
+async def test_a_mail_claimed_by_a_killed_worker_is_sent_later(client, settings, smtp, fixed_clock):
+    inbox, mail_settings = smtp
+    sup = await active_supplier(settings)
+    await _subscribe(client, sup, classification_prefixes=["72"])
+    await publish(uuid.uuid4(), title="Obra de saneamiento", lots=[("72141100", "210101")])
+    await drain()
+    # a worker claimed the mail and died before talking to the SMTP server
+    async with db.unit_of_work():
+        await db.execute("UPDATE alert_notification SET email_status = 'sending', email_attempts = 1,"
+                         " claimed_at = $1", fixed_clock.now())
+    assert await alerts.send_pending_emails(mail_settings) == 0  # a fresh claim may be a live worker's
+    fixed_clock.advance(seconds=alerts.STALE_CLAIM.total_seconds() + 1)
+    assert await alerts.send_pending_emails(mail_settings) == 1
+    assert len(inbox.messages) == 1
+    row = await db.fetchrow("SELECT email_status, email_attempts FROM alert_notification")
+    assert row == {"email_status": "sent", "email_attempts": 2}
+
+
+async def test_alerts_go_only_to_the_suppliers_own_addresses(client, settings):
+    sup = await active_supplier(settings)
+    other = await active_supplier(settings)
+    url = f"/api/v1/suppliers/{sup.org_id}/alerts"
+    for stranger in ("victima@example.com", other.email):
+        r = await client.post(url, json={"email": stranger}, headers=sup.headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "email" and r.json()["errors"][0]["rule"] == "own_address"
+    assert (await db.fetchrow("SELECT count(*) AS n FROM alert_subscription"))["n"] == 0
+    assert (await _subscribe(client, sup, email=sup.email.upper()))["email"] == sup.email.upper()
+    async with db.unit_of_work():
+        await auth.create_user(organisation_id=sup.org_id, email="compras@proveedor.pe", password=PASSWORD,
+                               roles=["bidder"])
+    assert (await _subscribe(client, sup, email="compras@proveedor.pe"))["email"] == "compras@proveedor.pe"
