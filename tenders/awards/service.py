@@ -202,6 +202,25 @@ async def _moot_open_appeals(*, actor: Actor, award_id: UUID, now: datetime, rea
                           list(domain.OPEN_APPEAL_STATES))
     for r in rows:
         await _lapse_appeal(actor=actor, appeal_id=r["id"], state=r["state"], now=now, reason=reason)
+    if rows:
+        # A paid bond goes back to an appellant whose appeal will never be heard. The refund is the
+        # platform's doing (the actor may be oversight, who cannot move money); idempotent by its key.
+        from marketplace.payments import service as payments
+
+        for appeal_id in sorted(await payments.paid_bonds(appeal_ids=[r["id"] for r in rows])):
+            await payments.refund_appeal_bond(actor=SYSTEM, appeal_id=appeal_id)
+
+
+async def _admit_paid_bonds(*, actor: Actor, award_id: UUID) -> None:
+    """Appeals whose bond is already paid but not yet admitted (the 'appeal_bond.paid' consumer has not run
+    yet): admit them now, judged by when the bond was paid, before the consent job decides."""
+    rows = await db.fetch("SELECT id FROM award_appeal WHERE award_id = $1 AND state = 'pending_bond'", award_id)
+    if not rows:
+        return
+    from marketplace.payments import service as payments
+
+    for appeal_id in sorted(await payments.paid_bonds(appeal_ids=[r["id"] for r in rows])):
+        await admit_paid_appeal(appeal_id=appeal_id, actor=actor)
 
 
 async def due_award_ids(*, limit: int = 200) -> list[UUID]:
@@ -225,6 +244,11 @@ async def settle(*, award_id: UUID, actor: Actor = SYSTEM) -> str | None:
         reason = "lot cancelled" + (f": {lot['cancel_reason']}" if lot["cancel_reason"] else "")
         await _moot_open_appeals(actor=actor, award_id=award_id, now=now, reason=reason)
         return await _set_award_state(actor=actor, a=a, action="cancel", now=now, reason=reason)
+    if a["state"] == "standstill" and not domain.in_standstill(now, a["standstill_ends_at"]):
+        await _admit_paid_bonds(actor=actor, award_id=award_id)
+        admitted = await _award_row(award_id, lock=True)
+        if admitted["state"] != a["state"]:
+            return admitted["state"]
     open_appeals = await _open_appeals(award_id)
     if domain.can_consent(state=a["state"], now=now, standstill_ends_at=a["standstill_ends_at"],
                           open_appeals=open_appeals):
@@ -334,8 +358,13 @@ async def admit_paid_appeal(*, appeal_id: UUID, actor: Actor = SYSTEM) -> str | 
     if p is None:
         return None
     now = clock.now()
+    # Judged by when the bond was paid, not when this runs: a late webhook or outbox costs no appeal.
+    from marketplace.payments import service as payments
+
+    bond = await payments.appeal_bond(appeal_id=appeal_id)
+    paid_at = (bond["settled_at"] if bond and bond["state"] == "succeeded" else None) or now
     if (p["state"] == "pending_bond" and a["state"] in ("standstill", "appealed")
-            and domain.in_standstill(now, a["standstill_ends_at"])):
+            and domain.in_standstill(paid_at, a["standstill_ends_at"])):
         new_state = APPEAL.next(p["state"], "admit")
         await db.execute("UPDATE award_appeal SET state = $2 WHERE id = $1", appeal_id, new_state)
         if a["state"] != "appealed":
@@ -351,8 +380,6 @@ async def admit_paid_appeal(*, appeal_id: UUID, actor: Actor = SYSTEM) -> str | 
                             reason="the bond was paid after the standstill ended")
     if p["state"] in ("pending_bond", "moot"):
         # Paid for an appeal that can no longer be heard: the money goes back.
-        from marketplace.payments import service as payments
-
         await payments.refund_appeal_bond(actor=actor, appeal_id=appeal_id)
         return "moot"
     return None

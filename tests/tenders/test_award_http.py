@@ -376,3 +376,74 @@ async def test_concurrent_consent_jobs_consent_once(client, settings, fixed_cloc
     assert sum(results) == 1
     assert len(await outbox("award.consented")) == 1
     assert (await audit_actions(award["id"])).count("award.consent") == 1
+
+
+async def _bond_paid_not_admitted(client, pay_settings, stripe_server, appeal_id) -> None:
+    """The appellant pays inside the standstill; the 'appeal_bond.paid' consumer has not run yet."""
+    from tests.payments.helpers import deliver
+
+    await run_jobs(pay_settings)
+    bond = await payments.appeal_bond(appeal_id=UUID(appeal_id))
+    r = await deliver(client, pay_settings, stripe_server.intent_event(bond["stripe_object_id"],
+                                                                        "payment_intent.succeeded"))
+    assert r.status_code == 200, r.text
+    await run_jobs(pay_settings)
+    assert await payments.bond_paid(appeal_id=UUID(appeal_id))
+
+
+async def test_a_bond_paid_in_the_standstill_admits_the_appeal_even_if_the_consent_job_runs_first(
+        client, settings, fixed_clock, stripe_server, pay_settings):
+    p = await personas(settings, client)
+    s, award, a, b = await awarded(client, settings, fixed_clock, p)
+    url = f"/api/v1/awards/{award['id']}/appeals"
+    appeal = ok(await client.post(url, json={"grounds": "La evaluación técnica del comité es arbitraria."},
+                                  headers=hdr(settings, a)), 201)
+    fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]) - timedelta(seconds=5))
+    await _bond_paid_not_admitted(client, pay_settings, stripe_server, appeal["id"])
+    # The standstill ends before the paid-bond event is processed; the consent job runs first.
+    fixed_clock.advance(seconds=10)
+    await consent_job()
+    got = ok(await client.get(url))[0]
+    assert (got["state"], got["award_state"]) == ("filed", "appealed")
+    from tests.contracts.test_contracts_http import _drain
+
+    await _drain("awards.paid_bonds")  # the late event changes nothing
+    got = ok(await client.get(url))[0]
+    assert (got["state"], got["award_state"]) == ("filed", "appealed")
+    assert (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"] is None
+
+
+async def test_a_bond_paid_in_the_standstill_and_processed_after_it_admits_the_appeal(
+        client, settings, fixed_clock, stripe_server, pay_settings):
+    p = await personas(settings, client)
+    s, award, a, b = await awarded(client, settings, fixed_clock, p)
+    url = f"/api/v1/awards/{award['id']}/appeals"
+    appeal = ok(await client.post(url, json={"grounds": "La evaluación técnica del comité es arbitraria."},
+                                  headers=hdr(settings, a)), 201)
+    fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]) - timedelta(seconds=5))
+    await _bond_paid_not_admitted(client, pay_settings, stripe_server, appeal["id"])
+    fixed_clock.advance(seconds=10)
+    from tests.contracts.test_contracts_http import _drain
+
+    assert (await _drain("awards.paid_bonds")).delivered == 1
+    got = ok(await client.get(url))[0]
+    assert (got["state"], got["award_state"]) == ("filed", "appealed")
+    assert await consent_job() == 0
+
+
+async def test_a_paid_bond_is_refunded_when_the_cancelled_lot_moots_its_appeal(client, settings, fixed_clock,
+                                                                               stripe_server, pay_settings):
+    p = await personas(settings, client)
+    s, award, a, b = await awarded(client, settings, fixed_clock, p)
+    url = f"/api/v1/awards/{award['id']}/appeals"
+    appeal = ok(await client.post(url, json={"grounds": "La evaluación técnica del comité es arbitraria."},
+                                  headers=hdr(settings, a)), 201)
+    await pay_appeal_bond(client, pay_settings, stripe_server, appeal["id"])
+    assert ok(await client.get(url))[0]["state"] == "filed"
+    ok(await client.post(f"/api/v1/tenders/{s.tender_id}/cancel", headers=hdr(settings, p.officer),
+                         json={"reason": "Desaparecieron las necesidades"}))
+    assert await consent_job() == 1
+    assert ok(await client.get(url))[0]["state"] == "moot"
+    await run_jobs(pay_settings)
+    assert (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"] == "succeeded"
+    assert stripe_server.created == {"payment_intent": 1, "refund": 1}
