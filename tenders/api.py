@@ -42,6 +42,22 @@ def _uuid(value: Any, field: str) -> UUID | None:
         raise InvalidInput(N_("Not a valid id"), field=field, rule="uuid") from None
 
 
+MAX_TEXT_FIELD = 2000
+
+
+def _text(data: dict[str, Any], field: str) -> str | None:
+    """A multipart text field given at most once (a repeated or file-typed field is a 422, not a crash)."""
+    value = data.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(N_("Give this field once, as text"), field=field, rule="type")
+    if len(value) > MAX_TEXT_FIELD:
+        raise InvalidInput(N_("This field is longer than {max} characters"), field=field, rule="length",
+                           params={"max": MAX_TEXT_FIELD})
+    return value
+
+
 class TenderController(Controller):
     path = "/api/v1/tenders"
     tags = ["tenders"]
@@ -110,16 +126,18 @@ class TenderController(Controller):
         self, tender_id: UUID, actor: Actor,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DocumentRead:
+        await service.check_document_uploader(actor=actor, tender_id=tender_id)  # before reading the file
         upload = data.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput(N_("Attach the file as the multipart field 'file'"), field="file", rule="required")
+        title, reason = _text(data, "title"), _text(data, "reason")
+        document_id, lot_id = _uuid(data.get("document_id"), "document_id"), _uuid(data.get("lot_id"), "lot_id")
         content = await upload.read()
         async with unit_of_work():
             return await service.upload_document(
-                actor=actor, tender_id=tender_id, title=str(data.get("title") or upload.filename or ""),
+                actor=actor, tender_id=tender_id, title=title or upload.filename or "",
                 filename=upload.filename or "document", media_type=upload.content_type or "application/octet-stream",
-                content=content, document_id=_uuid(data.get("document_id"), "document_id"),
-                lot_id=_uuid(data.get("lot_id"), "lot_id"), reason=data.get("reason"))
+                content=content, document_id=document_id, lot_id=lot_id, reason=reason)
 
     @get("/{tender_id:uuid}/documents/{document_id:uuid}", summary="Download a document (latest or ?version=)",
          media_type="application/octet-stream")

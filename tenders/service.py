@@ -570,6 +570,12 @@ async def get_tender(*, actor: Actor, tender_id: UUID) -> TenderRead:
 
 # ------------------------------------------------------------------------------------------------ documents
 
+async def check_document_uploader(*, actor: Actor, tender_id: UUID) -> None:
+    """May `actor` upload documents to this tender at all? (Checked again under the lock by upload_document;
+    this lets the API refuse before reading the file.)"""
+    require_tender_officer(actor, await load_tender(tender_id=tender_id))
+
+
 async def upload_document(*, actor: Actor, tender_id: UUID, title: str, filename: str, media_type: str,
                           content: bytes, document_id: UUID | None = None, lot_id: UUID | None = None,
                           reason: str | None = None) -> DocumentRead:

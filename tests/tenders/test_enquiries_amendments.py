@@ -206,3 +206,32 @@ async def test_amendment_matrix_and_a_later_deadline_is_not_material(client, set
     assert t["submission_deadline"] == later.replace("+00:00", "Z") or \
         datetime.fromisoformat(t["submission_deadline"]) == datetime.fromisoformat(later)
     assert t["amendments"][0]["material"] is False and t["amendment_count"] == 1
+
+
+async def test_document_upload_refuses_odd_multipart_fields_with_422(client, settings, fixed_clock):
+    officer = await tf.officer(settings)
+    other = await tf.officer(settings)
+    t = await tf.published(client, officer)
+    url = f"/api/v1/tenders/{t['id']}/documents"
+    pdf = ("bases.pdf", b"%PDF-1.4 bases", "application/pdf")
+    # `reason` given twice, or as a file: a clear 422 naming the field, not a 500.
+    r = await client.post(url, files=[("file", pdf), ("reason", (None, "Primera razón")),
+                                      ("reason", (None, "Segunda razón"))], data={"title": "Bases"},
+                          headers=officer.headers)
+    assert r.status_code == 422, r.text
+    assert (r.json()["errors"][0]["field"], r.json()["errors"][0]["rule"]) == ("reason", "type")
+    r = await client.post(url, files=[("file", pdf), ("reason", ("r.txt", b"Integracion", "text/plain"))],
+                          data={"title": "Bases"}, headers=officer.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason", r.text
+    r = await client.post(url, files=[("file", pdf), ("title", (None, "A")), ("title", (None, "B"))],
+                          data={"reason": "Integración de consultas"}, headers=officer.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "title", r.text
+    r = await client.post(url, files={"file": pdf}, data={"title": "Bases", "reason": "x" * 2001},
+                          headers=officer.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "length", r.text
+    # Authorisation comes first: another agency's officer is refused even with a malformed form.
+    r = await client.post(url, files=[("file", pdf), ("reason", (None, "a")), ("reason", (None, "b"))],
+                          headers=other.headers)
+    assert r.status_code == 403, r.text
+    row = await db.fetchrow("SELECT count(*) AS n FROM tender_amendment WHERE tender_id = $1::uuid", t["id"])
+    assert row["n"] == 0  # nothing was written
