@@ -21,6 +21,10 @@ from marketplace.orders.schemas import OrderCreate
 from suppliers import service as suppliers
 from suppliers.catalog import service as catalog
 
+# Any amount of money the platform handles (marketplace.core.money.Cents); a price times a quantity can
+# exceed what a bigint holds.
+MAX_TOTAL_CENTS = 10**15
+
 
 def _payload(row: dict[str, Any]) -> dict[str, Any]:
     return {"order_id": str(row["id"]), "number": row["number"], "agency_id": str(row["agency_id"]),
@@ -36,6 +40,10 @@ async def place_order(*, actor: Actor, data: OrderCreate) -> dict[str, Any]:
                            rule="ubigeo", params={"code": data.delivery_ubigeo})
     region_code = geo.region_code(data.delivery_ubigeo)
     r = await catalog.reserve(offer_id=data.offer_id, region_code=region_code, quantity=data.quantity)
+    total = r.unit_price_cents * data.quantity
+    if total > MAX_TOTAL_CENTS:  # raising rolls the reservation back with the transaction
+        raise InvalidInput(N_("The order total cannot exceed {max} céntimos"), field="quantity", rule="max_total",
+                           params={"max": MAX_TOTAL_CENTS})
     now = clock.now()
     row = await db.fetchrow(
         "INSERT INTO purchase_order (agency_id, supplier_id, offer_id, product_sheet_id, product_name, unit,"
@@ -43,7 +51,7 @@ async def place_order(*, actor: Actor, data: OrderCreate) -> dict[str, Any]:
         " placed_by, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         " RETURNING *",
         actor.org_id, r.supplier_id, r.offer_id, r.product_sheet_id, r.product_name, r.unit, region_code,
-        data.delivery_ubigeo, data.quantity, r.unit_price_cents, r.unit_price_cents * data.quantity, r.currency,
+        data.delivery_ubigeo, data.quantity, r.unit_price_cents, total, r.currency,
         r.delivery_days, data.notes, actor.user_id, now)
     assert row is not None
     await audit.record(actor=actor, action="order.placed", entity_type="purchase_order", entity_id=row["id"],

@@ -173,3 +173,19 @@ async def test_idempotency_key_places_one_order(client, settings):
     assert await _stock(o["id"], "08") == 8
     r = await client.post("/api/v1/orders", headers=headers, json={**body, "quantity": 3})
     assert r.status_code == 409
+
+
+async def test_an_order_total_beyond_any_budget_is_refused_by_name(client, settings):
+    _, product, _ = await catalog_with_product(client, settings)
+    sup = await active_supplier(settings, ubigeo="080101")
+    o = await offer(client, sup, product, {"08": (10**13, 3, 10**6)})  # the largest unit price
+    officer = await factories.login(settings, "agency", "officer", ubigeo="080101")
+    r = await client.post("/api/v1/orders", headers=officer.headers,
+                          json={"offer_id": o["id"], "delivery_ubigeo": "080108", "quantity": 1_000_000})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "quantity" and r.json()["errors"][0]["rule"] == "max_total"
+    assert await _stock(o["id"], "08") == 10**6  # the reservation went back with the transaction
+    assert (await db.fetchrow("SELECT count(*) AS n FROM purchase_order"))["n"] == 0
+    r = await client.post("/api/v1/orders", headers=officer.headers,
+                          json={"offer_id": o["id"], "delivery_ubigeo": "080108", "quantity": 100})
+    assert r.status_code == 201 and r.json()["total_cents"] == 10**15
