@@ -77,7 +77,7 @@ class ContractsController(Controller):
     @get("/", summary="Contracts the caller may see (its agency's or supplier's; oversight sees all)")
     async def list_contracts(
         self, actor: Actor, contract_state: Annotated[str | None, Parameter(query="state")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50, offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50, offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> list[ContractRead]:
         rows = await service.list_contracts(actor=actor, state=contract_state, limit=limit, offset=offset)
         return [contract_read(r) for r in rows]

@@ -34,7 +34,7 @@ class PaymentsController(Controller):
         self, actor: Actor, kind: str | None = None,
         payment_state: Annotated[str | None, Parameter(query="state")] = None,
         contract_id: UUID | None = None, appeal_id: UUID | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50, offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50, offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     ) -> list[PaymentRead]:
         rows = await service.list_payments(actor=actor, kind=kind, state=payment_state, contract_id=contract_id,
                                            appeal_id=appeal_id, limit=limit, offset=offset)

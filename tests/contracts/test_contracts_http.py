@@ -347,3 +347,13 @@ async def test_an_accepted_order_becomes_one_contract(client, settings):
     assert r.status_code == 200 and r.json()["id"] == c["id"]
     assert date.fromisoformat(c["created_at"][:10])
     _ = SYSTEM
+
+
+async def test_an_offset_out_of_range_is_a_422_naming_it(client, settings):
+    from tests import factories
+
+    auditor = await factories.login(settings, "oversight", "auditor")
+    r = await client.get("/api/v1/contracts?offset=99999999999999999999", headers=auditor.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "query.offset"
+    assert (await client.get("/api/v1/contracts?offset=1000000", headers=auditor.headers)).json() == []

@@ -149,3 +149,11 @@ def _system():
     from marketplace.core.actor import SYSTEM
 
     return SYSTEM
+
+
+async def test_an_offset_out_of_range_is_a_422_naming_it(client, pay_settings):
+    auditor = await factories.login(pay_settings, "oversight", "auditor")
+    r = await client.get("/api/v1/payments?offset=99999999999999999999", headers=auditor.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "query.offset"
+    assert (await client.get("/api/v1/payments?offset=1000000", headers=auditor.headers)).json() == []
