@@ -54,7 +54,7 @@ async def start(database_url: str, *, min_size: int = 2, max_size: int = 20,
         raise RuntimeError(f"cannot connect to PostgreSQL at {redact(database_url)}: {exc}") from exc
 
 
-async def stop(timeout: float = 5) -> None:
+async def stop(timeout: float = 3) -> None:
     """Close the pools. Connections not released within `timeout` seconds are terminated: a task cancelled
     at shutdown between taking a connection and BEGIN returning (piccolo's transaction never reaches its
     exit then) leaves a connection idle in transaction that a graceful close would wait for forever."""
