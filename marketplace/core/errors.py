@@ -174,13 +174,35 @@ def _rule_of(message: str) -> str:
     return "invalid"
 
 
+# msgspec's English messages, said again in the caller's language.
+_EXPLAIN: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^Object missing required field `[^`]+`"), N_("This field is required")),
+    (re.compile(r"^Object contains unknown field `[^`]+`"), N_("This field is not allowed")),
+    (re.compile(r"^Expected `\w+` of length (?P<op>>=|<=) (?P<n>\d+)"), N_("Must have a length {op} {n}")),
+    (re.compile(r"^Expected `\w+` (?P<op>>=|<=|>|<) (?P<n>-?[\d.]+)"), N_("Must be {op} {n}")),
+    (re.compile(r"^Expected `\w+` matching regex"), N_("Does not have the required format")),
+    (re.compile(r"^Invalid enum value (?P<value>.+?)$"), N_("{value} is not one of the allowed values")),
+    (re.compile(r"^Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`"),
+     N_("Expected a value of type {expected}, got {got}")),
+]
+
+
+def _explain(message: str) -> str:
+    text = message.split(" - at `", 1)[0].strip()
+    for pattern, msgid in _EXPLAIN:
+        m = pattern.search(text)
+        if m:
+            return gettext(msgid, **m.groupdict())
+    return text
+
+
 def _validation_error(request: Request, exc: ValidationException) -> Response:
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
             message = str(item.get("message", ""))
             field = _field_of(item.get("key"), item.get("source"), message)
-            errors.append({"field": field, "rule": _rule_of(message), "message": message})
+            errors.append({"field": field, "rule": _rule_of(message), "message": _explain(message)})
     if not errors:
         errors = [{"field": "body", "rule": "invalid", "message": str(exc.detail)}]
     return problem(
