@@ -11,7 +11,7 @@ from uuid import UUID
 from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, Parameter
 
 from marketplace.core.actor import Actor
 from marketplace.core.db import unit_of_work
@@ -142,7 +142,7 @@ class TenderController(Controller):
     @get("/{tender_id:uuid}/documents/{document_id:uuid}", summary="Download a document (latest or ?version=)",
          media_type="application/octet-stream")
     async def download(self, tender_id: UUID, document_id: UUID, actor: Actor,
-                       version: int | None = None) -> Response[bytes]:
+                       version: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None) -> Response[bytes]:
         doc = await service.get_document(actor=actor, tender_id=tender_id, document_id=document_id,
                                          version=version)
         safe_name = "".join(c for c in doc["filename"] if c.isalnum() or c in "._- ") or "document"

@@ -235,3 +235,18 @@ async def test_document_upload_refuses_odd_multipart_fields_with_422(client, set
     assert r.status_code == 403, r.text
     row = await db.fetchrow("SELECT count(*) AS n FROM tender_amendment WHERE tender_id = $1::uuid", t["id"])
     assert row["n"] == 0  # nothing was written
+
+
+async def test_document_version_out_of_range_is_a_422_naming_it(client, settings, fixed_clock):
+    officer = await tf.officer(settings)
+    t = await tf.draft(client, officer)
+    url = f"/api/v1/tenders/{t['id']}/documents"
+    r = await client.post(url, files={"file": ("bases.pdf", b"%PDF-1.4", "application/pdf")},
+                          data={"title": "Bases"}, headers=officer.headers)
+    doc = r.json()
+    for bad in ("99999999999", "0", "-1"):
+        r = await client.get(f"{url}/{doc['document_id']}", params={"version": bad}, headers=officer.headers)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["errors"][0]["field"] == "query.version", r.text
+    r = await client.get(f"{url}/{doc['document_id']}", params={"version": 2**31 - 1}, headers=officer.headers)
+    assert r.status_code == 404
