@@ -85,9 +85,22 @@ def settings(tmp_path_factory):
     return load_settings(env, persist_dev_keys=False)
 
 
+async def _drop_abandoned_test_databases(admin: asyncpg.Connection) -> None:
+    """Databases of test runs that were killed (their process is gone) would pile up on the server."""
+    for row in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'ma\\_test\\_%'"):
+        name = row["datname"]
+        try:
+            pid = int(name.split("_")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 async def database(settings) -> AsyncIterator[str]:
     admin = await asyncpg.connect(ADMIN_URL)
+    await _drop_abandoned_test_databases(admin)
     await admin.execute(f'CREATE DATABASE "{TEST_DB}"')
     await admin.close()
     db.configure(DATABASE_URL)
@@ -155,3 +168,23 @@ def fixed_clock():
     clock.install(c)
     yield c
     clock.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_hash_per_password():
+    """Argon2id costs ~60 ms per hash by design (and far more on a loaded machine); the role harness makes
+    nine users per test. Every hash stays a real, verifiable Argon2id hash; tests just reuse the one
+    computed for a given password instead of salting it anew for each user."""
+    from marketplace.core.auth import service as auth
+
+    original = auth.hash_password
+    hashes: dict[str, str] = {}
+
+    def hash_password(password: str) -> str:
+        if password not in hashes:
+            hashes[password] = original(password)
+        return hashes[password]
+
+    auth.hash_password = hash_password
+    yield
+    auth.hash_password = original
