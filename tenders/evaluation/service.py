@@ -94,6 +94,11 @@ def _finite(value: Decimal, field: str) -> Decimal:
     return value
 
 
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 async def set_rules(*, actor: Actor, tender_id: UUID, data: ScoringRulesWrite) -> ScoringRulesRead:
     """The officer sets how the tender is scored, before tendering starts (bidders must know it)."""
     t = await tenders.lock_tender(tender_id=tender_id)
@@ -107,6 +112,11 @@ async def set_rules(*, actor: Actor, tender_id: UUID, data: ScoringRulesWrite) -
                            rule="price_only")
     if not (Decimal(0) <= tw <= Decimal(1)):
         raise InvalidInput(N_("A weight must be between 0 and 1"), field="technical_weight", rule="range")
+    # Stored as numeric(4,3) and numeric(6,2): refuse what would be rounded (weights summing to 1.001).
+    if _decimals(tw) > 3:
+        raise InvalidInput(N_("A weight has at most three decimals"), field="technical_weight", rule="precision")
+    if minimum is not None and _decimals(minimum) > 2:
+        raise InvalidInput(N_("Points have at most two decimals"), field="technical_minimum", rule="precision")
     rules = domain.ScoringRules(
         technical_weight=tw, price_weight=Decimal(1) - tw,
         criteria=tuple(domain.Criterion(c.code, c.name, c.max_points) for c in data.criteria),

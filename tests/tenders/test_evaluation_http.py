@@ -125,6 +125,8 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
         ({"technical_weight": "0", "criteria": MIXED_RULES["criteria"]}, "scoring.criteria", "price_only"),
         ({**MIXED_RULES, "technical_minimum": "120"}, "scoring.technical_minimum", "range"),
         ({**MIXED_RULES, "technical_weight": "NaN"}, "technical_weight", "type"),
+        ({**MIXED_RULES, "technical_weight": "0.1235"}, "technical_weight", "precision"),
+        ({**MIXED_RULES, "technical_minimum": "50.125"}, "technical_minimum", "precision"),
         ({**MIXED_RULES, "extra": 1}, None, None),
     ]
     for body, field_, rule in bad:
@@ -134,6 +136,13 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
             assert r.json()["errors"][0]["field"] == field_ and r.json()["errors"][0]["rule"] == rule, r.text
     # Nothing of the refused requests was written.
     assert ok(await client.get(url, headers=hdr(settings, p.officer)))["technical_weight"] == "0.6"
+    # Three decimals are kept exactly and the weights add up to 1.
+    got = ok(await client.put(url, json={**MIXED_RULES, "technical_weight": "0.125"},
+                              headers=hdr(settings, p.officer)))
+    assert (got["technical_weight"], got["price_weight"]) == ("0.125", "0.875")
+    got = ok(await client.get(url, headers=hdr(settings, p.officer)))
+    assert (got["technical_weight"], got["price_weight"]) == ("0.125", "0.875")
+    ok(await client.put(url, json=MIXED_RULES, headers=hdr(settings, p.officer)))
 
     # Published: public, and still editable by the owning officers until tendering starts.
     ok(await client.post(f"/api/v1/tenders/{s.tender_id}/publish", headers=hdr(settings, p.officer)))
