@@ -504,27 +504,39 @@ async def _record_result(row: dict[str, Any], obj: dict[str, Any], state: str | 
 
 
 async def execute_payment(*, settings: Settings, payment_id: UUID) -> str | None:
-    """Run one payment against Stripe (the job's body). Safe to run any number of times."""
+    """Run one payment against Stripe (the job's body). Safe to run any number of times.
+
+    Three steps, so that a slow Stripe holds neither a pooled connection nor the payment row's lock:
+    read the row (committed at once), call Stripe outside any transaction, then lock the row again and
+    record the result. The operation's deterministic idempotency key makes this safe: a second job, or a
+    job killed before recording, repeats the same call and Stripe answers with the same object; recording
+    only moves the row forward (domain.advance), so a webhook applied meanwhile is never undone.
+    """
+    async with db.unit_of_work():
+        row = await db.fetchrow("SELECT * FROM payment WHERE id = $1", payment_id)
+    if row is None or not _needs_call(row):
+        return row["state"] if row else None
+    failure: tuple[str, str] | None = None
+    try:
+        obj, state = await _call_stripe(settings, row)
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise RetryLater(str(exc)) from exc
+    except (stripe.CardError, stripe.InvalidRequestError, stripe.IdempotencyError,
+            stripe.PermissionError) as exc:
+        message = getattr(exc, "user_message", None) or str(exc)
+        log.warning("payment %s refused by Stripe: %s", payment_id, message)
+        failure = ("stripe:api", message)
+    except stripe.AuthenticationError as exc:
+        raise Unavailable(N_("Payments through Stripe are not configured")) from exc
+    except Conflict as exc:  # nothing Stripe could do (a refund of a bond never charged): stop retrying
+        failure = ("stripe:precondition", str(exc))
     async with db.unit_of_work():
         row = await db.fetchrow("SELECT * FROM payment WHERE id = $1 FOR UPDATE", payment_id)
-        if row is None or not _needs_call(row):
-            return row["state"] if row else None
-        try:
-            obj, state = await _call_stripe(settings, row)
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-            raise RetryLater(str(exc)) from exc
-        except (stripe.CardError, stripe.InvalidRequestError, stripe.IdempotencyError,
-                stripe.PermissionError) as exc:
-            message = getattr(exc, "user_message", None) or str(exc)
-            log.warning("payment %s refused by Stripe: %s", payment_id, message)
-            updated = await _move(row, "failed", cause="stripe:api", failure_reason=message[:500])
-            return updated["state"]
-        except stripe.AuthenticationError as exc:
-            raise Unavailable(N_("Payments through Stripe are not configured")) from exc
-        except Conflict as exc:  # nothing Stripe could do (a refund of a bond never charged): stop retrying
-            updated = await _move(row, "failed", cause="stripe:precondition", failure_reason=str(exc)[:500])
-            return updated["state"]
-        updated = await _record_result(row, obj, state)
+        assert row is not None  # payments are never deleted
+        if failure is not None:
+            updated = await _move(row, "failed", cause=failure[0], failure_reason=failure[1][:500])
+        else:
+            updated = await _record_result(row, obj, state)
         return updated["state"]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 import uuid
 
 from marketplace.core import db
@@ -157,3 +160,36 @@ async def test_an_offset_out_of_range_is_a_422_naming_it(client, pay_settings):
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "query.offset"
     assert (await client.get("/api/v1/payments?offset=1000000", headers=auditor.headers)).json() == []
+
+
+async def test_a_slow_stripe_does_not_hold_the_payment_row(client, pay_settings, stripe_server):
+    supplier = await factories.login(pay_settings, "supplier", "supplier_admin")
+    fee = (await client.post("/api/v1/payments/registry-fee", json={}, headers=supplier.headers)).json()
+    arrived, answer = threading.Event(), threading.Event()
+    real = stripe_server.dispatch
+
+    def slow(*args):  # Stripe takes its time to answer
+        arrived.set()
+        answer.wait(15)
+        return real(*args)
+
+    stripe_server.dispatch = slow
+    job = asyncio.create_task(jobs.payments_execute({"settings": pay_settings}, fee["id"]))
+    try:
+        deadline = time.monotonic() + 15
+        while not arrived.is_set():
+            assert not job.done() and time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        # while the call is in flight, a webhook or another job can lock the payment row at once
+        async with db.unit_of_work():
+            row = await db.fetchrow("SELECT state FROM payment WHERE id = $1 FOR UPDATE NOWAIT",
+                                    uuid.UUID(fee["id"]))
+        assert row["state"] == "requested"
+    finally:
+        answer.set()
+    assert await job == "pending"
+    got = await service.get_payment(actor=Actor(user_id=supplier.user_id, org_id=supplier.org_id,
+                                                org_kind="supplier", roles=frozenset({"supplier_admin"})),
+                                    payment_id=uuid.UUID(fee["id"]))
+    assert got["stripe_object_id"].startswith("pi_") and got["client_secret"]
+    assert stripe_server.created == {"payment_intent": 1}
