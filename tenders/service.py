@@ -692,6 +692,9 @@ async def get_document(*, actor: Actor, tender_id: UUID, document_id: UUID,
 async def ask(*, actor: Actor, tender_id: UUID, data: EnquiryCreate) -> EnquiryRead:
     """A supplier's question, during the enquiry period."""
     require(actor, "supplier", "bidder", "supplier_admin")
+    from suppliers import service as suppliers
+
+    await suppliers.require_good_standing(org_id=actor.org_id)
     t = await lock_tender(tender_id=tender_id)  # numbers enquiries one at a time
     if not can_see(actor, t):
         raise NotFound(N_("Tender not found"))

@@ -321,6 +321,9 @@ def verify_receipt(public_key_b64: str, receipt: dict[str, Any]) -> bool:
 async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data: LanceCreate) -> LanceReceipt:
     """A participant lowers its price. The auction row is locked first; the time is read after the lock."""
     require(actor, "supplier", *BIDDER_ROLES)
+    from suppliers import service as suppliers
+
+    await suppliers.require_good_standing(org_id=actor.org_id)  # before the lock: a suspended bidder is out
     # One round trip takes the lock and reads the bidder's standing (the lock is the hot spot: keep it short).
     a = await db.fetchrow(
         "SELECT a.*, t.ocid, t.agency_id, l.state AS lot_state, p.alias AS my_alias, p.price AS my_price"

@@ -295,6 +295,9 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     standstill until the bond is paid (`admit_paid_appeal`); an appeal still unpaid when the standstill ends
     lapses. With no bond owed the appeal suspends consent at once."""
     require(actor, "supplier", *BIDDER_ROLES)
+    from suppliers import service as suppliers
+
+    await suppliers.require_good_standing(org_id=actor.org_id)
     a = await _award_row(award_id, lock=True)
     entry = await db.fetchrow("SELECT bid_id FROM opening_entry WHERE lot_id = $1 AND supplier_id = $2",
                               a["lot_id"], actor.org_id)

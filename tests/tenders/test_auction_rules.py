@@ -219,3 +219,21 @@ async def test_disqualified_bidders_stay_out_and_a_cancelled_lot_cancels_the_auc
     await jobs.sweep_auctions({})
     board = (await client.get(f"/api/v1/auctions/{aid}")).json()
     assert board["state"] == "cancelled"
+
+
+async def test_a_suspended_bidder_cannot_bid_in_the_auction(client, settings, fixed_clock):
+    from tests.tenders.test_enquiries_amendments import suspend
+
+    officer, bidders, tender = await opened(client, settings, fixed_clock)
+    start = fixed_clock.now() + timedelta(minutes=10)
+    r = await client.post(url(tender), json={"starts_at": start.isoformat(), "duration_seconds": 300,
+                                             "soft_close_seconds": 60, "extension_seconds": 60,
+                                             "min_decrement_cents": 10_00, "min_decrement_percent": "0"},
+                          headers=officer.headers)
+    aid = r.json()["id"]
+    fixed_clock.set(start + timedelta(seconds=1))
+    await suspend(bidders[2].org_id)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[2].headers)
+    assert r.status_code == 403 and r.json()["type"].endswith("supplier-suspended"), r.text
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[1].headers)
+    assert r.status_code == 201, r.text

@@ -447,3 +447,15 @@ async def test_a_paid_bond_is_refunded_when_the_cancelled_lot_moots_its_appeal(c
     await run_jobs(pay_settings)
     assert (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"] == "succeeded"
     assert stripe_server.created == {"payment_intent": 1, "refund": 1}
+
+
+async def test_a_suspended_bidder_cannot_appeal(client, settings, fixed_clock):
+    from tests.tenders.test_enquiries_amendments import suspend
+
+    p = await personas(settings, client)
+    s, award, a, b = await awarded(client, settings, fixed_clock, p)
+    await suspend(a.org_id)
+    r = await client.post(f"/api/v1/awards/{award['id']}/appeals", headers=hdr(settings, a),
+                          json={"grounds": "La evaluación técnica del comité es arbitraria."})
+    assert r.status_code == 403 and r.json()["type"].endswith("supplier-suspended"), r.text
+    assert ok(await client.get(f"/api/v1/awards/{award['id']}/appeals")) == []

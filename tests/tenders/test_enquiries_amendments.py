@@ -250,3 +250,25 @@ async def test_document_version_out_of_range_is_a_422_naming_it(client, settings
         assert r.json()["errors"][0]["field"] == "query.version", r.text
     r = await client.get(f"{url}/{doc['document_id']}", params={"version": 2**31 - 1}, headers=officer.headers)
     assert r.status_code == 404
+
+
+async def suspend(org_id) -> None:
+    """A registry decision (as the oversight body would take it over HTTP)."""
+    from marketplace.core import clock
+    from marketplace.core.actor import SYSTEM
+    from suppliers import service as suppliers
+
+    async with db.unit_of_work():
+        await suppliers.change_status(actor=SYSTEM, org_id=org_id, status="suspended", reason="Sanción del tribunal",
+                                      until=clock.now() + timedelta(days=30))
+
+
+async def test_a_suspended_supplier_cannot_ask_questions(client, settings, fixed_clock):
+    officer = await tf.officer(settings)
+    a = await tf.supplier(settings)
+    t = await tf.published(client, officer)
+    await suspend(a.org_id)
+    r = await client.post(f"/api/v1/tenders/{t['id']}/enquiries", json={"question": "¿Se acepta cemento tipo IP?"},
+                          headers=a.headers)
+    assert r.status_code == 403 and r.json()["type"].endswith("supplier-suspended"), r.text
+    assert (await client.get(f"/api/v1/tenders/{t['id']}/enquiries")).json() == []
