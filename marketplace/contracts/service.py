@@ -421,12 +421,24 @@ async def pay_milestone(*, actor: Actor, contract_id: UUID, milestone_id: UUID,
 
 # --- called by payments when money has moved ---------------------------------------------------------
 
+async def _lock_milestone_and_contract(milestone_id: UUID) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Lock a milestone's contract, then the milestone: the order every contract write takes (contract
+    first), so a payment settling and an agency deciding or paying on the same contract cannot deadlock."""
+    ref = await db.fetchrow("SELECT contract_id FROM contract_milestone WHERE id = $1", milestone_id)
+    if ref is None:
+        return None
+    c = await _lock(ref["contract_id"])
+    m = await db.fetchrow("SELECT * FROM contract_milestone WHERE id = $1 FOR UPDATE", milestone_id)
+    assert m is not None  # milestones are never deleted
+    return m, c
+
+
 async def milestone_paid(*, milestone_id: UUID, payment_id: UUID) -> None:
     """A milestone's payment succeeded: mark it paid; complete the contract when everything is paid."""
-    m = await db.fetchrow("SELECT * FROM contract_milestone WHERE id = $1 FOR UPDATE", milestone_id)
-    if m is None or m["state"] == "paid":
+    found = await _lock_milestone_and_contract(milestone_id)
+    if found is None or found[0]["state"] == "paid":
         return
-    c = await _lock(m["contract_id"])
+    m, c = found
     now = clock.now()
     await db.execute("UPDATE contract_milestone SET state = 'paid', paid_at = $2 WHERE id = $1", milestone_id, now)
     await audit.record(actor=SYSTEM, action="milestone.paid", entity_type="contract", entity_id=c["id"],
@@ -444,14 +456,14 @@ async def milestone_paid(*, milestone_id: UUID, payment_id: UUID) -> None:
 
 async def milestone_payment_reversed(*, milestone_id: UUID, payment_id: UUID) -> None:
     """A milestone's transfer was reversed: the milestone is accepted and unpaid again."""
-    m = await db.fetchrow("SELECT * FROM contract_milestone WHERE id = $1 FOR UPDATE", milestone_id)
-    if m is None or m["state"] != "paid":
+    found = await _lock_milestone_and_contract(milestone_id)
+    if found is None or found[0]["state"] != "paid":
         return
+    m, c = found
     await db.execute("UPDATE contract_milestone SET state = 'accepted', paid_at = NULL WHERE id = $1", milestone_id)
     await audit.record(actor=SYSTEM, action="milestone.payment_reversed", entity_type="contract",
                        entity_id=m["contract_id"], data={"milestone_id": str(milestone_id),
                                                          "payment_id": str(payment_id)})
-    c = await _lock(m["contract_id"])
     if CONTRACT.can(c["state"], "reopen"):
         c = await _set_state(SYSTEM, c, "reopen", completed_at=None)
     await outbox.emit(topic="milestone.payment_reversed", aggregate_type="contract", aggregate_id=m["contract_id"],

@@ -3,6 +3,7 @@ balances, termination; each role checked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import date
@@ -357,3 +358,27 @@ async def test_an_offset_out_of_range_is_a_422_naming_it(client, settings):
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["field"] == "query.offset"
     assert (await client.get("/api/v1/contracts?offset=1000000", headers=auditor.headers)).json() == []
+
+
+async def test_a_settling_payment_waits_for_the_contract_lock_instead_of_deadlocking(client, settings):
+    p = await personas(settings, client)
+    cid, (m1,) = await _signed(client, p, amounts=(500_000,))
+    await _accept(client, p, cid, m1)
+    contract_locked = asyncio.Event()
+
+    async def agency_write():  # as pay_milestone and decide_delivery do: the contract, then the milestone
+        async with db.unit_of_work():
+            await db.execute("SELECT 1 FROM contract WHERE id = $1 FOR UPDATE", uuid.UUID(cid))
+            contract_locked.set()
+            await asyncio.sleep(0.5)  # the payment settles meanwhile
+            await db.execute("SELECT 1 FROM contract_milestone WHERE id = $1 FOR UPDATE", uuid.UUID(m1))
+
+    async def payment_settles():
+        await contract_locked.wait()
+        async with db.unit_of_work():
+            await service.milestone_paid(milestone_id=uuid.UUID(m1), payment_id=uuid.uuid4())
+
+    await asyncio.wait_for(asyncio.gather(agency_write(), payment_settles()), 30)
+    ms = (await client.get(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers)).json()
+    assert ms[0]["state"] == "paid"
+    assert (await client.get(f"/api/v1/contracts/{cid}", headers=p.officer.headers)).json()["state"] == "completed"
