@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -331,3 +331,8 @@ class TenderStates:
             tender = derive_tender_state(lots) or (State.EVALUATION if tender == State.AWARDED and any(
                 s == State.EVALUATION for s in lots) else tender)
         return TenderStates(tender, lots)
+
+
+def rfc3339(at: datetime) -> str:
+    """A timestamp as the API and signed receipts show it: UTC, microseconds, 'Z'."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -334,25 +334,35 @@ async def update_tender(*, actor: Actor, tender_id: UUID, data: TenderUpdate) ->
                            data={"changes": changes})
         return
 
+    await _record_amendment(actor=actor, t=t, now=now, reason=data.reason or "", changes=changes, material=material,
+                            deadline_before=deadline_before, deadline_after=new["submission_deadline"],
+                            title=new["title"])
+
+
+async def _record_amendment(*, actor: Actor, t: dict[str, Any], now: datetime, reason: str,
+                            changes: dict[str, Any], material: bool, deadline_before: datetime,
+                            deadline_after: datetime, title: str) -> None:
+    """The amendment record of a published tender (the caller has already counted it in
+    tender.amendment_count): the numbered row, live bids to reconfirm when it is material, audit, outbox."""
     number = t["amendment_count"] + 1
     await db.execute(
         "INSERT INTO tender_amendment (tender_id, number, reason, changes, material, deadline_before, deadline_after,"
         " actor_user_id, actor_org_id, amended_at) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10)",
-        tender_id, number, data.reason, msgspec.json.encode(changes).decode(), material, deadline_before,
-        new["submission_deadline"], actor.user_id, actor.org_id, now,
+        t["id"], number, reason, msgspec.json.encode(changes).decode(), material, deadline_before,
+        deadline_after, actor.user_id, actor.org_id, now,
     )
     reconfirm = 0
     if material:
         status = await db.execute(
-            "UPDATE bid SET needs_reconfirmation = true WHERE tender_id = $1 AND status = 'live'", tender_id)
+            "UPDATE bid SET needs_reconfirmation = true WHERE tender_id = $1 AND status = 'live'", t["id"])
         reconfirm = int(status.split()[-1])
-    await audit.record(actor=actor, action="tender.amended", entity_type="tender", entity_id=tender_id,
-                       data={"number": number, "reason": data.reason, "changes": changes, "material": material,
+    await audit.record(actor=actor, action="tender.amended", entity_type="tender", entity_id=t["id"],
+                       data={"number": number, "reason": reason, "changes": changes, "material": material,
                              "bids_to_reconfirm": reconfirm})
-    await outbox.emit(topic=TOPIC_AMENDED, aggregate_type="tender", aggregate_id=tender_id, payload={
-        "tender_id": str(tender_id), "ocid": t["ocid"], "number": number, "material": material,
-        "changed": sorted(changes), "reason": data.reason,
-        "submission_deadline": _jsonable(new["submission_deadline"]), "title": new["title"],
+    await outbox.emit(topic=TOPIC_AMENDED, aggregate_type="tender", aggregate_id=t["id"], payload={
+        "tender_id": str(t["id"]), "ocid": t["ocid"], "number": number, "material": material,
+        "changed": sorted(changes), "reason": reason, "submission_deadline": _jsonable(deadline_after),
+        "title": title,
     })
 
 
@@ -642,21 +652,10 @@ async def _document_amendment(*, actor: Actor, t: dict[str, Any], now: datetime,
                                           "extended_by_policy": True}
         await db.execute("UPDATE tender SET submission_deadline = $2, opening_time = $3 WHERE id = $1",
                          t["id"], extended, opening)
-    number = t["amendment_count"] + 1
-    await db.execute("UPDATE tender SET amendment_count = $2, version = version + 1, updated_at = $3 WHERE id = $1",
-                     t["id"], number, now)
-    await db.execute(
-        "INSERT INTO tender_amendment (tender_id, number, reason, changes, material, deadline_before, deadline_after,"
-        " actor_user_id, actor_org_id, amended_at) VALUES ($1, $2, $3, $4::jsonb, true, $5, $6, $7, $8, $9)",
-        t["id"], number, reason, msgspec.json.encode(changes).decode(), deadline, extended, actor.user_id,
-        actor.org_id, now)
-    await db.execute("UPDATE bid SET needs_reconfirmation = true WHERE tender_id = $1 AND status = 'live'", t["id"])
-    await audit.record(actor=actor, action="tender.amended", entity_type="tender", entity_id=t["id"],
-                       data={"number": number, "reason": reason, "changes": changes, "material": True})
-    await outbox.emit(topic=TOPIC_AMENDED, aggregate_type="tender", aggregate_id=t["id"], payload={
-        "tender_id": str(t["id"]), "ocid": t["ocid"], "number": number, "material": True,
-        "changed": sorted(changes), "reason": reason, "submission_deadline": extended.isoformat(),
-        "title": t["title"]})
+    await db.execute("UPDATE tender SET amendment_count = amendment_count + 1, version = version + 1,"
+                     " updated_at = $2 WHERE id = $1", t["id"], now)
+    await _record_amendment(actor=actor, t=t, now=now, reason=reason, changes=changes, material=True,
+                            deadline_before=deadline, deadline_after=extended, title=t["title"])
 
 
 async def list_documents(*, actor: Actor, tender_id: UUID, tender: dict[str, Any] | None = None,

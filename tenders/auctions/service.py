@@ -54,7 +54,7 @@ from tenders.auctions.schemas import (
     StandingRead,
     YouRead,
 )
-from tenders.domain import Method, State
+from tenders.domain import Method, State, rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,6 @@ BIDDER_ROLES = ("bidder", "supplier_admin")
 RUNNING_BIDS_SHOWN = domain.RECENT_BIDS  # while running, a snapshot carries the last N bids (all once ended)
 _rng = random.SystemRandom()
 _json = msgspec.json.Encoder(order="sorted")
-
-
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _policy_of(row: dict[str, Any]) -> AuctionPolicy:

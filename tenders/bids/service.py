@@ -21,7 +21,7 @@ import base64
 import binascii
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +35,7 @@ from marketplace.core.i18n import N_
 from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.bids.schemas import BidCreate, BidRead, Receipt
-from tenders.domain import MACHINE, Action, IllegalTransition, State
+from tenders.domain import MACHINE, Action, IllegalTransition, State, rfc3339
 from tenders.schemas import OpeningExcluded, OpeningRead
 
 TOPIC_BID_RECEIVED = "bid.received"
@@ -43,10 +43,6 @@ TOPIC_BID_WITHDRAWN = "bid.withdrawn"
 BIDDER_ROLES = ("bidder", "supplier_admin")
 _json = msgspec.json.Encoder(order="sorted")
 _OPEN_LOT_STATES = ("published", "tendering")
-
-
-def rfc3339(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _aad(tender_id: UUID, bid_id: UUID, supplier_id: UUID) -> bytes:

@@ -3,6 +3,7 @@ reconfirmation of bids)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from marketplace.core import db
@@ -272,3 +273,26 @@ async def test_a_suspended_supplier_cannot_ask_questions(client, settings, fixed
                           headers=a.headers)
     assert r.status_code == 403 and r.json()["type"].endswith("supplier-suspended"), r.text
     assert (await client.get(f"/api/v1/tenders/{t['id']}/enquiries")).json() == []
+
+
+async def test_a_document_amendment_is_recorded_like_any_material_amendment(client, settings, fixed_clock):
+    officer = await tf.officer(settings)
+    a = await tf.supplier(settings)
+    t = await tf.published(client, officer)
+    tf.to_tendering(fixed_clock, t)
+    rec = await tf.bid(client, a, t, [100_00])
+    deadline = datetime.fromisoformat(t["submission_deadline"])
+    fixed_clock.set(deadline - timedelta(days=1))
+    r = await client.post(f"/api/v1/tenders/{t['id']}/documents", headers=officer.headers,
+                          files={"file": ("anexo.pdf", b"%PDF-1.4 anexo", "application/pdf")},
+                          data={"title": "Anexo de especificaciones", "reason": "Se precisan especificaciones"})
+    assert r.status_code == 201, r.text
+    body = (await client.get(f"/api/v1/tenders/{t['id']}")).json()
+    assert body["amendment_count"] == 1
+    amendment = body["amendments"][0]
+    assert amendment["material"] is True and amendment["reason"] == "Se precisan especificaciones"
+    assert datetime.fromisoformat(body["submission_deadline"]) == fixed_clock.now() + timedelta(days=3)
+    assert (await client.get(f"/api/v1/bids/{rec['bid_id']}", headers=a.headers)).json()["needs_reconfirmation"]
+    row = await db.fetchrow("SELECT data FROM audit_event WHERE action = 'tender.amended'")
+    data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+    assert data["bids_to_reconfirm"] == 1 and data["number"] == 1
