@@ -250,6 +250,9 @@ _UNAVAILABLE = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
+    # a connection broken mid-operation (the server restarting): "cannot switch to state ...; another
+    # operation is in progress" on the pool's reset at release (tests/drills/test_postgres_restart.py)
+    asyncpg.exceptions.InternalClientError,
 )
 
 
