@@ -22,7 +22,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
 
 from bench.auction_live import LiveServer, server_env
 from tests.harness import PERSONAS, personas

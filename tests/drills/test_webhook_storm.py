@@ -14,7 +14,6 @@ from collections import Counter
 
 from marketplace.core import db
 from tests import factories
-from tests.payments.conftest import pay_settings, stripe_server  # noqa: F401 (fixtures)
 from tests.payments.helpers import deliver, run_jobs
 from tests.stripe_server import event
 
