@@ -198,9 +198,10 @@ async def rush(args) -> dict:
     redis = PrivateRedis().start()
     env = app_env(url, redis.url, str(work), JWT_SECRET=keys.jwt_secret, SIGNING_KEY=keys.signing_key,
                   SEALING_KEY=keys.sealing_key, DB_POOL_MIN=str(args.pool), DB_POOL_MAX=str(args.pool))
-    server = GranianServer(env, workers=args.workers, log_path=str(work / "server.log")).start()
+    server = GranianServer(env, workers=args.workers, log_path=str(work / "server.log"))
     result: dict = {"connections": args.connections, "seconds": args.seconds, "workers": args.workers}
     try:
+        server.start()
         tenders = create_tenders(server.url, officer_token, count=args.tenders + 1, lots=args.lots)
         warm_tender, tenders = tenders[0], tenders[1:]
         ids = [uuid.UUID(t["id"]) for t in tenders]

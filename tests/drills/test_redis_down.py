@@ -45,6 +45,7 @@ async def test_writes_go_on_without_redis_and_the_outbox_catches_up(client, sett
                                         published)
             assert indexed["n"] == 0  # nothing could be kicked, and the worker has no Redis to run on
 
+            redis.stop()  # (its folder)
             redis = PrivateRedis(port=redis.port).start()  # back, empty, on the same address
             if w.poll() is not None:  # a worker that lost Redis may have exited: the supervisor restarts it
                 w = worker(env)
