@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
+import pytest
 
 from bench.auction_live import LiveServer, server_env
 from tests.harness import PERSONAS, personas
@@ -66,6 +67,7 @@ async def _run(schema: Path, url: str, persona, report: Path) -> tuple[int, str]
     return proc.returncode or 0, out.decode(errors="replace")
 
 
+@pytest.mark.timeout(300 + 60 * len(PERSONAS))  # seven bounded `st run`s: ~3.5 min here, more on a busy machine
 async def test_no_5xx_and_every_response_matches_the_schema_for_every_role(client, app, settings, tmp_path):
     p = await personas(settings, client)
     # something to find: a published tender of the owning agency with two lots
