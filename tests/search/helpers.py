@@ -37,7 +37,8 @@ async def offer(supplier_id: UUID, sheet_id: UUID, regions: dict[str, int], *, b
 
 async def drain(*, wait: bool = True) -> outbox.DrainResult:
     """Drain the search consumer. The watermark is the server's oldest running transaction, and this
-    PostgreSQL server is shared with other test runs, so wait (briefly) until nothing is held back."""
+    PostgreSQL server is shared with other test runs, so wait (briefly) until nothing is held back; after
+    a failure the consumer backs off (outbox retry_at), so wait for that too."""
     import search.jobs  # noqa: F401  (registers the consumer)
 
     total = outbox.DrainResult()
@@ -46,7 +47,7 @@ async def drain(*, wait: bool = True) -> outbox.DrainResult:
         total.delivered += result.delivered
         total.passed += result.passed
         total.failed, total.held_back, total.busy = result.failed, result.held_back, result.busy
-        if result.failed or not wait or not (result.held_back or result.busy):
+        if result.failed or not wait or not (result.held_back or result.busy or result.deferred):
             return total
         await asyncio.sleep(0.05)
     return total
