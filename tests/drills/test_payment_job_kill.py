@@ -2,7 +2,7 @@
 charged twice.
 
 30 registry fees wait as 'requested'. A real worker process (on a private redis-server) runs their jobs
-against the local Stripe server, which answers slowly (0.2 s a call), so calls are in flight; once about a
+against the local Stripe server, which answers one call at a time, slowly (0.2 s a call); once about a
 third of the calls have reached Stripe the worker is killed with -9, and Redis is thrown away with it (a
 new, empty redis-server: nothing that matters lived only there). A second worker's startup sweep finds
 every payment still 'requested' and runs it again. At the end every payment has its PaymentIntent, and
@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 
@@ -30,10 +31,16 @@ from tests.stripe_server import StripeServer
 FEES = 30
 
 
+_one_at_a_time = threading.Lock()
+
+
 class SlowStripe(StripeServer):
+    """Answers one call at a time, 0.2 s each: the kill always finds calls done, in flight and not made."""
+
     def dispatch(self, *args, **kw):
-        time.sleep(0.2)
-        return super().dispatch(*args, **kw)
+        with _one_at_a_time:
+            time.sleep(0.2)
+            return super().dispatch(*args, **kw)
 
 
 @pytest.fixture
