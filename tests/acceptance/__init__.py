@@ -1,0 +1,1 @@
+"""End-to-end flows over HTTP, as the people who use the system go through them."""
