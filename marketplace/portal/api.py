@@ -2,8 +2,8 @@
 
 GET /                         home: tender and catalogue search for a chosen place, key figures, the map
 GET /tenders                  tender search and list (local first for a chosen place)
-GET /tenders/{id}             one tender: timeline, lots, documents, enquiries, opening, score sheets, awards,
-                              contracts, red flags
+GET /tenders/{id}             one tender: timeline, lots, documents, enquiries, opening, reverse auctions, score
+                              sheets, awards, contracts, red flags
 GET /catalog                  catalogue offers, local suppliers first
 GET /suppliers/{id}           a supplier's registry entry and award history
 GET /agencies/{id}            an agency's record, award history and supplier concentration
@@ -16,6 +16,7 @@ GET /language/{code}          sets the `lang` cookie and goes back
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -166,6 +167,7 @@ async def tender_page(tender_id: str, settings: Settings) -> Template:
     from tenders.bids import service as bids
     from tenders.evaluation import service as evaluation
     from marketplace.agencies import service as agencies
+    from tenders.auctions import service as auctions_svc
 
     tid = _uuid(tender_id, N_("Tender not found"))
     t = await tenders.get_tender(actor=ANONYMOUS, tender_id=tid)
@@ -184,6 +186,8 @@ async def tender_page(tender_id: str, settings: Settings) -> Template:
     release = await sources.release(tender_id=tid, ocid=t.ocid)
     contracts = (release or {}).get("contracts", [])
     lot_titles = {lot.id: lot for lot in t.lots}
+    auctions = [_auction_view(a, lot_titles.get(a.lot_id))
+                for a in await auctions_svc.list_auctions(actor=ANONYMOUS, tender_id=tid)]
     criteria = {}
     for s in sheets:
         for c in ((s.sheet or {}).get("rules") or {}).get("criteria", []):
@@ -193,8 +197,18 @@ async def tender_page(tender_id: str, settings: Settings) -> Template:
         "appeals": appeals,
         "contracts": contracts, "lots_by_id": lot_titles, "criteria": criteria,
         "timeline": _timeline(t, awards, contracts), "ocds_url": f"/ocds/records/{t.ocid}",
-        "total_estimate": sum(lot.estimated_value for lot in t.lots),
+        "total_estimate": sum(lot.estimated_value for lot in t.lots), "auctions": auctions,
     })
+
+
+def _auction_view(board: Any, lot: Any) -> dict[str, Any]:
+    """A lot's reverse auction as the public sees it at request time (the anonymous board; names once it ended):
+    the board itself, its lot, the seconds left when running, the winner's standing once closed, and the
+    minimum decrement as a fraction for the percent filter."""
+    winner = board.standings[0] if board.state == "closed" and board.standings else None
+    left = (board.ends_at - board.server_time).total_seconds() if board.state == "running" else None
+    return {"board": board, "lot": lot, "winner": winner, "time_left": max(0, int(left)) if left is not None else None,
+            "decrement_fraction": Decimal(board.policy.min_decrement_percent) / 100}
 
 
 # -------------------------------------------------------------------------------------------------- catalog

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
+from babel.units import format_unit
 
 from marketplace.core import geo, i18n
 
@@ -64,6 +65,18 @@ def when(value: datetime | str | None, fmt: str | None = None) -> str:
     loc = _locale()
     return (format_skeleton("yMMMd", value, tzinfo=LIMA, locale=loc, fuzzy=True) + ", "
             + format_skeleton("hm", value, tzinfo=LIMA, locale=loc, fuzzy=True))
+
+
+def duration(seconds: int | float | None) -> str:
+    """A length of time in words in the reader's locale: 900 -> '15 minutos', 750 -> '12 minutos 30 segundos'."""
+    if seconds is None:
+        return "—"
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [format_unit(n, unit, length="long", locale=_locale())
+             for n, unit in ((hours, "duration-hour"), (minutes, "duration-minute"), (secs, "duration-second")) if n]
+    return " ".join(parts) or format_unit(0, "duration-second", length="long", locale=_locale())
 
 
 def day(value: datetime | date | str | None, fmt: str = "medium") -> str:

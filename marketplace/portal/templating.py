@@ -40,7 +40,7 @@ def configure(engine: JinjaTemplateEngine) -> None:
     )
     env.filters.update(money=formatting.money, when=formatting.when, day=formatting.day,
                        number=formatting.number, percent=formatting.percent, iso=formatting.iso,
-                       ocds_money=formatting.ocds_money)
+                       ocds_money=formatting.ocds_money, duration=formatting.duration)
     env.trim_blocks = True
     env.lstrip_blocks = True
 
