@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -39,6 +42,40 @@ def with_database(url: str, name: str) -> str:
 
 def database_name(url: str) -> str:
     return url.partition("?")[0].rsplit("/", 1)[1]
+
+
+def scratch_arguments(doc: str | None, *, queries: int) -> argparse.Namespace:
+    """The command line of a benchmark that builds its own database: --rows --queries --seed --keep --reuse."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=queries)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--reuse", default=None, help="measure on a kept database instead of building one")
+    return parser.parse_args()
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(prefix: str, *, reuse: str | None, keep: bool) -> AsyncIterator[tuple[str, str]]:
+    """A database of the benchmark's own on the BENCH_DATABASE_URL server (or the kept one named by
+    `reuse`); yields (url, name) and drops it afterwards unless it is kept or reused."""
+    admin_url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = reuse or f"{prefix}_{os.getpid()}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        if not reuse:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield with_database(admin_url, name), name
+    finally:
+        if not (keep or reuse):
+            admin = await asyncpg.connect(admin_url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
 
 
 async def ensure_database(url: str, *, fresh: bool = False) -> None:

@@ -23,9 +23,7 @@ No timed assertions: this prints numbers. DESIGN targets: p95 < 50 ms; export >=
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import random
 import re
 import statistics
@@ -37,6 +35,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 
+from bench.common import scratch_arguments, scratch_database
 from marketplace.core import db
 
 METHODS = ["licitacion_publica", "concurso_publico", "adjudicacion_simplificada", "subasta_inversa_electronica",
@@ -224,22 +223,8 @@ async def measure_copy(url: str) -> tuple[int, float]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    parser.add_argument("--reuse", default=None, help="measure on a kept database instead of building one")
-    args = parser.parse_args()
-
-    admin_url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = args.reuse or f"bench_oversight_{os.getpid()}"
-    base, _, query = admin_url.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    admin = await asyncpg.connect(admin_url)
-    if not args.reuse:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    args = scratch_arguments(__doc__, queries=200)
+    async with scratch_database("bench_oversight", reuse=args.reuse, keep=args.keep) as (url, name):
         if not args.reuse:
             print(f"building {args.rows:,} awards in database {name}...", flush=True)
             await build(url, args.rows, args.seed)
@@ -264,13 +249,6 @@ async def main() -> None:
             print(f"ratio export {fmt} / COPY csv (rows/s): {rate / copy_rate:.2f}")
         print(f"targets: history p95 < 50 ms -> {'met' if pct(times['history'], 95) < 50 else 'NOT met'}; "
               f"export >= 50k rows/s -> {'met' if min(r for _, r, _ in exports.values()) >= 50_000 else 'NOT met'}")
-    finally:
-        await admin.close()
-        if not (args.keep or args.reuse):
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-
 
 if __name__ == "__main__":
     asyncio.run(main())

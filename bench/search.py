@@ -23,9 +23,7 @@ local-first p95 < 50 ms on this machine. No timed assertions: this prints number
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import random
 import statistics
 import time
@@ -35,6 +33,7 @@ from collections import Counter
 import asyncpg
 import msgspec
 
+from bench.common import scratch_arguments, scratch_database
 from marketplace.core import db, geo
 from search.domain import CatalogQuery, fold, offer_doc
 
@@ -186,22 +185,8 @@ async def measure(url: str, queries: int, seed: int) -> dict[str, list[float]]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
-    parser.add_argument("--reuse", default=None, help="measure on a kept database instead of building one")
-    args = parser.parse_args()
-
-    admin_url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = args.reuse or f"bench_search_{os.getpid()}"
-    base, _, query = admin_url.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    admin = await asyncpg.connect(admin_url)
-    if not args.reuse:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    args = scratch_arguments(__doc__, queries=300)
+    async with scratch_database("bench_search", reuse=args.reuse, keep=args.keep) as (url, name):
         if not args.reuse:
             print(f"building {args.rows:,} offer documents in database {name}...", flush=True)
             await build(url, args.rows, args.seed)
@@ -220,13 +205,6 @@ async def main() -> None:
         print(f"\nratio p95 local-first / plain (same region): {ratio:.2f}")
         print(f"ratio p95 local-first / plain-all (every match ranked): {ratio_all:.2f}")
         print(f"target: local-first p95 < 50 ms -> {'met' if pct(times['local-first'], 95) < 50 else 'NOT met'}")
-    finally:
-        await admin.close()
-        if not (args.keep or args.reuse):
-            admin = await asyncpg.connect(admin_url)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-
 
 if __name__ == "__main__":
     asyncio.run(main())
