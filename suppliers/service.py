@@ -69,13 +69,26 @@ def _standing(row: dict[str, Any]) -> SupplierStanding:
 async def require_good_standing(*, org_id: UUID) -> SupplierStanding:
     """The supplier, if it may bid and sell now; else a SupplierNotInGoodStanding error (403)."""
     row = await db.fetchrow(f"SELECT {_COLUMNS} FROM supplier s WHERE s.organisation_id = $1 FOR SHARE", org_id)
-    if row is None:
+    check_standing(row)
+    assert row is not None
+    return _standing(row)
+
+
+def check_standing(row: dict[str, Any] | None, now: datetime | None = None) -> None:
+    """Raise the SupplierNotInGoodStanding error (403) for a supplier row (`status`, `suspended_until`; None:
+    not registered) that may not bid or sell at `now` (default: the clock's now)."""
+    if row is None or row["status"] is None:
         raise domain.SupplierNotRegistered(N_("The organisation is not in the supplier registry"))
-    standing = _standing(row)
-    error = domain.standing_error(Status(standing.status), standing.suspended_until)
+    status = domain.effective_status(row["status"], row["suspended_until"], now or clock.now())
+    error = domain.standing_error(status, row["suspended_until"] if status is Status.SUSPENDED else None)
     if error is not None:
         raise error
-    return standing
+
+
+def good_standing_sql(alias: str, now: str) -> str:
+    """SQL true when the supplier row `alias` may bid and sell at `now` (a placeholder): the twin of
+    `check_standing`, for a writer that decides inside its own statement."""
+    return domain.good_standing_sql(alias, now)
 
 
 async def get_supplier(*, org_id: UUID) -> SupplierStanding:

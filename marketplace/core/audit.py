@@ -58,6 +58,17 @@ _EVENT_COLUMNS = ("id, seq, txid::text AS txid, occurred_at, actor_user_id, acto
                   " entity_id, data::text AS data, prev_hash, hash")
 
 
+# The head of the INSERT `record()` runs. A hot path that must write its audit event in the same statement
+# as its own rows (one round trip: the bid, the auction lance) folds in `INSERT ... SELECT` with this head, in
+# this column order, and passes `encode(data)` for the jsonb.
+INSERT = "INSERT INTO audit_event (occurred_at, actor_user_id, actor_org_id, action, entity_type, entity_id, data)"
+
+
+def encode(data: dict[str, Any] | None) -> str:
+    """An event's `data` as the jsonb text `record()` stores."""
+    return _encoder.encode(data or {}).decode()
+
+
 async def record(
     *,
     actor: Actor,
@@ -69,12 +80,8 @@ async def record(
     """Write an audit event in the current transaction. `data` must hold no sealed content.
 
     An INSERT and nothing else: no lock, no read of the chain head (see the module docstring)."""
-    await db.execute(
-        "INSERT INTO audit_event (occurred_at, actor_user_id, actor_org_id, action, entity_type, entity_id, data)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
-        clock.now(), actor.user_id, actor.org_id, action, entity_type, str(entity_id),
-        _encoder.encode(data or {}).decode(),
-    )
+    await db.execute(INSERT + " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+                     clock.now(), actor.user_id, actor.org_id, action, entity_type, str(entity_id), encode(data))
 
 
 # --- canonical forms -------------------------------------------------------------------------------

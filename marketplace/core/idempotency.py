@@ -51,6 +51,7 @@ class Claim:
     scope: str
     key: str | None
     replay: Stored | None = None
+    fingerprint: str = ""
 
     async def store(self, *, status: int, response: Any) -> None:
         """Record the answer for this key, in the current transaction (no-op without a key)."""
@@ -60,6 +61,33 @@ class Claim:
             "UPDATE idempotency_key SET status = $3, response = $4::jsonb WHERE scope = $1 AND key = $2",
             self.scope, self.key, status, _encoder.encode(response).decode(),
         )
+
+    async def stored(self) -> Stored | None:
+        """The committed answer for this key, to replay; None when the key is free. IdempotencyConflict
+        when the key was used with another request."""
+        if self.key is None:
+            return None
+        row = await db.fetchrow(
+            "SELECT request_hash, status, response FROM idempotency_key WHERE scope = $1 AND key = $2",
+            self.scope, self.key,
+        )
+        if row is None:
+            return None
+        if row["request_hash"] != self.fingerprint:
+            raise IdempotencyConflict(N_("This Idempotency-Key was already used with a different request"),
+                                      field="header.Idempotency-Key", rule="reused")
+        if row["status"] == 0:  # committed without an answer: the first request did not store one
+            raise Conflict(N_("The first request with this Idempotency-Key has no stored answer"),
+                           field="header.Idempotency-Key", rule="in_progress")
+        response = row["response"]
+        if isinstance(response, str):
+            response = msgspec.json.decode(response)
+        return Stored(status=row["status"], response=response)
+
+
+def encode(response: Any) -> str:
+    """A response as `idempotency_key.response` stores it (for writers that insert the key themselves)."""
+    return _encoder.encode(msgspec.to_builtins(response)).decode()
 
 
 def scope_of(actor: Actor, route: str) -> str:
@@ -77,8 +105,9 @@ def request_hash(request: Any, secret: bytes | None = None) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def claim(*, actor: Actor, route: str, key: str | None, request: Any, secret: bytes | None = None) -> Claim:
-    """Claim `key` for this request in the current transaction, or find the answer to replay."""
+def prepare(*, actor: Actor, route: str, key: str | None, request: Any, secret: bytes | None = None) -> Claim:
+    """Check the header and fingerprint the request, without touching the database: for a writer that claims
+    the key inside its own statement (INSERT ... ON CONFLICT DO NOTHING, then `stored()` when it lost)."""
     scope = scope_of(actor, route)
     if key is None:
         return Claim(scope=scope, key=None)
@@ -86,27 +115,22 @@ async def claim(*, actor: Actor, route: str, key: str | None, request: Any, secr
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidInput(N_("The Idempotency-Key header must be 1 to 255 printable characters"),
                            field="header.Idempotency-Key", rule="length")
-    fingerprint = request_hash(request, secret)
+    return Claim(scope=scope, key=key, fingerprint=request_hash(request, secret))
+
+
+async def claim(*, actor: Actor, route: str, key: str | None, request: Any, secret: bytes | None = None) -> Claim:
+    """Claim `key` for this request in the current transaction, or find the answer to replay."""
+    c = prepare(actor=actor, route=route, key=key, request=request, secret=secret)
+    if c.key is None:
+        return c
     inserted = await db.fetchrow(
         "INSERT INTO idempotency_key (scope, key, request_hash, status, response)"
         " VALUES ($1, $2, $3, 0, 'null'::jsonb) ON CONFLICT DO NOTHING RETURNING 1 AS ok",
-        scope, key, fingerprint,
+        c.scope, c.key, c.fingerprint,
     )
     if inserted is not None:
-        return Claim(scope=scope, key=key)
-    row = await db.fetchrow(
-        "SELECT request_hash, status, response FROM idempotency_key WHERE scope = $1 AND key = $2",
-        scope, key,
-    )
-    if row is None:  # deleted between the two statements (expiry): treat as new
+        return c
+    c.replay = await c.stored()
+    if c.replay is None:  # deleted between the two statements (expiry): treat as new
         return await claim(actor=actor, route=route, key=key, request=request, secret=secret)
-    if row["request_hash"] != fingerprint:
-        raise IdempotencyConflict(N_("This Idempotency-Key was already used with a different request"),
-                                  field="header.Idempotency-Key", rule="reused")
-    if row["status"] == 0:  # committed without an answer: the first request did not store one
-        raise Conflict(N_("The first request with this Idempotency-Key has no stored answer"),
-                       field="header.Idempotency-Key", rule="in_progress")
-    response = row["response"]
-    if isinstance(response, str):
-        response = msgspec.json.decode(response)
-    return Claim(scope=scope, key=key, replay=Stored(status=row["status"], response=response))
+    return c

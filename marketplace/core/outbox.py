@@ -118,16 +118,64 @@ def unregister(name: str) -> None:
     _consumers.pop(name, None)
 
 
+# The head of the INSERT `emit()` runs; a statement that writes its event together with its own rows (one
+# round trip) folds in `INSERT ... SELECT` with this head and `encode(payload)`, then calls `kick_after_commit()`.
+INSERT = "INSERT INTO outbox (topic, aggregate_type, aggregate_id, payload)"
+
+
+def encode(payload: dict[str, Any] | None) -> str:
+    """A payload as the jsonb text `emit()` stores."""
+    return _encoder.encode(payload or {}).decode()
+
+
 async def emit(*, topic: str, aggregate_type: str, aggregate_id: Any, payload: dict[str, Any] | None = None) -> None:
     """Record an event for the consumers, in the current transaction."""
-    await db.execute(
-        "INSERT INTO outbox (topic, aggregate_type, aggregate_id, payload) VALUES ($1, $2, $3, $4::jsonb)",
-        topic, aggregate_type, str(aggregate_id), _encoder.encode(payload or {}).decode(),
-    )
-    uow = db.current_uow()
+    await db.execute(INSERT + " VALUES ($1, $2, $3, $4::jsonb)", topic, aggregate_type, str(aggregate_id),
+                     encode(payload))
+    kick_after_commit()
+
+
+def kick_after_commit() -> None:
+    """Ask the worker to drain once the current transaction commits (at once when the caller's statement ran
+    on its own, outside a unit of work: it has committed already)."""
+    uow = db._uow.get()
+    if uow is None:
+        kick_soon()
+        return
     if not getattr(uow, "_outbox_kick", False):
         uow._outbox_kick = True  # type: ignore[attr-defined]
         db.after_commit(_kick)
+
+
+_kicker: asyncio.Task[None] | None = None
+_kick_again = False
+
+
+def kick_soon() -> None:
+    """`_kick()` in the background, coalesced: while one kick is on its way to Redis, any number of calls make
+    one more after it, not one each. For hot paths, whose answer should not wait for Redis; what a lost kick
+    leaves, the sweeper delivers."""
+    global _kicker, _kick_again
+    loop = asyncio.get_running_loop()
+    if _kicker is not None and not _kicker.done() and _kicker.get_loop() is loop:
+        _kick_again = True
+        return
+    _kicker = loop.create_task(_kick_loop())
+
+
+async def _kick_loop() -> None:
+    global _kick_again
+    while True:
+        _kick_again = False
+        await _kick()
+        if not _kick_again:
+            return
+
+
+async def kicks_sent() -> None:
+    """Wait until the background kicks asked for so far have reached Redis (tests, shutdown)."""
+    while _kicker is not None and not _kicker.done() and _kicker.get_loop() is asyncio.get_running_loop():
+        await asyncio.shield(_kicker)
 
 
 async def _kick() -> None:

@@ -372,12 +372,11 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
         " ends_at, extended, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)),"
         " p AS (UPDATE auction_participant SET price = $6, price_seq = $3, price_at = $7, lances = lances + 1"
         " WHERE auction_id = $2 AND supplier_id = $4),"
-        " ev AS (INSERT INTO audit_event (occurred_at, actor_user_id, actor_org_id, action, entity_type, entity_id,"
-        " data) VALUES ($7, $5, $4, 'auction.bid', 'auction', $13, $14::jsonb))"
+        f" ev AS ({audit.INSERT} VALUES ($7, $5, $4, 'auction.bid', 'auction', $13, $14::jsonb))"
         " UPDATE auction SET version = $11, last_seq = $3, best_price = LEAST(best_price, $6), ends_at = $8,"
         " extensions = $12 WHERE id = $2",
         lance_id, auction_id, seq, actor.org_id, actor.user_id, data.price, now, ends_at, extended,
-        receipt.signature, version, extensions, str(auction_id), _json.encode(audit_data).decode())
+        receipt.signature, version, extensions, str(auction_id), audit.encode(audit_data))
     event = {"type": "bid", "version": version, "seq": seq, "alias": a["my_alias"], "price": data.price,
              "received_at": rfc3339(now), "ends_at": rfc3339(ends_at), "extended": extended,
              "extensions": extensions}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from uuid import UUID
 
@@ -19,7 +20,12 @@ SUBMIT_ROUTE = "POST /api/v1/tenders/{id}/bids"
 
 def _hmac_key(settings: Settings) -> bytes:
     """The key of the request fingerprints of bids (their bodies hold prices): derived, not the KEK itself."""
-    return hashlib.sha256(b"mercado-abierto idempotency\x00" + settings.keys.sealing_key_bytes()).digest()
+    return _fingerprint_key(settings.keys.sealing_key_bytes())
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint_key(kek: bytes) -> bytes:
+    return hashlib.sha256(b"mercado-abierto idempotency\x00" + kek).digest()
 
 
 class SubmitBidController(Controller):
@@ -29,18 +35,15 @@ class SubmitBidController(Controller):
     @post("/", summary="Submit a sealed bid; 201 with a signed receipt. Honours Idempotency-Key.", status_code=201)
     async def submit(self, request: Request, tender_id: UUID, data: BidCreate, actor: Actor,
                      settings: Settings) -> Response[Receipt]:
-        async with unit_of_work():
-            claim = await idempotency.claim(actor=actor, route=SUBMIT_ROUTE,
-                                            key=request.headers.get("idempotency-key"),
-                                            request=(str(tender_id), data), secret=_hmac_key(settings))
-            if claim.replay is None:
-                receipt = await service.submit_bid(actor=actor, settings=settings, tender_id=tender_id, data=data)
-                if claim.key is not None:
-                    await claim.store(status=201, response=receipt)
-        if claim.replay is not None:
-            return Response(claim.replay.response, status_code=claim.replay.status,
-                            headers={"Idempotent-Replayed": "true"})
-        return Response(receipt, status_code=201)
+        # No unit of work here: the submission is one statement, its own transaction (tenders/bids/service.py),
+        # and the key is claimed inside it. The receipt is returned once that statement has committed.
+        claim = idempotency.prepare(actor=actor, route=SUBMIT_ROUTE, key=request.headers.get("idempotency-key"),
+                                    request=(str(tender_id), data), secret=_hmac_key(settings))
+        result = await service.submit_bid(actor=actor, settings=settings, tender_id=tender_id, data=data,
+                                          claim=claim)
+        if isinstance(result, idempotency.Stored):
+            return Response(result.response, status_code=result.status, headers={"Idempotent-Replayed": "true"})
+        return Response(result, status_code=201)
 
 
 class BidController(Controller):

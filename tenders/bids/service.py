@@ -1,11 +1,14 @@
 """Sealed bids: submit, replace, withdraw, reconfirm; the opening.
 
-The hot path (`submit_bid`) is: supplier standing (share lock on the supplier row), the tender row FOR
-SHARE (bids do not queue behind each other; every state change takes FOR UPDATE, so a closing sweep or an
-opening waits for bids in flight and bids that come after it see the new state), the clock read AFTER the
-lock, the content sealed and the receipt signed in memory, one INSERT of the bid and its lots, the audit
-event and the outbox event. The receipt leaves only after commit (the handler builds the response after the
-unit of work).
+The hot path (`submit_bid`) is ONE statement, so one round trip and its own transaction: in memory first,
+the content sealed (AES-256-GCM under the tender's data key) and the receipt signed, with the clock read
+just before; then a statement that share-locks the tender row (bids do not queue behind each other; every
+state change takes FOR UPDATE, so a closing sweep or an opening waits for the bids in flight, and a bid that
+comes after it finds the new state: PostgreSQL re-reads a row it had to wait for) and the supplier row,
+decides against that clock under those locks (tender accepting bids, enquiry period over, before the
+deadline, the lots open, the supplier in good standing), and writes the bid, its lots, the audit event, the
+outbox event and the Idempotency-Key's stored answer, or nothing. When it writes nothing, the state it read
+says why (the same checks, in Python, raise the error). The receipt leaves only after the commit.
 
 Nothing readable about a bid's content is stored before the opening: prices, documents and notes are
 inside `bid.sealed` (AES-256-GCM with the tender's data key, bound to tender, bid and supplier ids).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import uuid
 from datetime import datetime
@@ -28,7 +32,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from marketplace.core import audit, clock, db, outbox, sealing
+from marketplace.core import audit, clock, db, idempotency, outbox, sealing
 from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
@@ -50,20 +54,32 @@ def _aad(tender_id: UUID, bid_id: UUID, supplier_id: UUID) -> bytes:
 
 
 def _data_key(settings: Settings, tender_id: UUID, wrapped: bytes) -> bytes:
-    return sealing.unwrap_key(settings.keys.sealing_key_bytes(), wrapped, context=str(tender_id).encode())
+    return _unwrapped(settings.keys.sealing_key_bytes(), bytes(wrapped), tender_id)
 
 
-def _lot_ids(data: BidCreate, open_lots: list[UUID]) -> list[UUID]:
+@functools.lru_cache(maxsize=1024)
+def _unwrapped(kek: bytes, wrapped: bytes, tender_id: UUID) -> bytes:
+    """A tender's data key, unwrapped once per process (every bid of a rush seals with it)."""
+    return sealing.unwrap_key(kek, wrapped, context=str(tender_id).encode())
+
+
+def _unique_lots(data: BidCreate) -> list[UUID]:
     seen: set[UUID] = set()
-    allowed = set(open_lots)
     for i, item in enumerate(data.lots):
         if item.lot_id in seen:
             raise InvalidInput(N_("Each lot may appear once in a bid"), field=f"lots[{i}].lot_id", rule="unique")
-        if item.lot_id not in allowed:
-            raise InvalidInput(N_("No such lot open for bids in this tender"), field=f"lots[{i}].lot_id",
-                               rule="lot")
         seen.add(item.lot_id)
     return [item.lot_id for item in data.lots]
+
+
+def _lot_ids(data: BidCreate, open_lots: list[UUID]) -> list[UUID]:
+    lots = _unique_lots(data)
+    allowed = set(open_lots)
+    for i, lot_id in enumerate(lots):
+        if lot_id not in allowed:
+            raise InvalidInput(N_("No such lot open for bids in this tender"), field=f"lots[{i}].lot_id",
+                               rule="lot")
+    return lots
 
 
 def _plaintext(data: BidCreate, *, bid_id: UUID, tender_id: UUID, supplier_id: UUID, version: int) -> bytes:
@@ -122,41 +138,126 @@ def _check_open(t: dict[str, Any], now: datetime) -> None:
                        rule="enquiry_period_running")
 
 
-async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data: BidCreate) -> Receipt:
-    """Seal and store a supplier's bid; returns the signed receipt (give it out only after commit)."""
-    require(actor, "supplier", *BIDDER_ROLES)
+# What a published tender's bids are sealed and receipted with: its ocid and wrapped data key, set at
+# publication and never changed. Cached per process, so the hot path needs no read before its statement.
+_SEALING_CACHE_SIZE = 4096
+_sealing: dict[UUID, tuple[str, bytes]] = {}
+
+
+
+def _judged(tender: str, supplier: str) -> str:
+    """The tender and supplier rows a submission is judged on, share-locked (as they are after any wait)."""
+    return (
+        "WITH t AS (SELECT t.id, t.state, t.enquiry_end, t.submission_deadline, ARRAY(SELECT l.id FROM tender_lot l"
+        "   WHERE l.tender_id = t.id AND l.state IN ('published', 'tendering')) AS open_lots"
+        f"   FROM tender t WHERE t.id = {tender} FOR SHARE OF t),"
+        f" s AS (SELECT s.status, s.suspended_until, s.mype, s.ubigeo FROM supplier s WHERE s.organisation_id ="
+        f"   {supplier} FOR SHARE)"
+    )
+
+
+_VERDICT = (
+    " SELECT t.state, t.enquiry_end, t.submission_deadline, t.open_lots, s.status, s.suspended_until"
+    " FROM (SELECT 1) AS one LEFT JOIN t ON true LEFT JOIN s ON true"
+)
+
+
+@functools.cache
+def _submit_sql() -> str:
+    """$1 bid id, $2 tender, $3 supplier, $4 user, $5 sealed, $6 sha256, $7 key id, $8 received_at (the clock),
+    $9 signature, $10 lots, $11 event payload, $12 Idempotency-Key scope, $13 key (NULL: none), $14 request
+    fingerprint, $15 receipt (the stored answer)."""
     from suppliers import service as suppliers
 
-    standing = await suppliers.require_good_standing(org_id=actor.org_id)
-    t = await _lock_tender_shared(tender_id)
-    now = clock.now()  # after the lock
-    _check_open(t, now)
-    lots = _lot_ids(data, t["open_lots"])
-    bid_id = uuid.uuid4()
+    return (
+        _judged("$2", "$3") + ","
+        " ok AS (SELECT s.mype, s.ubigeo FROM t, s WHERE t.state IN ('published', 'tendering')"
+        "   AND $8 >= t.enquiry_end AND $8 < t.submission_deadline AND $10::uuid[] <@ t.open_lots"
+        f"   AND {suppliers.good_standing_sql('s', '$8')}),"
+        " ik AS (INSERT INTO idempotency_key (scope, key, request_hash, status, response)"
+        "   SELECT $12, $13, $14, 201, $15::jsonb FROM ok WHERE $13::text IS NOT NULL"
+        "   ON CONFLICT DO NOTHING RETURNING 1),"
+        " b AS (INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed, sha256, key_id, received_at,"
+        "   signature, confirmed_at, is_mype, domicile_ubigeo)"
+        "   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $8, ok.mype, ok.ubigeo FROM ok"
+        "   WHERE $13::text IS NULL OR EXISTS (SELECT 1 FROM ik) RETURNING id),"
+        " bl AS (INSERT INTO bid_lot (bid_id, tender_id, lot_id, supplier_id)"
+        "   SELECT b.id, $2, l, $3 FROM b, unnest($10::uuid[]) AS l),"
+        f" ev AS ({audit.INSERT} SELECT $8, $4, $3, '{TOPIC_BID_RECEIVED}', 'bid', b.id::text, $11::jsonb FROM b),"
+        f" ob AS ({outbox.INSERT} SELECT '{TOPIC_BID_RECEIVED}', 'bid', b.id::text, $11::jsonb FROM b)"
+        " SELECT n.stored, v.state, v.enquiry_end, v.submission_deadline, v.status, v.suspended_until,"
+        "   CASE WHEN n.stored = 0 THEN v.open_lots END AS open_lots"  # the error's detail: not decoded on success
+        " FROM (SELECT count(*) AS stored FROM b) AS n, (" + _VERDICT + ") AS v"
+    )
+
+
+async def _sealing_of(tender_id: UUID) -> tuple[str, bytes] | None:
+    """(ocid, wrapped data key) of a published tender; None for one without a key (never published)."""
+    got = _sealing.get(tender_id)
+    if got is None:
+        row = await db.fetchrow("SELECT ocid, wrapped_key FROM tender WHERE id = $1", tender_id)
+        if row is None or row["wrapped_key"] is None:
+            return None
+        if len(_sealing) >= _SEALING_CACHE_SIZE:
+            _sealing.pop(next(iter(_sealing)))
+        got = _sealing[tender_id] = (row["ocid"], bytes(row["wrapped_key"]))
+    return got
+
+
+def _refusal(verdict: dict[str, Any], data: BidCreate, now: datetime) -> Exception:
+    """Why a submission judged on `verdict` (the locked rows as the statement saw them) was not stored."""
+    from suppliers import service as suppliers
+
+    suppliers.check_standing(verdict if verdict["status"] is not None else None, now)
+    if verdict["state"] is None or verdict["state"] == State.DRAFT:
+        raise NotFound(N_("Tender not found"))
+    _check_open(verdict, now)
+    _lot_ids(data, verdict["open_lots"])
+    return RuntimeError(f"a bid refused by its statement passed every check in Python: {verdict!r}")
+
+
+async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data: BidCreate,
+                     claim: idempotency.Claim | None = None) -> Receipt | idempotency.Stored:
+    """Seal and store a supplier's bid, in one statement (see the module docstring); returns the signed
+    receipt, or with a `claim` (Idempotency-Key) already answered, the stored answer to replay.
+
+    Outside a unit of work the statement is its own transaction, and has committed when this returns; inside
+    one it joins it (seeders), and the caller's commit publishes it."""
+    require(actor, "supplier", *BIDDER_ROLES)
+    lots = _unique_lots(data)
     supplier_id = actor.org_id
-    sealed = sealing.seal(_data_key(settings, tender_id, t["wrapped_key"]),
+    facts = await _sealing_of(tender_id)
+    now = clock.now()
+    if facts is None:  # no such tender, or never published: say why, as a refused statement would
+        verdict = await db.fetchrow(_judged("$1", "$2") + _VERDICT, tender_id, supplier_id)
+        assert verdict is not None
+        raise _refusal(verdict, data, now)
+    ocid, wrapped_key = facts
+    bid_id = uuid.uuid4()
+    sealed = sealing.seal(_data_key(settings, tender_id, wrapped_key),
                           _plaintext(data, bid_id=bid_id, tender_id=tender_id, supplier_id=supplier_id, version=1),
                           aad=_aad(tender_id, bid_id, supplier_id))
     digest = hashlib.sha256(sealed).hexdigest()
-    receipt = make_receipt(settings, bid_id=bid_id, ocid=t["ocid"], lots=lots, sha256=digest, received_at=now)
+    receipt = make_receipt(settings, bid_id=bid_id, ocid=ocid, lots=lots, sha256=digest, received_at=now)
+    payload = {"bid_id": str(bid_id), "tender_id": str(tender_id), "ocid": ocid,
+               "supplier_id": str(supplier_id), "lots": receipt.lots, "sha256": digest,
+               "received_at": receipt.received_at, "version": 1}
+    key = claim.key if claim is not None else None
     try:
-        await db.execute(
-            "WITH b AS (INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed, sha256, key_id,"
-            " received_at, signature, confirmed_at, is_mype, domicile_ubigeo)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $11, $12) RETURNING id)"
-            " INSERT INTO bid_lot (bid_id, tender_id, lot_id, supplier_id) SELECT b.id, $2, l, $3 FROM b,"
-            " unnest($10::uuid[]) AS l",
-            bid_id, tender_id, supplier_id, actor.user_id, sealed, digest, settings.signing_key_id, now,
-            receipt.signature, lots, standing.mype, standing.ubigeo)
+        verdict = await db.fetchrow(
+            _submit_sql(), bid_id, tender_id, supplier_id, actor.user_id, sealed, digest, settings.signing_key_id,
+            now, receipt.signature, lots, audit.encode(payload), claim.scope if claim else None, key,
+            claim.fingerprint if claim else None, idempotency.encode(receipt) if key else None)
     except asyncpg.UniqueViolationError:
         raise Conflict(N_("You already have a live bid for this lot: replace or withdraw it"), field="lots",
                        rule="one_live_bid") from None
-    payload = {"bid_id": str(bid_id), "tender_id": str(tender_id), "ocid": t["ocid"],
-               "supplier_id": str(supplier_id), "lots": receipt.lots, "sha256": digest,
-               "received_at": receipt.received_at, "version": 1}
-    await audit.record(actor=actor, action="bid.received", entity_type="bid", entity_id=bid_id, data=payload)
-    await outbox.emit(topic=TOPIC_BID_RECEIVED, aggregate_type="bid", aggregate_id=bid_id, payload=payload)
-    return receipt
+    assert verdict is not None
+    if verdict["stored"]:
+        outbox.kick_after_commit()
+        return receipt
+    if claim is not None and (replay := await claim.stored()) is not None:
+        return replay
+    raise _refusal(verdict, data, now)
 
 
 async def _own_bid_for_update(actor: Actor, bid_id: UUID) -> tuple[dict[str, Any], dict[str, Any]]:

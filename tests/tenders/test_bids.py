@@ -36,6 +36,16 @@ async def test_who_may_bid(client, settings, fixed_clock):
     ok = await tf.supplier(settings)
     await tf.bid(client, ok, t, [100_00])
     assert await _count("bid") == 1
+    # a suspension ends by itself at its end date: the statement's SQL rule and the registry's agree, to the
+    # microsecond (the bid's own clock reading decides)
+    ends = fixed_clock.now() + timedelta(days=3)
+    served = await tf.supplier(settings, status="suspended", until=ends)
+    serving = await tf.supplier(settings, status="suspended", until=ends + timedelta(microseconds=1))
+    fixed_clock.set(ends)
+    await tf.bid(client, served, t, [99_00])
+    r = await client.post(url, json=body, headers=serving.headers)
+    assert r.status_code == 403 and r.json()["type"].endswith("/supplier-suspended"), r.text
+    assert await _count("bid") == 2
 
 
 async def test_bid_refusals_write_nothing(client, settings, fixed_clock):
