@@ -8,6 +8,7 @@ mode refuses to start without real ones.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import secrets
@@ -36,6 +37,12 @@ def b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@functools.lru_cache(maxsize=8)
+def _ed25519_key(encoded: str) -> Ed25519PrivateKey:
+    """The key object of an encoded private key, made once (every bid receipt is signed with it)."""
+    return Ed25519PrivateKey.from_private_bytes(b64decode(encoded))
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """Secret material. Never logged (repr hides it)."""
@@ -45,7 +52,7 @@ class Keys:
     sealing_key: str = field(repr=False)  # AES-256 key-encryption key for sealed bids, urlsafe base64
 
     def signing_private_key(self) -> Ed25519PrivateKey:
-        return Ed25519PrivateKey.from_private_bytes(b64decode(self.signing_key))
+        return _ed25519_key(self.signing_key)
 
     def signing_public_key_b64(self) -> str:
         pub = self.signing_private_key().public_key()

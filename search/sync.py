@@ -228,15 +228,12 @@ def _pages(kind: Kind):
 @asynccontextmanager
 async def consumer_paused():
     """Hold the search consumer's drain lock (drains return at once, their events wait) for a rebuild."""
-    conn = await db.pool().acquire()
+    conn = await db.DB.get_new_connection()  # a session lock: a connection of its own (pooled ones keep none)
     try:
         await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", outbox.DRAIN_LOCK, CONSUMER)
-        try:
-            yield
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", outbox.DRAIN_LOCK, CONSUMER)
+        yield
     finally:
-        await db.pool().release(conn)
+        await conn.close()  # ends the session, and its lock with it
 
 
 class ReindexResult(msgspec.Struct):
