@@ -43,7 +43,7 @@ async def run(args) -> dict:
     if not tenders:
         raise SystemExit("no tenders in state tendering: run `python -m bench generate` first")
     # start from the end of the log: consumers should not spend the run catching up on old events
-    last = await conn.fetchrow("SELECT txid::text AS txid, id FROM outbox ORDER BY txid DESC, id DESC LIMIT 1")
+    last = await conn.fetchrow("SELECT o.txid::text AS txid, o.id FROM outbox o ORDER BY o.txid DESC, o.id DESC LIMIT 1")
     for name in ("search", "bench.noop"):
         await conn.execute("DELETE FROM outbox_cursor WHERE consumer = $1", name)
         if last is not None:

@@ -150,7 +150,7 @@ async def _chain_batch(limit: int) -> tuple[int, bool]:
     rows = await db.fetch(
         f"SELECT {_EVENT_COLUMNS} FROM audit_event"
         " WHERE seq IS NULL AND txid < pg_snapshot_xmin(pg_current_snapshot())"
-        " ORDER BY txid, id LIMIT $1",
+        " ORDER BY audit_event.txid, audit_event.id LIMIT $1",  # the xid8 column, not the text output column
         limit,
     )
     if not rows:

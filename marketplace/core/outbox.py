@@ -197,11 +197,13 @@ async def _kick() -> None:
 
 # --- draining ---------------------------------------------------------------------------------------
 
+# ORDER BY names the table's columns: a bare `txid` would be the text output column, and text order
+# ('10' < '9') would make a cursor jump over rows whose ids have fewer digits.
 _READ = (
-    "SELECT id, txid::text AS txid, topic, aggregate_type, aggregate_id, payload::text AS payload, created_at"
-    " FROM outbox WHERE (txid, id) > ($1::text::xid8, $2::bigint)"
-    " AND txid < pg_snapshot_xmin(pg_current_snapshot())"
-    " ORDER BY txid, id LIMIT $3"
+    "SELECT o.id, o.txid::text AS txid, o.topic, o.aggregate_type, o.aggregate_id, o.payload::text AS payload,"
+    " o.created_at FROM outbox o WHERE (o.txid, o.id) > ($1::text::xid8, $2::bigint)"
+    " AND o.txid < pg_snapshot_xmin(pg_current_snapshot())"
+    " ORDER BY o.txid, o.id LIMIT $3"
 )
 
 

@@ -86,6 +86,18 @@ async def test_chain_then_verify_ok(client, settings):
     assert body["ok"] is True and body["events_checked"] == 7 and body["first_broken"] is None
 
 
+async def test_chain_order_is_numeric_transaction_order(client, settings):
+    """Events are chained in (txid, id) order of the xid8 column: txid 9 before 10, not text order."""
+    for txid in (10, 9):
+        await db.execute(
+            "INSERT INTO audit_event (txid, occurred_at, action, entity_type, entity_id) VALUES"
+            " ($1::text::xid8, now(), 'test.digits', 'test', $1)", str(txid))
+    await chain_until(settings, all_chained)
+    rows = await db.fetch("SELECT entity_id FROM audit_event ORDER BY seq")
+    assert [r["entity_id"] for r in rows] == ["9", "10"]
+    assert (await audit.verify(settings)).ok
+
+
 async def test_a_chained_event_cannot_be_updated_or_deleted(client, settings):
     event_id = await record()
     await chain_until(settings, all_chained)

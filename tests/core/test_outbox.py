@@ -214,3 +214,23 @@ async def test_prune_deletes_only_what_every_consumer_has_passed(client, collect
 
 async def _one_batch(name: str) -> None:
     await outbox._drain_batch(outbox.consumers()[name], outbox.DrainResult())
+
+
+async def test_the_cursor_follows_transaction_ids_as_numbers_not_text(client):
+    """Rows are read in (txid, id) order of the xid8 column. Ordered by its text ('10' before '9'), a batch
+    would end at txid 11 and the cursor would jump over 8 and 9 for good."""
+    got: list[int] = []
+
+    async def handle(events: list[outbox.OutboxEvent]) -> None:
+        got.extend(e.payload["n"] for e in events)
+
+    outbox.consumer("test.digits", batch_size=2)(handle)
+    try:
+        for txid in (8, 9, 10, 11):  # finished long ago: below any watermark
+            await db.execute("INSERT INTO outbox (txid, topic, aggregate_type, aggregate_id, payload)"
+                             " VALUES ($1::text::xid8, 'tender.updated', 'tender', 'T', $2::jsonb)",
+                             str(txid), f'{{"n": {txid}}}')
+        result = await outbox.drain("test.digits")
+        assert got == [8, 9, 10, 11] and result.delivered == 4
+    finally:
+        outbox.unregister("test.digits")

@@ -248,3 +248,17 @@ async def test_odd_ids_and_cursors_are_404_or_422_never_500(client):
         assert (await client.get("/ocds/releases", params={"since": since})).status_code == 422, since
     for params in [{"value_min": 10**20}, {"region": "١٢"}, {"classification": "7210\x00"}]:
         assert (await client.get("/api/v1/oversight/awards", params=params)).status_code in (400, 422), params
+
+
+async def test_feed_pages_follow_transaction_ids_as_numbers(client, settings):
+    """Pages of the public feed follow the xid8 order: a page of two ending at txid 11 must not make the
+    next page start after 11 while 8 and 9 were never served (text order puts '10' before '8')."""
+    for txid in (8, 9, 10, 11):
+        await db.execute("INSERT INTO ocds_release (txid, release_id, ocid, tender_id, tags, date, source_event, data)"
+                         " VALUES ($1::text::xid8, $2, 'ocds-x', gen_random_uuid(), '{tender}', now(), 1, $3::jsonb)",
+                         str(txid), f"r{txid}", f'{{"id": "r{txid}"}}')
+    served, cursor = [], None
+    for _ in range(4):
+        page, cursor = await publisher.feed(since=cursor, limit=2)
+        served += [r["id"] for r in page]
+    assert served == ["r8", "r9", "r10", "r11"]

@@ -138,9 +138,9 @@ async def feed(*, since: str | None, limit: int) -> tuple[list[Any], str]:
     """Releases after `since` in commit-safe order; returns (releases, the cursor to pass next)."""
     txid, seq = decode_since(since)
     rows = await db.fetch(
-        "SELECT seq, txid::text AS txid, data::text AS data FROM ocds_release"
-        " WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())"
-        " ORDER BY txid, seq LIMIT $3", txid, seq, limit)
+        "SELECT r.seq, r.txid::text AS txid, r.data::text AS data FROM ocds_release r"
+        " WHERE (r.txid, r.seq) > ($1::text::xid8, $2::bigint) AND r.txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " ORDER BY r.txid, r.seq LIMIT $3", txid, seq, limit)  # the xid8 column: text order would skip releases
     nxt = encode_since(rows[-1]["txid"], rows[-1]["seq"]) if rows else encode_since(txid, seq)
     return [decode(r["data"]) for r in rows], nxt
 
