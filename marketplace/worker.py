@@ -22,7 +22,7 @@ from typing import Any
 
 from arq.worker import Worker, func
 
-from marketplace.core import db, queue
+from marketplace.core import db, outbox, queue
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any
             log.warning("enqueue pool unavailable (%s); follow-up jobs wait for the sweepers", exc)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await outbox.stop_drainers()  # before the pools close: a batch in flight rolls back, is delivered again
         if in_process:
             return
         await queue.stop()
@@ -101,12 +102,21 @@ def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any
     }
 
 
+class _Worker(Worker):
+    async def close(self) -> None:
+        # On SIGTERM arq cancels the running jobs, then gathers them without return_exceptions: a job cancelled
+        # while recording its result re-raises there, and a clean stop exits 1 without on_shutdown. Let them
+        # finish being cancelled first (each leaves self.tasks when done), then close as arq does.
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await super().close()
+
+
 def run(settings: Any) -> None:
     """`marketplace worker`: run a worker in this process until SIGINT or SIGTERM."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        worker = Worker(**worker_settings(settings))
+        worker = _Worker(**worker_settings(settings))
         worker.run()
     finally:
         asyncio.set_event_loop(None)
@@ -131,7 +141,8 @@ class InProcessWorker:
             await self.task
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-        # close(): on_shutdown and the worker's own Redis pool
+        await outbox.stop_drainers()
+        # close(): the worker's own Redis pool (the app's lifespan owns the rest)
         if worker._pool is not None:
             with contextlib.suppress(Exception):
                 await worker.pool.delete(worker.health_check_key)
@@ -142,7 +153,7 @@ class InProcessWorker:
 
 async def start_in_process(settings: Any, **overrides: Any) -> InProcessWorker:
     """Start the worker inside the running event loop (embedded mode: one command, API and worker)."""
-    worker = Worker(**worker_settings(settings, in_process=True, **overrides))
+    worker = _Worker(**worker_settings(settings, in_process=True, **overrides))
     task = asyncio.create_task(worker.async_run(), name="arq-worker")
 
     def _report(t: asyncio.Task[None]) -> None:

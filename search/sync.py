@@ -117,23 +117,27 @@ def tender_doc(t: dict[str, Any], lots: list[dict[str, Any]], agency: dict[str, 
 
 
 async def desired_tenders(tender_ids: Sequence[str]) -> tuple[list[TenderDoc], list[str]]:
-    from marketplace.core.errors import NotFound
+    """The documents of these tenders as they are now, read in three round trips whatever their number (the
+    consumer keeps up with a stream of amendments), and the ids to delete (gone, or not public)."""
     from tenders import service as tenders
 
-    upserts: list[TenderDoc] = []
+    ids: dict[str, UUID] = {}
     deletes: list[str] = []
     for raw in tender_ids:
         try:
-            tid = UUID(str(raw))
-            t = await tenders.load_tender(tender_id=tid)
-        except (ValueError, NotFound):
+            ids[str(raw)] = UUID(str(raw))
+        except ValueError:
             deletes.append(str(raw))
-            continue
-        lots = await tenders.load_lots(tender_id=tid)
-        agency = await db.fetchrow("SELECT name, ubigeo FROM organisation WHERE id = $1", t["agency_id"])
-        doc = tender_doc(t, lots, agency)
+    found = await tenders.load_many(tender_ids=list(ids.values()))
+    agencies = {r["id"]: r for r in await db.fetch(
+        "SELECT id, name, ubigeo FROM organisation WHERE id = ANY($1::uuid[])",
+        list({t["agency_id"] for t, _ in found.values()}))}
+    upserts: list[TenderDoc] = []
+    for raw, tid in ids.items():
+        t, lots = found.get(tid, (None, []))
+        doc = tender_doc(t, lots, agencies.get(t["agency_id"])) if t is not None else None
         if doc is None:
-            deletes.append(str(tid))
+            deletes.append(raw)
         else:
             upserts.append(doc)
     return upserts, deletes

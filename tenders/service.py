@@ -100,6 +100,17 @@ async def load_lots(*, tender_id: UUID) -> list[dict[str, Any]]:
     return await db.fetch(f"SELECT {_LOT_COLUMNS} FROM tender_lot WHERE tender_id = $1 ORDER BY number", tender_id)
 
 
+async def load_many(*, tender_ids: list[UUID]) -> dict[UUID, tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Several tenders with their lots (in number order), in two round trips: the readers of many tenders at
+    once (the search consumer). Ids with no tender are left out."""
+    tenders = await db.fetch(f"SELECT {_TENDER_COLUMNS} FROM tender WHERE id = ANY($1::uuid[])", tender_ids)
+    out: dict[UUID, tuple[dict[str, Any], list[dict[str, Any]]]] = {t["id"]: (t, []) for t in tenders}
+    for lot in await db.fetch(f"SELECT {_LOT_COLUMNS} FROM tender_lot WHERE tender_id = ANY($1::uuid[])"
+                              " ORDER BY tender_id, number", list(out)):
+        out[lot["tender_id"]][1].append(lot)
+    return out
+
+
 def can_see(actor: Actor, t: dict[str, Any]) -> bool:
     """Published tenders are public; drafts only for the owning agency (and system jobs)."""
     if t["state"] != State.DRAFT:

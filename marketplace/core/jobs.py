@@ -1,8 +1,9 @@
 """Core jobs: outbox draining, the outbox sweeper, audit chaining and checkpoints.
 
 Every job here may run twice, and in parallel with itself, on one worker or several:
-* `outbox_drain` is a kick, enqueued after commit by `outbox.emit()`. Each consumer drains under its own
-  advisory try-lock, and the cursor moves in the batch's transaction, so a second run delivers nothing twice.
+* `outbox_drain` is a kick, enqueued after commit by `outbox.emit()`. Each consumer drains in its own task
+  (one per consumer and process, coalesced), under its own advisory try-lock, and the cursor moves in the
+  batch's transaction, so a second run delivers nothing twice.
 * `outbox_sweep` (cron, every second) is the safety net, database-driven: it drains whatever lies beyond a
   cursor, so an enqueue lost between commit and Redis, or a worker killed mid-job, only delays an event.
 * `outbox_prune` (cron, hourly) deletes rows every consumer has passed, after OUTBOX_RETENTION_DAYS.
@@ -18,27 +19,16 @@ from typing import Any
 
 from arq import cron, func
 
-from marketplace.core import audit, outbox, queue
+from marketplace.core import audit, outbox
 
 log = logging.getLogger(__name__)
 
-FOLLOW_UP_JOB_ID = outbox.FOLLOW_UP_JOB_ID
-FOLLOW_UP_DELAY = 0.5  # seconds
-
-
-async def outbox_drain(ctx: dict[str, Any]) -> int:
-    """Drain every consumer. When committed rows wait behind an older running transaction, ask for one
-    coalesced follow-up shortly, so they are not left to the sweeper."""
-    results = await outbox.drain_all()
-    if any(r.held_back for r in results.values()):
-        pool = queue.get_pool()
-        if pool is not None and not str(ctx.get("job_id", "")).startswith(FOLLOW_UP_JOB_ID):
-            try:
-                await pool.enqueue_job(outbox.DRAIN_JOB, _job_id=f"{FOLLOW_UP_JOB_ID}:{pool.default_queue_name}",
-                                       _defer_by=FOLLOW_UP_DELAY)
-            except Exception:  # the sweeper catches up
-                log.warning("could not enqueue the outbox follow-up drain", exc_info=True)
-    return sum(r.delivered for r in results.values())
+async def outbox_drain(ctx: dict[str, Any]) -> None:
+    """Drain every consumer, each in its own task of this process (outbox.request_drain): a consumer's
+    delivery waits for its own drain only, and one still running is asked to go round once more. While
+    committed rows wait behind an older running transaction, a drainer looks again every 20 ms for a
+    second; after that the sweeper."""
+    await outbox.request_drain()
 
 
 async def outbox_sweep(ctx: dict[str, Any]) -> int:

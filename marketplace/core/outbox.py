@@ -21,6 +21,15 @@ that advances the cursor, so for those delivery is effectively exactly once. Eve
 order; for one aggregate whose row is locked (SELECT ... FOR UPDATE) before its transaction's first write
 that is the order of its changes.
 
+Read first, write last. The watermark is the oldest transaction still running anywhere on the server, and
+a transaction counts from its first write (when PostgreSQL gives it an id) to its commit. A handler that
+writes early in a long batch holds every consumer's delivery back for the rest of that batch: build
+everything from reads, then write it in as few statements as possible at the end (oversight.ocds and the
+search consumer do), and keep batches of slow handlers small.
+
+Each consumer drains in a task of its own in the worker (`request_drain`), so its delivery waits for its own
+drain, never for a slower consumer's.
+
 Why nothing is lost
 -------------------
 * The row is written in the domain transaction: no commit, no event; commit, event.
@@ -219,17 +228,19 @@ class DrainResult(msgspec.Struct):
 async def _drain_batch(c: Consumer, result: DrainResult) -> int:
     """One batch in one transaction: lock, read past the cursor, handle, move the cursor. Returns rows read."""
     async with db.unit_of_work():
-        got = await db.fetchrow("SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok", DRAIN_LOCK, c.name)
-        if not got or not got["ok"]:
+        # The consumer's lock and its cursor in one round trip. No row lock on the cursor: only the holder of
+        # the advisory lock moves it.
+        cur = await db.fetchrow(
+            "SELECT l.ok, k.consumer IS NOT NULL AS known, coalesce(k.last_txid, '0'::xid8)::text AS last_txid,"
+            "       coalesce(k.last_id, 0) AS last_id, k.retry_at"
+            " FROM (SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok) AS l"
+            " LEFT JOIN outbox_cursor k ON l.ok AND k.consumer = $2", DRAIN_LOCK, c.name)
+        if not cur or not cur["ok"]:
             result.busy = True
             return 0
-        await db.execute("INSERT INTO outbox_cursor (consumer) VALUES ($1) ON CONFLICT (consumer) DO NOTHING",
-                         c.name)
-        cur = await db.fetchrow(
-            "SELECT last_txid::text AS last_txid, last_id, failures, retry_at FROM outbox_cursor"
-            " WHERE consumer = $1 FOR UPDATE",
-            c.name)
-        assert cur is not None
+        if not cur["known"]:  # a new consumer: it starts from the beginning of the log
+            await db.execute("INSERT INTO outbox_cursor (consumer) VALUES ($1) ON CONFLICT (consumer) DO NOTHING",
+                             c.name)
         if cur["retry_at"] is not None and cur["retry_at"] > clock.now():
             result.deferred = True  # backing off after a failure; the sweeper tries again when due
             return 0
@@ -287,16 +298,22 @@ async def drain(name: str) -> DrainResult:
     """Deliver consumer `name`'s pending events, batch by batch, until none is left below the watermark.
 
     Safe to run twice and in parallel: a drain that finds the consumer's lock taken returns at once
-    (`busy`). The lock is released at each batch's commit; after the last (empty) batch the drain looks
-    once more without the lock, so an event whose kick arrived while this drain held the lock, and was
-    turned away, is still delivered here. Runs its own transactions: call it outside a unit of work."""
+    (`busy`). Each batch is preceded by a look without the lock or a transaction (one round trip), so a
+    drain with nothing to do costs one statement, and an event whose kick arrived while this drain held the
+    lock, and was turned away, is still delivered here. Runs its own transactions: call it outside a unit
+    of work."""
     if db._uow.get() is not None:
         raise RuntimeError("drain() runs its own transactions; call it outside unit_of_work()")
     c = _consumers.get(name)
     if c is None:
         raise KeyError(f"no outbox consumer named {name!r}")
     result = DrainResult()
+    empty = 0
     while True:
+        ready, held = await _beyond_cursor(c)
+        if not ready or empty >= 2:  # (two empty batches in a row: another drain took the rows)
+            result.held_back = held
+            return result
         try:
             n = await _drain_batch(c, result)
         except Exception as exc:
@@ -306,12 +323,7 @@ async def drain(name: str) -> DrainResult:
             return result
         if result.busy or result.deferred:
             return result
-        if n:
-            continue
-        ready, held = await _beyond_cursor(c)
-        if not ready:
-            result.held_back = held
-            return result
+        empty = 0 if n else empty + 1
 
 
 async def drain_all() -> dict[str, DrainResult]:
@@ -320,6 +332,61 @@ async def drain_all() -> dict[str, DrainResult]:
     names = list(_consumers)
     results = await asyncio.gather(*(drain(name) for name in names))
     return dict(zip(names, results, strict=True))
+
+
+# --- drainers: one background task per consumer, in the worker ------------------------------------------
+
+HELD_BACK_RETRY = 0.02  # seconds between looks while committed rows wait behind a running transaction
+HELD_BACK_TRIES = 50  # then (a long transaction somewhere) the sweeper takes over, every second
+_drainers: dict[str, asyncio.Task[None]] = {}
+_drain_again: set[str] = set()
+
+
+async def request_drain(names: Iterable[str] | None = None) -> None:
+    """Have this process drain `names` (default: every consumer), each in a task of its own, and wait until
+    the drains asked for have run. A consumer already draining here is asked to go round once more
+    instead (its drain may have read before the commit that asked). So each consumer's delivery waits only
+    for its own drain, not for the slowest consumer's, and any number of kicks make at most one drain
+    running and one more per consumer. Returns early if cancelled; the drains go on."""
+    loop = asyncio.get_running_loop()
+    tasks = []
+    for name in list(_consumers) if names is None else names:
+        task = _drainers.get(name)
+        if task is not None and not task.done() and task.get_loop() is loop:
+            _drain_again.add(name)
+        else:
+            task = _drainers[name] = loop.create_task(_drainer(name), name=f"outbox drainer {name}")
+        tasks.append(task)
+    if tasks:
+        await asyncio.wait(tasks)  # not gather: a cancelled waiter leaves the drains running
+
+
+async def _drainer(name: str) -> None:
+    held = 0
+    while True:
+        _drain_again.discard(name)
+        try:
+            result = await drain(name)
+        except Exception:  # drain() records a handler's failure itself; this is the database going away
+            log.warning("outbox drain of %s failed; the sweeper retries", name, exc_info=True)
+            return
+        if result.held_back and held < HELD_BACK_TRIES:
+            held += 1
+            await asyncio.sleep(HELD_BACK_RETRY)
+            continue
+        if name not in _drain_again:
+            return
+        held = 0
+
+
+async def stop_drainers() -> None:
+    """Cancel this process's drainers (worker shutdown): a batch in flight rolls back and is delivered again."""
+    tasks = [t for t in _drainers.values() if not t.done()]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    _drainers.clear()
+    _drain_again.clear()
 
 
 async def prune(*, older_than: timedelta, batch: int = 10_000) -> int:

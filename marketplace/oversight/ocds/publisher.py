@@ -67,14 +67,24 @@ async def _tender_of(ev: outbox.OutboxEvent) -> UUID | None:
     return None
 
 
-@outbox.consumer("oversight.ocds", topics=list(build.TOPIC_TAGS), batch_size=200)
+@outbox.consumer("oversight.ocds", topics=list(build.TOPIC_TAGS), batch_size=50)
 async def publish(events: list[outbox.OutboxEvent]) -> None:
-    for ev in events:
-        await publish_event(ev)
+    """Store one release per public event (idempotent). Every release is built first and all are written in
+    one statement at the end: the drain's transaction takes a transaction id only at its first write, and
+    from then until it commits it holds back every consumer's watermark (the outbox's and this feed's)."""
+    rows = [row for ev in events if (row := await _release_row(ev)) is not None]
+    if rows:
+        await db.execute(
+            "INSERT INTO ocds_release (release_id, ocid, tender_id, tags, date, source_event, data)"
+            " SELECT r.id, r.ocid, r.tender_id, string_to_array(r.tags, ','), r.date, r.source_event, r.data::jsonb"
+            " FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[])"
+            "   AS r(id, ocid, tender_id, tags, date, source_event, data)"
+            " ON CONFLICT (release_id) DO NOTHING",
+            *(list(col) for col in zip(*rows, strict=True)))
 
 
-async def publish_event(ev: outbox.OutboxEvent) -> str | None:
-    """Store the release for one event (idempotent). Returns its id, or None when the event is not public."""
+async def _release_row(ev: outbox.OutboxEvent) -> tuple[str, str, UUID, str, Any, int, str] | None:
+    """The ocds_release row for one event (reads only), or None when the event is not public."""
     tender_id = await _tender_of(ev)
     if tender_id is None:
         return None  # a purchase order's contract, or a row that is gone: no contracting process to publish
@@ -89,11 +99,7 @@ async def publish_event(ev: outbox.OutboxEvent) -> str | None:
                                         date_=ev.created_at)
     if release is None:
         return None
-    await db.execute(
-        "INSERT INTO ocds_release (release_id, ocid, tender_id, tags, date, source_event, data)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (release_id) DO NOTHING",
-        release_id, t["ocid"], tender_id, tags, ev.created_at, ev.id, encode(release).decode())
-    return release_id
+    return release_id, t["ocid"], tender_id, ",".join(tags), ev.created_at, ev.id, encode(release).decode()
 
 
 # --- packages -------------------------------------------------------------------------------------------
