@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 CONSUMER = "search"
 TOPICS = ("offer.upserted", "offer.deleted", "tender.*")
 PAGE = 500
+BATCH = 100  # events per drain transaction: its writes hold the outbox watermark until it commits
 ALL_REGIONS: tuple[str, ...] = tuple(r.code for r in geo.regions())
 INDEXED_TENDER_STATES = frozenset({"published", "tendering", "opening", "evaluation", "awarded", "contracted",
                                    "cancelled", "unsuccessful"})
@@ -181,7 +182,7 @@ async def handle(events: list[outbox.OutboxEvent]) -> None:
 
 def register() -> None:
     """Register the consumer with the outbox (idempotent). search.jobs calls it on import."""
-    outbox.consumer(CONSUMER, topics=TOPICS)(handle)
+    outbox.consumer(CONSUMER, topics=TOPICS, batch_size=BATCH)(handle)
 
 
 # ------------------------------------------------------------------------------------- reindex and check

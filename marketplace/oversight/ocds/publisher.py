@@ -67,7 +67,7 @@ async def _tender_of(ev: outbox.OutboxEvent) -> UUID | None:
     return None
 
 
-@outbox.consumer("oversight.ocds", topics=list(build.TOPIC_TAGS), batch_size=50)
+@outbox.consumer("oversight.ocds", topics=list(build.TOPIC_TAGS), batch_size=20)
 async def publish(events: list[outbox.OutboxEvent]) -> None:
     """Store one release per public event (idempotent). Every release is built first and all are written in
     one statement at the end: the drain's transaction takes a transaction id only at its first write, and
