@@ -30,6 +30,7 @@ Why concurrent writers never serialise here
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -158,6 +159,8 @@ async def _chain_batch(limit: int) -> tuple[int, bool]:
     ids, seqs, prevs, hashes = [], [], [], []
     for row in rows:
         seq += 1
+        if seq % 100 == 0:
+            await asyncio.sleep(0)  # hashing a batch is CPU work: let the worker's drains run meanwhile
         row["seq"] = seq
         h = event_hash(prev, row)
         ids.append(row["id"])
