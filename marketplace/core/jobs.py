@@ -24,11 +24,13 @@ from marketplace.core import audit, outbox
 log = logging.getLogger(__name__)
 
 async def outbox_drain(ctx: dict[str, Any]) -> None:
-    """Drain every consumer, each in its own task of this process (outbox.request_drain): a consumer's
-    delivery waits for its own drain only, and one still running is asked to go round once more. While
-    committed rows wait behind an older running transaction, a drainer looks again every 20 ms for a
-    second; after that the sweeper."""
-    await outbox.request_drain()
+    """Start every consumer's drain, each in its own task of this process (outbox.request_drain), and
+    return: a consumer's delivery waits for its own drain only, and one still running is asked to go round
+    once more. The job does not wait for them: a job waiting on a slow consumer's drain kept its fixed id
+    busy, so later kicks were dropped and the fast consumers waited for the sweeper. While committed rows
+    wait behind an older running transaction, a drainer looks again every 20 ms for a second; after that
+    the sweeper. The worker's shutdown lets running drains finish (outbox.stop_drainers)."""
+    await outbox.request_drain(wait=False)
 
 
 async def outbox_sweep(ctx: dict[str, Any]) -> int:

@@ -283,12 +283,16 @@ async def _record_failure(c: Consumer, exc: Exception) -> None:
 
 async def _beyond_cursor(c: Consumer) -> tuple[bool, bool]:
     """(rows readable now beyond the cursor, committed rows beyond it held back by the watermark)."""
+    # Only the first row beyond the cursor matters (every later one has a txid at least as high), and
+    # ORDER BY ... LIMIT 1 makes it one probe of the (txid, id) index. (Two EXISTS over the same range
+    # were planned as sequential scans of the whole log, the cursor being unknown at plan time: 80 ms each
+    # on 200,000 rows, hundreds of times a second under load.)
     row = await db.fetchrow(
-        "SELECT EXISTS (SELECT 1 FROM outbox o WHERE (o.txid, o.id) > (k.last_txid, k.last_id)"
-        "               AND o.txid < pg_snapshot_xmin(pg_current_snapshot())) AS ready,"
-        "       EXISTS (SELECT 1 FROM outbox o WHERE (o.txid, o.id) > (k.last_txid, k.last_id)) AS any"
+        "SELECT n.txid < pg_snapshot_xmin(pg_current_snapshot()) AS ready, n.txid IS NOT NULL AS any"
         " FROM (SELECT coalesce((SELECT last_txid FROM outbox_cursor WHERE consumer = $1), '0'::xid8) AS last_txid,"
-        "              coalesce((SELECT last_id FROM outbox_cursor WHERE consumer = $1), 0) AS last_id) k",
+        "              coalesce((SELECT last_id FROM outbox_cursor WHERE consumer = $1), 0) AS last_id) k"
+        " LEFT JOIN LATERAL (SELECT o.txid FROM outbox o WHERE (o.txid, o.id) > (k.last_txid, k.last_id)"
+        "                    ORDER BY o.txid, o.id LIMIT 1) n ON true",
         c.name)
     assert row is not None
     return bool(row["ready"]), bool(row["any"]) and not row["ready"]
@@ -342,12 +346,12 @@ _drainers: dict[str, asyncio.Task[None]] = {}
 _drain_again: set[str] = set()
 
 
-async def request_drain(names: Iterable[str] | None = None) -> None:
-    """Have this process drain `names` (default: every consumer), each in a task of its own, and wait until
-    the drains asked for have run. A consumer already draining here is asked to go round once more
-    instead (its drain may have read before the commit that asked). So each consumer's delivery waits only
-    for its own drain, not for the slowest consumer's, and any number of kicks make at most one drain
-    running and one more per consumer. Returns early if cancelled; the drains go on."""
+async def request_drain(names: Iterable[str] | None = None, *, wait: bool = True) -> None:
+    """Have this process drain `names` (default: every consumer), each in a task of its own, and with
+    `wait`, wait until the drains asked for have run. A consumer already draining here is asked to go round
+    once more instead (its drain may have read before the commit that asked). So each consumer's delivery
+    waits only for its own drain, not for the slowest consumer's, and any number of kicks make at most one
+    drain running and one more per consumer. Returns early if cancelled; the drains go on."""
     loop = asyncio.get_running_loop()
     tasks = []
     for name in list(_consumers) if names is None else names:
@@ -357,7 +361,7 @@ async def request_drain(names: Iterable[str] | None = None) -> None:
         else:
             task = _drainers[name] = loop.create_task(_drainer(name), name=f"outbox drainer {name}")
         tasks.append(task)
-    if tasks:
+    if tasks and wait:
         await asyncio.wait(tasks)  # not gather: a cancelled waiter leaves the drains running
 
 
@@ -379,9 +383,13 @@ async def _drainer(name: str) -> None:
         held = 0
 
 
-async def stop_drainers() -> None:
-    """Cancel this process's drainers (worker shutdown): a batch in flight rolls back and is delivered again."""
-    tasks = [t for t in _drainers.values() if not t.done()]
+async def stop_drainers(grace: float = 5) -> None:
+    """Worker shutdown: let this process's drainers finish their rounds for up to `grace` seconds, then
+    cancel them (a batch in flight rolls back and is delivered again)."""
+    tasks = [t for t in _drainers.values() if not t.done() and t.get_loop() is asyncio.get_running_loop()]
+    _drain_again.clear()  # no more rounds than the ones running
+    if tasks and grace > 0:
+        await asyncio.wait(tasks, timeout=grace)
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
