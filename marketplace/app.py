@@ -18,7 +18,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 
-from marketplace.core import db, i18n, queue
+from marketplace.core import db, i18n, outbox, queue
 from marketplace.core.auth.dependencies import provide_actor
 from marketplace.core.errors import exception_handlers
 from marketplace.settings import Settings, load_settings
@@ -96,6 +96,7 @@ class MarketplacePlugin(InitPluginProtocol):
         finally:
             if worker_task is not None:
                 await worker_task.close()
+            await outbox.kicks_sent()  # a bid's drain kick still on its way to Redis
             await queue.stop()
             await db.stop()
 

@@ -19,6 +19,11 @@ Usage in a handler:
             await claim.store(status=201, response=msgspec.to_builtins(result))
     if claim.replay is not None:
         return Response(claim.replay.response, status_code=claim.replay.status)
+
+A writer that does its work in one statement (the sealed bid) claims the key inside it instead:
+`prepare()` checks the header and fingerprints the request without touching the database; the statement
+inserts the key with its answer (INSERT ... ON CONFLICT DO NOTHING, its own writes gated on that insert),
+and when it wrote nothing, `claim.stored()` gives the answer to replay.
 """
 
 from __future__ import annotations

@@ -181,10 +181,12 @@ async def _kick_loop() -> None:
             return
 
 
-async def kicks_sent() -> None:
-    """Wait until the background kicks asked for so far have reached Redis (tests, shutdown)."""
-    while _kicker is not None and not _kicker.done() and _kicker.get_loop() is asyncio.get_running_loop():
-        await asyncio.shield(_kicker)
+async def kicks_sent(timeout: float = 2) -> None:
+    """Wait (at most `timeout` seconds) until the background kicks asked for so far have reached Redis: the
+    app's shutdown, before it closes the queue pool. What does not make it, the sweeper delivers."""
+    task = _kicker
+    if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+        await asyncio.wait({task}, timeout=timeout)
 
 
 async def _kick() -> None:

@@ -144,7 +144,6 @@ _SEALING_CACHE_SIZE = 4096
 _sealing: dict[UUID, tuple[str, bytes]] = {}
 
 
-
 def _judged(tender: str, supplier: str) -> str:
     """The tender and supplier rows a submission is judged on, share-locked (as they are after any wait)."""
     return (
