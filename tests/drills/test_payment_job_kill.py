@@ -12,20 +12,19 @@ and got the first answer back.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 
 import pytest
 
-from bench.common import ROOT, PrivateRedis, app_env
+from bench.common import PrivateRedis
 from marketplace.core import db
 from tests import factories
+from tests.drills import helpers
 from tests.stripe_server import StripeServer
 
 FEES = 30
@@ -51,31 +50,10 @@ def slow_stripe():
 
 
 def _worker(settings, redis_url: str, stripe_url: str) -> subprocess.Popen:
-    env = app_env(settings.database_url, redis_url, str(settings.data_dir), JWT_SECRET=settings.keys.jwt_secret,
-                  SIGNING_KEY=settings.keys.signing_key, SEALING_KEY=settings.keys.sealing_key,
-                  STRIPE_API_BASE=stripe_url, STRIPE_SECRET_KEY=settings.stripe_secret_key or "sk_test_drill",
-                  STRIPE_WEBHOOK_SECRET=settings.stripe_webhook_secret or "whsec_drill")
-    return subprocess.Popen([sys.executable, "-m", "marketplace.cli", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop(w: subprocess.Popen | None) -> None:
-    if w is not None and w.poll() is None:
-        w.send_signal(signal.SIGTERM)
-        try:
-            w.wait(20)
-        except subprocess.TimeoutExpired:
-            w.kill()
-            w.wait()
-
-
-async def _wait(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return helpers.worker(helpers.env_for(
+        settings, settings.database_url, redis_url, STRIPE_API_BASE=stripe_url,
+        STRIPE_SECRET_KEY=settings.stripe_secret_key or "sk_test_drill",
+        STRIPE_WEBHOOK_SECRET=settings.stripe_webhook_secret or "whsec_drill"))
 
 
 async def test_worker_killed_during_payment_jobs_charges_each_payment_once(client, settings, slow_stripe):
@@ -95,7 +73,7 @@ async def test_worker_killed_during_payment_jobs_charges_each_payment_once(clien
     first = second = None
     try:
         first = _worker(settings, redis.url, slow_stripe.url)
-        await _wait(lambda: _ge(calls, FEES // 3), 120, "a third of the Stripe calls")
+        await helpers.wait_for(lambda: _ge(calls, FEES // 3), 120, "a third of the Stripe calls")
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
         redis.stop()
@@ -109,10 +87,10 @@ async def test_worker_killed_during_payment_jobs_charges_each_payment_once(clien
             row = await db.fetchrow("SELECT count(*) FILTER (WHERE state = 'requested') AS n FROM payment")
             return row["n"] == 0
 
-        await _wait(all_done, 180, "every payment to be executed")
+        await helpers.wait_for(all_done, 180, "every payment to be executed")
     finally:
-        _stop(first)
-        _stop(second)
+        helpers.stop(first)
+        helpers.stop(second)
         redis.stop()
 
     rows = await db.fetch("SELECT id::text AS id, state, stripe_object_id FROM payment")

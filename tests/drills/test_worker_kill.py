@@ -13,35 +13,22 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 
-from bench.common import ROOT, PrivateRedis, app_env
+from bench.common import PrivateRedis
 from marketplace.core import db
+from tests.drills import helpers
 
 EVENTS = 2000
 
 
 def _worker(settings, redis_url: str) -> subprocess.Popen:
-    env = app_env(settings.database_url, redis_url, str(settings.data_dir), JWT_SECRET=settings.keys.jwt_secret,
-                  SIGNING_KEY=settings.keys.signing_key, SEALING_KEY=settings.keys.sealing_key)
-    return subprocess.Popen([sys.executable, "-m", "tests.drills.drill_worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return helpers.worker(helpers.env_for(settings, settings.database_url, redis_url), "tests.drills.drill_worker")
 
 
 async def _count() -> int:
     return (await db.fetchrow("SELECT count(*) AS n FROM drill_effect"))["n"]
-
-
-async def _wait(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -67,24 +54,18 @@ async def test_worker_killed_mid_drain_loses_nothing_and_repeats_nothing(setting
     first = second = None
     try:
         first = _worker(settings, redis.url)  # its sweeper (every second) starts the drain
-        await _wait(lambda: _gt(EVENTS // 3), 120, "the first worker to drain a third")
+        await helpers.wait_for(lambda: _gt(EVENTS // 3), 120, "the first worker to drain a third")
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
         at_kill = await _count()
         assert 0 < at_kill < EVENTS, at_kill
 
         second = _worker(settings, redis.url)
-        await _wait(lambda: _gt(EVENTS - 1), 180, "the second worker to finish")
+        await helpers.wait_for(lambda: _gt(EVENTS - 1), 180, "the second worker to finish")
         await asyncio.sleep(1.5)  # a few more sweeps: nothing more may arrive
     finally:
         for w in (first, second):
-            if w is not None and w.poll() is None:
-                w.send_signal(signal.SIGTERM)
-                try:
-                    w.wait(20)
-                except subprocess.TimeoutExpired:
-                    w.kill()
-                    w.wait()
+            helpers.stop(w)
         redis.stop()
 
     rows = await db.fetch("SELECT event_id, count(*) AS n FROM drill_effect GROUP BY event_id")
