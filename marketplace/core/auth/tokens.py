@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from uuid import UUID
 
@@ -36,21 +37,8 @@ def issue(*, secret: str, ttl_seconds: int, user_id: UUID, org_id: UUID, org_kin
     return jwt.encode(claims, secret, algorithm=ALGORITHM), ttl_seconds
 
 
-# Tokens whose signature and claims checked out: (secret, token) -> (iat, exp, actor). A client sends the same
-# token with every request for its lifetime, and PyJWT's decode was an eighth of a bid's CPU time. The
-# signature of a given string under a given secret never changes, so only the times are judged again on a hit.
-_VERIFIED_MAX = 10_000
-_verified: dict[tuple[str, str], tuple[int, int, Actor]] = {}
-
-
 def verify(token: str, *, secret: str) -> Actor:
-    got = _verified.get((secret, token))
-    if got is None:
-        got = _decode(token, secret)
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.pop(next(iter(_verified)))  # the oldest entry
-        _verified[(secret, token)] = got
-    iat, exp, actor = got
+    iat, exp, actor = _decode(token, secret)
     # Expiry (and issue time) are judged by the application clock (tests move it), not the library's wall clock.
     now = int(clock.now().timestamp())
     if iat > now + LEEWAY_SECONDS:
@@ -62,6 +50,10 @@ def verify(token: str, *, secret: str) -> Actor:
     return actor
 
 
+# A client sends the same token with every request for its lifetime, and PyJWT's decode was an eighth of a
+# bid's CPU time. The signature of a given string under a given secret never changes, so verified tokens are
+# kept (a failure raises, and is not kept) and only their times are judged again, in verify().
+@functools.lru_cache(maxsize=10_000)
 def _decode(token: str, secret: str) -> tuple[int, int, Actor]:
     """Check the signature and the claims' shape: (iat, exp, actor)."""
     invalid = Unauthorized(N_("The access token is not valid"), field=FIELD, rule="invalid",
