@@ -67,6 +67,15 @@ class Demo:
     extra: dict[str, Any] = field(default_factory=dict)  # for later seeders (tenders, offers, ...)
     _rucs: set[str] = field(default_factory=set)
 
+    def settings(self) -> Any:
+        """The settings the seeders run with: those `marketplace seed` put in `extra`, else the environment's."""
+        settings = self.extra.get("settings")
+        if settings is None:
+            from marketplace.settings import load_settings
+
+            settings = load_settings()
+        return settings
+
     def ruc(self, prefix: str = "20") -> str:
         """A new RUC passing the SUNAT check digit: prefix (20 company, 10 person) + 8 digits + check digit."""
         while True:

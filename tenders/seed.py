@@ -94,11 +94,7 @@ class _Story:
 
 
 async def seed(demo: Any) -> None:
-    settings = demo.extra.get("settings")
-    if settings is None:
-        from marketplace.settings import load_settings
-
-        settings = load_settings()
+    settings = demo.settings()
     agencies = [o for o in demo.orgs.get("agency", []) if "officer" in o.users]
     suppliers = await _suppliers(demo)
     if not agencies or len(suppliers) < 3:

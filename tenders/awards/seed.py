@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from marketplace.core import clock
-from marketplace.core.actor import SYSTEM, Actor
+from marketplace.core.actor import Actor
 from tenders.awards import service as awards
 from tenders.awards.schemas import AppealCreate, AwardCreate
 
@@ -133,11 +133,7 @@ async def seed(demo: Any) -> None:
     oversight = (demo.orgs.get("oversight") or [None])[0]
     if cusco is None or arequipa is None or oversight is None:
         return  # seed_core did not run: nothing to build on
-    settings = demo.extra.get("settings")
-    if settings is None:
-        from marketplace.settings import load_settings
-
-        settings = load_settings()
+    settings = demo.settings()
     bidders = await _bidders(demo)
     if len(bidders) < 4:
         log.warning("awards demo skipped: fewer than 4 suppliers in good standing (run the suppliers seeder first)")
