@@ -108,6 +108,9 @@ class _Worker(Worker):
         # while recording its result re-raises there, and a clean stop exits 1 without on_shutdown. Let them
         # finish being cancelled first (each leaves self.tasks when done), then close as arq does.
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        # arq forgets finished tasks only in its poll loop, which has stopped: its own gather would await the
+        # cancelled ones again and raise.
+        self.tasks.clear()
         await super().close()
 
 

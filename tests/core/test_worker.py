@@ -107,6 +107,29 @@ async def test_in_process_worker_starts_drains_and_closes(client, settings, coll
     assert (await db.fetchrow("SELECT 1 AS one"))["one"] == 1
 
 
+async def test_close_after_a_job_was_cancelled_while_finishing_still_shuts_down(settings, own_queue):
+    """SIGTERM landing while a job records its result leaves that run_job task cancelled: close() must still
+    run on_shutdown and return (a clean stop exits 0), not re-raise the cancellation."""
+    name, _ = own_queue
+    shut: list[bool] = []
+
+    async def noop(ctx):
+        return None
+
+    async def on_shutdown(ctx):
+        shut.append(True)
+
+    pool = await create_pool(queue.redis_settings(settings.redis_url), default_queue_name=name)
+    worker = worker_mod._Worker(functions=[noop], redis_pool=pool, queue_name=name, handle_signals=False,
+                                on_shutdown=on_shutdown)
+    finishing = asyncio.ensure_future(asyncio.sleep(10))
+    worker.tasks["job-1"] = finishing
+    finishing.cancel()
+    await asyncio.wait_for(worker.close(), timeout=5)
+    assert shut == [True]
+    assert finishing.cancelled()
+
+
 async def test_run_is_a_worker_process_that_chains_and_stops_on_sigterm(client, settings, tmp_path):
     """`marketplace worker` (worker.run): opens its own pools, runs the crons, stops cleanly on SIGTERM."""
     import os
