@@ -17,7 +17,6 @@ Every state change writes an audit event and a 'tender.state_changed' outbox eve
 from __future__ import annotations
 
 import hashlib
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,7 +24,7 @@ from uuid import UUID
 
 import msgspec
 
-from marketplace.core import audit, clock, db, geo, outbox, sealing
+from marketplace.core import audit, clock, db, geo, ids, outbox, sealing
 from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
@@ -205,7 +204,7 @@ async def create_tender(*, actor: Actor, settings: Settings, data: TenderCreate)
         raise InvalidInput(N_("Consultancies are services"), field="consultancy", rule="consultancy_is_service")
     _check_basic_timeline(data.enquiry_end, data.submission_deadline, data.opening_time)
     now = clock.now()
-    tender_id = uuid.uuid4()
+    tender_id = ids.new_id()
     method = domain.Method(data.method)
     await db.execute(
         "INSERT INTO tender (id, ocid, agency_id, created_by, title, description, method, procurement_method,"
@@ -632,7 +631,7 @@ async def upload_document(*, actor: Actor, tender_id: UUID, title: str, filename
             raise InvalidInput(N_("No such document in this tender"), field="document_id", rule="document")
         version = row["v"] + 1
     else:
-        document_id = uuid.uuid4()
+        document_id = ids.new_id()
     digest = hashlib.sha256(content).hexdigest()
     row = await db.fetchrow(
         "INSERT INTO tender_document (tender_id, document_id, version, lot_id, title, filename, media_type, size,"

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import logging
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
-from marketplace.core import audit, clock, db, outbox, sealing
+from marketplace.core import audit, clock, db, ids, outbox, sealing
 from marketplace.core.actor import SYSTEM, Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, DomainError, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
@@ -360,7 +359,7 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
     extended = ends_at > a["ends_at"]
     extensions = a["extensions"] + extended
     version = a["version"] + 1
-    lance_id = uuid.uuid4()
+    lance_id = ids.new_id()
     receipt = make_receipt(settings, lance_id=lance_id, auction_id=auction_id, ocid=a["ocid"], lot_id=a["lot_id"],
                            seq=seq, price=data.price, received_at=now, ends_at=ends_at)
     audit_data = {"lance_id": str(lance_id), "seq": seq, "price": data.price, "received_at": rfc3339(now),

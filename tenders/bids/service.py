@@ -24,7 +24,6 @@ import base64
 import binascii
 import functools
 import hashlib
-import uuid
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,7 +31,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from marketplace.core import audit, clock, db, idempotency, outbox, sealing
+from marketplace.core import audit, clock, db, idempotency, ids, outbox, sealing
 from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
@@ -232,7 +231,7 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
         assert verdict is not None
         raise _refusal(verdict, data, now)
     ocid, wrapped_key = facts
-    bid_id = uuid.uuid4()
+    bid_id = ids.new_id()
     sealed = sealing.seal(_data_key(settings, tender_id, wrapped_key),
                           _plaintext(data, bid_id=bid_id, tender_id=tender_id, supplier_id=supplier_id, version=1),
                           aad=_aad(tender_id, bid_id, supplier_id))

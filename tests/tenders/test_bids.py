@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from datetime import datetime, timedelta
 
 from marketplace.core import db, sealing
@@ -118,6 +119,9 @@ async def test_idempotency_key(client, settings, fixed_clock):
     s2 = await tf.supplier(settings)
     r = await client.post(url, json=body, headers={**s2.headers, "Idempotency-Key": "bid-001"})
     assert r.status_code == 201 and r.json()["bid_id"] != first.json()["bid_id"]
+    # bid ids are UUIDv7 (marketplace/core/ids.py): a later bid's id sorts after an earlier one's
+    ids = [uuid.UUID(x.json()["bid_id"]) for x in (first, r)]
+    assert [i.version for i in ids] == [7, 7] and ids[0] < ids[1]
     # concurrent duplicates: one bid, one answer
     s3 = await tf.supplier(settings)
     h3 = {**s3.headers, "Idempotency-Key": "dup"}
