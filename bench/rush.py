@@ -156,6 +156,83 @@ class RssSampler(threading.Thread):
         self.join()
 
 
+class CpuMeter:
+    """CPU seconds spent during a phase by the app server's processes, by PostgreSQL's, and by the whole
+    machine (busy time of both cores): where a request's cost lies, app or database."""
+
+    def __init__(self, server: GranianServer) -> None:
+        self.server = server
+        self.app = self.pg = self.busy = self.wall = 0.0
+
+    def _read(self) -> tuple[float, float, float, float]:
+        import psutil
+
+        def cpu(procs) -> float:
+            total = 0.0
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
+            return total
+
+        app = cpu(psutil.Process(pid) for pid in self.server.pids())
+        pg = cpu(p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres")
+        m = psutil.cpu_times()
+        return app, pg, m.user + m.system + m.nice + getattr(m, "softirq", 0) + getattr(m, "irq", 0), time.monotonic()
+
+    def __enter__(self):
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end = self._read()
+        self.app, self.pg, self.busy, self.wall = (b - a for a, b in zip(self._start, end))
+
+    def per_request(self, n: int) -> dict[str, float]:
+        """CPU ms per request (n requests), and how busy the machine's cores were."""
+        n = max(n, 1)
+        return {"app_ms": self.app * 1e3 / n, "pg_ms": self.pg * 1e3 / n, "all_ms": self.busy * 1e3 / n,
+                "busy": self.busy / (self.wall * (os.cpu_count() or 1))}
+
+
+async def checkpoint(conn: asyncpg.Connection) -> None:
+    """Each measured phase starts right after a CHECKPOINT, so both meet the same worst case: every page
+    first written after it costs a full-page image in the WAL. Without this a checkpoint falls into one phase
+    or the other by chance, and moves the ratio by a third."""
+    try:
+        await conn.execute("CHECKPOINT")
+    except asyncpg.InsufficientPrivilegeError:
+        print("  (no CHECKPOINT before the phase: the bench role may not run it; figures vary more)")
+
+
+class WalMeter:
+    """PostgreSQL's write-ahead log written during a phase (pg_stat_wal, the whole server): bytes, records and
+    full-page images. Every commit waits for its WAL to reach the disk, so this is a request's other cost."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.delta: dict[str, float] = {}
+
+    async def _read(self) -> dict[str, float]:
+        row = await self.conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+        return {k: float(v) for k, v in row.items()}
+
+    async def __aenter__(self):
+        self._start = await self._read()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        end = await self._read()
+        self.delta = {k: end[k] - self._start[k] for k in end}
+
+    def per_request(self, n: int) -> dict[str, float]:
+        n = max(n, 1)
+        return {"bytes": self.delta["wal_bytes"] / n, "records": self.delta["wal_records"] / n,
+                "fpi": self.delta["wal_fpi"] / n}
+
+
 def profile(pid: int, seconds: float, out_dir: Path) -> list[tuple[str, float]]:
     """py-spy record (raw collapsed stacks) of `pid`; the frames most often on the stack (inclusive %)."""
     raw = out_dir / "rush-profile.txt"
@@ -217,8 +294,10 @@ async def rush(args) -> dict:
         wrk(server.url, warm_bids, seconds=2, connections=args.connections)
         await conn.execute("TRUNCATE bench_ceiling")
 
-        with RssSampler(server) as rss_ceiling:
-            ceiling = wrk(server.url, ceiling_lines, seconds=args.seconds, connections=args.connections)
+        await checkpoint(conn)
+        async with WalMeter(conn) as wal_ceiling:
+            with RssSampler(server) as rss_ceiling, CpuMeter(server) as cpu_ceiling:
+                ceiling = wrk(server.url, ceiling_lines, seconds=args.seconds, connections=args.connections)
         stored_ceiling = await conn.fetchval("SELECT count(*) FROM bench_ceiling")
 
         lines = bid_lines(tenders, tokens, args.seed + 1)
@@ -227,8 +306,10 @@ async def rush(args) -> dict:
         deadline = started + timedelta(seconds=args.seconds + 2.5)  # wrk takes a moment to start
         await conn.execute("UPDATE tender SET submission_deadline = $2::timestamptz, opening_time = $2::timestamptz + interval '1 hour'"
                            " WHERE id = ANY($1)", ids, deadline)
-        with RssSampler(server) as rss_rush:
-            bids = wrk(server.url, lines[:-2000], seconds=args.seconds, connections=args.connections)
+        await checkpoint(conn)
+        async with WalMeter(conn) as wal_rush:
+            with RssSampler(server) as rss_rush, CpuMeter(server) as cpu_rush:
+                bids = wrk(server.url, lines[:-2000], seconds=args.seconds, connections=args.connections)
         rows = await conn.fetch("SELECT received_at FROM bid WHERE tender_id = ANY($1)", ids)
         while datetime.now(UTC) < deadline + timedelta(milliseconds=200):
             await asyncio.sleep(0.05)
@@ -252,6 +333,8 @@ async def rush(args) -> dict:
             "late_201": late["created"], "late_409": late["conflict"], "late_rows": late_rows,
             "per_second": seconds_seen, "rss_peak_mb": max(rss_ceiling.peak, rss_rush.peak),
             "rss_rush_peak_mb": rss_rush.peak,
+            "ceiling_cpu": cpu_ceiling.per_request(ceiling["requests"]), "bids_cpu": cpu_rush.per_request(bids["requests"]),
+            "ceiling_wal": wal_ceiling.per_request(ceiling["requests"]), "bids_wal": wal_rush.per_request(bids["requests"]),
         })
         result["ratio"] = result["bids_per_s"] / result["ceiling_rps"]
 
@@ -291,6 +374,14 @@ def report(r: dict) -> None:
     print(f"  ratio bids / ceiling: {r['ratio']:.0%}  (target >= 50%)   p99 target < 100 ms: "
           f"{'met' if r['bids_p99_ms'] < 100 else 'NOT met'} (the ceiling's own p99: {r['ceiling_p99_ms']:.0f} ms;"
           f" bids / ceiling p99: {r['bids_p99_ms'] / r['ceiling_p99_ms']:.1f})")
+    for name, key in (("ceiling", "ceiling_cpu"), ("bids", "bids_cpu")):
+        c = r[key]
+        print(f"  CPU per request, {name + ':':8} app {c['app_ms']:.2f} ms, PostgreSQL {c['pg_ms']:.2f} ms, "
+              f"whole machine {c['all_ms']:.2f} ms (cores {c['busy']:.0%} busy)")
+    for name, key in (("ceiling", "ceiling_wal"), ("bids", "bids_wal")):
+        w = r[key]
+        print(f"  WAL per request, {name + ':':8} {w['bytes']:,.0f} bytes, {w['records']:.1f} records, "
+              f"{w['fpi']:.2f} full-page images")
     print(f"  bids stored per second of the rush: {r['per_second']}")
     print(f"  after the deadline: {r['late_201']} accepted, {r['late_409']} refused (409), "
           f"{r['late_rows']} rows received at or after the deadline")
