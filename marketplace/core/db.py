@@ -141,6 +141,11 @@ async def unit_of_work() -> AsyncIterator[UnitOfWork]:
     await uow._run_after_commit()
 
 
+def in_unit_of_work() -> bool:
+    """True inside `unit_of_work()`: a statement run now joins the caller's transaction."""
+    return _uow.get() is not None
+
+
 def current_uow() -> UnitOfWork:
     uow = _uow.get()
     if uow is None:

@@ -9,6 +9,8 @@ decides against that clock under those locks (tender accepting bids, enquiry per
 deadline, the lots open, the supplier in good standing), and writes the bid, its lots, the audit event, the
 outbox event and the Idempotency-Key's stored answer, or nothing. When it writes nothing, the state it read
 says why (the same checks, in Python, raise the error). The receipt leaves only after the commit.
+Bids a worker holds at the same moment share one such statement (tenders/bids/batch.py); a bid the shared
+statement did not store comes back here and is judged alone.
 
 Nothing readable about a bid's content is stored before the opening: prices, documents and notes are
 inside `bid.sealed` (AES-256-GCM with the tender's data key, bound to tender, bid and supplier ids).
@@ -37,6 +39,7 @@ from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, Invalid
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
 from tenders import service as tenders
+from tenders.bids import batch
 from tenders.bids.schemas import BidCreate, BidRead, Receipt
 from tenders.domain import MACHINE, Action, IllegalTransition, State, rfc3339
 from tenders.schemas import OpeningExcluded, OpeningRead
@@ -241,11 +244,20 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
                "supplier_id": str(supplier_id), "lots": receipt.lots, "sha256": digest,
                "received_at": receipt.received_at, "version": 1}
     key = claim.key if claim is not None else None
+    response = idempotency.encode(receipt) if key else None
+    encoded = audit.encode(payload)
+    if not db.in_unit_of_work():  # with other bids in flight, stored by one statement (tenders/bids/batch.py)
+        pending = batch.Bid(bid_id, tender_id, supplier_id, actor.user_id, sealed, digest, settings.signing_key_id,
+                            now, receipt.signature, encoded, claim.scope if claim else None, key,
+                            claim.fingerprint if claim else None, response, lots)
+        if await batch.batcher().store(pending):
+            outbox.kick_after_commit()
+            return receipt
     try:
         verdict = await db.fetchrow(
             _submit_sql(), bid_id, tender_id, supplier_id, actor.user_id, sealed, digest, settings.signing_key_id,
-            now, receipt.signature, lots, audit.encode(payload), claim.scope if claim else None, key,
-            claim.fingerprint if claim else None, idempotency.encode(receipt) if key else None)
+            now, receipt.signature, lots, encoded, claim.scope if claim else None, key,
+            claim.fingerprint if claim else None, response)
     except asyncpg.UniqueViolationError:
         raise Conflict(N_("You already have a live bid for this lot: replace or withdraw it"), field="lots",
                        rule="one_live_bid") from None
