@@ -234,10 +234,11 @@ class WalMeter:
 
 
 def profile(pid: int, seconds: float, out_dir: Path) -> list[tuple[str, float]]:
-    """py-spy record (raw collapsed stacks) of `pid`; the frames most often on the stack (inclusive %)."""
+    """py-spy record (raw collapsed stacks) of `pid`, sampling only the thread that holds the GIL (what one
+    worker can do is bounded by it); the frames most often on the stack (inclusive %)."""
     raw = out_dir / "rush-profile.txt"
     subprocess.run(["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
-                    "--format", "raw", "--output", str(raw), "--nonblocking"], check=True,
+                    "--format", "raw", "--output", str(raw), "--nonblocking", "--gil"], check=True,
                    capture_output=True)
     return summarise_profile(raw.read_text())
 
