@@ -18,7 +18,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 
-from marketplace.core import db, i18n, outbox, queue
+from marketplace.core import db, i18n, outbox, queue, runtime
 from marketplace.core.auth.dependencies import provide_actor
 from marketplace.core.errors import exception_handlers
 from marketplace.settings import Settings, load_settings
@@ -91,6 +91,7 @@ class MarketplacePlugin(InitPluginProtocol):
             from marketplace.worker import start_in_process
 
             worker_task = await start_in_process(settings)
+        runtime.freeze_startup_objects()
         try:
             yield
         finally:

@@ -22,7 +22,7 @@ from typing import Any
 
 from arq.worker import Worker, func
 
-from marketplace.core import db, outbox, queue
+from marketplace.core import db, outbox, queue, runtime
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any
             await queue.start(settings.redis_url)
         except Exception as exc:  # noqa: BLE001 - the worker still runs; sweepers cover lost enqueues
             log.warning("enqueue pool unavailable (%s); follow-up jobs wait for the sweepers", exc)
+        runtime.freeze_startup_objects()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await outbox.stop_drainers()  # before the pools close: a batch in flight rolls back, is delivered again
