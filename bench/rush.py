@@ -359,6 +359,8 @@ async def rush(args) -> dict:
         await conn.close()
         if (work / "rush-profile.txt").exists():
             shutil.copy(work / "rush-profile.txt", "/tmp/ma-bench-rush-profile.txt")
+        if (work / "server.log").exists():
+            shutil.copy(work / "server.log", "/tmp/ma-bench-rush-server.log")
         shutil.rmtree(work, ignore_errors=True)
     return result
 
