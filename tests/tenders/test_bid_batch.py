@@ -25,7 +25,7 @@ async def test_bids_arriving_together_share_statements_and_each_is_complete(clie
     public_key = (await client.get("/api/v1/bids/receipt-key")).json()["public_key"]
     before = batch.batcher().grouped
 
-    # 24 bids at once, one of them covering two lots
+    # 24 bids at once: 6 suppliers x 4 lots
     bodies = [(s, {"lots": [{"lot_id": lot["id"], "price": 100_00 + i * 10 + j}]})
               for i, s in enumerate(suppliers) for j, lot in enumerate(t["lots"])]
     rs = await asyncio.gather(*(client.post(url, json=b, headers={**s.headers, "Idempotency-Key": f"k-{n}"})
@@ -54,6 +54,7 @@ async def test_bids_arriving_together_share_statements_and_each_is_complete(clie
     # a bid covering several lots, among others
     t2 = await tf.published(client, officer, lots=3)
     tf.to_tendering(fixed_clock, t2)
+    groups_before = batch.batcher().groups
     rs = await asyncio.gather(
         client.post(f"/api/v1/tenders/{t2['id']}/bids", json=tf.bid_payload(t2, [1_00, 2_00, 3_00]),
                     headers=suppliers[0].headers),
@@ -62,6 +63,8 @@ async def test_bids_arriving_together_share_statements_and_each_is_complete(clie
     assert [r.status_code for r in rs] == [201] * len(suppliers)
     multi = UUID(rs[0].json()["bid_id"])
     assert await _rows("SELECT count(*) AS n FROM bid_lot WHERE bid_id = $1", multi) == 3
+    assert await _rows("SELECT count(*) AS n FROM bid_lot WHERE tender_id = $1", UUID(t2["id"])) == 3 + 5
+    assert batch.batcher().groups > groups_before
 
 
 async def test_each_bid_of_a_group_is_judged_on_its_own(client, settings, fixed_clock):
