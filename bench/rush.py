@@ -156,13 +156,29 @@ class RssSampler(threading.Thread):
         self.join()
 
 
+def io_stalled_s() -> float | None:
+    """Seconds during which every task waiting on I/O was stalled ("full" line of /proc/pressure/io, Linux
+    4.20+), since boot; None where the kernel does not tell."""
+    try:
+        with open("/proc/pressure/io") as f:
+            for line in f:
+                if line.startswith("full"):
+                    return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 class CpuMeter:
     """CPU seconds spent during a phase by the app server's processes, by PostgreSQL's, and by the whole
-    machine (busy time of both cores): where a request's cost lies, app or database."""
+    machine (busy time of both cores): where a request's cost lies, app or database. Also how long the
+    disk stalled everything waiting on it: a commit waits for its WAL to reach the disk, so a stall there
+    is a stall of every write (on this machine, stalls of 0.1-0.5 s came and went)."""
 
     def __init__(self, server: GranianServer) -> None:
         self.server = server
         self.app = self.pg = self.busy = self.wall = 0.0
+        self.io_stall: float | None = None
 
     def _read(self) -> tuple[float, float, float, float]:
         import psutil
@@ -184,17 +200,21 @@ class CpuMeter:
 
     def __enter__(self):
         self._start = self._read()
+        self._io = io_stalled_s()
         return self
 
     def __exit__(self, *exc) -> None:
         end = self._read()
         self.app, self.pg, self.busy, self.wall = (b - a for a, b in zip(self._start, end))
+        io = io_stalled_s()
+        self.io_stall = io - self._io if io is not None and self._io is not None else None
 
-    def per_request(self, n: int) -> dict[str, float]:
-        """CPU ms per request (n requests), and how busy the machine's cores were."""
+    def per_request(self, n: int) -> dict[str, float | None]:
+        """CPU ms per request (n requests), how busy the machine's cores were, and the disk's stall (ms)."""
         n = max(n, 1)
         return {"app_ms": self.app * 1e3 / n, "pg_ms": self.pg * 1e3 / n, "all_ms": self.busy * 1e3 / n,
-                "busy": self.busy / (self.wall * (os.cpu_count() or 1))}
+                "busy": self.busy / (self.wall * (os.cpu_count() or 1)),
+                "io_stall_ms": None if self.io_stall is None else self.io_stall * 1e3}
 
 
 async def checkpoint(conn: asyncpg.Connection) -> None:
@@ -334,8 +354,10 @@ async def rush(args) -> dict:
             "late_201": late["created"], "late_409": late["conflict"], "late_rows": late_rows,
             "per_second": seconds_seen, "rss_peak_mb": max(rss_ceiling.peak, rss_rush.peak),
             "rss_rush_peak_mb": rss_rush.peak,
-            "ceiling_cpu": cpu_ceiling.per_request(ceiling["requests"]), "bids_cpu": cpu_rush.per_request(bids["requests"]),
-            "ceiling_wal": wal_ceiling.per_request(ceiling["requests"]), "bids_wal": wal_rush.per_request(bids["requests"]),
+            "ceiling_cpu": cpu_ceiling.per_request(ceiling["requests"]),
+            "bids_cpu": cpu_rush.per_request(bids["requests"]),
+            "ceiling_wal": wal_ceiling.per_request(ceiling["requests"]),
+            "bids_wal": wal_rush.per_request(bids["requests"]),
         })
         result["ratio"] = result["bids_per_s"] / result["ceiling_rps"]
 
@@ -379,8 +401,9 @@ def report(r: dict) -> None:
           f" bids / ceiling p99: {r['bids_p99_ms'] / r['ceiling_p99_ms']:.1f})")
     for name, key in (("ceiling", "ceiling_cpu"), ("bids", "bids_cpu")):
         c = r[key]
+        stall = "" if c["io_stall_ms"] is None else f"; disk stalled {c['io_stall_ms']:.0f} ms in the phase"
         print(f"  CPU per request, {name + ':':8} app {c['app_ms']:.2f} ms, PostgreSQL {c['pg_ms']:.2f} ms, "
-              f"whole machine {c['all_ms']:.2f} ms (cores {c['busy']:.0%} busy)")
+              f"whole machine {c['all_ms']:.2f} ms (cores {c['busy']:.0%} busy{stall})")
     for name, key in (("ceiling", "ceiling_wal"), ("bids", "bids_wal")):
         w = r[key]
         print(f"  WAL per request, {name + ':':8} {w['bytes']:,.0f} bytes, {w['records']:.1f} records, "
