@@ -10,7 +10,8 @@ How a bid goes (tenders/bids/service.py prepares it exactly as when alone: seale
 - `store(bid)` queues it. Up to FLUSHERS statements run at once; each takes what is queued (up to MAX_BATCH),
   after letting the bids that arrived with it join. A bid that finds itself alone goes to the single
   statement at once: at low load nothing changes.
-- The group statement judges each bid as the single statement does, against that bid's own received_at,
+- The group statement judges each bid by the single statement's own SQL (service._judged, _accepted),
+  against that bid's own received_at,
   under the same share locks on its tender and supplier rows (every tender and supplier of the group; share
   locks do not wait for each other), and writes for each bid it accepts the same rows: bid, its lots, the
   audit event, the outbox event and the Idempotency-Key's answer.
@@ -71,29 +72,20 @@ _TYPES = ("uuid", "uuid", "uuid", "uuid", "bytea", "text", "text", "timestamptz"
 def _group_sql() -> str:
     """$1..$14 the columns of _COLUMNS as arrays (one element per bid), $15 the bids' ordinals and $16 the
     lots, flattened (lot $16[i] belongs to bid $15[i])."""
-    from suppliers import service as suppliers
-    from tenders.bids.service import _OPEN_LOT_STATES, TOPIC_BID_RECEIVED
+    from tenders.bids.service import BID_INSERT, TOPIC_BID_RECEIVED, _accepted, _judged
 
     arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, 1))
-    states = ", ".join(f"'{s}'" for s in _OPEN_LOT_STATES)
     return (
         f"WITH r AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS r({', '.join(_COLUMNS)}, n)),"
         " rl AS (SELECT * FROM unnest($15::int8[], $16::uuid[]) AS rl(n, lot_id)),"
-        " t AS (SELECT t.id, t.state, t.enquiry_end, t.submission_deadline, ARRAY(SELECT l.id FROM tender_lot l"
-        f"   WHERE l.tender_id = t.id AND l.state IN ({states})) AS open_lots"
-        "   FROM tender t WHERE t.id IN (SELECT r.tender_id FROM r) FOR SHARE OF t),"
-        " s AS (SELECT s.organisation_id, s.status, s.suspended_until, s.mype, s.ubigeo FROM supplier s"
-        "   WHERE s.organisation_id IN (SELECT r.supplier_id FROM r) FOR SHARE),"
+        " " + _judged("IN (SELECT r.tender_id FROM r)", "IN (SELECT r.supplier_id FROM r)") + ","
         " ok AS (SELECT r.*, s.mype, s.ubigeo FROM r JOIN t ON t.id = r.tender_id"
         "   JOIN s ON s.organisation_id = r.supplier_id"
-        f"   WHERE t.state IN ({states}) AND r.received_at >= t.enquiry_end AND r.received_at < t.submission_deadline"
-        "   AND ARRAY(SELECT rl.lot_id FROM rl WHERE rl.n = r.n) <@ t.open_lots"
-        f"   AND {suppliers.good_standing_sql('s', 'r.received_at')}),"
+        f"   WHERE {_accepted('r.received_at', 'ARRAY(SELECT rl.lot_id FROM rl WHERE rl.n = r.n)')}),"
         " ik AS (INSERT INTO idempotency_key (scope, key, request_hash, status, response)"
         "   SELECT ok.scope, ok.key, ok.fingerprint, 201, ok.response FROM ok WHERE ok.key IS NOT NULL"
         "   ON CONFLICT DO NOTHING RETURNING scope, key),"
-        " b AS (INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed, sha256, key_id, received_at,"
-        "   signature, confirmed_at, is_mype, domicile_ubigeo)"
+        f" b AS ({BID_INSERT}"
         "   SELECT ok.bid_id, ok.tender_id, ok.supplier_id, ok.user_id, ok.sealed, ok.sha256, ok.key_id,"
         "   ok.received_at, ok.signature, ok.received_at, ok.mype, ok.ubigeo FROM ok"
         "   WHERE ok.key IS NULL OR (ok.scope, ok.key) IN (SELECT ik.scope, ik.key FROM ik) RETURNING id),"

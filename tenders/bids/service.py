@@ -147,14 +147,32 @@ _sealing: dict[UUID, tuple[str, bytes]] = {}
 
 
 def _judged(tender: str, supplier: str) -> str:
-    """The tender and supplier rows a submission is judged on, share-locked (as they are after any wait)."""
+    """The CTEs t and s: the tender and supplier rows a submission is judged on, share-locked (as they are
+    after any wait). `tender` and `supplier` end the WHERE on their ids: `= $2`, or `IN (SELECT ...)` for a
+    group of bids (tenders/bids/batch.py)."""
+    states = ", ".join(f"'{x}'" for x in _OPEN_LOT_STATES)
     return (
-        "WITH t AS (SELECT t.id, t.state, t.enquiry_end, t.submission_deadline, ARRAY(SELECT l.id FROM tender_lot l"
-        "   WHERE l.tender_id = t.id AND l.state IN ('published', 'tendering')) AS open_lots"
-        f"   FROM tender t WHERE t.id = {tender} FOR SHARE OF t),"
-        f" s AS (SELECT s.status, s.suspended_until, s.mype, s.ubigeo FROM supplier s WHERE s.organisation_id ="
-        f"   {supplier} FOR SHARE)"
+        "t AS (SELECT t.id, t.state, t.enquiry_end, t.submission_deadline, ARRAY(SELECT l.id FROM tender_lot l"
+        f"   WHERE l.tender_id = t.id AND l.state IN ({states})) AS open_lots"
+        f"   FROM tender t WHERE t.id {tender} FOR SHARE OF t),"
+        " s AS (SELECT s.organisation_id, s.status, s.suspended_until, s.mype, s.ubigeo FROM supplier s"
+        f"   WHERE s.organisation_id {supplier} FOR SHARE)"
     )
+
+
+# The head of a submission's bid insert (both statements: this module's and tenders/bids/batch.py's).
+BID_INSERT = ("INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed, sha256, key_id, received_at,"
+              " signature, confirmed_at, is_mype, domicile_ubigeo)")
+
+
+def _accepted(now: str, lots: str) -> str:
+    """SQL true when the judged rows t and s accept a bid read at `now` for `lots` (a uuid[]): the rule both
+    statements decide by; `_refusal` says in Python why one did not."""
+    from suppliers import service as suppliers
+
+    states = ", ".join(f"'{x}'" for x in (State.PUBLISHED, State.TENDERING))
+    return (f"t.state IN ({states}) AND {now} >= t.enquiry_end AND {now} < t.submission_deadline"
+            f" AND {lots} <@ t.open_lots AND {suppliers.good_standing_sql('s', now)}")
 
 
 _VERDICT = (
@@ -168,18 +186,13 @@ def _submit_sql() -> str:
     """$1 bid id, $2 tender, $3 supplier, $4 user, $5 sealed, $6 sha256, $7 key id, $8 received_at (the clock),
     $9 signature, $10 lots, $11 event payload, $12 Idempotency-Key scope, $13 key (NULL: none), $14 request
     fingerprint, $15 receipt (the stored answer)."""
-    from suppliers import service as suppliers
-
     return (
-        _judged("$2", "$3") + ","
-        " ok AS (SELECT s.mype, s.ubigeo FROM t, s WHERE t.state IN ('published', 'tendering')"
-        "   AND $8 >= t.enquiry_end AND $8 < t.submission_deadline AND $10::uuid[] <@ t.open_lots"
-        f"   AND {suppliers.good_standing_sql('s', '$8')}),"
+        "WITH " + _judged("= $2", "= $3") + ","
+        f" ok AS (SELECT s.mype, s.ubigeo FROM t, s WHERE {_accepted('$8', '$10::uuid[]')}),"
         " ik AS (INSERT INTO idempotency_key (scope, key, request_hash, status, response)"
         "   SELECT $12, $13, $14, 201, $15::jsonb FROM ok WHERE $13::text IS NOT NULL"
         "   ON CONFLICT DO NOTHING RETURNING 1),"
-        " b AS (INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed, sha256, key_id, received_at,"
-        "   signature, confirmed_at, is_mype, domicile_ubigeo)"
+        f" b AS ({BID_INSERT}"
         "   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $8, ok.mype, ok.ubigeo FROM ok"
         "   WHERE $13::text IS NULL OR EXISTS (SELECT 1 FROM ik) RETURNING id),"
         " bl AS (INSERT INTO bid_lot (bid_id, tender_id, lot_id, supplier_id)"
@@ -230,7 +243,7 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
     facts = await _sealing_of(tender_id)
     now = clock.now()
     if facts is None:  # no such tender, or never published: say why, as a refused statement would
-        verdict = await db.fetchrow(_judged("$1", "$2") + _VERDICT, tender_id, supplier_id)
+        verdict = await db.fetchrow("WITH " + _judged("= $1", "= $2") + _VERDICT, tender_id, supplier_id)
         assert verdict is not None
         raise _refusal(verdict, data, now)
     ocid, wrapped_key = facts
