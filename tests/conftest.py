@@ -48,12 +48,52 @@ def _servers() -> tuple[str, str]:
             pg = embedded.start_postgres(ROOT / ".data" / "test-pg")
     if not redis:
         if _port_open("127.0.0.1", redis_port):
-            redis = f"redis://127.0.0.1:{redis_port}/{os.getpid() % 15 + 1}"
+            redis = f"redis://127.0.0.1:{redis_port}/{_free_redis_db(redis_port)}"
         else:
             from marketplace import embedded
 
             redis = embedded.start_redis(ROOT / ".data" / "test-redis")
     return pg, redis
+
+
+def _free_redis_db(port: int) -> int:
+    """A Redis database number (1-15) that no other live test process holds: several test runs may share
+    the machine's Redis, and two runs in one database would take each other's jobs. A process claims a
+    number with SET NX (its pid) and gives it back at exit; a claim whose process is gone is taken over
+    (SET ... GET, so two processes cannot both take the same one)."""
+    import atexit
+
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, db=0)
+    me = str(os.getpid())
+    try:
+        for number in range(1, 16):
+            key = f"ma-test-redis-db:{number}"
+            holder = None if client.set(key, me, nx=True, ex=12 * 3600) else client.get(key)
+            if holder is not None:
+                if Path(f"/proc/{int(holder)}").exists():
+                    continue
+                if client.set(key, me, ex=12 * 3600, get=True) != holder:
+                    continue  # another process took it over first
+            atexit.register(_release_redis_db, port, key, me)
+            return number
+    finally:
+        client.close()
+    return os.getpid() % 15 + 1  # every number held by a live run: share one
+
+
+def _release_redis_db(port: int, key: str, me: str) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, db=0)
+    try:
+        if client.get(key) == me.encode():
+            client.delete(key)
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
 
 
 def _with_database(url: str, name: str) -> str:
