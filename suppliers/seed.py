@@ -135,8 +135,8 @@ async def _register_regional(demo: Any) -> list[dict[str, Any]]:
                 ruc = demo.ruc("10")
             else:
                 province = geo.province(place.code)
-                place = province.display_name if demo.rng.random() < 0.5 else region.display_name
-                name = (f"{demo.rng.choice(PREFIXES)} {place}"
+                town = province.display_name if demo.rng.random() < 0.5 else region.display_name
+                name = (f"{demo.rng.choice(PREFIXES)} {town}"
                         f" {demo.rng.choice(SUFFIXES)}")
                 ruc = demo.ruc("20")
             email = f"proveedor{n:03d}@{DOMAIN}"
