@@ -249,7 +249,11 @@ def _build(sections: dict[str, dict[str, str]]) -> Settings:
             indicators[code] = _indicator(code, section(code))
     if "R003.procurement_method_details" in sections:
         by_details = section("R003.procurement_method_details")
-        thresholds = {key: by_details.integer(key) for key in list(by_details.values)}
+        thresholds: dict[str, int] = {}
+        for key in list(by_details.values):
+            days = by_details.integer(key)
+            assert days is not None  # the key is there: integer() returns a number or raises
+            thresholds[key] = days
         base = indicators.get("R003", R003Settings())
         indicators.setdefault("R003", base)
         indicators["R003"] = R003Settings(threshold=base.threshold, procurement_methods=base.procurement_methods,
