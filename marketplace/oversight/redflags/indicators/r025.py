@@ -35,7 +35,7 @@ def contribute(release: Release, result: ProcessResult) -> None:
         result.r025 = (sys.intern(winner), tuple(valid))
 
 
-def finalize(tenderers: dict[str, list[int]], settings: R025Settings, out: Results) -> None:
+def finalize(tenderers: dict[str, tuple[int, int]], settings: R025Settings, out: Results) -> None:
     counts = sorted(float(n) for _, n in tenderers.values())
     top = stats.quantile_sorted(counts, settings.percentile / 100)
     if settings.threshold is None:

@@ -24,7 +24,7 @@ CODE = "R038"
 def contribute(release: Release, result: ProcessResult) -> None:
     submitted = 0
     disqualified = 0
-    per_tenderer: dict[str, list[int]] = {}
+    per_tenderer: dict[str, tuple[int, int]] = {}
     for bid in submitted_bids(release):
         submitted += 1
         inc = 1 if bid["status"] == "disqualified" else 0
@@ -47,7 +47,7 @@ def contribute(release: Release, result: ProcessResult) -> None:
         tenderers=tuple((tid, d, n) for tid, (d, n) in per_tenderer.items()))
 
 
-def finalize(group: str, fractions: dict[str, list[int]], minimum: int, settings: R038Settings,
+def finalize(group: str, fractions: dict[str, tuple[int, int]], minimum: int, settings: R038Settings,
              out: Results) -> None:
     ratios = {key: d / n for key, (d, n) in fractions.items() if n >= minimum}
     if not ratios:
