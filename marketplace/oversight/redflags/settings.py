@@ -35,6 +35,10 @@ ROOT = "__root__"  # the keys before the first section header
 INDICATORS: tuple[str, ...] = ("R003", "R018", "R024", "R025", "R028", "R030", "R035", "R036", "R038", "R044",
                                "R048", "R058")
 
+# Our own flags that Cardinal lacks (contract value raised by amendments, stage alarms) take codes with this
+# prefix (MA-AMEND, MA-STAGE, ...), so that they can never collide with Cardinal's R### codes.
+OUR_CODE_PREFIX = "MA-"
+
 
 class SettingsError(ValueError):
     """A settings file that cannot be used; the message names the section and key at fault."""
