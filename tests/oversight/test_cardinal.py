@@ -83,8 +83,8 @@ def test_examples_run_with_every_indicator_on_and_each_shows_only_its_own_flag()
 
 def test_meta_holds_the_quartiles_and_fences_rounded_to_four_decimals():
     """Cardinal's documentation: R024's fixture gives q1 66.6667, q3 100.0, lower fence 16.6667."""
-    cfg = settings.parse("no_price_comparison_procurement_methods = NPC\n[exclusions]\nprocurement_method_details = EXC\n"
-                         "[R024]\n")
+    cfg = settings.parse("no_price_comparison_procurement_methods = NPC\n"
+                         "[exclusions]\nprocurement_method_details = EXC\n[R024]\n")
     out = json.loads(run_file(CARDINAL / "indicators" / "R024.jsonl", cfg, meta=True))
     assert out["Meta"] == {"R024": {"q1": 66.6667, "q3": 100.0, "lower_fence": 16.6667}}
 

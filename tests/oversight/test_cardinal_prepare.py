@@ -16,9 +16,9 @@ from tests.conftest import ROOT
 
 PREPARE = ROOT / "tests" / "fixtures" / "cardinal" / "prepare"
 PUBLISHERS = ROOT / "marketplace" / "oversight" / "redflags" / "publishers"
-REAL = ROOT.parent.parent / "shared" / "realdata" / "sample-data-real-examples"
-if not REAL.exists():  # a worktree sits in /work/wt/<name>; a clone in CI sits beside shared/
-    REAL = ROOT.parent / "shared" / "realdata" / "sample-data-real-examples"
+REAL = ROOT.parent / "shared" / "realdata" / "sample-data-real-examples"  # shared/ beside the checkout
+if not REAL.exists():  # a developer's worktree, /work/wt/<name>, with shared/ two levels up
+    REAL = ROOT.parent.parent / "shared" / "realdata" / "sample-data-real-examples"
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in PREPARE.glob("*.ini")))
@@ -131,7 +131,8 @@ def test_an_award_implied_disqualification_spares_a_bidder_that_also_won():
     cfg = settings.parse("[corrections]\nbid_status_by_award_status = true\n")
     release = {"ocid": "x", "bids": {"details": [
         {"status": "valid", "tenderers": [{"id": "A"}]}, {"status": "valid", "tenderers": [{"id": "B"}]},
-        {"status": "pending", "tenderers": [{"id": "C"}]}, {"status": "valid", "tenderers": [{"id": "A"}, {"id": "D"}]}]},
+        {"status": "pending", "tenderers": [{"id": "C"}]},
+        {"status": "valid", "tenderers": [{"id": "A"}, {"id": "D"}]}]},
         "awards": [{"status": "unsuccessful", "suppliers": [{"id": "A"}]},
                    {"status": "unsuccessful", "suppliers": [{"id": "B"}, {"id": "C"}]},
                    {"status": "active", "suppliers": [{"id": "B"}]}]}

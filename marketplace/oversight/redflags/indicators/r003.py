@@ -10,7 +10,7 @@ Value: 1.0.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from marketplace.oversight.redflags.indicators.common import Release, matches_procurement_method, obj, string
 from marketplace.oversight.redflags.model import ProcessResult
@@ -38,7 +38,7 @@ def parse_rfc3339(text: str) -> datetime | None:
         second, micro = 59, 999_999
     zone = m.group(8)
     if zone in ("Z", "z"):
-        tz = timezone.utc
+        tz = UTC
     else:
         hours, minutes = int(zone[1:3]), int(zone[4:6])
         if hours > 23 or minutes > 59:

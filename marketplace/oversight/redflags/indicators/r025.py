@@ -13,8 +13,7 @@ import sys
 from marketplace.oversight.redflags import stats
 from marketplace.oversight.redflags.indicators.common import Release, single_supplier_of_single_award
 from marketplace.oversight.redflags.indicators.common import single_tenderer_id as _tenderer
-from marketplace.oversight.redflags.model import ProcessResult
-from marketplace.oversight.redflags.model import Results
+from marketplace.oversight.redflags.model import ProcessResult, Results
 from marketplace.oversight.redflags.settings import R025Settings
 
 CODE = "R025"

@@ -14,8 +14,7 @@ import sys
 
 from marketplace.oversight.redflags import stats
 from marketplace.oversight.redflags.indicators.common import Release, get, string, submitted_bids, tenderer_ids
-from marketplace.oversight.redflags.model import ProcessResult, R038Part
-from marketplace.oversight.redflags.model import Results
+from marketplace.oversight.redflags.model import ProcessResult, R038Part, Results
 from marketplace.oversight.redflags.settings import R038Settings
 
 CODE = "R038"

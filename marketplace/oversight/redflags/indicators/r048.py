@@ -13,8 +13,7 @@ from collections import Counter
 
 from marketplace.oversight.redflags import stats
 from marketplace.oversight.redflags.indicators.common import Release, arr, get, obj
-from marketplace.oversight.redflags.model import ProcessResult
-from marketplace.oversight.redflags.model import Results
+from marketplace.oversight.redflags.model import ProcessResult, Results
 from marketplace.oversight.redflags.settings import R048Settings
 
 CODE = "R048"
