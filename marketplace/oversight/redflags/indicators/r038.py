@@ -23,7 +23,7 @@ CODE = "R038"
 def contribute(release: Release, result: ProcessResult) -> None:
     submitted = 0
     disqualified = 0
-    per_tenderer: dict[str, tuple[int, int]] = {}
+    per_tenderer: dict[str, list[int]] = {}
     for bid in submitted_bids(release):
         submitted += 1
         inc = 1 if bid["status"] == "disqualified" else 0

@@ -9,7 +9,6 @@ items' classification ids, across processes. Suppliers seen in fewer than `minim
 from __future__ import annotations
 
 import sys
-from collections import Counter
 
 from marketplace.oversight.redflags import stats
 from marketplace.oversight.redflags.indicators.common import Release, arr, get, obj
@@ -57,6 +56,3 @@ def finalize(suppliers: dict[str, list], settings: R048Settings, out: Results) -
         if variety >= fence:
             out.set("Tenderer", supplier, CODE, variety)
 
-
-def new_supplier() -> list:
-    return [0, Counter()]
