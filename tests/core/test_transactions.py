@@ -10,6 +10,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from litestar import Litestar, post
+from litestar.params import JSONBody
 
 from marketplace.core import audit, db, outbox
 from marketplace.core.actor import SYSTEM
@@ -102,7 +103,7 @@ async def test_a_request_refused_after_writing_leaves_no_row_and_no_audit_event(
 # --- the mechanism alone, on a small app of its own -------------------------------------------------------
 
 @post("/write-then-fail", status_code=201)
-async def write_then_fail(data: dict[str, str]) -> None:
+async def write_then_fail(data: JSONBody[dict[str, str]]) -> None:
     await db.execute("INSERT INTO organisation (id, kind, name) VALUES ($1, 'platform', $2)", uuid.uuid4(),
                      data["name"])
     await audit.record(actor=SYSTEM, action="test.written", entity_type="test", entity_id=data["name"])
@@ -110,7 +111,7 @@ async def write_then_fail(data: dict[str, str]) -> None:
 
 
 @post("/write", status_code=201)
-async def write(data: dict[str, str]) -> dict[str, str]:
+async def write(data: JSONBody[dict[str, str]]) -> dict[str, str]:
     await db.execute("INSERT INTO organisation (id, kind, name) VALUES ($1, 'platform', $2)", uuid.uuid4(),
                      data["name"])
     return {"name": data["name"]}
