@@ -206,7 +206,7 @@ async def _offers(demo: Any, supplier_ids: list[tuple[Any, str]], sheets: list[d
                 price = max(1, round(sheet["base"] * factor * rf / 10) * 10)
                 stock = 0 if demo.rng.random() < 0.05 else demo.rng.randrange(5, 800)
                 regions.append((offer_id, code, price, demo.rng.randint(lo, hi), stock))
-    conn = db.current_uow().connection
+    conn = await db.current_uow().connection()
     await conn.execute(
         "INSERT INTO offer (id, product_sheet_id, supplier_id, brand, status, created_at, updated_at)"
         " SELECT i, p, s, b, st, $6, $6 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])"

@@ -80,7 +80,9 @@ async def record(
 ) -> None:
     """Write an audit event in the current transaction. `data` must hold no sealed content.
 
-    An INSERT and nothing else: no lock, no read of the chain head (see the module docstring)."""
+    An INSERT and nothing else: no lock, no read of the chain head (see the module docstring). Outside a
+    unit of work it raises NoTransaction: an event must commit with the change it records."""
+    db.require_transaction("audit.record()")
     await db.execute(INSERT + " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
                      clock.now(), actor.user_id, actor.org_id, action, entity_type, str(entity_id), encode(data))
 
@@ -216,8 +218,8 @@ async def chain_pending(
     Runs in its own transactions (one per batch), so call it outside a unit of work. Safe to run
     concurrently: a second chainer finds the advisory lock taken and returns at once. Returns how many
     events were chained."""
-    if db._uow.get() is not None:
-        raise RuntimeError("chain_pending() runs its own transactions; call it outside unit_of_work()")
+    if db.in_unit_of_work():
+        raise db.NoTransaction("chain_pending() runs its own transactions; call it outside a unit of work")
     key = settings.keys.signing_private_key() if settings is not None else None
     key_id = settings.signing_key_id if settings is not None else ""
     every = checkpoint_every or getattr(settings, "audit_checkpoint_every", None) or DEFAULT_CHECKPOINT_EVERY

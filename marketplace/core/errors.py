@@ -98,7 +98,7 @@ class Unavailable(DomainError):
     title = N_("The service is temporarily unavailable")
 
 
-def problem(
+def problem_body(
     *,
     status: int,
     type_: str,
@@ -106,21 +106,31 @@ def problem(
     detail: str | None = None,
     instance: str | None = None,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
     **extra: Any,
-) -> Response:
+) -> dict[str, Any]:
+    """An RFC 9457 problem. With exactly one error, its `field` and `rule` are also at the top, so a client
+    reads the field at fault without digging into `errors`."""
     body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if instance:
         body["instance"] = instance
     if errors:
+        if len(errors) == 1:
+            body["field"] = errors[0]["field"]
+            body["rule"] = errors[0]["rule"]
         body["errors"] = errors
     body.update({k: v for k, v in extra.items() if v is not None})
-    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return body
 
 
-def _domain_error(request: Request, exc: DomainError) -> Response:
+def problem(*, status: int, headers: dict[str, str] | None = None, **fields: Any) -> Response[Any]:
+    """A problem+json response (see `problem_body` for the fields)."""
+    return Response(content=problem_body(status=status, **fields), status_code=status, media_type=PROBLEM_JSON,
+                    headers=headers)
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     title = gettext(exc.title)
     detail = gettext(exc.detail, **exc.params) if exc.detail else None
     errors = None
@@ -256,34 +266,45 @@ _UNAVAILABLE = (
 )
 
 
-def _data_error(request: Request, exc: asyncpg.exceptions.DataError) -> Response:
+# (status, headers, body) of a problem not yet made into a response
+Problem = tuple[int, dict[str, str], dict[str, Any]]
+
+
+def _data_error(request: Request[Any, Any, Any], exc: asyncpg.exceptions.DataError) -> Problem:
     """PostgreSQL refused a value the caller sent (a NUL character in text, a number out of range, a
     malformed literal): the request is at fault, and the transaction has rolled back, so nothing was written."""
     log.info("data error on %s %s: %s", request.method, request.url.path, exc)
     message = gettext(N_("A value in the request cannot be stored: {reason}"),
                       reason=type(exc).__name__.removesuffix("Error"))
-    return problem(status=422, type_="invalid-value", title=gettext(InvalidInput.title), detail=message,
-                   instance=request.url.path, errors=[{"field": "body", "rule": "storable", "message": message}])
+    return 422, {}, problem_body(status=422, type_="invalid-value", title=gettext(InvalidInput.title),
+                                 detail=message, instance=request.url.path,
+                                 errors=[{"field": "body", "rule": "storable", "message": message}])
 
 
-def _internal(request: Request, exc: Exception) -> Response:
+def internal_problem(request: Request[Any, Any, Any], exc: BaseException) -> Problem:
+    """The problem an unexpected exception gets: 422 for a value PostgreSQL cannot store, 503 with
+    Retry-After when a dependency is unavailable or the transaction must be retried, 500 (logged with a
+    reference) for anything else."""
     if isinstance(exc, asyncpg.exceptions.DataError):
         return _data_error(request, exc)
-    if isinstance(exc, _UNAVAILABLE) or isinstance(
-        getattr(exc, "__cause__", None), _UNAVAILABLE
-    ):
-        log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
-        return problem(status=503, type_="service-unavailable", title=gettext(Unavailable.title),
-                       instance=request.url.path, headers={"Retry-After": "2"})
+    path = request.url.path
+    if isinstance(exc, _UNAVAILABLE) or isinstance(getattr(exc, "__cause__", None), _UNAVAILABLE):
+        log.warning("dependency unavailable on %s %s: %r", request.method, path, exc)
+        return 503, {"Retry-After": "2"}, problem_body(status=503, type_="service-unavailable",
+                                                        title=gettext(Unavailable.title), instance=path)
     if isinstance(exc, (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)):
-        return problem(status=503, type_="retry", title=gettext(Unavailable.title),
-                       detail=gettext("Please retry the request"), instance=request.url.path,
-                       headers={"Retry-After": "1"})
+        return 503, {"Retry-After": "1"}, problem_body(status=503, type_="retry", title=gettext(Unavailable.title),
+                                                        detail=gettext("Please retry the request"), instance=path)
     error_id = uuid.uuid4().hex
-    log.exception("internal error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
-    return problem(status=500, type_="internal-error", title=gettext(N_("Internal error")),
-                   detail=gettext("Reference: {error_id}", error_id=error_id),
-                   instance=request.url.path, error_id=error_id)
+    log.exception("internal error %s on %s %s", error_id, request.method, path, exc_info=exc)
+    return 500, {}, problem_body(status=500, type_="internal-error", title=gettext(N_("Internal error")),
+                                 detail=gettext("Reference: {error_id}", error_id=error_id), instance=path,
+                                 error_id=error_id)
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    status, headers, body = internal_problem(request, exc)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 exception_handlers = {
@@ -294,5 +315,6 @@ exception_handlers = {
 
 __all__ = [
     "Conflict", "DeadlinePassed", "DomainError", "Forbidden", "IdempotencyConflict", "InvalidInput",
-    "NotFound", "PROBLEM_JSON", "Unauthorized", "Unavailable", "exception_handlers", "problem",
+    "NotFound", "PROBLEM_JSON", "Unauthorized", "Unavailable", "exception_handlers", "internal_problem", "problem",
+    "problem_body",
 ]

@@ -135,7 +135,9 @@ def encode(payload: dict[str, Any] | None) -> str:
 
 
 async def emit(*, topic: str, aggregate_type: str, aggregate_id: Any, payload: dict[str, Any] | None = None) -> None:
-    """Record an event for the consumers, in the current transaction."""
+    """Record an event for the consumers, in the current transaction (NoTransaction outside one: the event
+    must commit with the change it announces)."""
+    db.require_transaction("outbox.emit()")
     await db.execute(INSERT + " VALUES ($1, $2, $3, $4::jsonb)", topic, aggregate_type, str(aggregate_id),
                      encode(payload))
     kick_after_commit()
@@ -144,10 +146,10 @@ async def emit(*, topic: str, aggregate_type: str, aggregate_id: Any, payload: d
 def kick_after_commit() -> None:
     """Ask the worker to drain once the current transaction commits (at once when the caller's statement ran
     on its own, outside a unit of work: it has committed already)."""
-    uow = db._uow.get()
-    if uow is None:
+    if not db.in_unit_of_work():
         kick_soon()
         return
+    uow = db.current_uow()
     if not getattr(uow, "_outbox_kick", False):
         uow._outbox_kick = True  # type: ignore[attr-defined]
         db.after_commit(_kick)
@@ -305,8 +307,8 @@ async def drain(name: str) -> DrainResult:
     drain with nothing to do costs one statement, and an event whose kick arrived while this drain held the
     lock, and was turned away, is still delivered here. Runs its own transactions: call it outside a unit
     of work."""
-    if db._uow.get() is not None:
-        raise RuntimeError("drain() runs its own transactions; call it outside unit_of_work()")
+    if db.in_unit_of_work():
+        raise db.NoTransaction("drain() runs its own transactions; call it outside a unit of work")
     c = _consumers.get(name)
     if c is None:
         raise KeyError(f"no outbox consumer named {name!r}")
@@ -415,10 +417,11 @@ async def prune(*, older_than: timedelta, batch: int = 10_000) -> int:
     cutoff = clock.now() - older_than
     total = 0
     while True:
-        status = await db.execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE (txid, id) <= ($1::text::xid8, $2::bigint)"
-            " AND created_at < $3 ORDER BY txid, id LIMIT $4)",
-            floor["txid"], floor["id"], cutoff, batch)
+        async with db.unit_of_work():
+            status = await db.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE (txid, id) <= ($1::text::xid8,"
+                " $2::bigint) AND created_at < $3 ORDER BY txid, id LIMIT $4)",
+                floor["txid"], floor["id"], cutoff, batch)
         deleted = int(status.split()[-1])
         total += deleted
         if deleted < batch:

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from marketplace.core import geo, i18n

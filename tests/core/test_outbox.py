@@ -122,7 +122,8 @@ async def test_two_drains_in_parallel_deliver_each_event_once(client):
 async def test_a_failing_handler_rolls_back_its_writes_backs_off_and_gets_the_batch_again(client, fixed_clock):
     """The handler's own PostgreSQL writes commit with the cursor, or not at all; after a failure the
     consumer waits (1 s, 2 s, ...) and then gets the same batch again."""
-    await db.execute("CREATE TABLE IF NOT EXISTS test_outbox_seen (event_id bigint PRIMARY KEY)")
+    async with db.unit_of_work():
+        await db.execute("CREATE TABLE IF NOT EXISTS test_outbox_seen (event_id bigint PRIMARY KEY)")
     calls = {"n": 0}
 
     async def handle(events: list[outbox.OutboxEvent]) -> None:
@@ -164,7 +165,8 @@ async def test_a_failing_handler_rolls_back_its_writes_backs_off_and_gets_the_ba
         assert (st.failures, st.pending, st.last_error, st.retry_at) == (0, 0, None, None)
     finally:
         outbox.unregister("test.writer")
-        await db.execute("DROP TABLE test_outbox_seen")
+        async with db.unit_of_work():
+            await db.execute("DROP TABLE test_outbox_seen")
 
 
 async def test_topic_filter_moves_the_cursor_past_other_topics(client):
@@ -227,9 +229,10 @@ async def test_the_cursor_follows_transaction_ids_as_numbers_not_text(client):
     outbox.consumer("test.digits", batch_size=2)(handle)
     try:
         for txid in (8, 9, 10, 11):  # finished long ago: below any watermark
-            await db.execute("INSERT INTO outbox (txid, topic, aggregate_type, aggregate_id, payload)"
-                             " VALUES ($1::text::xid8, 'tender.updated', 'tender', 'T', $2::jsonb)",
-                             str(txid), f'{{"n": {txid}}}')
+            async with db.unit_of_work():
+                await db.execute("INSERT INTO outbox (txid, topic, aggregate_type, aggregate_id, payload)"
+                                 " VALUES ($1::text::xid8, 'tender.updated', 'tender', 'T', $2::jsonb)",
+                                 str(txid), f'{{"n": {txid}}}')
         result = await outbox.drain("test.digits")
         assert got == [8, 9, 10, 11] and result.delivered == 4
     finally:
