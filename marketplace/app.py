@@ -114,9 +114,9 @@ def _language_middleware(default_locale: str):
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] in ("http", "websocket"):
                 conn = ASGIConnection(scope)
-                lang = conn.query_params.get("lang") or conn.cookies.get("lang")
-                i18n.set_language(i18n.language(lang) if lang else i18n.negotiate(
-                    conn.headers.get("accept-language"), default_locale))
+                i18n.set_language(i18n.choose(query=conn.query_params.get("lang"), cookie=conn.cookies.get("lang"),
+                                              accept_language=conn.headers.get("accept-language"),
+                                              default=default_locale))
             await app(scope, receive, send)
 
         return middleware

@@ -90,8 +90,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _domain_message(exc: Any) -> str:
+    from marketplace.core import i18n  # only when a command failed (start-up time)
+
     try:
-        text = str(exc.detail).format(**exc.params)
+        text = i18n.gettext(exc.detail or exc.title, i18n.SOURCE, **exc.params)
     except (KeyError, IndexError, ValueError, AttributeError):
         text = str(exc)
     return f"{text} ({exc.field}: {exc.rule})" if getattr(exc, "field", None) else text

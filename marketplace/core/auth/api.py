@@ -27,6 +27,7 @@ from marketplace.core.auth.schemas import (
     UserRead,
 )
 from marketplace.core.deps import ActorDep, SettingsDep
+from marketplace.core.i18n import N_
 
 T = TypeVar("T")
 FORM = "application/x-www-form-urlencoded"
@@ -81,7 +82,7 @@ class AuthController(Controller):
                 raw = msgspec.json.decode(await request.body())
             except msgspec.DecodeError as exc:
                 raise ValidationException(detail="Validation failed", extra=[
-                    {"message": "The body is not valid JSON", "key": "data", "source": "body"}]) from exc
+                    {"message": N_("The body is not valid JSON"), "key": "data", "source": "body"}]) from exc
             creds = _convert(raw, TokenRequest)
         token, ttl = await service.login(email=creds.username, password=creds.password,
                                          secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
