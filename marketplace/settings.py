@@ -98,6 +98,7 @@ class Settings:
     run_worker_in_process: bool = False
     registry_fee_cents: int = 10_000  # the supplier registry fee, in céntimos
     appeal_bond_percent: Decimal = Decimal("3")  # appeal bond: % of the lot's estimated value
+    payment_stuck_minutes: int = 30  # alarm when a payment stays 'requested' (Stripe not reached) longer
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "no-responder@mercado-abierto.pe"
@@ -207,6 +208,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         db_pool_max=_int(env, "DB_POOL_MAX", 20),
         registry_fee_cents=_int(env, "REGISTRY_FEE_CENTS", 10_000),
         appeal_bond_percent=_decimal(env, "APPEAL_BOND_PERCENT", "3"),
+        payment_stuck_minutes=_int(env, "PAYMENT_STUCK_MINUTES", 30),
         run_worker_in_process=(env.get("RUN_WORKER_IN_PROCESS") or "").strip().lower() in ("1", "true", "yes"),
         smtp_host=env.get("SMTP_HOST") or None,
         smtp_port=_int(env, "SMTP_PORT", 25),
@@ -238,6 +240,8 @@ def check(settings: Settings) -> None:
         raise SettingsError("SEARCH_BACKEND=meilisearch needs MEILI_URL")
     if settings.registry_fee_cents < 1 or not Decimal(0) <= settings.appeal_bond_percent <= Decimal(100):
         raise SettingsError("REGISTRY_FEE_CENTS must be >= 1 and APPEAL_BOND_PERCENT in [0, 100]")
+    if settings.payment_stuck_minutes < 1:
+        raise SettingsError("PAYMENT_STUCK_MINUTES must be >= 1")
     if settings.db_pool_min < 1 or settings.db_pool_max < settings.db_pool_min:
         raise SettingsError("DB_POOL_MIN must be >= 1 and DB_POOL_MAX >= DB_POOL_MIN")
     if settings.audit_checkpoint_every < 1 or settings.audit_checkpoint_seconds < 1:
