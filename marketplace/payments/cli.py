@@ -7,6 +7,8 @@ import sys
 import click
 from rich.table import Table
 
+from marketplace.core.commands import console, run_with_database, services, settings_from_env
+
 
 @click.group()
 def payments() -> None:
@@ -21,8 +23,7 @@ def reconcile(limit: int, apply_: bool) -> None:
     """List Stripe events this database never received or has not applied (exit 1 when there are any and
     --apply was not given)."""
     # Imported when the command runs, not when `marketplace` lists its commands (CLI start-up time: the
-    # service pulls in stripe and the database layer; marketplace.cli loads this module lazily).
-    from marketplace.cli import console, run_with_database, services, settings_from_env
+    # service pulls in stripe and the database layer).
     from marketplace.payments import service
 
     with services(settings_from_env()) as settings:
