@@ -93,7 +93,7 @@ async def register(*, name: str, prefixes: list[str], uri: str = "", slug: str |
                            rule="unique", params={"prefix": prefix, "owner": owner})
     return await q.register_publisher(slug=slug, name=name, uri=uri, prefixes=clean, feed_url=feed_url,
                                       feed_kind=feed_kind, after_param=after_param.strip(),
-                                      interval_minutes=interval_minutes)
+                                      interval_minutes=interval_minutes, now=clock.now())
 
 
 async def harvest_due(settings: Any = None, *, only: str | None = None, client: httpx.AsyncClient | None = None,

@@ -297,20 +297,20 @@ async def compiled_feed(*, txid: str, seq: int, limit: int) -> list[CompiledFeed
 # --- harvesting ---------------------------------------------------------------------------------------------
 
 async def register_publisher(*, slug: str, name: str, uri: str, prefixes: list[str], feed_url: str | None,
-                             feed_kind: str, after_param: str, interval_minutes: int) -> PublisherRow:
+                             feed_kind: str, after_param: str, interval_minutes: int, now: datetime) -> PublisherRow:
     """Create the publisher with this slug, or update it (its prefixes are added to, never removed). A new or
     changed feed is due at once."""
     row = await db.fetchrow(
         "INSERT INTO ocds_publisher AS p (slug, name, uri, ocid_prefixes, feed_url, feed_kind, feed_after_param,"
-        " feed_interval_minutes, feed_next_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())"
+        " feed_interval_minutes, feed_next_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (slug) DO UPDATE SET name = excluded.name, uri = excluded.uri,"
         " ocid_prefixes = ARRAY(SELECT DISTINCT unnest(p.ocid_prefixes || excluded.ocid_prefixes) ORDER BY 1),"
         " feed_url = excluded.feed_url, feed_kind = excluded.feed_kind,"
         " feed_after_param = excluded.feed_after_param, feed_interval_minutes = excluded.feed_interval_minutes,"
-        " feed_next_at = CASE WHEN p.feed_url IS DISTINCT FROM excluded.feed_url THEN now() ELSE p.feed_next_at END,"
+        " feed_next_at = CASE WHEN p.feed_url IS DISTINCT FROM excluded.feed_url THEN $9 ELSE p.feed_next_at END,"
         " feed_cursor = CASE WHEN p.feed_url IS DISTINCT FROM excluded.feed_url THEN '' ELSE p.feed_cursor END"
         f" RETURNING {PUBLISHER_COLUMNS}",
-        slug, name, uri, prefixes, feed_url, feed_kind if feed_url else "", after_param, interval_minutes)
+        slug, name, uri, prefixes, feed_url, feed_kind if feed_url else "", after_param, interval_minutes, now)
     assert row is not None
     return PublisherRow(**row)
 
