@@ -314,9 +314,15 @@ def ruc_of(party: dict[str, Any]) -> str | None:
         candidates.append(pid[7:])
     for c in candidates:
         text = str(c or "").strip()
-        if len(text) == 11 and text.isdigit() and pe_ruc.is_valid(text):
+        if len(text) == 11 and text.isdigit() and _valid_ruc(text):
             return text
     return None
+
+
+@lru_cache(maxsize=65536)
+def _valid_ruc(text: str) -> bool:
+    """python-stdnum's check (the same organisations come back in every release: remembered)."""
+    return pe_ruc.is_valid(text)
 
 
 @dataclass(slots=True)
