@@ -305,6 +305,6 @@ async def ocds_bulk_file(name: str, settings: Settings) -> File:
     return File(path=path, filename=name, media_type="application/gzip")
 
 
-ROUTES = [list_publishers, list_awards, award_aggregates, award_concentration, export_awards, red_flags, tender_red_flags,
-          stage_times, list_alarms, agency_notifications, tender_audit, ocds_releases, ocds_release, ocds_record,
-          ocds_bulk_list, ocds_bulk_file]
+ROUTES = [list_publishers, list_awards, award_aggregates, award_concentration, export_awards, red_flags,
+          tender_red_flags, stage_times, list_alarms, agency_notifications, tender_audit, ocds_releases, ocds_release,
+          ocds_record, ocds_bulk_list, ocds_bulk_file]

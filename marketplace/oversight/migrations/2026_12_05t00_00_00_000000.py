@@ -3,14 +3,16 @@
 * `ocds_publisher`: who publishes a contracting process: ours ("Mercado Abierto", `own`) and every publisher
   whose OCDS is imported, with its ocid prefixes, its harvest feed (URL, cursor, back-off state: all here,
   never in Redis) and counters kept by the importer in the same transactions as the rows.
-* `ocds_import_release`: every release as published, with the OCDS version it was published in, written once. Deduplicated by the
-  hash of its canonical JSON, which covers its ocid and id: the same release imported twice is one row, and a
-  publisher that reuses a release id for other content keeps both (ordered by date, then by arrival).
+* `ocds_import_release`: every release as published, with the OCDS version it was published in, written once.
+  Deduplicated by the hash of its canonical JSON, which covers its ocid and id: the same release imported twice
+  is one row, and a publisher that reuses a release id for other content keeps both (ordered by date, then by
+  arrival).
 * `ocds_compiled`: one compiled release per ocid (ours and imported), always OCDS 1.1 (a process published
   in 1.0 is merged by 1.0's rules, as the standard and ocdskit do, then upgraded; `version` says which rules
-  merged it), with the columns read models filter on. `txid`/`seq` are the change feed, like `ocds_release`'s: every insert or change takes a new
-  (txid, seq), and a consumer reading `(txid, seq) > cursor AND txid < pg_snapshot_xmin(...)` never misses
-  a compiled release that commits late; a process that changes again comes back with its newest state.
+  merged it), with the columns read models filter on. `txid`/`seq` are the change feed, like `ocds_release`'s:
+  every insert or change takes a new (txid, seq), and a consumer reading
+  `(txid, seq) > cursor AND txid < pg_snapshot_xmin(...)` never misses a compiled release that commits late;
+  a process that changes again comes back with its newest state.
 * `ocds_party`: the parties of each compiled release with the RUC read from their identifiers, so awards
   can be matched to registered suppliers and agencies by RUC.
 * `ocds_import_run` / `ocds_import_seen`: one row per import (CLI or harvest) and, while it runs, the
