@@ -42,7 +42,7 @@ FUNCTIONS: list = []
 CRONS: list = [
     cron(stage_alarms, name="oversight_stage_alarms", minute={3, 18, 33, 48}, second=11, run_at_startup=True,
          timeout=300, keep_result=0, max_tries=1),
-    cron(ocds_harvest, name="oversight_ocds_harvest", minute=set(range(0, 60, 5)), second=41, run_at_startup=True,
+    cron(ocds_harvest, name="oversight_ocds_harvest", minute=set(range(0, 60, 5)), second=41, run_at_startup=False,
          timeout=3600, keep_result=0, max_tries=1),
     cron(ocds_bulk, name="oversight_ocds_bulk", minute={7}, second=23, run_at_startup=True, timeout=1800,
          keep_result=0, max_tries=1),

@@ -119,7 +119,7 @@ class OcdsPublisher(Table, tablename="ocds_publisher", db=DB):
 class OcdsImportRelease(Table, tablename="ocds_import_release", db=DB):
     id = BigInt(primary_key=True)
     hash = Bytea(unique=True)
-    publisher_id = ForeignKey(references=OcdsPublisher)
+    publisher_id = ForeignKey(references=OcdsPublisher, null=False)
     ocid = Text()
     release_id = Text()
     date = Text()
@@ -132,7 +132,7 @@ class OcdsImportRelease(Table, tablename="ocds_import_release", db=DB):
 class OcdsCompiled(Table, tablename="ocds_compiled", db=DB):
     # `txid xid8` (the change feed with `seq`) has no piccolo column type; it is read by raw SQL (queries.py).
     ocid = Text(primary_key=True)
-    publisher_id = ForeignKey(references=OcdsPublisher)
+    publisher_id = ForeignKey(references=OcdsPublisher, null=False)
     source = Varchar(length=8)
     hash = Bytea()
     release_date = Text()
@@ -153,7 +153,7 @@ class OcdsCompiled(Table, tablename="ocds_compiled", db=DB):
 
 class OcdsParty(Table, tablename="ocds_party", db=DB):
     # Primary key (ocid, party_id): piccolo has no composite keys; the migration declares it.
-    ocid = ForeignKey(references=OcdsCompiled)
+    ocid = ForeignKey(references=OcdsCompiled, null=False)
     party_id = Text()
     name = Text()
     ruc = Varchar(length=11, null=True)

@@ -251,6 +251,9 @@ async def count_publishers(counts: dict[int, tuple[int, int]]) -> None:
 
 
 async def start_run(origin: str, publisher_id: int | None) -> int:
+    # Scratch rows of runs that ended or died (a killed import never cleans up after itself).
+    await db.execute("DELETE FROM ocds_import_seen WHERE run_id IN (SELECT id FROM ocds_import_run"
+                     " WHERE finished_at IS NOT NULL OR started_at < now() - interval '1 day')")
     row = await db.fetchrow("INSERT INTO ocds_import_run (origin, publisher_id) VALUES ($1, $2) RETURNING id",
                             origin, publisher_id)
     assert row is not None
