@@ -194,10 +194,12 @@ class Release:
     version: str  # "1.0" or "1.1": the rules it merges by
     tags: list[str]
     hash: bytes
-    json: bytes
-    data: dict[str, Any]
+    json: bytes  # canonical JSON; the parsed release is not kept (a batch holds thousands): `value()` decodes it
     where: str
     publisher_id: int = 0
+
+    def value(self) -> dict[str, Any]:
+        return decode(self.json)
 
 
 def prepare_release(release: Any, where: str, version: str = "1.1") -> Release:
@@ -205,7 +207,7 @@ def prepare_release(release: Any, where: str, version: str = "1.1") -> Release:
     raw = canonical(release)
     tags = [t for t in (release.get("tag") or []) if isinstance(t, str)]
     return Release(ocid=release["ocid"].strip(), release_id=str(release["id"]), date=release["date"],
-                   version=version, tags=tags, hash=digest(raw), json=raw, data=release, where=where)
+                   version=version, tags=tags, hash=digest(raw), json=raw, where=where)
 
 
 # --- records ----------------------------------------------------------------------------------------------
