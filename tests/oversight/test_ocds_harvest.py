@@ -78,6 +78,11 @@ def feed():
                     self.wfile.flush()
                     self.close_connection = True
                     return
+            elif parts.path == "/after":  # a releasesAfter API: the next PAGE releases by date, no links
+                after = parse_qs(parts.query).get("releasesAfter", [""])[0]
+                chunk = sorted((r for r in state.releases if r["date"] > after), key=lambda r: r["date"])[:PAGE]
+                body = json.dumps({"uri": self.path, "version": "1.1", "publishedDate": "2024-05-01T00:00:00Z",
+                                   "publisher": {"name": "Feed test"}, "releases": chunk}).encode()
             elif parts.path == "/bulk/":
                 body = json.dumps([{"name": name, "url": f"/bulk/{name}"} for name in sorted(state.files)]).encode()
             elif parts.path.startswith("/bulk/") and parts.path[6:] in state.files:
@@ -167,6 +172,23 @@ async def test_a_crash_while_a_page_is_written_leaves_no_rows_and_the_next_run_r
     fixed_clock.advance(seconds=harvest.LEASE.total_seconds() + 1)
     [result] = await harvest.harvest_due(on_page=crash_on_page_2)
     assert result.error == "" and result.releases_new == 13 - PAGE
+    assert await _counts() == (13, 13, 3)
+
+
+async def test_releases_after_api_is_read_from_the_newest_date_seen(client, fixed_clock, feed):
+    """Pages of `releasesAfter=<newest date seen>` until one is empty; the next run starts from that date."""
+    async with db.unit_of_work():
+        pub = await harvest.register(name="Feed test", prefixes=["ocds-213czf"], after_param="releasesAfter",
+                                     feed_url=f"http://127.0.0.1:{feed.port}/after")
+    [result] = await harvest.harvest_due()
+    newest = max(r["date"] for r in feed.releases)
+    assert result.error == "" and result.releases_new == 13
+    assert (await q.publisher_by_id(pub.id)).feed_cursor == f"after:{newest}"
+    assert feed.requests[0] == "/after" and feed.requests[-1].startswith("/after?releasesAfter=")
+    feed.requests.clear()
+    fixed_clock.advance(minutes=61)
+    [result] = await harvest.harvest_due()
+    assert result.releases_new == 0 and len(feed.requests) == 1 and newest.replace(":", "%3A") in feed.requests[0]
     assert await _counts() == (13, 13, 3)
 
 

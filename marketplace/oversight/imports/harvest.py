@@ -191,6 +191,7 @@ async def _harvest_api(pub: q.PublisherRow, http: httpx.AsyncClient, result: Har
     url = _start_url(pub)
     newest = pub.feed_cursor.partition(":")[2] if pub.feed_cursor.startswith("after:") else ""
     for _ in range(max_pages):
+        newest_before = newest
         page = _page(await _download_page(http, url), url)
         nxt = page.get("links", {}).get("next") if isinstance(page.get("links"), dict) else None
         items = list(read.items_of(page, url, read.Meta()))
@@ -219,6 +220,9 @@ async def _harvest_api(pub: q.PublisherRow, http: httpx.AsyncClient, result: Har
         result.pages += 1
         result.releases_new += report.releases_new
         if last:
+            if pub.feed_after_param and releases_seen and newest > newest_before:
+                url = _with_param(pub.feed_url or "", pub.feed_after_param, newest)  # more after the newest?
+                continue
             return False
         url = nxt  # type: ignore[assignment]
     return True
