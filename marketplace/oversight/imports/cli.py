@@ -33,7 +33,7 @@ def import_(paths: tuple[Path, ...], encoding: str | None, quiet: bool, show_ref
     process. A line or release that is not JSON or not OCDS is listed with where it was and why, and skipped."""
     import codecs
 
-    from marketplace.cli import run_with_database, services, settings_from_env
+    from marketplace.core.commands import run_with_database, services, settings_from_env
     from marketplace.oversight.imports.run import import_paths
 
     if encoding:
@@ -118,7 +118,7 @@ def publishers() -> None:
 @publishers.command("list")
 def publishers_list() -> None:
     """Every publisher with its counts, feed and harvest state."""
-    from marketplace.cli import run_with_database, services, settings_from_env
+    from marketplace.core.commands import run_with_database, services, settings_from_env
     from marketplace.oversight.imports import service
 
     with services(settings_from_env()) as settings:
@@ -144,7 +144,7 @@ def publishers_list() -> None:
 def publishers_add(name: str, prefixes: tuple[str, ...], uri: str, slug: str | None, feed_url: str | None,
                    feed_kind: str, after_param: str, interval: int) -> None:
     """Register a publisher (or update the one with this slug), optionally with a feed to harvest."""
-    from marketplace.cli import run_with_database, services, settings_from_env
+    from marketplace.core.commands import run_with_database, services, settings_from_env
     from marketplace.oversight.imports import harvest
 
     async def go() -> Any:
@@ -165,7 +165,7 @@ def publishers_add(name: str, prefixes: tuple[str, ...], uri: str, slug: str | N
 @click.option("--publisher", "slug", default=None, help="Only this publisher (by slug), due or not.")
 def harvest_now(slug: str | None) -> None:
     """Harvest the publishers whose feed is due now (or one publisher) and print what came in."""
-    from marketplace.cli import run_with_database, services, settings_from_env
+    from marketplace.core.commands import run_with_database, services, settings_from_env
     from marketplace.oversight.imports import harvest
 
     with services(settings_from_env()) as settings:

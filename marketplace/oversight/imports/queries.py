@@ -288,11 +288,12 @@ async def finish_run(run_id: int, *, files: int, releases: int, records: int, re
 # --- the compiled releases' change feed ---------------------------------------------------------------------
 
 async def compiled_feed(*, txid: str, seq: int, limit: int) -> list[CompiledFeedRow]:
-    """Compiled releases changed after (txid, seq), in commit-safe order (below the oldest running
-    transaction: one that commits late is read when it commits, never jumped over)."""
+    """Compiled releases changed after (txid, seq), in commit-safe order (below `local_xmin()`, the oldest
+    transaction still running in this database: one that commits late is read when it commits, never jumped
+    over)."""
     rows = await db.fetch(
         "SELECT ocid, publisher_id, txid::text AS txid, seq, hash, data::text AS data FROM ocds_compiled"
-        " WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < (SELECT local_xmin())"
         " ORDER BY txid, seq LIMIT $3", txid, seq, limit)
     return [CompiledFeedRow(**{**r, "hash": bytes(r["hash"])}) for r in rows]
 

@@ -11,7 +11,7 @@
   in 1.0 is merged by 1.0's rules, as the standard and ocdskit do, then upgraded; `version` says which rules
   merged it), with the columns read models filter on. `txid`/`seq` are the change feed, like `ocds_release`'s:
   every insert or change takes a new (txid, seq), and a consumer reading
-  `(txid, seq) > cursor AND txid < pg_snapshot_xmin(...)` never misses a compiled release that commits late;
+  `(txid, seq) > cursor AND txid < local_xmin()` never misses a compiled release that commits late;
   a process that changes again comes back with its newest state.
 * `ocds_party`: the parties of each compiled release with the RUC read from their identifiers, so awards
   can be matched to registered suppliers and agencies by RUC.
