@@ -8,6 +8,7 @@ from typing import Any
 
 from arq import cron
 
+from marketplace.core.db import unit_of_work
 from marketplace.core.transactions import own_transaction
 from marketplace.oversight import consumers  # noqa: F401  (registers the outbox consumers)
 from marketplace.oversight.imports import harvest
@@ -29,6 +30,7 @@ async def ocds_bulk(ctx: dict[str, Any]) -> int:
     return len(await publisher.write_bulk(ctx["settings"]))
 
 
+@own_transaction  # one transaction per harvested page with its cursor: a failed page must not undo the others
 async def ocds_harvest(ctx: dict[str, Any]) -> int:
     """Harvest the OCDS feeds that are due (own transactions: one per page with its cursor, see harvest.py),
     then compile any of our own processes that has no compiled release yet. Returns new releases."""

@@ -26,7 +26,7 @@ import pytest
 from ocdskit.upgrade import upgrade_release_10_11
 
 from marketplace.core import db
-from marketplace.oversight.imports import domain
+from marketplace.oversight.imports import domain, service
 from marketplace.oversight.imports import queries as q
 from marketplace.oversight.imports.run import import_paths
 from tests.conftest import DATABASE_URL, ROOT
@@ -417,10 +417,9 @@ async def test_our_own_processes_are_compiled_under_mercado_abierto(client, sett
     [own] = [p for p in resp.json() if p["own"]]
     assert own["processes"] == len(ours) and own["releases"] == await count("ocds_release")
     # A process compiled before the backfill existed is compiled by it.
-    await db.execute("DELETE FROM ocds_compiled WHERE ocid = $1", sorted(ours)[0])
     async with db.unit_of_work():
-        from marketplace.oversight.imports import service
-
+        await db.execute("DELETE FROM ocds_compiled WHERE ocid = $1", sorted(ours)[0])
+    async with db.unit_of_work():
         assert await service.backfill_own() == 1
     assert await count("ocds_compiled") == len(ours)
 

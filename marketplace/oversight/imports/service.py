@@ -106,13 +106,13 @@ class Publishers:
         found = self.by_prefix.get(key)
         if found is not None:
             if found in self.placeholders and meta.publisher_name:
-                async with db.unit_of_work():
+                async with db.unit_of_work(join=True):
                     await q.name_publisher(found, name=meta.publisher_name, uri=meta.publisher_uri,
                                            uid=meta.publisher_uid)
                 self.placeholders.discard(found)
                 self.by_name.setdefault(meta.publisher_name.casefold(), found)
             return found
-        async with db.unit_of_work():
+        async with db.unit_of_work(join=True):
             if self.default is not None:
                 found = self.default
             elif meta.publisher_name:
@@ -172,7 +172,7 @@ class Importer:
 
     async def start(self) -> None:
         if self.run_id is None:
-            async with db.unit_of_work():
+            async with db.unit_of_work(join=True):
                 self.run_id = await q.start_run(self.origin, self.default_publisher)
 
     async def add(self, entry: Item | Refusal) -> None:
@@ -238,8 +238,8 @@ class Importer:
         return batch if batch.releases or batch.records or batch.touched else None
 
     async def write(self, batch: _Batch) -> None:
-        """One batch, one transaction (the caller's when there is one)."""
-        async with db.unit_of_work():
+        """One batch, one transaction (the caller's when there is one: joined)."""
+        async with db.unit_of_work(join=True):
             await q.lock_compile()
             outcome = await _write_batch(batch.releases, batch.records, refuse=self.refuse)
             statuses = dict.fromkeys(batch.touched, UNCHANGED)
@@ -263,7 +263,7 @@ class Importer:
         if files is not None:
             self.report.files = files
         if self.run_id is not None:
-            async with db.unit_of_work():
+            async with db.unit_of_work(join=True):
                 r = self.report
                 r.processes_new, r.processes_changed, r.processes_unchanged = await q.finish_run(
                     self.run_id, files=r.files, releases=r.releases, records=r.records, releases_new=r.releases_new,
