@@ -68,12 +68,10 @@ class Demo:
     _rucs: set[str] = field(default_factory=set)
 
     def settings(self) -> Any:
-        """The settings the seeders run with: those `marketplace seed` put in `extra`, else the environment's."""
+        """The settings the seeders run with (`seed_demo(settings=...)` puts them in `extra`)."""
         settings = self.extra.get("settings")
         if settings is None:
-            from marketplace.settings import load_settings
-
-            settings = load_settings()
+            raise RuntimeError("the seeders need Settings: seed_demo(settings=...) or demo.extra['settings']")
         return settings
 
     def ruc(self, prefix: str = "20") -> str:
@@ -201,13 +199,13 @@ def _hash_demo_password_once() -> Iterator[None]:
         auth.hash_password = original
 
 
-async def seed_demo(*, seed: int = DEFAULT_SEED) -> Demo | None:
+async def seed_demo(*, settings: Any, seed: int = DEFAULT_SEED) -> Demo | None:
     """Run every seeder in one transaction when the database is empty; None (and nothing written) if not."""
     async with db.unit_of_work():
         await db.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK)
         if not await database_is_empty():
             return None
-        demo = Demo(rng=random.Random(seed))
+        demo = Demo(rng=random.Random(seed), extra={"settings": settings})
         with _hash_demo_password_once():
             for ref in SEEDERS:
                 await _load(ref)(demo)

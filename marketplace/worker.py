@@ -23,6 +23,7 @@ from typing import Any
 from arq.worker import Worker, func
 
 from marketplace.core import db, outbox, queue, runtime
+from search import service as search_service
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
+        search_service.backend(settings)  # the outbox's search consumer uses the process's backend
         if in_process:
             return  # the app's lifespan owns the pools
         if not settings.database_url:

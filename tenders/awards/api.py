@@ -28,9 +28,11 @@ class TenderAwardsController(Controller):
 
     @post("/", summary="Award the lots in evaluation, or declare them desierto (officer of the owning agency)",
           status_code=201)
-    async def award(self, tender_id: UUID, actor: Actor, data: AwardCreate | None = None) -> AwardResult:
+    async def award(self, tender_id: UUID, actor: Actor, settings: Settings,
+                    data: AwardCreate | None = None) -> AwardResult:
         async with unit_of_work():
-            result = await service.award(actor=actor, tender_id=tender_id, data=data or AwardCreate())
+            result = await service.award(actor=actor, settings=settings, tender_id=tender_id,
+                                         data=data or AwardCreate())
         return result
 
     @get("/", summary="The tender's awards (public)")

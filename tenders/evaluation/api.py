@@ -8,6 +8,7 @@ from litestar import Controller, get, post, put
 
 from marketplace.core.actor import Actor
 from marketplace.core.db import unit_of_work
+from marketplace.settings import Settings
 from tenders.evaluation import service
 from tenders.evaluation.schemas import (
     QualificationCreate,
@@ -25,13 +26,14 @@ class EvaluationController(Controller):
     tags = ["evaluation"]
 
     @get("/rules", summary="How the tender is scored: weights, criteria, bonus policies, tie rule, rounding")
-    async def get_rules(self, tender_id: UUID, actor: Actor) -> ScoringRulesRead:
-        return await service.get_rules(actor=actor, tender_id=tender_id)
+    async def get_rules(self, tender_id: UUID, actor: Actor, settings: Settings) -> ScoringRulesRead:
+        return await service.get_rules(actor=actor, settings=settings, tender_id=tender_id)
 
     @put("/rules", summary="Set the scoring rules (officer of the owning agency, before tendering starts)")
-    async def set_rules(self, tender_id: UUID, data: ScoringRulesWrite, actor: Actor) -> ScoringRulesRead:
+    async def set_rules(self, tender_id: UUID, data: ScoringRulesWrite, actor: Actor,
+                        settings: Settings) -> ScoringRulesRead:
         async with unit_of_work():
-            result = await service.set_rules(actor=actor, tender_id=tender_id, data=data)
+            result = await service.set_rules(actor=actor, settings=settings, tender_id=tender_id, data=data)
         return result
 
     @post("/scores", summary="Enter technical points of a bid per criterion (evaluation committee)",
@@ -50,8 +52,8 @@ class EvaluationController(Controller):
 
     @get("/score-sheets", summary="Score sheets per lot: public once written (award or desierto); the owning "
                                   "agency also sees provisional ones")
-    async def score_sheets(self, tender_id: UUID, actor: Actor) -> list[ScoreSheetRead]:
-        return await service.score_sheets(actor=actor, tender_id=tender_id)
+    async def score_sheets(self, tender_id: UUID, actor: Actor, settings: Settings) -> list[ScoreSheetRead]:
+        return await service.score_sheets(actor=actor, settings=settings, tender_id=tender_id)
 
 
 ROUTES = [EvaluationController]
