@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -55,7 +56,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, timeout: float = 60) -> LiveServer:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 (open while it runs)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "marketplace.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"],
@@ -140,10 +141,8 @@ class Board:
     async def close(self) -> None:
         if self.task:
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
 
     # -- what the board shows
 
@@ -176,7 +175,7 @@ class Board:
 
     @property
     def you(self) -> dict[str, Any] | None:
-        for name, data, _ in reversed(self.events):
+        for _name, data, _ in reversed(self.events):
             if "you" in data:
                 return data["you"]
         return None
@@ -190,7 +189,5 @@ class Board:
             if left <= 0:
                 raise TimeoutError(f"board {self.url}: condition not met; last events {self.events[-3:]}")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout=min(left, 0.5))
-            except asyncio.TimeoutError:
-                pass

@@ -31,7 +31,8 @@ from marketplace.core.i18n import N_
 from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.domain import State
-from tenders.evaluation import domain, policy as policies
+from tenders.evaluation import domain
+from tenders.evaluation import policy as policies
 from tenders.evaluation.schemas import (
     CriterionRead,
     QualificationCreate,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 import email
 import socket
+import time
 import uuid
 from email import policy
 
@@ -16,8 +16,8 @@ from aiosmtpd.controller import Controller
 
 from marketplace.core import db, outbox
 from marketplace.core.auth import service as auth
-from suppliers.alerts import service as alerts
 from suppliers import jobs  # noqa: F401  (registers the 'suppliers.alerts' outbox consumer)
+from suppliers.alerts import service as alerts
 from tests.factories import PASSWORD
 from tests.suppliers.factories import active_supplier, registered_supplier
 

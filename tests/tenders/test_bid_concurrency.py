@@ -10,10 +10,10 @@ opening sees exactly the bids that got a 201.
 from __future__ import annotations
 
 import asyncio
-
-import asyncpg
 from datetime import datetime, timedelta
 from uuid import UUID
+
+import asyncpg
 
 from marketplace.core import db, sealing
 from tests.tenders import factories as tf
