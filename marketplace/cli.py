@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "search": "search.cli:search",
     "payments": "marketplace.payments.cli:payments",
     "export": "marketplace.oversight.cli:export",
+    "redflags": "marketplace.oversight.redflags.cli:redflags",
 }
 
 EMBEDDED_DATABASE = "marketplace"  # database name inside the embedded server
