@@ -17,6 +17,7 @@ data folder so they survive restarts; production mode refuses to start without r
 from __future__ import annotations
 
 import base64
+import difflib
 import functools
 import json
 import os
@@ -503,9 +504,23 @@ def _assign(settings: Settings, values: Mapping[tuple[str, ...], Any]) -> Settin
     return replace(settings, **top)
 
 
+# Prefixes only our variables use: a variable with one of them that Settings does not know is a typo, which
+# would otherwise run the default without a word.
+OUR_PREFIXES = ("BONUS_", "AUCTION_", "REDFLAG_", "STANDSTILL_", "STAGE_LIMIT", "PE_EXTRA")
+
+
+def _unknown(env: Mapping[str, str]) -> list[str]:
+    known = [v.name for v in variables()]
+    out = []
+    for name in sorted(n for n in env if n.startswith(OUR_PREFIXES) and n not in known):
+        close = difflib.get_close_matches(name, known, n=1)
+        out.append(f"{name}: not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
+    return out
+
+
 def _parse_all(env: Mapping[str, str], skip: Iterable[str] = ()) -> tuple[dict[tuple[str, ...], Any], list[str]]:
     values: dict[tuple[str, ...], Any] = {}
-    errors: list[str] = []
+    errors: list[str] = _unknown(env)
     for v in variables():
         raw = env.get(v.name)
         if v.path[0] in skip or raw is None or not raw.strip():

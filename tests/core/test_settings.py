@@ -256,6 +256,14 @@ def test_rules_across_variables_are_checked_at_start_up_too(tmp_path, env, messa
     assert str(err.value) == message
 
 
+def test_a_misspelt_variable_of_ours_is_refused_not_ignored(tmp_path):
+    with pytest.raises(SettingsError) as err:
+        load_settings({"DATA_DIR": str(tmp_path), "BONUS_REGIONAL_RATES": "12"}, persist_dev_keys=False)
+    assert str(err.value) == "BONUS_REGIONAL_RATES: not a setting (did you mean BONUS_REGIONAL_RATE?)"
+    # Other software's variables are none of our business.
+    assert load_settings({"DATA_DIR": str(tmp_path), "PATH": "/bin", "PEX_ROOT": "/x"}, persist_dev_keys=False)
+
+
 def test_empty_values_mean_the_default(tmp_path):
     s = load_settings({"DATA_DIR": str(tmp_path), "PORT": "", "BONUS_REGIONAL_RATE": " ", "PE_EXTRA_HOLIDAYS": ""},
                       persist_dev_keys=False)
