@@ -8,7 +8,7 @@ from typing import Any
 
 from arq import cron
 
-from marketplace.core.db import unit_of_work
+from marketplace.core.transactions import own_transaction
 from marketplace.oversight import consumers  # noqa: F401  (registers the outbox consumers)
 from marketplace.oversight.ocds import publisher
 from marketplace.oversight.stages import service as stages
@@ -18,10 +18,10 @@ log = logging.getLogger(__name__)
 
 async def stage_alarms(ctx: dict[str, Any]) -> int:
     """Raise alarms for tenders stuck past STAGE_LIMIT_DAYS and notify their agencies (once each)."""
-    async with unit_of_work():
-        return await stages.raise_alarms(ctx["settings"])
+    return await stages.raise_alarms(ctx["settings"])
 
 
+@own_transaction  # reads only, for minutes: no long transaction holding back vacuum
 async def ocds_bulk(ctx: dict[str, Any]) -> int:
     """Write the gzip JSON Lines file of each finished day that has none yet."""
     return len(await publisher.write_bulk(ctx["settings"]))
