@@ -54,12 +54,17 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def uvicorn_args(self) -> list[str]:
+        return ["marketplace.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(self.port),
+                "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"]
+
+    def command(self) -> list[str]:
+        """The server's command line (tests run it with a clock they move: tests/live_clock.py)."""
+        return [sys.executable, "-m", "uvicorn", *self.uvicorn_args()]
+
     async def start(self, timeout: float = 60) -> LiveServer:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"],
-            cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as c:
             while time.monotonic() < deadline:
@@ -181,7 +186,8 @@ class Board:
                 return data["you"]
         return None
 
-    async def wait(self, predicate: Callable[[Board], bool], timeout: float = 15) -> None:
+    async def wait(self, predicate: Callable[[Board], bool], timeout: float = 60) -> None:
+        """Until `predicate(self)` holds; the timeout (generous: another process sends the events) fails."""
         deadline = time.monotonic() + timeout
         while not predicate(self):
             if self.error is not None:
