@@ -4,7 +4,6 @@ nothing delivered twice by parallel drains, a consumer's own writes committed wi
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -12,8 +11,7 @@ import asyncpg
 import pytest
 
 from marketplace.core import db, jobs, outbox, queue
-
-WAIT = 20  # seconds: the watermark is cluster-wide, so another session's open transaction can delay us
+from tests import waiting
 
 
 @pytest.fixture
@@ -35,15 +33,15 @@ async def emit(aggregate_id: str, n: int = 1, topic: str = "tender.updated", sta
             await outbox.emit(topic=topic, aggregate_type="tender", aggregate_id=aggregate_id, payload={"n": i})
 
 
-async def until(cond, step, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+async def until(cond, step) -> None:
+    """Run `step` until `cond()` holds: the watermark is cluster-wide, so another session's open transaction
+    can hold delivery back (tests/waiting.py)."""
+
+    async def check() -> bool:
         await step()
-        if cond():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("not delivered in time")
-        await asyncio.sleep(0.05)
+        return cond()
+
+    await waiting.until(check, "the outbox to deliver")
 
 
 async def test_emitted_event_reaches_the_consumer_with_its_fields(client, collector):
@@ -94,10 +92,13 @@ async def test_a_row_committing_late_is_not_skipped(client, collector, settings)
 
 
 async def test_two_drains_in_parallel_deliver_each_event_once(client):
+    """Three drains start while a fourth is inside a batch (its handler waits for them): they stand aside."""
     got: list[int] = []
+    inside, others_returned = asyncio.Event(), asyncio.Event()
 
     async def slow(events: list[outbox.OutboxEvent]) -> None:
-        await asyncio.sleep(0.05)  # hold the batch long enough for the other drains to collide
+        inside.set()
+        await others_returned.wait()  # the batch stays open, under the consumer's lock, until they are back
         got.extend(e.id for e in events)
 
     outbox.consumer("test.slow", batch_size=25)(slow)
@@ -108,15 +109,25 @@ async def test_two_drains_in_parallel_deliver_each_event_once(client):
 
         async def step() -> None:
             nonlocal busy
-            results = await asyncio.gather(*(outbox.drain("test.slow") for _ in range(4)))
-            busy += sum(r.busy for r in results)
+            inside.clear()
+            others_returned.clear()
+            first = asyncio.ensure_future(outbox.drain("test.slow"))
+            entered = asyncio.ensure_future(inside.wait())
+            await asyncio.wait([first, entered], return_when=asyncio.FIRST_COMPLETED)
+            entered.cancel()
+            if inside.is_set():  # else held back by another session's transaction: nothing was read
+                results = await asyncio.gather(*(outbox.drain("test.slow") for _ in range(3)))
+                assert all(r.busy for r in results), results
+                busy += len(results)
+            others_returned.set()
+            await first
 
         await until(lambda: len(got) >= 200, step)
     finally:
         outbox.unregister("test.slow")
     assert len(got) == 200 and max(Counter(got).values()) == 1
     assert got == sorted(got)  # one transaction after another, in (txid, id) order
-    assert busy > 0  # the drains did run into each other, and stood aside
+    assert busy >= 3  # the drains did run into each other, and stood aside
 
 
 async def test_a_failing_handler_rolls_back_its_writes_backs_off_and_gets_the_batch_again(client, fixed_clock):
