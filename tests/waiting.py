@@ -38,3 +38,21 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, *, seconds: flo
             raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}; oldest transactions on"
                                  f" the server: {await oldest_transactions()}")
         await asyncio.sleep(POLL)
+
+
+async def lock_waiters() -> int:
+    """Sessions of this test database waiting for a lock (PostgreSQL shows it: pg_stat_activity)."""
+    row = await db.fetchrow("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND wait_event_type = 'Lock'")
+    assert row is not None
+    return row["n"]
+
+
+async def until_waiting_on_a_lock(n: int = 1) -> None:
+    """Return once `n` sessions of this test database wait for a lock: the event a test needs to know that a
+    concurrent transaction has reached the lock another one holds (instead of sleeping until it probably has)."""
+
+    async def waiting_on_lock() -> bool:
+        return await lock_waiters() >= n
+
+    await until(waiting_on_lock, f"{n} session(s) to wait for a lock")
