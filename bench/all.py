@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import ROOT, bench_url, database_name
+from bench.common import ROOT, bench_url, database_name, require_wrk
 
 
 def scenarios(quick: bool) -> list[tuple[str, list[str]]]:
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
     p.add_argument("--only", nargs="*", help="a subset of the scenarios")
     args = p.parse_args(argv)
+    if not args.only or "rush" in args.only:
+        require_wrk("python -m bench all (its rush scenario)")
     parts = [f"## Every scenario in one run (`python -m bench all`)\n\nOne run of `python -m bench all{' --quick' if args.quick else ''}` on "
              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {platform.machine()}, {os.cpu_count()} CPUs "
              f"(shared), Python {platform.python_version()}, load average before the run "

@@ -228,3 +228,20 @@ def _one_hash_per_password():
     auth.hash_password = hash_password
     yield
     auth.hash_password = original
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One visible line per reason a test did not run (the browser test without Chromium, the Meilisearch
+    backend without MEILI_URL...), naming the files: a skip is never only an 's' in the progress line."""
+    by_reason: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        else:
+            reason = str(report.longrepr)
+        by_reason.setdefault(reason, set()).add(report.nodeid.split("::")[0])
+        counts[reason] = counts.get(reason, 0) + 1
+    for reason, files in sorted(by_reason.items()):
+        terminalreporter.write_line(f"NOT RUN: {counts[reason]} test(s) in {', '.join(sorted(files))}: {reason}",
+                                    yellow=True, bold=True)
