@@ -62,7 +62,7 @@ class LiveServer:
         """The server's command line (tests run it with a clock they move: tests/live_clock.py)."""
         return [sys.executable, "-m", "uvicorn", *self.uvicorn_args()]
 
-    async def start(self, timeout: float = 60) -> LiveServer:
+    async def start(self, timeout: float = 120) -> LiveServer:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + timeout
