@@ -32,7 +32,8 @@ def scenarios(quick: bool) -> list[tuple[str, list[str]]]:
 
 def _meta() -> str:
     try:
-        out = subprocess.run(["psql", bench_url(), "-Atc", "SELECT string_agg(key || '=' || value, ', ') FROM bench_meta"],
+        out = subprocess.run(["psql", bench_url(), "-Atc",
+                              "SELECT string_agg(key || '=' || value, ', ') FROM bench_meta"],
                              capture_output=True, text=True, timeout=30).stdout.strip()
         return out or "not generated"
     except (OSError, subprocess.SubprocessError):
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if not args.only or "rush" in args.only:
         require_wrk("python -m bench all (its rush scenario)")
-    parts = [f"## Every scenario in one run (`python -m bench all`)\n\nOne run of `python -m bench all{' --quick' if args.quick else ''}` on "
+    quick = " --quick" if args.quick else ""
+    parts = [f"## Every scenario in one run (`python -m bench all`)\n\nOne run of `python -m bench all{quick}` on "
              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {platform.machine()}, {os.cpu_count()} CPUs "
              f"(shared), Python {platform.python_version()}, load average before the run "
              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; data: database {database_name(bench_url())} "

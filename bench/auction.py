@@ -33,7 +33,7 @@ import os
 import random
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -56,21 +56,24 @@ async def build(database_url: str, n: int, settings) -> dict:
     """Migrate a fresh database and write an opened subasta lot with `n` bidders; tokens for all."""
     from marketplace import seed as demo_seed
     from marketplace.core import db
-    from marketplace.core.auth import service as auth, tokens
+    from marketplace.core.auth import service as auth
+    from marketplace.core.auth import tokens
     from marketplace.core.migrate import migrate_all
 
     db.configure(database_url)
     await migrate_all()
     await db.start(database_url, min_size=1, max_size=4)
     demo = demo_seed.Demo(rng=random.Random(7))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     pw_hash = auth.hash_password("bench-password-123")
     original = auth.hash_password
     auth.hash_password = lambda p: pw_hash  # argon2 once, not 200 times
     try:
         async with db.unit_of_work():
-            agency = await auth.create_organisation(kind="agency", name="Agencia de Prueba", ruc=demo.ruc(), ubigeo="150101")
-            officer = await auth.create_user(organisation_id=agency, email="oficial@bench.pe", password="bench-password-123",
+            agency = await auth.create_organisation(kind="agency", name="Agencia de Prueba", ruc=demo.ruc(),
+                                                    ubigeo="150101")
+            officer = await auth.create_user(organisation_id=agency, email="oficial@bench.pe",
+                                             password="bench-password-123",
                                              roles=["officer"])
             suppliers = []
             for i in range(n):
@@ -172,7 +175,8 @@ async def main() -> None:
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    settings = load_settings({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DATA_DIR": "/tmp/ma-bench-auction"},
+    settings = load_settings({"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                              "DATA_DIR": "/tmp/ma-bench-auction"},
                              persist_dev_keys=False)
     servers: list[LiveServer] = []
     try:
@@ -187,7 +191,7 @@ async def main() -> None:
         async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=args.concurrency + 4)) as http:
             r = await http.post(f"{servers[0].url}/api/v1/tenders/{data['tender_id']}/lots/{data['lot_id']}/auction",
                                 headers={"Authorization": f"Bearer {data['officer']}"},
-                                json={"starts_at": (datetime.now(timezone.utc) + timedelta(seconds=4)).isoformat(),
+                                json={"starts_at": (datetime.now(UTC) + timedelta(seconds=4)).isoformat(),
                                       "duration_seconds": 3600, "soft_close_seconds": 0, "extension_seconds": 0,
                                       "min_decrement_cents": 1, "min_decrement_percent": "0",
                                       "must_beat_best": args.beat_best, "auto_award": False})
@@ -201,7 +205,7 @@ async def main() -> None:
             await asyncio.wait_for(asyncio.gather(*(b.snapshot.wait() for b in boards)), 60)
             print(f"{len(boards)} boards connected over SSE to {len(servers)} app process(es)")
             start = datetime.fromisoformat(auction["starts_at"])
-            await asyncio.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds() + 0.3))
+            await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() + 0.3))
 
             prices = {i: 900_000_000 + 10_000 * i for i in range(args.boards)}
             global_price = itertools.count(899_999_000, -1)

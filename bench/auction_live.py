@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -63,7 +64,7 @@ class LiveServer:
         return [sys.executable, "-m", "uvicorn", *self.uvicorn_args()]
 
     async def start(self, timeout: float = 120) -> LiveServer:
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 (open while it runs)
         self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as c:
@@ -145,10 +146,8 @@ class Board:
     async def close(self) -> None:
         if self.task:
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
 
     # -- what the board shows
 
@@ -181,7 +180,7 @@ class Board:
 
     @property
     def you(self) -> dict[str, Any] | None:
-        for name, data, _ in reversed(self.events):
+        for _name, data, _ in reversed(self.events):
             if "you" in data:
                 return data["you"]
         return None
@@ -196,7 +195,5 @@ class Board:
             if left <= 0:
                 raise TimeoutError(f"board {self.url}: condition not met; last events {self.events[-3:]}")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout=min(left, 0.5))
-            except asyncio.TimeoutError:
-                pass

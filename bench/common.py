@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -194,7 +194,7 @@ class GranianServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 90) -> GranianServer:
-        out: Any = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        out: Any = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 (server's log)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(self.workers), self.app],
@@ -233,10 +233,8 @@ class GranianServer:
 
         total = 0
         for pid in self.pids():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += psutil.Process(pid).memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total / 1e6
 
     def worker_pids(self) -> list[int]:
@@ -297,8 +295,6 @@ class PrivatePostgres:
             self._run(str(self.BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -54,10 +54,12 @@ async def run(args) -> dict:
 
     worker_mod.gather()  # registers the consumers, as the worker process does
     names = [*outbox.consumers(), "bench.noop"]
-    last = await conn.fetchrow("SELECT o.txid::text AS txid, o.id FROM outbox o ORDER BY o.txid DESC, o.id DESC LIMIT 1")
+    last = await conn.fetchrow(
+        "SELECT o.txid::text AS txid, o.id FROM outbox o ORDER BY o.txid DESC, o.id DESC LIMIT 1")
     await conn.execute("DELETE FROM outbox_cursor WHERE consumer = ANY($1::text[])", names)
     if last is not None:
-        await conn.executemany("INSERT INTO outbox_cursor (consumer, last_txid, last_id) VALUES ($1, $2::text::xid8, $3)",
+        await conn.executemany(
+            "INSERT INTO outbox_cursor (consumer, last_txid, last_id) VALUES ($1, $2::text::xid8, $3)",
                                [(name, last["txid"], last["id"]) for name in names])
 
     work = tempfile.mkdtemp(prefix="ma-bench-outbox-")

@@ -188,7 +188,7 @@ class RssSampler:
             self.peak = max(self.peak, self.proc.memory_info().rss)
             await asyncio.sleep(0.02)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 

@@ -39,7 +39,7 @@ import asyncpg
 import httpx
 from stdnum.pe import ruc as ruc_mod
 
-from bench.common import (GranianServer, PrivateRedis, app_env, bench_url, ensure_database)
+from bench.common import GranianServer, PrivateRedis, app_env, bench_url, ensure_database
 
 HERE = Path(__file__).resolve().parent
 REGION_UBIGEOS = ["010101", "020101", "030101", "040101", "050101", "060101", "070101", "080101", "090101",
@@ -205,7 +205,7 @@ class CpuMeter:
 
     def __exit__(self, *exc) -> None:
         end = self._read()
-        self.app, self.pg, self.busy, self.wall = (b - a for a, b in zip(self._start, end))
+        self.app, self.pg, self.busy, self.wall = (b - a for a, b in zip(self._start, end, strict=False))
         io = io_stalled_s()
         self.io_stall = io - self._io if io is not None and self._io is not None else None
 
@@ -325,7 +325,8 @@ async def rush(args) -> dict:
         lines = lines[: int(ceiling["created_per_s"] * args.seconds * 1.5) + 4000]  # enough, and quick to load
         started = datetime.now(UTC)
         deadline = started + timedelta(seconds=args.seconds + 2.5)  # wrk takes a moment to start
-        await conn.execute("UPDATE tender SET submission_deadline = $2::timestamptz, opening_time = $2::timestamptz + interval '1 hour'"
+        await conn.execute("UPDATE tender SET submission_deadline = $2::timestamptz,"
+                           " opening_time = $2::timestamptz + interval '1 hour'"
                            " WHERE id = ANY($1)", ids, deadline)
         await checkpoint(conn)
         async with WalMeter(conn) as wal_rush:

@@ -8,15 +8,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.connection import ASGIConnection
-from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
 from litestar.contrib.prometheus import PrometheusConfig, PrometheusController
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from marketplace.core import db, i18n, outbox, queue, runtime
 from marketplace.core.auth.dependencies import provide_actor
@@ -54,7 +54,8 @@ class MarketplacePlugin(InitPluginProtocol):
         app_config.exception_handlers.update(exception_handlers)  # type: ignore[arg-type]
         app_config.middleware.insert(0, _language_middleware(settings.default_locale))
         app_config.lifespan.append(self.lifespan)
-        app_config.plugins.append(__import__("tenders.auctions.live", fromlist=["x"]).channels_plugin(settings))  # live auction boards: Redis pub/sub (Litestar channels)
+        # live auction boards: Redis pub/sub (Litestar channels)
+        app_config.plugins.append(__import__("tenders.auctions.live", fromlist=["x"]).channels_plugin(settings))
         app_config.middleware.append(PrometheusConfig(app_name="marketplace", group_path=True).middleware)
         app_config.openapi_config = OpenAPIConfig(
             title="Mercado Abierto API",

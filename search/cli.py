@@ -32,8 +32,15 @@ def _settings(backend: str):
 def reindex(kind: str, backend: str) -> None:
     """Rebuild search indexes from PostgreSQL (settings first, then every document, then stale ones out).
     The index keeps answering meanwhile; outbox events wait and are applied afterwards."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from marketplace.cli import console, run_with_database, services
     from search import service, sync

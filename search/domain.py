@@ -66,7 +66,7 @@ class Locality(msgspec.Struct, frozen=True):
     adjoining: tuple[str, ...]  # 2-digit codes of the adjoining regions, sorted
 
     @staticmethod
-    def of(ubigeo: str) -> "Locality":
+    def of(ubigeo: str) -> Locality:
         """Raises ValueError for an ubigeo that does not exist."""
         region = geo.region_code(ubigeo)
         return Locality(ubigeo=ubigeo, region=region, province=geo.province_code(ubigeo),

@@ -135,7 +135,8 @@ async def _register_regional(demo: Any) -> list[dict[str, Any]]:
                 ruc = demo.ruc("10")
             else:
                 province = geo.province(place.code)
-                name = (f"{demo.rng.choice(PREFIXES)} {province.display_name if demo.rng.random() < 0.5 else region.display_name}"
+                town = province.display_name if demo.rng.random() < 0.5 else region.display_name
+                name = (f"{demo.rng.choice(PREFIXES)} {town}"
                         f" {demo.rng.choice(SUFFIXES)}")
                 ruc = demo.ruc("20")
             email = f"proveedor{n:03d}@{DOMAIN}"
@@ -209,8 +210,8 @@ async def _offers(demo: Any, supplier_ids: list[tuple[Any, str]], sheets: list[d
     await conn.execute(
         "INSERT INTO offer (id, product_sheet_id, supplier_id, brand, status, created_at, updated_at)"
         " SELECT i, p, s, b, st, $6, $6 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])"
-        " AS t(i, p, s, b, st)", *[list(col) for col in zip(*offers)], now)
-    cols = [list(col) for col in zip(*regions)]
+        " AS t(i, p, s, b, st)", *[list(col) for col in zip(*offers, strict=False)], now)
+    cols = [list(col) for col in zip(*regions, strict=False)]
     await conn.execute(
         "INSERT INTO offer_region (offer_id, region_code, price_cents, delivery_days, stock, updated_at)"
         " SELECT * , $6 FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::int[], $5::int[])", *cols, now)

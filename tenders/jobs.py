@@ -16,8 +16,10 @@ from arq import cron
 
 from marketplace.core.actor import SYSTEM
 from marketplace.core.db import unit_of_work
-from tenders import consumers  # noqa: F401  (registers the outbox consumers)
-from tenders import service
+from tenders import (
+    consumers,  # noqa: F401  (registers the outbox consumers)
+    service,
+)
 
 log = logging.getLogger(__name__)
 

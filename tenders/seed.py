@@ -85,7 +85,7 @@ class _Story:
         self.clock.advance(**delta)
 
     async def bid(self, who: Actor, prices: list[int | None], notes: str = "") -> Any:
-        lots = [BidLotPrice(lot_id=lot, price=p) for lot, p in zip(self.lots, prices) if p is not None]
+        lots = [BidLotPrice(lot_id=lot, price=p) for lot, p in zip(self.lots, prices, strict=False) if p is not None]
         return await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id,
                                      data=BidCreate(lots=lots, notes=notes))
 
@@ -155,7 +155,8 @@ async def seed(demo: Any) -> None:
 
     async def opening(s: _Story) -> None:
         items = pick(1)
-        await s.draft(title="Adquisición de medicamentos para establecimientos de salud", method="subasta_inversa_electronica",
+        await s.draft(title="Adquisición de medicamentos para establecimientos de salud",
+                      method="subasta_inversa_electronica",
                       category="goods", items=items, ubigeo="200101", enquiry_days=2, deadline_days=6)
         await s.publish()
         s.at(days=3)

@@ -134,7 +134,8 @@ def _check_lot(lot: LotCreate | dict[str, Any], field: str) -> None:
         raise InvalidInput(N_("{code} is not the ubigeo of a Peruvian district"), field=f"{field}.delivery_ubigeo",
                            rule="ubigeo", params={"code": ubigeo})
     quantity = Decimal(get("quantity"))
-    if not quantity.is_finite() or quantity <= 0 or quantity > 10**12 or quantity != quantity.quantize(Decimal("0.001")):
+    if (not quantity.is_finite() or quantity <= 0 or quantity > 10**12
+            or quantity != quantity.quantize(Decimal("0.001"))):
         raise InvalidInput(N_("The quantity must be positive, with at most 3 decimals"), field=f"{field}.quantity",
                            rule="range")
     scheme, code = get("classification_scheme"), get("classification_code")
@@ -187,7 +188,8 @@ async def _insert_lots(tender_id: UUID, lots: list[LotCreate], state: str, now: 
         "INSERT INTO tender_lot (tender_id, number, title, description, estimated_value, classification_scheme,"
         " classification_code, quantity, unit, delivery_ubigeo, state, state_changed_at)"
         " SELECT $1, n, t, d, v, s, c, q, u, g, $11, $12 FROM unnest($2::int[], $3::text[], $4::text[],"
-        " $5::bigint[], $6::text[], $7::text[], $8::numeric[], $9::text[], $10::text[]) AS x(n, t, d, v, s, c, q, u, g)",
+        " $5::bigint[], $6::text[], $7::text[], $8::numeric[], $9::text[], $10::text[])"
+        " AS x(n, t, d, v, s, c, q, u, g)",
         tender_id, list(range(1, len(lots) + 1)), [lot.title for lot in lots], [lot.description for lot in lots],
         [lot.estimated_value for lot in lots], [lot.classification_scheme for lot in lots],
         [lot.classification_code for lot in lots], [lot.quantity for lot in lots], [lot.unit for lot in lots],
@@ -406,7 +408,7 @@ async def _move(*, actor: Actor, t: dict[str, Any], action: Action, now: datetim
 
 async def _write_lot_states(lots: list[dict[str, Any]], states: tuple[State, ...], now: datetime,
                             cancel_reason: str | None) -> None:
-    changed = [(x["id"], s.value) for x, s in zip(lots, states) if x["state"] != s]
+    changed = [(x["id"], s.value) for x, s in zip(lots, states, strict=False) if x["state"] != s]
     if changed:
         await db.execute(
             "UPDATE tender_lot SET state = x.s, state_changed_at = $3,"

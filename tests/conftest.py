@@ -8,11 +8,11 @@ running every migration; every test starts from empty tables (TRUNCATE), so test
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC
 from pathlib import Path
 
 import asyncpg
@@ -202,9 +202,9 @@ async def client(_client):
 
 @pytest.fixture
 def fixed_clock():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    c = clock.FixedClock(datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc))
+    c = clock.FixedClock(datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
     clock.install(c)
     yield c
     clock.reset()
@@ -228,6 +228,38 @@ def _one_hash_per_password():
     auth.hash_password = hash_password
     yield
     auth.hash_password = original
+
+
+@pytest.fixture
+def stripe_server():
+    """The local Stripe server (tests/stripe_server.py): recorded answers to the API calls Stripe gets."""
+    from tests.stripe_server import StripeServer
+
+    server = StripeServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pay_settings(settings, stripe_server):
+    """The app's settings with STRIPE_API_BASE at the local server (jobs take their settings from ctx)."""
+    import dataclasses
+
+    return dataclasses.replace(settings, stripe_api_base=stripe_server.url)
+
+
+@pytest.fixture
+def embedded_data_dir():
+    """A data folder for embedded servers OUTSIDE pytest's tmp_path: as root the server runs as another
+    user, who must traverse every parent folder, and each pytest run (any concurrent one too) resets
+    /tmp/pytest-of-root to mode 0700."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="ma-embedded-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

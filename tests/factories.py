@@ -9,7 +9,8 @@ from uuid import UUID
 from stdnum.pe import ruc as ruc_mod
 
 from marketplace.core import db
-from marketplace.core.auth import service as auth, tokens
+from marketplace.core.auth import service as auth
+from marketplace.core.auth import tokens
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery staple"

@@ -47,7 +47,8 @@ from uuid import UUID
 import httpx
 
 from marketplace.core import db
-from marketplace.core.auth import service as auth, tokens
+from marketplace.core.auth import service as auth
+from marketplace.core.auth import tokens
 from tests import factories
 
 # The standard callers every authorisation matrix names.

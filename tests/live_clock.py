@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
@@ -29,7 +29,7 @@ class FileClock:
             text = self.path.read_text().strip()
         except FileNotFoundError:
             text = ""
-        return datetime.fromisoformat(text) if text else datetime.now(timezone.utc)
+        return datetime.fromisoformat(text) if text else datetime.now(UTC)
 
 
 class SharedClock(clock.FixedClock):

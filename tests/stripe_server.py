@@ -80,7 +80,7 @@ class StripeServer:
     _thread: threading.Thread | None = None
 
     # --- lifecycle ---
-    def start(self) -> "StripeServer":
+    def start(self) -> StripeServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -218,7 +218,8 @@ class StripeServer:
             return 200, self._event_page(params)
         if method == "GET" and path.startswith("/v1/") and path.rsplit("/", 1)[-1] in self.objects:
             return 200, copy.deepcopy(self.objects[path.rsplit("/", 1)[-1]])
-        return 404, {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({method}: {path})."}}
+        return 404, {"error": {"type": "invalid_request_error",
+                               "message": f"Unrecognized request URL ({method}: {path})."}}
 
     def _create(self, kind: str, obj: dict[str, Any], event_type: str) -> dict[str, Any]:
         self.objects[obj["id"]] = obj

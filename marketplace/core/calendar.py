@@ -23,7 +23,7 @@ import functools
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 LIMA = ZoneInfo("America/Lima")
@@ -111,7 +111,7 @@ class BusinessCalendar:
         """The instant (UTC) a period of `n` business days from a notification at `notified_at` ends."""
         last_day = self.add_business_days(self.local_date(notified_at), n)
         end_local = datetime.combine(last_day + timedelta(days=1), time(0, 0), tzinfo=self.tz)
-        return end_local.astimezone(timezone.utc)
+        return end_local.astimezone(UTC)
 
 
 def parse_dates(raw: str | None) -> frozenset[date]:

@@ -7,10 +7,10 @@ so a closing sweep and a late bid are ordered by the lock and judged by one cloc
 from __future__ import annotations
 
 import contextvars
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class Clock(Protocol):

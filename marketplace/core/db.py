@@ -45,7 +45,7 @@ class PooledConnection(asyncpg.Connection):
 DB = Engine(config={})
 
 AfterCommit = Callable[[], Awaitable[Any]]
-_uow: contextvars.ContextVar["UnitOfWork | None"] = contextvars.ContextVar("uow", default=None)
+_uow: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("uow", default=None)
 
 
 def configure(database_url: str, replica_url: str | None = None) -> None:
@@ -78,7 +78,7 @@ async def stop(timeout: float = 3) -> None:
             continue
         try:
             await asyncio.wait_for(pool.close(), timeout)
-        except (asyncio.TimeoutError, Exception) as exc:
+        except (TimeoutError, Exception) as exc:
             log.warning("closing the connection pool: %s; terminating its connections", exc or type(exc).__name__)
             pool.terminate()
         engine.pool = None

@@ -60,7 +60,8 @@ def document_problems(openapi: OpenAPI) -> OpenAPI:
                 if status == "400" and isinstance(existing, OpenAPIResponse):
                     # Litestar's default 400 documents its own JSON body; ours is always problem+json
                     existing.content = {PROBLEM_JSON: OpenAPIMediaType(schema=ref)}
-                elif isinstance(existing, OpenAPIResponse) and existing.content and PROBLEM_JSON not in existing.content:
+                elif (isinstance(existing, OpenAPIResponse) and existing.content
+                      and PROBLEM_JSON not in existing.content):
                     existing.content[PROBLEM_JSON] = OpenAPIMediaType(schema=ref)
                 elif existing is None:
                     responses[status] = OpenAPIResponse(description=description,

@@ -16,10 +16,10 @@ Writing a consumer
 Put it in a module your `<domain>/jobs.py` imports, so the worker registers it. Delivery is at least
 once: a handler that fails (or a worker killed mid-batch) gets the same events again, so handlers must be
 idempotent. After a failure the consumer backs off (1 s, 2 s, 4 s... up to 5 minutes; `status()` shows the
-count and the last error) while the other consumers go on. A handler's own PostgreSQL writes (`db.execute` etc.) run in the drain's transaction, the one
-that advances the cursor, so for those delivery is effectively exactly once. Events come in (txid, id)
-order; for one aggregate whose row is locked (SELECT ... FOR UPDATE) before its transaction's first write
-that is the order of its changes.
+count and the last error) while the other consumers go on. A handler's own PostgreSQL writes (`db.execute`
+etc.) run in the drain's transaction, the one that advances the cursor, so for those delivery is effectively
+exactly once. Events come in (txid, id) order; for one aggregate whose row is locked (SELECT ... FOR UPDATE)
+before its transaction's first write that is the order of its changes.
 
 Read first, write last. The watermark is the oldest transaction still running anywhere on the server, and
 a transaction counts from its first write (when PostgreSQL gives it an id) to its commit. A handler that
@@ -89,10 +89,7 @@ class Consumer:
     def wants(self, topic: str) -> bool:
         if self.topics is None:
             return True
-        for t in self.topics:
-            if t == topic or (t.endswith("*") and topic.startswith(t[:-1])):
-                return True
-        return False
+        return any(t == topic or t.endswith("*") and topic.startswith(t[:-1]) for t in self.topics)
 
 
 _consumers: dict[str, Consumer] = {}

@@ -7,13 +7,12 @@ tender audit trail are for oversight bodies and the platform; an agency reads th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from dataclasses import dataclass
-
 from litestar import Response, get
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import Parameter
@@ -56,7 +55,8 @@ FromP = Annotated[datetime | None, Parameter(description="awarded at or after (R
 ToP = Annotated[datetime | None, Parameter(description="awarded before (RFC 3339)")]
 VMinP = Annotated[int | None, Parameter(ge=0, le=10**15, description="minimum value in céntimos")]
 VMaxP = Annotated[int | None, Parameter(ge=0, le=10**15, description="maximum value in céntimos")]
-StateP = Annotated[str | None, Parameter(query="state", description="award state: pending, standstill, appealed, consented, cancelled")]
+StateP = Annotated[str | None, Parameter(
+    query="state", description="award state: pending, standstill, appealed, consented, cancelled")]
 
 
 @get("/api/v1/oversight/awards", tags=TAGS, summary="Award history: filtered, newest first, keyset pages (public)")

@@ -13,7 +13,7 @@ payment forward only (see domain.py) and writes the ledger entries the new state
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -383,7 +383,7 @@ async def store_event(event: dict[str, Any]) -> bool:
         "INSERT INTO stripe_event (id, type, object_id, api_created, livemode, payload, received_at)"
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT (id) DO NOTHING RETURNING id",
         event["id"], event["type"], obj.get("id") if isinstance(obj.get("id"), str) else None,
-        datetime.fromtimestamp(created, timezone.utc) if isinstance(created, int) else None,
+        datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None,
         bool(event.get("livemode")), _json.encode(event).decode(), clock.now())
     if row is None:
         return False

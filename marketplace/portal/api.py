@@ -15,6 +15,7 @@ GET /language/{code}          sets the `lang` cookie and goes back
 
 from __future__ import annotations
 
+import contextlib
 import json
 from decimal import Decimal
 from typing import Annotated, Any
@@ -32,7 +33,8 @@ from litestar.static_files import create_static_files_router
 from marketplace.core import clock, geo, i18n
 from marketplace.core.actor import ANONYMOUS
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
-from marketplace.core.i18n import N_, gettext as _
+from marketplace.core.i18n import N_
+from marketplace.core.i18n import gettext as _
 from marketplace.portal import charts, formatting, labels, sources
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
@@ -95,7 +97,8 @@ async def home(request: Request, settings: Settings) -> Template:
     total = sum(int(r["total"]) for r in regions)
     count = sum(int(r["count"]) for r in regions)
     peru = charts.peru_map(values, title=_("Awarded value by region"),
-                           desc=_("A map of Peru's regions shaded by the total value awarded for delivery in each."),
+                           desc=_("A map of Peru's regions shaded by the total value awarded for delivery"
+                                          " in each."),
                            fmt=formatting.money_short, link=lambda c: f"/awards?region={c}",
                            no_data=_("No awards"), ident="home-map")
     return Template("home.html", context={"open_tenders": open_tenders, "map": peru, "total": total,
@@ -129,7 +132,8 @@ async def tender_list(request: Request, settings: Settings) -> Template:
         error, status = _("Search is not available right now; try again in a moment."), 503
     ctx = {"q": q, "ubigeo": ubigeo or "", "state": state or "", "method": method or "", "category": category or "",
            "page": page, "error": error, "offset": offset, "limit": PAGE,
-           "next_query": _query(request, offset=offset + PAGE), "prev_query": _query(request, offset=max(offset - PAGE, 0))}
+           "next_query": _query(request, offset=offset + PAGE),
+           "prev_query": _query(request, offset=max(offset - PAGE, 0))}
     return Template("tenders.html", context=ctx, status_code=status if error else 200)
 
 
@@ -162,12 +166,12 @@ def _timeline(t: Any, awards: list[Any], contracts: list[dict[str, Any]]) -> lis
 
 @get("/tenders/{tender_id:str}", name="portal:tender")
 async def tender_page(tender_id: str, settings: Settings) -> Template:
+    from marketplace.agencies import service as agencies
     from tenders import service as tenders
+    from tenders.auctions import service as auctions_svc
     from tenders.awards import service as awards_svc
     from tenders.bids import service as bids
     from tenders.evaluation import service as evaluation
-    from marketplace.agencies import service as agencies
-    from tenders.auctions import service as auctions_svc
 
     tid = _uuid(tender_id, N_("Tender not found"))
     t = await tenders.get_tender(actor=ANONYMOUS, tender_id=tid)
@@ -233,7 +237,8 @@ async def catalog(request: Request, settings: Settings) -> Template:
             error, status = _("Search is not available right now; try again in a moment."), 503
     return Template("catalog.html", context={
         "q": q, "ubigeo": ubigeo or "", "page": page, "error": error, "offset": offset, "limit": PAGE,
-        "next_query": _query(request, offset=offset + PAGE), "prev_query": _query(request, offset=max(offset - PAGE, 0)),
+        "next_query": _query(request, offset=offset + PAGE),
+        "prev_query": _query(request, offset=max(offset - PAGE, 0)),
     }, status_code=status if error else 200)
 
 
@@ -247,7 +252,8 @@ async def _history(f: Any) -> dict[str, Any]:
             "count": sum(int(r["count"]) for r in by_region),
             "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
                                    title=_("Awarded value by region"),
-                                   desc=_("A map of Peru's regions shaded by the total value awarded for delivery in each."),
+                                   desc=_("A map of Peru's regions shaded by the total value awarded for delivery"
+                                          " in each."),
                                    fmt=formatting.money_short, no_data=_("No awards"), ident="profile-map")}
 
 
@@ -327,10 +333,8 @@ async def awards_explorer(request: Request) -> Template:
     if f is not None and f.agency_id is not None:
         from marketplace.agencies import service as agencies
 
-        try:
+        with contextlib.suppress(NotFound):
             ctx["agency"] = await agencies.get_agency(actor=ANONYMOUS, agency_id=f.agency_id)
-        except NotFound:
-            pass
     if f is not None:
         try:
             rows, nxt = await sources.award_page(f, cursor=cursor, limit=limit)
@@ -342,13 +346,15 @@ async def awards_explorer(request: Request) -> Template:
         conc = await sources.concentration(f, limit=10)
         ctx.update({
             "total": sum(int(r["total"]) for r in by_region), "count": sum(int(r["count"]) for r in by_region),
-            "months": months, "months_partial": partial, "by_region": by_region, "suppliers": suppliers, "concentration": conc,
+            "months": months, "months_partial": partial, "by_region": by_region, "suppliers": suppliers,
+            "concentration": conc,
             "months_chart": charts.bars([(m, float(v)) for m, _n, v in months], title=_("Awarded value by month"),
                                         desc=_("Total value of the awards made each month (Lima time)."),
                                         fmt=formatting.money_short, ident="months"),
             "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
                                    title=_("Awarded value by region"),
-                                   desc=_("A map of Peru's regions shaded by the total value awarded for delivery in each."),
+                                   desc=_("A map of Peru's regions shaded by the total value awarded for delivery"
+                                          " in each."),
                                    fmt=formatting.money_short,
                                    link=lambda c: "/awards?" + _query(request, region=c, cursor=None),
                                    no_data=_("No awards"), ident="awards-map"),

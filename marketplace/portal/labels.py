@@ -61,7 +61,8 @@ FLAG_DEFINITIONS = {
     "contract_value_raised": N_("The contract's value was raised by amendments by more than the allowed share."),
 }
 
-KINDS = {"method": METHODS, "category": CATEGORIES, "tender_state": TENDER_STATES, "award_state": AWARD_STATES, "appeal_state": APPEAL_STATES,
+KINDS = {"method": METHODS, "category": CATEGORIES, "tender_state": TENDER_STATES, "award_state": AWARD_STATES,
+         "appeal_state": APPEAL_STATES,
          "supplier_status": SUPPLIER_STATUS, "contract_status": CONTRACT_STATUS, "flag": FLAGS, "stage": STAGES,
          "flag_definition": FLAG_DEFINITIONS}
 

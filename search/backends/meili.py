@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -119,10 +120,8 @@ class MeiliIndex:
 
     async def drop(self) -> None:
         for kind in KINDS:
-            try:
+            with contextlib.suppress(MeilisearchError):
                 await self.client.delete_index_if_exists(self.uid(kind))
-            except MeilisearchError:
-                pass
 
     # --------------------------------------------------------------------------------------------- writes
 

@@ -73,7 +73,7 @@ class _Sql:
         """Every condition but the full-text one."""
         return " AND ".join(self.where) if self.where else "TRUE"
 
-    def copy(self) -> "_Sql":
+    def copy(self) -> _Sql:
         other = _Sql()
         other.args, other.where, other.text = list(self.args), list(self.where), self.text
         return other

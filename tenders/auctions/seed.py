@@ -39,7 +39,7 @@ async def _opened_subasta(*, demo: Any, settings: Any, officer: Any, suppliers: 
     await tenders.publish(actor=officer, settings=settings, tender_id=tender_id)
     demo_clock = clock._current.get()
     demo_clock.advance(days=3)
-    for who, factor in zip(suppliers, prices):
+    for who, factor in zip(suppliers, prices, strict=False):
         await bids.submit_bid(actor=who, settings=settings, tender_id=tender_id,
                               data=BidCreate(lots=[BidLotPrice(lot_id=lot_id, price=int(value * factor))]))
     demo_clock.advance(days=3, hours=2)

@@ -41,7 +41,8 @@ from marketplace.core.errors import Conflict, DeadlinePassed, DomainError, Forbi
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
 from tenders import service as tenders
-from tenders.auctions import domain, live, policy as policies
+from tenders.auctions import domain, live
+from tenders.auctions import policy as policies
 from tenders.auctions.domain import AUCTION, AuctionPolicy, AuctionState, Board, Lance, Standing
 from tenders.auctions.schemas import (
     AuctionCreate,

@@ -20,10 +20,10 @@ The consent decision also needs the clock: `can_consent(now, standstill_ends_at,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Mapping
 
 from marketplace.core.errors import Conflict, DeadlinePassed
 from marketplace.core.i18n import N_

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from uuid import UUID
 
 from arq import cron
-
-from uuid import UUID
 
 from marketplace.core import outbox
 from marketplace.core.actor import SYSTEM

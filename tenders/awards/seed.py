@@ -94,7 +94,7 @@ class _Scenario:
 
         assert self.tender_id is not None
         self.clock.set(self.enquiry_end + timedelta(hours=1))
-        for i, (who, by_lot) in enumerate(zip(bidders, prices)):
+        for i, (who, by_lot) in enumerate(zip(bidders, prices, strict=False)):
             receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id, data=BidCreate(
                 lots=[BidLotPrice(lot_id=self.lots[j], price=p) for j, p in by_lot.items()]))
             for j in by_lot:
@@ -110,7 +110,8 @@ class _Scenario:
         assert self.tender_id is not None
         await evaluation.enter_points(actor=self.committee, tender_id=self.tender_id, data=TechnicalPointsCreate(
             lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)],
-            scores=[PointsEntry(criterion="exp", points=Decimal(exp)), PointsEntry(criterion="team", points=Decimal(team))]))
+            scores=[PointsEntry(criterion="exp", points=Decimal(exp)),
+                    PointsEntry(criterion="team", points=Decimal(team))]))
 
     async def disqualify(self, bidder: int, lot: int, reason: str) -> None:
         from tenders.evaluation import service as evaluation

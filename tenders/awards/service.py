@@ -40,7 +40,8 @@ from tenders.awards.schemas import (
     LotOutcome,
 )
 from tenders.domain import Action, State
-from tenders.evaluation import policy as policies, service as evaluation
+from tenders.evaluation import policy as policies
+from tenders.evaluation import service as evaluation
 
 TOPIC_CREATED = "award.created"
 TOPIC_UNSUCCESSFUL = "lot.unsuccessful"
@@ -97,7 +98,8 @@ async def award(*, actor: Actor, tender_id: UUID, data: AwardCreate) -> AwardRes
     if not chosen:
         raise Conflict(N_("No lot of this tender is in evaluation (the tender is {state})"), field="state",
                        rule="state", params={"state": t["state"]})
-    await __import__("tenders.auctions.gate", fromlist=["x"]).check_awardable(lot_ids=[lot["id"] for lot in chosen])  # live auctions first
+    gate = __import__("tenders.auctions.gate", fromlist=["x"])
+    await gate.check_awardable(lot_ids=[lot["id"] for lot in chosen])  # live auctions first
     policy = policies.current()
     rules = await evaluation.load_rules(tender_id=tender_id)
     seed = await evaluation.opening_seed(tender_id=tender_id)

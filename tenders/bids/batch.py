@@ -12,8 +12,8 @@ How a bid goes (tenders/bids/service.py prepares it exactly as when alone: seale
   statement at once: at low load nothing changes.
 - The group statement judges each bid by the single statement's own SQL (service._judged, _accepted),
   against that bid's own received_at, under the same share locks on its tender and supplier rows (every
-  tender and supplier of the group; share locks do not wait for each other), and writes for each bid it accepts the same rows: bid, its lots, the
-  audit event, the outbox event and the Idempotency-Key's answer.
+  tender and supplier of the group; share locks do not wait for each other), and writes for each bid it
+  accepts the same rows: bid, its lots, the audit event, the outbox event and the Idempotency-Key's answer.
 - A bid it did not store (refused, or its Idempotency-Key already used) goes to the single statement, which
   judges it again and says why, or replays the stored answer. When the statement fails (a supplier bidding
   twice for one lot at once, a deadlock, anything PostgreSQL refuses), it stored nothing, and every bid of

@@ -393,7 +393,7 @@ def sort_key(score: BidScore, seed: str) -> tuple:
 def _decided_by(a: BidScore, b: BidScore, seed: str) -> str:
     """Which step of TIE_RULE separates `a` (ranked first) from `b`."""
     ka, kb = sort_key(a, seed), sort_key(b, seed)
-    for i, (x, y) in enumerate(zip(ka, kb)):
+    for i, (x, y) in enumerate(zip(ka, kb, strict=False)):
         if x != y:
             return TIE_RULE[i]
     return TIE_RULE[-1]

@@ -29,7 +29,8 @@ from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from tenders import service as tenders
 from tenders.domain import State
-from tenders.evaluation import domain, policy as policies
+from tenders.evaluation import domain
+from tenders.evaluation import policy as policies
 from tenders.evaluation.schemas import (
     CriterionRead,
     QualificationCreate,

@@ -27,7 +27,6 @@ from marketplace import seed
 from marketplace.core import db, queue
 from tests import waiting
 from tests.conftest import DATABASE_URL, ROOT, _truncate
-from tests.core.test_embedded import embedded_data_dir  # noqa: F401 (fixture)
 
 MARKETPLACE = [sys.executable, "-m", "marketplace.cli"]
 PASSWORD = "una clave bastante larga"
@@ -141,7 +140,8 @@ def test_serve_fails_with_one_clear_line_when_the_port_is_taken(tmp_path):
         result = _run(["serve"], _env(DATA_DIR=str(tmp_path), PORT=str(port),
                                       DATABASE_URL=DATABASE_URL, REDIS_URL="redis://127.0.0.1:1/0"))
     assert result.returncode == 1
-    assert result.stderr.strip() == f"Error: cannot listen on 127.0.0.1:{port}: the port is in use (set PORT to another one)"
+    assert result.stderr.strip() == (f"Error: cannot listen on 127.0.0.1:{port}: the port is in use"
+                                     " (set PORT to another one)")
 
 
 def test_serve_fails_with_one_clear_line_when_the_database_is_unreachable(tmp_path):

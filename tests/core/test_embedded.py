@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import pytest
 
 from marketplace import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def embedded_data_dir():
-    """A data folder for embedded servers OUTSIDE pytest's tmp_path: as root the server runs as another
-    user, who must traverse every parent folder, and each pytest run (any concurrent one too) resets
-    /tmp/pytest-of-root to mode 0700."""
-    path = Path(tempfile.mkdtemp(prefix="ma-embedded-", dir="/var/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_data_inside_roots_home_is_kept_elsewhere_when_root(tmp_path):

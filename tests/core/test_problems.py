@@ -13,7 +13,7 @@ def assert_problem(r, status: int, type_: str, *, field: str | None = None, rule
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     body = r.json()
-    assert PROBLEM_KEYS <= body.keys(), body
+    assert body.keys() >= PROBLEM_KEYS, body
     assert body["status"] == status
     assert body["type"] == f"https://mercadoabierto.pe/problems/{type_}"
     assert body["instance"] == r.request.url.path

@@ -46,7 +46,8 @@ async def test_worker_killed_mid_drain_loses_nothing_and_repeats_nothing(setting
         async with db.unit_of_work():
             await db.execute(
                 "INSERT INTO outbox (topic, aggregate_type, aggregate_id, payload)"
-                " SELECT 'drill.tick', 'drill', g::text, jsonb_build_object('n', g) FROM generate_series($1::int, $2::int) g",
+                " SELECT 'drill.tick', 'drill', g::text, jsonb_build_object('n', g)"
+                " FROM generate_series($1::int, $2::int) g",
                 start, start + 249)
     ids = [r["id"] for r in await db.fetch("SELECT id FROM outbox WHERE topic = 'drill.tick' ORDER BY id")]
     assert len(ids) == EVENTS

@@ -44,7 +44,7 @@ class Tender:
         self.data: Any = None
 
     async def publish(self, *, method: str = "adjudicacion_simplificada", codes: list[str] | None = None,
-                      deadline_days: int = 10, enquiry_days: int = 4, value: int = 10_000_000) -> "Tender":
+                      deadline_days: int = 10, enquiry_days: int = 4, value: int = 10_000_000) -> Tender:
         from tenders import service as tenders
         from tenders.schemas import LotCreate, TenderCreate
 

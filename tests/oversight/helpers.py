@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def drain() -> None:
-    """Every consumer the worker registers (importing its job modules, as the worker does) Deliver every pending outbox event to every consumer (contracts create contracts from consented
-    awards, whose events oversight then publishes): loop until nothing moves."""
+    """Deliver every pending outbox event to every consumer the worker registers (importing its job modules,
+    as the worker does; contracts create contracts from consented awards, whose events oversight then
+    publishes): loop until nothing moves."""
     from marketplace import worker
 
     worker.gather()

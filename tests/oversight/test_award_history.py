@@ -32,7 +32,8 @@ async def _insert(n: int, *, start: datetime = T0, agency=AG1, ruc="20100000001"
             " agency_ruc, agency_name, supplier_id, supplier_ruc, supplier_name, method, category,"
             " classification_scheme, classification_code, delivery_ubigeo, region, province, value, currency, state,"
             " awarded_at) VALUES ($1, $2::uuid, $3, 'ocds-x-' || $2::uuid::text, 'T', 'L', $4::uuid, '20000000001',"
-            " 'Agency ' || $4::uuid::text, $5, $6::text, 'Supplier ' || $6::text, $7, $8, 'UNSPSC', $9, $10::text, substr($10::text, 1, 2), substr($10::text, 1, 4), $11, 'PEN',"
+            " 'Agency ' || $4::uuid::text, $5, $6::text, 'Supplier ' || $6::text, $7, $8, 'UNSPSC', $9, $10::text,"
+            " substr($10::text, 1, 2), substr($10::text, 1, 4), $11, 'PEN',"
             " $12, $13)",
             award_id, uuid.uuid4(), uuid.uuid4(), agency, uuid.UUID(int=int(ruc)), ruc, method, category, code, ubigeo,
             value, state, start + step * i)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -87,7 +88,7 @@ async def test_release_content_parties_lots_bids_amounts(client, settings):
     assert all(a["relatedLots"][0] in lots for a in release["awards"])
     bid_ids = {b["id"] for b in release["bids"]["details"]}
     assert all(a["relatedBids"][0] in bid_ids for a in release["awards"])
-    award = await db.fetchrow("SELECT value FROM award WHERE id = $1", __import__("uuid").UUID(release["awards"][0]["id"]))
+    award = await db.fetchrow("SELECT value FROM award WHERE id = $1", uuid.UUID(release["awards"][0]["id"]))
     assert release["awards"][0]["value"] == {"amount": award["value"] / 100, "currency": "PEN"}
     assert release["date"].endswith("Z")
 

@@ -219,7 +219,7 @@ async def test_contract_value_raised_by_amendments(client, settings, fixed_clock
                                                     lot_id=lot.lot_id, supplier_org_id=a.org_id,
                                                     value_cents=lot.award.value, currency="PEN")
             ids.append(row["id"])
-        for cid, value in zip(ids, (1_000_000, 2_000_000)):
+        for cid, value in zip(ids, (1_000_000, 2_000_000), strict=False):
             await contracts.add_milestone(actor=officer, contract_id=cid, data=MilestoneCreate(
                 deliverable="Entrega única", due_date=date(2027, 2, 1), amount_cents=value))
             await contracts.sign(actor=officer, contract_id=cid, data=ContractSign(

@@ -3,7 +3,6 @@ the agency once); a tender's audit trail for oversight users; the public audit v
 
 from __future__ import annotations
 
-
 from marketplace.core import audit, db
 from marketplace.oversight.stages import service as stages
 from tests import factories, waiting

@@ -8,8 +8,8 @@ import threading
 import uuid
 
 from marketplace.core import db
-from marketplace.payments import jobs, service
 from marketplace.core.actor import Actor
+from marketplace.payments import jobs, service
 from tests import factories
 from tests.payments.helpers import deliver, run_jobs
 
@@ -87,7 +87,8 @@ async def test_appeal_bond_paid_then_refunded_when_upheld(client, pay_settings, 
                    roles=frozenset({"bidder"}), via="jwt")
     async with db.unit_of_work():
         bond = await service.request_appeal_bond(
-            actor=bidder, bond_percent=pay_settings.appeal_bond_percent, appeal_id=appeal_id, supplier_org_id=supplier.org_id,
+            actor=bidder, bond_percent=pay_settings.appeal_bond_percent, appeal_id=appeal_id,
+            supplier_org_id=supplier.org_id,
             agency_org_id=officer.org_id, estimated_value_cents=1_234_567_89)
     assert bond["amount_cents"] == 3_703_704  # 3% of S/ 1,234,567.89, half-even to the céntimo
     assert not await service.bond_paid(appeal_id=appeal_id)

@@ -10,7 +10,9 @@ import uuid
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from marketplace.core import db
 from marketplace.core.actor import Actor
@@ -129,7 +131,8 @@ async def test_duplicated_and_shuffled_events_reach_the_same_state(
     appeal_id = uuid.uuid4()
     async with db.unit_of_work():
         bond = await service.request_appeal_bond(
-            actor=actor, bond_percent=pay_settings.appeal_bond_percent, appeal_id=appeal_id, supplier_org_id=appellant.org_id,
+            actor=actor, bond_percent=pay_settings.appeal_bond_percent, appeal_id=appeal_id,
+            supplier_org_id=appellant.org_id,
             agency_org_id=None, estimated_value_cents=10_000_000)
     await jobs.payments_execute({"settings": pay_settings}, str(bond["id"]))
     intent = (await service.appeal_bond(appeal_id=appeal_id))["stripe_object_id"]

@@ -44,7 +44,7 @@ def live_server(site, settings, tmp_path_factory):
     env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url or "",
            "DATA_DIR": str(tmp_path_factory.mktemp("live")), "HOST": "127.0.0.1", "PORT": str(port),
            "DB_POOL_MAX": "5"}
-    log = open(tmp_path_factory.mktemp("live-log") / "server.log", "w+")
+    log = open(tmp_path_factory.mktemp("live-log") / "server.log", "w+")  # noqa: SIM115 (the server's log)
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "marketplace.app:create_app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -87,7 +87,8 @@ A11Y_CHECK = """() => {
     last = level;
   }
   for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
-    if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) problems.push('unlabelled ' + (el.id || el.name));
+    if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+      problems.push('unlabelled ' + (el.id || el.name));
   }
   for (const svg of document.querySelectorAll('svg.chart')) {
     if (!svg.querySelector('title') || !svg.getAttribute('aria-labelledby')) problems.push('chart without a title');

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import uuid
+from datetime import UTC
 
 import pytest
 
@@ -150,12 +151,12 @@ async def test_oversight_pages_and_verify(site, settings):
 
 async def test_a_pasted_bid_receipt_is_checked_against_the_platform_key(site, settings):
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tenders.bids.service import make_receipt
 
     receipt = make_receipt(settings, bid_id=uuid.uuid4(), ocid="ocds-test01-x", lots=[uuid.uuid4()],
-                           sha256="ab" * 32, received_at=datetime(2026, 11, 29, 15, 0, tzinfo=timezone.utc))
+                           sha256="ab" * 32, received_at=datetime(2026, 11, 29, 15, 0, tzinfo=UTC))
     body = json.dumps({f: getattr(receipt, f) for f in receipt.__struct_fields__})
     r = await site.post("/verify/receipt", data={"receipt": body})
     assert "La firma es válida" in _html(r)

@@ -58,7 +58,8 @@ async def _publish(client, officer, *, title, ubigeo, days, enquiry_days=5, **ov
     payload = tf.draft_payload(title=title, **over)
     payload["lots"][0]["delivery_ubigeo"] = ubigeo
     deadline = clock.now() + timedelta(days=days)
-    payload.update(enquiry_end=(clock.now() + timedelta(days=enquiry_days)).isoformat(), submission_deadline=deadline.isoformat(),
+    payload.update(enquiry_end=(clock.now() + timedelta(days=enquiry_days)).isoformat(),
+                   submission_deadline=deadline.isoformat(),
                    opening_time=(deadline + timedelta(hours=1)).isoformat())
     r = await client.post("/api/v1/tenders", json=payload, headers=officer.headers)
     assert r.status_code == 201, r.text
@@ -72,7 +73,8 @@ async def test_tender_search_filters_and_local_first(client, settings, fixed_clo
     officer = await tf.officer(settings)
     cusco = await _publish(client, officer, title="Adquisición de cemento para Cusco", ubigeo="080101", days=10)
     puno = await _publish(client, officer, title="Adquisición de cemento portland", ubigeo="210101", days=20)
-    lima = await _publish(client, officer, title="Servicio de consultoría en sistemas", ubigeo="150101", days=30, enquiry_days=12,
+    lima = await _publish(client, officer, title="Servicio de consultoría en sistemas", ubigeo="150101", days=30,
+                          enquiry_days=12,
                           category="services", method="concurso_publico")
     draft = await tf.draft(client, officer, title="Cemento en borrador")
     await drain()

@@ -23,7 +23,8 @@ _seq = itertools.count(1)
 
 async def registered_supplier(settings, *, ruc: str | None = None, name: str | None = None,
                               ubigeo: str = "150101", mype: bool = False, status: str = "active",
-                              categories: list[str] | None = None, roles: tuple[str, ...] = ("supplier_admin", "bidder"),
+                              categories: list[str] | None = None,
+                              roles: tuple[str, ...] = ("supplier_admin", "bidder"),
                               until=None) -> Login:
     """A supplier registered as by POST /api/v1/suppliers, moved to `status`, and a token for its admin."""
     n = next(_seq)
@@ -51,7 +52,8 @@ async def active_supplier(settings, **kw) -> Login:
 
 
 async def catalog_with_product(client, settings, *, code: str | None = None, name: str = "Papel bond A4 80 g",
-                               classification: str = "14111507", unit: str = "paquete x 500") -> tuple[dict, dict, Login]:
+                               classification: str = "14111507",
+                               unit: str = "paquete x 500") -> tuple[dict, dict, Login]:
     """A catalogue with one product sheet, created over HTTP by a platform admin."""
     from tests import factories
 

@@ -14,8 +14,8 @@ from aiosmtpd.controller import Controller
 
 from marketplace.core import db, outbox
 from marketplace.core.auth import service as auth
-from suppliers.alerts import service as alerts
 from suppliers import jobs  # noqa: F401  (registers the 'suppliers.alerts' outbox consumer)
+from suppliers.alerts import service as alerts
 from tests import waiting
 from tests.factories import PASSWORD
 from tests.suppliers.factories import active_supplier, registered_supplier

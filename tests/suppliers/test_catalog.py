@@ -135,7 +135,8 @@ async def test_suspended_supplier_offers_disappear_and_come_back(client, setting
     assert (await client.get(f"/api/v1/offers/{o1['id']}", headers=officer.headers)).status_code == 404
     status_event = await db.fetchrow("SELECT payload FROM outbox WHERE topic = 'supplier.status_changed'"
                                      " ORDER BY id DESC LIMIT 1")
-    payload = json.loads(status_event["payload"]) if isinstance(status_event["payload"], str) else status_event["payload"]
+    payload = status_event["payload"]
+    payload = json.loads(payload) if isinstance(payload, str) else payload
     assert payload["supplier_org_id"] == str(sup.org_id) and payload["status"] == "suspended"
     assert payload["searchable"] is False
     (doc,) = await events.offer_documents(offer_ids=[o1["id"]])

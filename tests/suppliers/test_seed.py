@@ -43,7 +43,8 @@ async def test_seed_has_suppliers_everywhere_and_thousands_of_offers(client):
 
     assert all(ruc.is_valid(r["ruc"]) for r in await db.fetch("SELECT ruc FROM supplier"))
     # every offer is announced to search
-    announced = (await db.fetchrow("SELECT count(DISTINCT aggregate_id) AS n FROM outbox WHERE topic LIKE 'offer.%'"))["n"]
+    announced = (await db.fetchrow(
+        "SELECT count(DISTINCT aggregate_id) AS n FROM outbox WHERE topic LIKE 'offer.%'"))["n"]
     assert announced == offers
     first = await _snapshot()
     # deterministic: the same seed gives the same registry and prices

@@ -93,7 +93,7 @@ def past_deadline(fixed_clock, tender: dict[str, Any], **delta: float) -> None:
 
 
 def bid_payload(tender: dict[str, Any], prices: list[int], **over: Any) -> dict[str, Any]:
-    lots = [{"lot_id": lot["id"], "price": p} for lot, p in zip(tender["lots"], prices)]
+    lots = [{"lot_id": lot["id"], "price": p} for lot, p in zip(tender["lots"], prices, strict=False)]
     return {"lots": lots, **over}
 
 

@@ -14,7 +14,7 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -44,14 +44,14 @@ class Setup:
 async def opened_subasta(client, settings, fixed_clock, n: int, *, base: int = 100_000_00) -> Setup:
     """A subasta inversa with one lot, opened, `n` bidders with prices base, base+1000, ... (bidder 0 best);
     the caller then installs the clock it shares with the servers (at the present)."""
-    fixed_clock.set(datetime.now(timezone.utc) - timedelta(days=30))
+    fixed_clock.set(datetime.now(UTC) - timedelta(days=30))
     officer = await tf.officer(settings)
     tender = await tf.published(client, officer, method="subasta_inversa_electronica", category="goods")
     bidders = [tf.long_lived(settings, await active_supplier(settings, name=f"Postora Real {i} S.A.C."))
                for i in range(n)]
     tf.to_tendering(fixed_clock, tender)
     prices = [base + 1000 * i for i in range(n)]
-    for b, price in zip(bidders, prices):
+    for b, price in zip(bidders, prices, strict=False):
         await tf.bid(client, b, tender, [price])
     await tf.opened(client, fixed_clock, officer, tender)
     return Setup(officer, bidders, tender, tender["lots"][0]["id"], prices)
@@ -101,7 +101,7 @@ def shared_clock(clock_file, fixed_clock):
     made: list[SharedClock] = []
 
     def share() -> SharedClock:
-        c = SharedClock(clock_file, datetime.now(timezone.utc))
+        c = SharedClock(clock_file, datetime.now(UTC))
         clock.install(c)
         made.append(c)
         return c
@@ -249,7 +249,6 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
     r = await bid(http, a, auction, s.bidders[1], s.prices[0] - 100_00)
     assert r.status_code == 201 and datetime.fromisoformat(r.json()["ends_at"].replace("Z", "+00:00")) == ends_at
     # Bids in the last seconds extend the window to 4 s after each of them.
-    extensions = 0
     best = s.prices[0] - 100_00
     for who in (2, 3):
         now.set(ends_at - timedelta(seconds=3))  # inside the 4 s soft-close window
@@ -260,7 +259,6 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
         new_end = datetime.fromisoformat(r.json()["ends_at"].replace("Z", "+00:00"))
         assert new_end == received + timedelta(seconds=4) and new_end > ends_at
         ends_at = new_end
-        extensions += 1
     await asyncio.gather(*(b.wait(lambda x: len(x.bids()) == 3) for b in boards))
     for b in boards:
         evs = [d for n, d, _ in b.events if n == "bid"]

@@ -5,22 +5,31 @@ a cancelled lot."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from marketplace.core import db
 from tenders.auctions import jobs
-from tenders.auctions.domain import AUCTION, AuctionPolicy, Standing, check_bid, extended_end, rank
+from tenders.auctions.domain import (
+    AUCTION,
+    AuctionPolicy,
+    IllegalAuctionTransition,
+    Standing,
+    check_bid,
+    extended_end,
+    rank,
+)
 from tenders.auctions.policy import PolicyError, policy_from_env
 from tests import factories
 from tests.suppliers.factories import active_supplier
 from tests.tenders import factories as tf
 
-T0 = datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------------------ pure rules
@@ -55,8 +64,10 @@ def test_soft_close_extends_only_inside_the_window_and_up_to_the_limit():
     p = AuctionPolicy(soft_close_seconds=60, extension_seconds=90, max_extensions=2)
     end = T0
     assert extended_end(p, received_at=T0 - timedelta(seconds=61), ends_at=end, extensions=0) == end
-    assert extended_end(p, received_at=T0 - timedelta(seconds=60), ends_at=end, extensions=0) == T0 + timedelta(seconds=30)
-    assert extended_end(p, received_at=T0 - timedelta(seconds=1), ends_at=end, extensions=1) == T0 + timedelta(seconds=89)
+    assert (extended_end(p, received_at=T0 - timedelta(seconds=60), ends_at=end, extensions=0)
+            == T0 + timedelta(seconds=30))
+    assert (extended_end(p, received_at=T0 - timedelta(seconds=1), ends_at=end, extensions=1)
+            == T0 + timedelta(seconds=89))
     assert extended_end(p, received_at=T0 - timedelta(seconds=1), ends_at=end, extensions=2) == end
     assert extended_end(AuctionPolicy(soft_close_seconds=0), received_at=T0, ends_at=end, extensions=0) == end
 
@@ -74,15 +85,17 @@ def test_state_object_and_clock_moves():
                        ends_at=T0 + timedelta(hours=1)) == ["start", "close"]
     assert AUCTION.due(state="running", now=T0, starts_at=T0, ends_at=T0 + timedelta(seconds=1)) == []
     assert AUCTION.due(state="closed", now=T0 + timedelta(days=1), starts_at=T0, ends_at=T0) == []
-    with pytest.raises(Exception):
+    with pytest.raises(IllegalAuctionTransition):
         AUCTION.next("closed", "start")
 
 
 def test_policy_from_the_environment_refuses_nonsense():
     assert policy_from_env({}).duration_seconds == 600
-    assert policy_from_env({"AUCTION_MIN_DECREMENT_CENTS": "500", "AUCTION_MUST_BEAT_BEST": "0"}).must_beat_best is False
+    policy = policy_from_env({"AUCTION_MIN_DECREMENT_CENTS": "500", "AUCTION_MUST_BEAT_BEST": "0"})
+    assert policy.must_beat_best is False
     for env in ({"AUCTION_DURATION_SECONDS": "x"}, {"AUCTION_MIN_DECREMENT_PERCENT": "80"},
-                {"AUCTION_MIN_DECREMENT_PERCENT": "0"}, {"AUCTION_SOFT_CLOSE_SECONDS": "30", "AUCTION_EXTENSION_SECONDS": "0"}):
+                {"AUCTION_MIN_DECREMENT_PERCENT": "0"},
+                {"AUCTION_SOFT_CLOSE_SECONDS": "30", "AUCTION_EXTENSION_SECONDS": "0"}):
         with pytest.raises(PolicyError):
             policy_from_env(env)
 
@@ -120,7 +133,8 @@ async def test_scheduling_refusals(client, settings, fixed_clock):
     r = await client.post(url(tender), json={"starts_at": (fixed_clock.now() - timedelta(minutes=1)).isoformat()},
                           headers=officer.headers)
     assert r.status_code == 422 and err(r)["field"] == "starts_at" and err(r)["rule"] == "future"
-    r = await client.post(url(tender), json={"starts_at": start, "min_decrement_percent": "70"}, headers=officer.headers)
+    r = await client.post(url(tender), json={"starts_at": start, "min_decrement_percent": "70"},
+                          headers=officer.headers)
     assert r.status_code == 422 and err(r)["field"] == "min_decrement_percent"
     r = await client.post(url(tender), json={"starts_at": start, "soft_close_seconds": 9000, "duration_seconds": 600},
                           headers=officer.headers)

@@ -3,16 +3,15 @@ consent by the job, appeals decided by oversight; every refusal and role."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
 from marketplace.core import db
 from marketplace.core.calendar import BusinessCalendar
 from marketplace.payments import service as payments
 from tenders.awards import jobs
-from tests.payments.conftest import pay_settings, stripe_server  # noqa: F401  (fixtures)
-from tests.payments.helpers import pay_appeal_bond, run_jobs
 from tests.harness import check_matrix, personas
+from tests.payments.helpers import pay_appeal_bond, run_jobs
 from tests.suppliers.factories import active_supplier
 from tests.tenders.test_evaluation_http import audit_actions, hdr, in_evaluation, ok, outbox, points
 
@@ -48,7 +47,7 @@ async def scored_two_lot_tender(client, settings, fixed_clock, p):
 
 
 async def test_whole_flow_award_standstill_and_consent(client, settings, fixed_clock):
-    fixed_clock.set(datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc))  # the opening falls on Sunday 6 Dec
+    fixed_clock.set(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))  # the opening falls on Sunday 6 Dec
     p = await personas(settings, client)
     s, (a, b, c) = await scored_two_lot_tender(client, settings, fixed_clock, p)
     ok(await client.post(f"/api/v1/tenders/{s.tender_id}/evaluation/qualifications", headers=hdr(settings, p.committee),
@@ -68,7 +67,7 @@ async def test_whole_flow_award_standstill_and_consent(client, settings, fixed_c
     # Tue 15 (8 and 9 Dec are holidays)... counted: 7, 10, 11, 14, 15 -> ends at 00:00 Lima on Wed 16 Dec.
     assert awarded_at.astimezone(timezone(timedelta(hours=-5))).date().isoformat() == "2026-12-06"
     expected_end = BusinessCalendar().ends_after_business_days(awarded_at, 5)
-    assert expected_end == datetime(2026, 12, 16, 5, 0, tzinfo=timezone.utc)
+    assert expected_end == datetime(2026, 12, 16, 5, 0, tzinfo=UTC)
     assert datetime.fromisoformat(award1["standstill_ends_at"]) == expected_end
     assert await lot_states(s.tender_id) == ["awarded", "awarded"]
     assert await tender_state(s.tender_id) == "awarded"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from marketplace.core.calendar import (
     COVERED_YEARS,
@@ -20,7 +21,7 @@ CAL = BusinessCalendar()
 
 
 def test_national_holidays_are_shipped_for_2025_to_2027():
-    assert COVERED_YEARS == {2025, 2026, 2027}
+    assert {2025, 2026, 2027} == COVERED_YEARS
     for year in COVERED_YEARS:
         days = [d for d in PERU_NATIONAL_HOLIDAYS if d.year == year]
         assert len(days) == 16  # 14 fixed + Holy Thursday + Good Friday
@@ -63,13 +64,13 @@ def test_extra_holidays_come_from_settings():
 def test_standstill_ends_at_midnight_lima_after_the_nth_business_day():
     # Notified Monday 2026-11-30 at 10:00 Lima (15:00 UTC): day 1 is Tue 1 Dec ... 5 business days:
     # Tue 1, Wed 2, Thu 3, Fri 4, Mon 7 -> ends at 00:00 Lima on Tue 8 Dec = 05:00 UTC.
-    notified = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
-    assert CAL.ends_after_business_days(notified, 5) == datetime(2026, 12, 8, 5, 0, tzinfo=timezone.utc)
+    notified = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    assert CAL.ends_after_business_days(notified, 5) == datetime(2026, 12, 8, 5, 0, tzinfo=UTC)
     # 8 days: ... Mon 7, (8, 9 holidays) Thu 10, Fri 11, Mon 14 -> ends 00:00 Lima Tue 15 Dec.
-    assert CAL.ends_after_business_days(notified, 8) == datetime(2026, 12, 15, 5, 0, tzinfo=timezone.utc)
+    assert CAL.ends_after_business_days(notified, 8) == datetime(2026, 12, 15, 5, 0, tzinfo=UTC)
     # Late evening in Lima is still the same local day even though UTC has moved to the next one.
-    late = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)  # 22:00 Lima, Monday 30 Nov
-    assert CAL.ends_after_business_days(late, 5) == datetime(2026, 12, 8, 5, 0, tzinfo=timezone.utc)
+    late = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # 22:00 Lima, Monday 30 Nov
+    assert CAL.ends_after_business_days(late, 5) == datetime(2026, 12, 8, 5, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         CAL.ends_after_business_days(datetime(2026, 11, 30), 5)
 

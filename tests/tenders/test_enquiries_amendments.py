@@ -186,7 +186,8 @@ async def test_documents_are_versioned_with_sha256(client, settings, fixed_clock
     t = (await client.get(f"/api/v1/tenders/{t['id']}")).json()
     assert t["amendment_count"] == 1 and t["amendments"][0]["material"] is True
     assert [d["version"] for d in t["documents"]] == [2]
-    r = await client.post(url, files={"file": ("e.pdf", b"", "application/pdf")}, data={"title": "E", "reason": "x y z"},
+    r = await client.post(url, files={"file": ("e.pdf", b"", "application/pdf")},
+                          data={"title": "E", "reason": "x y z"},
                           headers=officer.headers)
     assert r.status_code == 422
 

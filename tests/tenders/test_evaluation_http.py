@@ -61,7 +61,7 @@ async def draft(client, settings, clock_, p, *, method="adjudicacion_simplificad
 async def publish_and_bid(client, settings, clock_, p, s: Setup, bidders: list, prices: list[dict[int, int]]) -> None:
     ok(await client.post(f"/api/v1/tenders/{s.tender_id}/publish", headers=hdr(settings, p.officer)))
     clock_.advance(days=5)
-    for i, (who, by_lot) in enumerate(zip(bidders, prices)):
+    for i, (who, by_lot) in enumerate(zip(bidders, prices, strict=False)):
         body = {"lots": [{"lot_id": s.lot_ids[j], "price": price} for j, price in by_lot.items()]}
         receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", json=body,
                                        headers=hdr(settings, who)), 201)
@@ -176,8 +176,9 @@ async def test_committee_enters_points_and_qualifies_bids(client, settings, fixe
     a = await active_supplier(settings, ubigeo="080101")
     b = await active_supplier(settings, ubigeo="040101")
     s = await draft(client, settings, fixed_clock, p)
-    body = lambda who: {"lot_id": s.lot_ids[0], "bid_id": s.bids.get((0, 0), "00000000-0000-0000-0000-000000000000"),
-                        "scores": [{"criterion": "exp", "points": "50"}]}
+    def body(who):
+        return {"lot_id": s.lot_ids[0], "bid_id": s.bids.get((0, 0), "00000000-0000-0000-0000-000000000000"),
+                            "scores": [{"criterion": "exp", "points": "50"}]}
     await publish_and_bid(client, settings, fixed_clock, p, s, [a, b], [{0: 12_000_000}, {0: 10_000_000}])
     url = f"/api/v1/tenders/{s.tender_id}/evaluation/scores"
     await p.refresh(settings)

@@ -5,18 +5,19 @@ Pure rules (no database); hypothesis for the properties a bidder relies on.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from marketplace.core import geo
 from marketplace.core.errors import InvalidInput
 from tenders.evaluation import domain as d
 from tenders.evaluation.policy import PolicyError, lot_kind, policy_from_env
 
-T0 = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 CRITERIA = (d.Criterion("exp", "Experiencia", Decimal(60)), d.Criterion("team", "Equipo", Decimal(40)))
 MIXED = d.ScoringRules(technical_weight=Decimal("0.6"), price_weight=Decimal("0.4"), criteria=CRITERIA)
 

@@ -7,7 +7,7 @@ invariant below. Final states are absorbing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -24,7 +24,7 @@ from tenders.domain import (
     derive_tender_state,
 )
 
-T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TIMELINE = dict(enquiry_end=T0 + timedelta(days=4), submission_deadline=T0 + timedelta(days=10),
                 opening_time=T0 + timedelta(days=10, hours=1))
 
@@ -107,17 +107,14 @@ def test_random_walks_never_reach_an_illegal_state(n_lots, steps):
         f = facts(T0 + timedelta(days=day), lot_count=n_lots)
         before = s
         try:
-            if target is None:
-                s = s.apply(action, f)
-            else:
-                s = s.apply_lot(target % n_lots, action, f)
+            s = s.apply(action, f) if target is None else s.apply_lot(target % n_lots, action, f)
         except IllegalTransition:
             assert s == before
             continue
         check_invariants(s)
         if before.tender in FINAL:
             raise AssertionError(f"{action} moved a tender out of the final state {before.tender}")
-        for i, (a, b) in enumerate(zip(before.lots, s.lots)):
+        for i, (a, b) in enumerate(zip(before.lots, s.lots, strict=False)):
             assert a not in FINAL or a == b, f"lot {i} left the final state {a}"
 
 

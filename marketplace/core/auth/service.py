@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -64,7 +63,8 @@ async def actor_for_api_key(key: str) -> Actor:
         raise Unauthorized(N_("The API key is not valid"), field=API_KEY_FIELD, rule="invalid")
     _, prefix, secret = parts
     row = await db.fetchrow(
-        "SELECT k.id, k.secret_hash, k.revoked_at, k.last_used_at, u.id AS user_id, u.roles, u.active, o.id AS org_id, o.kind"
+        "SELECT k.id, k.secret_hash, k.revoked_at, k.last_used_at, u.id AS user_id, u.roles, u.active,"
+        " o.id AS org_id, o.kind"
         " FROM api_key k JOIN app_user u ON u.id = k.user_id JOIN organisation o ON o.id = u.organisation_id"
         " WHERE k.prefix = $1",
         prefix,

@@ -12,6 +12,7 @@ times are RFC 3339 UTC.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -98,7 +99,5 @@ async def encode(*, filters: Filters, fmt: str, chunk: int = CHUNK) -> AsyncIter
     finally:
         if not task.done():
             task.cancel()
-            try:
+            with contextlib.suppress(BaseException):  # cancelled on purpose
                 await task
-            except BaseException:  # noqa: BLE001 - cancelled on purpose
-                pass

@@ -169,7 +169,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise InvalidInput(N_("This cursor is not one we gave out"), field="query.cursor", rule="cursor") from None
 
 
-async def page(*, filters: Filters, limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+async def page(*, filters: Filters, limit: int = 50,
+               cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
     filters.check()
     args: list[Any] = []
     where = filters.where(args)

@@ -229,17 +229,18 @@ async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
         digest = hashlib.sha256()
 
         class _Hashing:
-            def __init__(self, raw: Any) -> None:
+            def __init__(self, raw: Any, digest: Any) -> None:
                 self.raw = raw
+                self.digest = digest
 
             def write(self, data: bytes) -> int:
-                digest.update(data)
+                self.digest.update(data)
                 return self.raw.write(data)
 
             def flush(self) -> None:
                 self.raw.flush()
 
-        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=_Hashing(raw), mode="wb", mtime=0) as fh:
+        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=_Hashing(raw, digest), mode="wb", mtime=0) as fh:
             while True:
                 rows = await db.fetch(
                     "SELECT seq, data::text AS data FROM ocds_release WHERE published_at >= $1 AND published_at < $2"
