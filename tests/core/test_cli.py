@@ -71,7 +71,7 @@ class Served:
             [*MARKETPLACE, "serve"], env=_env(DATA_DIR=str(data_dir), PORT=str(port)), cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def wait_healthy(self, timeout: float = 90) -> None:
+    def wait_healthy(self, timeout: float = waiting.SECONDS) -> None:  # a first start initdbs, migrates, seeds
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -96,6 +96,7 @@ class Served:
         return out
 
 
+@pytest.mark.timeout(900)  # two embedded starts (initdb, migrations, demo data): minutes on a loaded machine
 def test_serve_with_nothing_set_runs_embedded_and_keeps_data_across_restarts(embedded_data_dir):
     data_dir = embedded_data_dir / "data"
     port = _free_port()
