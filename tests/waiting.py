@@ -13,6 +13,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+import asyncpg
+
 from marketplace.core import db
 
 # Generous: another engineer's test run may hold a transaction open for a while on this shared server.
@@ -56,3 +58,16 @@ async def until_waiting_on_a_lock(n: int = 1) -> None:
         return await lock_waiters() >= n
 
     await until(waiting_on_lock, f"{n} session(s) to wait for a lock")
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A raw connection of a test's own. The server is shared with every test run on the machine and refuses
+    connections while it is full (max_connections): wait for the others to give some back, then fail."""
+    deadline = time.monotonic() + SECONDS
+    while True:
+        try:
+            return await asyncpg.connect(dsn)
+        except asyncpg.TooManyConnectionsError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(POLL)

@@ -47,7 +47,7 @@ async def chained(event_id: int) -> bool:
 
 
 async def superuser():
-    return await asyncpg.connect(db.DB.config["dsn"])
+    return await waiting.connect(db.DB.config["dsn"])
 
 
 async def tamper(sql: str, *args) -> None:

@@ -7,7 +7,6 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
-import asyncpg
 import pytest
 
 from marketplace.core import db, jobs, outbox, queue
@@ -75,7 +74,7 @@ async def test_redelivery_after_a_crash_between_commit_and_enqueue(client, colle
 async def test_a_row_committing_late_is_not_skipped(client, collector, settings):
     """An older transaction holds its outbox row open while a later one commits and is drained; once
     the first commits, both are delivered, in order for the aggregate."""
-    late = await asyncpg.connect(db.DB.config["dsn"])
+    late = await waiting.connect(db.DB.config["dsn"])
     try:
         await late.execute("BEGIN")
         await late.execute(

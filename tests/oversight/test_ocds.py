@@ -123,8 +123,8 @@ async def test_feed_never_skips_a_release_that_commits_late(client, settings):
     """Transaction A inserts a release first (lower txid) but commits after B; a reader that polls in
     between must not move its cursor past A's release."""
     url = settings.database_url
-    a = await asyncpg.connect(url)
-    b = await asyncpg.connect(url)
+    a = await waiting.connect(url)
+    b = await waiting.connect(url)
     try:
         ta = a.transaction()
         await ta.start()
