@@ -116,32 +116,40 @@ class Board:
 
     async def _run(self) -> None:
         try:
-            async with self.client.stream("GET", self.url, headers={**self.headers, "Accept": "text/event-stream"},
-                                          timeout=httpx.Timeout(10, read=None)) as r:
-                if r.status_code != 200:
-                    raise RuntimeError(f"SSE {self.url}: {r.status_code} {(await r.aread())[:300]!r}")
-                self.connected.set()
-                name, data = "message", []
-                async for line in r.aiter_lines():
-                    if line == "":
-                        if data:
-                            text = "\n".join(data)
-                            self.raw.append(text)
-                            payload = json.loads(text)
-                            self.events.append((name, payload, time.time()))
-                            if self.on_event:
-                                self.on_event(self, name, payload)
-                            self.changed.set()
-                        name, data = "message", []
-                    elif line.startswith("event:"):
-                        name = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data.append(line[5:].lstrip(" "))
+            while not await self._stream():  # 503: the server is briefly unavailable; retry, as EventSource does
+                await asyncio.sleep(1)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - kept for the test to see
             self.error = exc
             self.changed.set()
+
+    async def _stream(self) -> bool:
+        """One SSE connection until it ends; False when the server answered 503 (try again)."""
+        async with self.client.stream("GET", self.url, headers={**self.headers, "Accept": "text/event-stream"},
+                                      timeout=httpx.Timeout(10, read=None)) as r:
+            if r.status_code == 503:
+                return False
+            if r.status_code != 200:
+                raise RuntimeError(f"SSE {self.url}: {r.status_code} {(await r.aread())[:300]!r}")
+            self.connected.set()
+            name, data = "message", []
+            async for line in r.aiter_lines():
+                if line == "":
+                    if data:
+                        text = "\n".join(data)
+                        self.raw.append(text)
+                        payload = json.loads(text)
+                        self.events.append((name, payload, time.time()))
+                        if self.on_event:
+                            self.on_event(self, name, payload)
+                        self.changed.set()
+                    name, data = "message", []
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip(" "))
+        return True
 
     async def close(self) -> None:
         if self.task:

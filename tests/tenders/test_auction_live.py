@@ -87,7 +87,7 @@ def clock_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 async def servers(settings, database, tmp_path_factory, clock_file):
     log = tmp_path_factory.mktemp("servers") / "servers.log"
-    env = server_env(settings, AUCTION_MIN_DECREMENT_PERCENT="1")
+    env = server_env(settings, AUCTION_MIN_DECREMENT_PERCENT="1", DB_POOL_MAX="8")  # the server is shared
     a, b = ClockedServer(env, clock_file, log_path=log), ClockedServer(env, clock_file, log_path=log)
     await asyncio.gather(a.start(), b.start())
     yield a, b
