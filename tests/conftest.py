@@ -106,6 +106,7 @@ def _with_database(url: str, name: str) -> str:
 ADMIN_URL, REDIS_URL = _servers()
 TEST_DB = f"ma_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 DATABASE_URL = _with_database(ADMIN_URL, TEST_DB)
+db.INACTIVE_LIFETIME = 0  # the app's pool keeps the connections it opens (see DB_POOL_MIN in `settings`)
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +118,11 @@ def settings(tmp_path_factory):
         "REDIS_URL": REDIS_URL,
         "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "OCID_PREFIX": "ocds-test01-",
-        # Every test run on the machine shares one PostgreSQL server (max_connections 100): a run holding 30
-        # for minutes (asyncpg keeps idle ones 300 s) left others "too many clients". 12 keeps the bid
-        # batcher's 8 statements at once and room beside them.
+        # Every test run on the machine shares one PostgreSQL server (max_connections 100), and a pool that
+        # grows mid-run can be refused ("too many clients") by other runs' connections. So the run opens its
+        # 12 connections at start and keeps them (db.INACTIVE_LIFETIME = 0 below): a full server fails the
+        # run at once, visibly, never a test in the middle. 12 leaves the bid batcher's 8 statements room.
+        "DB_POOL_MIN": "12",
         "DB_POOL_MAX": "12",
         # Webhooks are signed in tests exactly as Stripe signs them; API calls go to tests/stripe_server.py.
         "STRIPE_SECRET_KEY": "sk_test_mercadoabierto",
