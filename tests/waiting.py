@@ -20,6 +20,8 @@ from marketplace.core import db
 # Generous: another engineer's test run may hold a transaction open for a while on this shared server.
 SECONDS = 180.0
 POLL = 0.05
+# What PostgreSQL says while every connection of the shared server is taken (other runs give them back).
+SERVER_FULL = "too many clients already"
 
 
 async def oldest_transactions(limit: int = 3) -> str:

@@ -210,6 +210,8 @@ async def test_audit_verify_reports_an_intact_trail_then_the_first_broken_link(c
         # Events are chained once every older transaction has ended; another session on this server (a
         # concurrent test run) can hold that back: wait for it, and fail (never skip) if it never ends.
         ok = await asyncio.to_thread(_run, ["audit", "verify"], env)
+        if ok.returncode == 1 and waiting.SERVER_FULL in ok.stderr:
+            return False  # the shared server is full for a moment: other runs give connections back
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "intact" in ok.stdout
         return "events checked: 5;" in ok.stdout
@@ -233,15 +235,21 @@ def test_worker_runs_until_sigterm(tmp_path):
     health = redis.Redis.from_url(REDIS_URL)
     key = f"{queue.QUEUE_NAME}{health_check_key_suffix}"
     health.delete(key)
-    proc = subprocess.Popen([*MARKETPLACE, "worker"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=_env(DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL,
-                                                DATA_DIR=str(tmp_path)))
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([*MARKETPLACE, "worker"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                env=_env(DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, DATA_DIR=str(tmp_path)))
+
+    proc = start()
     try:
         # Running: started up (its pools open) and polling the queue, which it reports in its health-check key.
         deadline = time.monotonic() + waiting.SECONDS
         while not health.exists(key):
-            assert proc.poll() is None, proc.stdout.read()
             assert time.monotonic() < deadline, "the worker never wrote its health check"
+            if proc.poll() is not None:
+                out = proc.stdout.read()
+                assert waiting.SERVER_FULL in out, out  # else it failed for a reason of its own
+                proc = start()  # the shared server was full for a moment: start again
             time.sleep(waiting.POLL)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
