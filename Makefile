@@ -57,21 +57,26 @@ seed: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(PACKAGES) tests
 
-# Message catalogues. babel.cfg maps the sources: Python (N_(), _(), gettext()) and the portal's Jinja templates.
-# `make messages` extracts every id into messages.pot, merges it into each language's messages.po (new ids
-# come in untranslated; ids no longer used are dropped) and compiles the .mo files. A missing Spanish
-# translation fails tests/portal/test_catalogues.py.
+# Message catalogues. babel.cfg maps the sources: Python (N_(), N_plural(), _(), gettext(), ngettext()) and the
+# portal's Jinja templates. `make messages` extracts every id into messages.pot, merges it into each language's
+# messages.po (new ids come in untranslated; ids no longer used are dropped) and compiles the .mo files, which
+# only checks them: the application reads the .po files (marketplace/core/i18n.py), so a fresh clone needs no
+# build step. Running it twice changes nothing (the .pot's date is fixed, the .po headers keep theirs).
+# tests/portal/test_catalogues.py fails on any message without its es, en and qu translation, and names them.
 messages: messages-extract messages-update messages-compile
 
 messages-extract: $(VENV)/.installed-dev
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --no-wrap \
-		--project mercado-abierto -o $(LOCALE_DIR)/messages.pot .
-	@# Placeholders are str.format fields ({name}); a "10% of" is not a %-format, so drop babel's guess.
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k N_plural:1,2 --no-location --sort-output --no-wrap \
+		--project mercado-abierto --version 0.1 -o $(LOCALE_DIR)/messages.pot .
+	@# Placeholders are str.format fields ({name}); a "10% of" is not a %-format, so drop babel's guess; the
+	@# creation date would change the file at every run.
 	sed -i -e 's/^#, python-brace-format, python-format$$/#, python-brace-format/' \
-		-e '/^#, python-format$$/d' $(LOCALE_DIR)/messages.pot
+		-e '/^#, python-format$$/d' \
+		-e 's/^"POT-Creation-Date: .*"$$/"POT-Creation-Date: 2026-01-01 00:00+0000\\n"/' \
+		-e 's/^\(# Copyright (C) \|# FIRST AUTHOR <EMAIL@ADDRESS>, \)[0-9]\{4\}/\12026/' $(LOCALE_DIR)/messages.pot
 
 messages-update: $(VENV)/.installed-dev
-	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --no-wrap \
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --no-wrap \
 		-i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR)
 
 messages-compile: $(VENV)/.installed-dev

@@ -10,17 +10,18 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
-from litestar.contrib.prometheus import PrometheusConfig, PrometheusController
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from marketplace.core import db, i18n, outbox, queue, runtime
 from marketplace.core.auth.dependencies import provide_actor
 from marketplace.core.errors import exception_handlers
+from marketplace.core.transactions import UnitOfWorkMiddleware
 from marketplace.settings import Settings, load_settings
 
 log = logging.getLogger("marketplace")
@@ -57,6 +58,8 @@ class MarketplacePlugin(InitPluginProtocol):
         # live auction boards: Redis pub/sub (Litestar channels)
         app_config.plugins.append(__import__("tenders.auctions.live", fromlist=["x"]).channels_plugin(settings))
         app_config.middleware.append(PrometheusConfig(app_name="marketplace", group_path=True).middleware)
+        # Innermost: one unit of work per unsafe request, committed when a 1xx-3xx response starts.
+        app_config.middleware.append(UnitOfWorkMiddleware())
         app_config.openapi_config = OpenAPIConfig(
             title="Mercado Abierto API",
             version="1.0.0",
@@ -111,9 +114,9 @@ def _language_middleware(default_locale: str):
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] in ("http", "websocket"):
                 conn = ASGIConnection(scope)
-                lang = conn.query_params.get("lang") or conn.cookies.get("lang")
-                i18n.set_language(i18n.language(lang) if lang else i18n.negotiate(
-                    conn.headers.get("accept-language"), default_locale))
+                i18n.set_language(i18n.choose(query=conn.query_params.get("lang"), cookie=conn.cookies.get("lang"),
+                                              accept_language=conn.headers.get("accept-language"),
+                                              default=default_locale))
             await app(scope, receive, send)
 
         return middleware

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 from typing import Any
 
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 
 from marketplace.core import db, outbox, queue, runtime
+from marketplace.core.transactions import wrap_job
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,30 @@ MAX_JOBS = 100
 
 
 def gather() -> tuple[list[Any], list[Any]]:
+    """Every domain's jobs and crons, each body wrapped in one unit of work unless it is marked
+    `own_transaction` (marketplace.core.transactions)."""
     functions: list[Any] = []
     crons: list[Any] = []
     for name in JOB_MODULES:
         module = importlib.import_module(name)
-        functions.extend(getattr(module, "FUNCTIONS", []))
-        crons.extend(getattr(module, "CRONS", []))
+        for job in getattr(module, "FUNCTIONS", []):
+            if isinstance(job, Function):
+                functions.append(dataclasses.replace(job, coroutine=wrap_job(job.coroutine)))
+            else:
+                functions.append(wrap_job(job))
+        crons.extend(dataclasses.replace(c, coroutine=wrap_job(c.coroutine)) for c in getattr(module, "CRONS", []))
     return functions, crons
+
+
+async def run_job(name: str, ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the job or cron called `name` once, here, exactly as the worker would (in its unit of work unless
+    it is marked own_transaction). For the CLI and tests."""
+    functions, crons = gather()
+    for job in [*functions, *crons]:
+        coroutine = getattr(job, "coroutine", job)
+        if getattr(job, "name", None) == name or getattr(coroutine, "__name__", None) == name:
+            return await coroutine(ctx, *args, **kwargs)
+    raise KeyError(f"no job named {name!r}")
 
 
 def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any) -> dict[str, Any]:
@@ -151,7 +170,7 @@ class InProcessWorker:
             with contextlib.suppress(Exception):
                 await worker.pool.delete(worker.health_check_key)
             with contextlib.suppress(Exception):
-                await worker.pool.close(close_connection_pool=True)
+                await worker.pool.aclose(close_connection_pool=True)
             worker._pool = None
 
 

@@ -10,31 +10,30 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 
-from marketplace.core.actor import Actor
+from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.errors import InvalidInput, Unavailable
 from marketplace.core.i18n import N_
-from marketplace.settings import Settings
 from search import service
 from search.protocol import SearchUnavailable
 from search.schemas import CatalogSearchRead, TenderSearchRead, catalog_read, tenders_read
 
-Offset = Annotated[int, Parameter(ge=0, le=10_000, description="results to skip")]
-Limit = Annotated[int, Parameter(ge=1, le=100, description="results per page")]
-Cents = Annotated[int | None, Parameter(ge=0, le=10**13, description="céntimos")]
-Text = Annotated[str, Parameter(max_length=200, description="words to search; typos are tolerated")]
+Offset = Annotated[int, QueryParameter(ge=0, le=10_000, description="results to skip")]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="results per page")]
+Cents = Annotated[int | None, QueryParameter(ge=0, le=10**13, description="céntimos")]
+Text = Annotated[str, QueryParameter(max_length=200, description="words to search; typos are tolerated")]
 
 
 @get("/api/v1/catalog/search", summary="Search catalogue offers, local suppliers first", tags=["search"])
 async def catalog_search(
-    actor: Actor, settings: Settings, q: Text = "",
-    ubigeo: Annotated[str | None, Parameter(description="place of delivery (6-digit INEI ubigeo)")] = None,
-    classification: Annotated[str | None, Parameter(description="UNSPSC/CPV code prefix")] = None,
+    actor: ActorDep, settings: SettingsDep, q: Text = "",
+    ubigeo: Annotated[str | None, QueryParameter(description="place of delivery (6-digit INEI ubigeo)")] = None,
+    classification: Annotated[str | None, QueryParameter(description="UNSPSC/CPV code prefix")] = None,
     price_min: Cents = None, price_max: Cents = None,
-    region: Annotated[list[str] | None, Parameter(description="regions served (2 digits), repeatable")] = None,
-    facets: Annotated[list[str] | None, Parameter(description="region, family")] = None,
-    sort: Literal["relevance", "distance"] = "relevance",
+    region: Annotated[list[str] | None, QueryParameter(description="regions served (2 digits), repeatable")] = None,
+    facets: Annotated[list[str] | None, QueryParameter(description="region, family")] = None,
+    sort: FromQuery[Literal["relevance", "distance"]] = "relevance",
     offset: Offset = 0, limit: Limit = 20,
 ) -> CatalogSearchRead:
     try:
@@ -57,16 +56,18 @@ def _ts(value: datetime | None, field: str) -> int | None:
 
 @get("/api/v1/tenders", summary="Search and list published tenders", tags=["search", "tenders"])
 async def tender_search(
-    actor: Actor, settings: Settings, q: Text = "",
-    ubigeo: Annotated[str | None, Parameter(description="your place (6-digit ubigeo): local tenders first")] = None,
-    region: Annotated[list[str] | None, Parameter(description="region of delivery (2 digits), repeatable")] = None,
-    method: Annotated[list[str] | None, Parameter(description="procurement method, repeatable")] = None,
-    category: Annotated[list[str] | None, Parameter(description="goods, services, works, consultancy")] = None,
-    tender_state: Annotated[list[str] | None, Parameter(query="state", description="tender state, repeatable")] = None,
-    classification: Annotated[str | None, Parameter(description="UNSPSC/CPV code prefix")] = None,
-    closing_from: Annotated[datetime | None, Parameter(description="deadline on or after (RFC 3339)")] = None,
-    closing_to: Annotated[datetime | None, Parameter(description="deadline on or before (RFC 3339)")] = None,
-    facets: Annotated[list[str] | None, Parameter(description="region, method, category, state")] = None,
+    actor: ActorDep, settings: SettingsDep, q: Text = "",
+    ubigeo: Annotated[str | None,
+                      QueryParameter(description="your place (6-digit ubigeo): local tenders first")] = None,
+    region: Annotated[list[str] | None, QueryParameter(description="region of delivery (2 digits), repeatable")] = None,
+    method: Annotated[list[str] | None, QueryParameter(description="procurement method, repeatable")] = None,
+    category: Annotated[list[str] | None, QueryParameter(description="goods, services, works, consultancy")] = None,
+    tender_state: Annotated[list[str] | None,
+                            QueryParameter(name="state", description="tender state, repeatable")] = None,
+    classification: Annotated[str | None, QueryParameter(description="UNSPSC/CPV code prefix")] = None,
+    closing_from: Annotated[datetime | None, QueryParameter(description="deadline on or after (RFC 3339)")] = None,
+    closing_to: Annotated[datetime | None, QueryParameter(description="deadline on or before (RFC 3339)")] = None,
+    facets: Annotated[list[str] | None, QueryParameter(description="region, method, category, state")] = None,
     offset: Offset = 0, limit: Limit = 20,
 ) -> TenderSearchRead:
     try:

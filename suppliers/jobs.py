@@ -15,11 +15,13 @@ from typing import Any
 
 from arq import cron
 
-from marketplace.core import db
+from marketplace.core.transactions import own_transaction
 from suppliers import consumers, service  # noqa: F401  (consumers: registered on import)
 from suppliers.alerts import service as alerts
 
 
+# Claims each mail in a transaction of its own before sending it, so a claimed mail is not resent.
+@own_transaction
 async def send_alert_emails(ctx: dict[str, Any]) -> int:
     total = 0
     while True:
@@ -30,8 +32,7 @@ async def send_alert_emails(ctx: dict[str, Any]) -> int:
 
 
 async def end_suspensions(ctx: dict[str, Any]) -> int:
-    async with db.unit_of_work():
-        return await service.end_due_suspensions()
+    return await service.end_due_suspensions()
 
 
 FUNCTIONS = [send_alert_emails, end_suspensions]

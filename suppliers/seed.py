@@ -18,6 +18,7 @@ import msgspec
 
 from marketplace.core import audit, clock, db, geo
 from marketplace.core.actor import SYSTEM, Actor
+from marketplace.core.demo import Account
 from suppliers import service
 from suppliers.catalog import events
 from suppliers.schemas import AdminUser, Contact, SupplierCreate
@@ -148,8 +149,6 @@ async def _register_regional(demo: Any) -> list[dict[str, Any]]:
                 categories=[]))
             created.append(row)
             if i == 0:
-                from marketplace.seed import Account
-
                 demo.accounts.append(Account(email=email, organisation=name, roles=("supplier_admin", "bidder")))
     return created
 
@@ -206,7 +205,7 @@ async def _offers(demo: Any, supplier_ids: list[tuple[Any, str]], sheets: list[d
                 price = max(1, round(sheet["base"] * factor * rf / 10) * 10)
                 stock = 0 if demo.rng.random() < 0.05 else demo.rng.randrange(5, 800)
                 regions.append((offer_id, code, price, demo.rng.randint(lo, hi), stock))
-    conn = db.current_uow().connection
+    conn = await db.current_uow().connection()
     await conn.execute(
         "INSERT INTO offer (id, product_sheet_id, supplier_id, brand, status, created_at, updated_at)"
         " SELECT i, p, s, b, st, $6, $6 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])"

@@ -11,13 +11,11 @@ from uuid import UUID
 from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
+from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.errors import InvalidInput
 from marketplace.core.i18n import N_
-from marketplace.settings import Settings
 from tenders import service
 from tenders.bids import service as bids
 from tenders.schemas import (
@@ -63,67 +61,61 @@ class TenderController(Controller):
     tags = ["tenders"]
 
     @post("/", summary="Create a draft tender", status_code=201)
-    async def create(self, data: TenderCreate, actor: Actor, settings: Settings) -> TenderRead:
-        async with unit_of_work():
-            tender_id = await service.create_tender(actor=actor, settings=settings, data=data)
+    async def create(self, data: JSONBody[TenderCreate], actor: ActorDep, settings: SettingsDep) -> TenderRead:
+        tender_id = await service.create_tender(actor=actor, settings=settings, data=data)
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
     @get("/{tender_id:uuid}", summary="A tender (public once published; drafts only for the owning agency)")
-    async def read(self, tender_id: UUID, actor: Actor) -> TenderRead:
+    async def read(self, tender_id: FromPath[UUID], actor: ActorDep) -> TenderRead:
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
     @patch("/{tender_id:uuid}", summary="Edit a draft, or amend a published tender (reason required)")
-    async def update(self, tender_id: UUID, data: TenderUpdate, actor: Actor) -> TenderRead:
-        async with unit_of_work():
-            await service.update_tender(actor=actor, tender_id=tender_id, data=data)
+    async def update(self, tender_id: FromPath[UUID], data: JSONBody[TenderUpdate], actor: ActorDep) -> TenderRead:
+        await service.update_tender(actor=actor, tender_id=tender_id, data=data)
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
     @post("/{tender_id:uuid}/publish", summary="Publish a draft", status_code=200)
-    async def publish(self, tender_id: UUID, actor: Actor, settings: Settings) -> TenderRead:
-        async with unit_of_work():
-            await service.publish(actor=actor, settings=settings, tender_id=tender_id)
+    async def publish(self, tender_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> TenderRead:
+        await service.publish(actor=actor, settings=settings, tender_id=tender_id)
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
     @post("/{tender_id:uuid}/cancel", summary="Cancel the tender or one lot, with a reason", status_code=200)
-    async def cancel(self, tender_id: UUID, data: CancelRequest, actor: Actor) -> TenderRead:
-        async with unit_of_work():
-            await service.cancel(actor=actor, tender_id=tender_id, reason=data.reason, lot_id=data.lot_id)
+    async def cancel(self, tender_id: FromPath[UUID], data: JSONBody[CancelRequest], actor: ActorDep) -> TenderRead:
+        await service.cancel(actor=actor, tender_id=tender_id, reason=data.reason, lot_id=data.lot_id)
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
     @post("/{tender_id:uuid}/opening", summary="Open the bids (owning officer, at or after the deadline)",
           status_code=200)
-    async def open(self, tender_id: UUID, actor: Actor, settings: Settings) -> OpeningRead:
-        async with unit_of_work():
-            await bids.open_tender(actor=actor, settings=settings, tender_id=tender_id)
+    async def open(self, tender_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> OpeningRead:
+        await bids.open_tender(actor=actor, settings=settings, tender_id=tender_id)
         return await bids.get_opening(actor=actor, tender_id=tender_id)
 
     @get("/{tender_id:uuid}/opening", summary="The opening record: bidders and prices per lot")
-    async def opening(self, tender_id: UUID, actor: Actor) -> OpeningRead:
+    async def opening(self, tender_id: FromPath[UUID], actor: ActorDep) -> OpeningRead:
         return await bids.get_opening(actor=actor, tender_id=tender_id)
 
     @get("/{tender_id:uuid}/enquiries", summary="Questions and answers (askers are not shown to others)")
-    async def enquiries(self, tender_id: UUID, actor: Actor) -> list[EnquiryRead]:
+    async def enquiries(self, tender_id: FromPath[UUID], actor: ActorDep) -> list[EnquiryRead]:
         return await service.list_enquiries(actor=actor, tender_id=tender_id)
 
     @post("/{tender_id:uuid}/enquiries", summary="Ask a question during the enquiry period", status_code=201)
-    async def ask(self, tender_id: UUID, data: EnquiryCreate, actor: Actor) -> EnquiryRead:
-        async with unit_of_work():
-            return await service.ask(actor=actor, tender_id=tender_id, data=data)
+    async def ask(self, tender_id: FromPath[UUID], data: JSONBody[EnquiryCreate], actor: ActorDep) -> EnquiryRead:
+        return await service.ask(actor=actor, tender_id=tender_id, data=data)
 
     @post("/{tender_id:uuid}/enquiries/{enquiry_id:uuid}/answer", summary="Answer a question", status_code=200)
-    async def answer(self, tender_id: UUID, enquiry_id: UUID, data: EnquiryAnswer, actor: Actor) -> EnquiryRead:
-        async with unit_of_work():
-            return await service.answer(actor=actor, tender_id=tender_id, enquiry_id=enquiry_id, text=data.answer)
+    async def answer(self, tender_id: FromPath[UUID], enquiry_id: FromPath[UUID], data: JSONBody[EnquiryAnswer],
+                     actor: ActorDep) -> EnquiryRead:
+        return await service.answer(actor=actor, tender_id=tender_id, enquiry_id=enquiry_id, text=data.answer)
 
     @get("/{tender_id:uuid}/documents", summary="Every version of every document")
-    async def documents(self, tender_id: UUID, actor: Actor) -> list[DocumentRead]:
+    async def documents(self, tender_id: FromPath[UUID], actor: ActorDep) -> list[DocumentRead]:
         return await service.list_documents(actor=actor, tender_id=tender_id)
 
     @post("/{tender_id:uuid}/documents", status_code=201,
           summary="Upload a document (multipart: file, title, optional document_id for a new version, lot_id, "
                   "reason after publication)")
     async def upload(
-        self, tender_id: UUID, actor: Actor,
+        self, tender_id: FromPath[UUID], actor: ActorDep,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DocumentRead:
         await service.check_document_uploader(actor=actor, tender_id=tender_id)  # before reading the file
@@ -133,16 +125,15 @@ class TenderController(Controller):
         title, reason = _text(data, "title"), _text(data, "reason")
         document_id, lot_id = _uuid(data.get("document_id"), "document_id"), _uuid(data.get("lot_id"), "lot_id")
         content = await upload.read()
-        async with unit_of_work():
-            return await service.upload_document(
-                actor=actor, tender_id=tender_id, title=title or upload.filename or "",
-                filename=upload.filename or "document", media_type=upload.content_type or "application/octet-stream",
-                content=content, document_id=document_id, lot_id=lot_id, reason=reason)
+        return await service.upload_document(
+            actor=actor, tender_id=tender_id, title=title or upload.filename or "",
+            filename=upload.filename or "document", media_type=upload.content_type or "application/octet-stream",
+            content=content, document_id=document_id, lot_id=lot_id, reason=reason)
 
     @get("/{tender_id:uuid}/documents/{document_id:uuid}", summary="Download a document (latest or ?version=)",
          media_type="application/octet-stream")
-    async def download(self, tender_id: UUID, document_id: UUID, actor: Actor,
-                       version: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None) -> Response[bytes]:
+    async def download(self, tender_id: FromPath[UUID], document_id: FromPath[UUID], actor: ActorDep,
+                       version: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None) -> Response[bytes]:
         doc = await service.get_document(actor=actor, tender_id=tender_id, document_id=document_id,
                                          version=version)
         safe_name = "".join(c for c in doc["filename"] if c.isalnum() or c in "._- ") or "document"

@@ -16,6 +16,7 @@ from arq import cron
 
 from marketplace.core.actor import SYSTEM
 from marketplace.core.db import unit_of_work
+from marketplace.core.transactions import own_transaction
 from tenders import (
     consumers,  # noqa: F401  (registers the outbox consumers)
     service,
@@ -24,6 +25,8 @@ from tenders import (
 log = logging.getLogger(__name__)
 
 
+# A transaction per tender, so that one tender that fails does not stop the others.
+@own_transaction
 async def sweep_tenders(ctx: dict[str, Any], *, settings: Any = None, limit: int = 200) -> int:
     """Advance every tender whose enquiry end, deadline or opening time has passed. Returns how many moved."""
     settings = settings or ctx["settings"]

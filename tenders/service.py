@@ -27,7 +27,7 @@ import msgspec
 from marketplace.core import audit, clock, db, geo, ids, outbox, sealing
 from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
-from marketplace.core.i18n import N_
+from marketplace.core.i18n import N_, N_plural
 from marketplace.settings import Settings
 from tenders import domain
 from tenders.domain import Action, Facts, IllegalTransition, State
@@ -162,11 +162,17 @@ def _check_basic_timeline(enquiry_end: datetime | None, deadline: datetime | Non
 
 _TIMELINE_MESSAGES = {
     "required": N_("The timeline needs this date before publication"),
-    "min_submission_period": N_("This method needs at least {days} days between publication and the deadline"),
-    "min_enquiry_period": N_("This method needs an enquiry period of at least {days} days"),
-    "enquiry_before_deadline": N_("The enquiry period must end at least {days} days before the deadline"),
+    "min_submission_period": N_plural("This method needs at least {days} day between publication and the deadline",
+                                      "This method needs at least {days} days between publication and the deadline",
+                                      "days"),
+    "min_enquiry_period": N_plural("This method needs an enquiry period of at least {days} day",
+                                   "This method needs an enquiry period of at least {days} days", "days"),
+    "enquiry_before_deadline": N_plural("The enquiry period must end at least {days} day before the deadline",
+                                        "The enquiry period must end at least {days} days before the deadline",
+                                        "days"),
     "opening_after_deadline": N_("The opening cannot be before the submission deadline"),
-    "max_opening_delay": N_("The opening must be within {days} days of the deadline"),
+    "max_opening_delay": N_plural("The opening must be within {days} day of the deadline",
+                                  "The opening must be within {days} days of the deadline", "days"),
 }
 
 

@@ -194,7 +194,8 @@ async def _truncate() -> None:
             " AND tablename <> 'migration'"
         )
         _TABLES.extend(r["t"] for r in rows)
-    await db.execute(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE")
+    async with db.unit_of_work():
+        await db.execute(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture

@@ -159,10 +159,11 @@ async def _user(settings, name: str, kind: str, org_id: UUID, *roles: str) -> Pe
     """A user who can also sign in with factories.PASSWORD (written directly: the harness is test data,
     not a use case, and should not add audit events to the trail other tests read)."""
     email = f"{name.replace('_', '-')}.{next(factories._seq)}@example.pe"
-    row = await db.fetchrow(
-        "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles)"
-        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        org_id, email, name.replace("_", " ").title(), _password_hash(), list(roles))
+    async with db.unit_of_work():
+        row = await db.fetchrow(
+            "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles)"
+            " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            org_id, email, name.replace("_", " ").title(), _password_hash(), list(roles))
     user_id = row["id"]
     return _with_token(settings, Persona(name=name, user_id=user_id, org_id=org_id, kind=kind, roles=roles,
                                          email=email))

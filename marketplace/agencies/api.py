@@ -6,12 +6,11 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from marketplace.agencies import service
 from marketplace.agencies.schemas import AgencyCreate, AgencyCreated, AgencyPage, AgencyRead, Level
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
+from marketplace.core.deps import ActorDep
 
 
 class AgencyController(Controller):
@@ -19,29 +18,28 @@ class AgencyController(Controller):
     tags = ["agencies"]
 
     @post("/", summary="Register an agency and its first administrator (platform admins)")
-    async def create(self, data: AgencyCreate, actor: Actor) -> AgencyCreated:
-        async with unit_of_work():
-            row = await service.create_agency(actor=actor, data=data)
+    async def create(self, data: JSONBody[AgencyCreate], actor: ActorDep) -> AgencyCreated:
+        row = await service.create_agency(actor=actor, data=data)
         return AgencyCreated(**row)
 
     @get("/", summary="Agencies by name (public), one page at a time", security=[])
     async def list_agencies(
         self,
-        actor: Actor,
-        limit: Annotated[int, Parameter(ge=1, le=200, description="page size")] = 50,
+        actor: ActorDep,
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="page size")] = 50,
         after: Annotated[str | None,
-                         Parameter(max_length=600, description="`next_cursor` of the previous page")] = None,
-        level: Level | None = None,
-        region: Annotated[str | None, Parameter(pattern=r"^[0-9]{2}([0-9]{4})?$",
+                         QueryParameter(max_length=600, description="`next_cursor` of the previous page")] = None,
+        level: FromQuery[Level | None] = None,
+        region: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}([0-9]{4})?$",
                                                 description="region code (2 digits) or any ubigeo in it")] = None,
-        q: Annotated[str | None, Parameter(max_length=100, description="part of the name")] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100, description="part of the name")] = None,
     ) -> AgencyPage:
         rows, next_cursor = await service.list_agencies(actor=actor, limit=limit, after=after, level=level,
                                                         region=region, q=q)
         return AgencyPage(items=[AgencyRead(**r) for r in rows], next_cursor=next_cursor)
 
     @get("/{agency_id:uuid}", summary="An agency (public)", security=[])
-    async def detail(self, agency_id: UUID, actor: Actor) -> AgencyRead:
+    async def detail(self, agency_id: FromPath[UUID], actor: ActorDep) -> AgencyRead:
         return AgencyRead(**await service.get_agency(actor=actor, agency_id=agency_id))
 
 

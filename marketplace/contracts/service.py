@@ -267,7 +267,7 @@ async def sign(*, actor: Actor, contract_id: UUID, data: ContractSign) -> dict[s
         raise InvalidInput(N_("The period ends before it starts"), field="period_end", rule="range")
     minimum = domain.guarantee_minimum(c["value_cents"])
     if data.guarantee.amount_cents < minimum:
-        raise InvalidInput(N_("The performance guarantee must be at least {minimum} céntimos (10% of the value)"),
+        raise InvalidInput(N_("The performance guarantee must be at least {minimum} céntimos (a tenth of the value)"),
                            field="guarantee.amount_cents", rule="minimum", params={"minimum": minimum})
     if data.guarantee.expires_on < data.period_end:
         raise InvalidInput(N_("The performance guarantee must last until the end of the contract"),

@@ -7,8 +7,8 @@ shared row, so hundreds of concurrent bids never queue behind each other for the
 
 The chain is built afterwards by `chain_pending()` (an arq job, and every `audit verify`): under an
 advisory lock it takes the events whose transaction is older than every transaction still running
-(`txid < pg_snapshot_xmin(pg_current_snapshot())`: those can no longer change and no new event can
-appear among them), in (txid, id) order, gives each the next gap-free `seq`, and sets
+(`txid < local_xmin()`, the oldest transaction still running in this database: those can no longer change
+and no new event can appear among them), in (txid, id) order, gives each the next gap-free `seq`, and sets
 `hash = sha256(prev_hash + canonical(event))`. A trigger freezes a chained event. Every so often the
 head of the chain is signed with the platform's Ed25519 key (`audit_checkpoint`), and the checkpoints are
 published, so a rewrite of history by someone with database access shows as a broken link or a
@@ -24,8 +24,9 @@ Why concurrent writers never serialise here
 * Order is decided after the fact: by the time an event's txid is below the snapshot's xmin, every
   transaction that could still insert a smaller (txid, id) has finished, so the chain is appended to,
   never rewritten, and an event whose transaction commits late is chained after it commits, not
-  skipped. (An idle-in-transaction session anywhere in the cluster holds xmin back and so delays
-  chaining; `verify()` reports how many events are still pending.)
+  skipped. (An idle-in-transaction session in this database holds the watermark back and so delays
+  chaining; `verify()` reports how many events are still pending. Sessions of other databases on the same
+  server do not, when the role may see their transaction ids: see core/migrations, local_xmin.)
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ async def record(
 ) -> None:
     """Write an audit event in the current transaction. `data` must hold no sealed content.
 
-    An INSERT and nothing else: no lock, no read of the chain head (see the module docstring)."""
+    An INSERT and nothing else: no lock, no read of the chain head (see the module docstring). Outside a
+    unit of work it raises NoTransaction: an event must commit with the change it records."""
+    db.require_transaction("audit.record()")
     await db.execute(INSERT + " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
                      clock.now(), actor.user_id, actor.org_id, action, entity_type, str(entity_id), encode(data))
 
@@ -150,7 +153,7 @@ async def _chain_batch(limit: int) -> tuple[int, bool]:
     # before them in (txid, id) order. Read back from the table, exactly as verify() will read them.
     rows = await db.fetch(
         f"SELECT {_EVENT_COLUMNS} FROM audit_event"
-        " WHERE seq IS NULL AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " WHERE seq IS NULL AND txid < (SELECT local_xmin())"
         " ORDER BY audit_event.txid, audit_event.id LIMIT $1",  # the xid8 column, not the text output column
         limit,
     )
@@ -216,8 +219,8 @@ async def chain_pending(
     Runs in its own transactions (one per batch), so call it outside a unit of work. Safe to run
     concurrently: a second chainer finds the advisory lock taken and returns at once. Returns how many
     events were chained."""
-    if db._uow.get() is not None:
-        raise RuntimeError("chain_pending() runs its own transactions; call it outside unit_of_work()")
+    if db.in_unit_of_work():
+        raise db.NoTransaction("chain_pending() runs its own transactions; call it outside a unit of work")
     key = settings.keys.signing_private_key() if settings is not None else None
     key_id = settings.signing_key_id if settings is not None else ""
     every = checkpoint_every or getattr(settings, "audit_checkpoint_every", None) or DEFAULT_CHECKPOINT_EVERY

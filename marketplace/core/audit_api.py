@@ -15,10 +15,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from marketplace.core import audit, db
-from marketplace.core.actor import Actor, require
+from marketplace.core.actor import require
+from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.errors import InvalidInput
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
@@ -84,7 +85,7 @@ def keys_of(settings: Settings) -> KeysRead:
 
 @get("/api/v1/keys", tags=["audit"], summary="The platform's Ed25519 public key (audit checkpoints, bid receipts)",
      sync_to_thread=False)
-def platform_keys(settings: Settings) -> KeysRead:
+def platform_keys(settings: SettingsDep) -> KeysRead:
     return keys_of(settings)
 
 
@@ -114,15 +115,15 @@ async def _verify_shared(settings: Settings) -> audit.VerifyReport:
 
 
 @get("/api/v1/audit/verify", tags=["audit"], summary="Verify the audit trail's hash chain and signed checkpoints")
-async def verify_chain(settings: Settings) -> audit.VerifyReport:
+async def verify_chain(settings: SettingsDep) -> audit.VerifyReport:
     return await _verify_shared(settings)
 
 
 @get("/api/v1/audit/checkpoints", tags=["audit"], summary="Signed checkpoints of the audit chain, oldest first")
 async def checkpoints(
-    settings: Settings,
-    limit: Annotated[int, Parameter(ge=1, le=500, description="page size")] = 100,
-    after: Annotated[str | None, Parameter(pattern=r"^[0-9]{1,18}$",
+    settings: SettingsDep,
+    limit: Annotated[int, QueryParameter(ge=1, le=500, description="page size")] = 100,
+    after: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,18}$",
                                            description="`next_cursor` of the previous page")] = None,
 ) -> CheckpointPage:
     rows = await db.fetch(
@@ -142,12 +143,12 @@ async def checkpoints(
 
 @get("/api/v1/audit/events", tags=["audit"], summary="One entity's audit trail (oversight bodies and the platform)")
 async def entity_events(
-    actor: Actor,
-    entity_type: Annotated[str | None, Parameter(min_length=1, max_length=64,
+    actor: ActorDep,
+    entity_type: Annotated[str | None, QueryParameter(min_length=1, max_length=64,
                                                  description="required; e.g. tender, bid, contract")] = None,
-    entity_id: Annotated[str | None, Parameter(min_length=1, max_length=200, description="required")] = None,
-    limit: Annotated[int, Parameter(ge=1, le=500, description="page size")] = 100,
-    after: Annotated[str | None, Parameter(pattern=r"^[0-9]{1,18}$",
+    entity_id: Annotated[str | None, QueryParameter(min_length=1, max_length=200, description="required")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500, description="page size")] = 100,
+    after: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,18}$",
                                            description="`next_cursor` of the previous page")] = None,
 ) -> AuditEventPage:
     require(actor, ("oversight", "platform"))

@@ -20,9 +20,11 @@ from typing import Any
 from arq import cron, func
 
 from marketplace.core import audit, outbox
+from marketplace.core.transactions import own_transaction
 
 log = logging.getLogger(__name__)
 
+@own_transaction  # each consumer's drain runs in tasks of its own, a transaction per batch
 async def outbox_drain(ctx: dict[str, Any]) -> None:
     """Start every consumer's drain, each in its own task of this process (outbox.request_drain), and
     return: a consumer's delivery waits for its own drain only, and one still running is asked to go round
@@ -33,6 +35,7 @@ async def outbox_drain(ctx: dict[str, Any]) -> None:
     await outbox.request_drain(wait=False)
 
 
+@own_transaction  # a transaction per consumer and batch, so one failing consumer holds back no other
 async def outbox_sweep(ctx: dict[str, Any]) -> int:
     """The sweeper: drain every consumer that has rows beyond its cursor."""
     results = await outbox.drain_all()
@@ -42,12 +45,14 @@ async def outbox_sweep(ctx: dict[str, Any]) -> int:
     return delivered
 
 
+@own_transaction  # a transaction per batch of deleted rows: short locks on a big table
 async def outbox_prune(ctx: dict[str, Any]) -> int:
     """Delete outbox rows every consumer has passed, once older than OUTBOX_RETENTION_DAYS."""
     days = getattr(ctx.get("settings"), "outbox_retention_days", None) or 7
     return await outbox.prune(older_than=timedelta(days=days))
 
 
+@own_transaction  # a transaction per batch of chained events
 async def audit_chain(ctx: dict[str, Any]) -> int:
     """Chain pending audit events; sign a checkpoint when AUDIT_CHECKPOINT_EVERY / _SECONDS say so."""
     return await audit.chain_pending(ctx.get("settings"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from marketplace.core.db import DB
+from marketplace.core.db import DB, autocommit_writes
 
 MIGRATION_LOCK = 7_300_001  # advisory lock key: one migrator at a time
 
@@ -48,7 +48,7 @@ async def migrate_all(*, quiet: bool = True) -> None:
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext(), autocommit_writes():
             result = await run_forwards(app_name="all")
         if not result.success:
             raise RuntimeError(f"migration failed: {result.message}\n{sink.getvalue()}")

@@ -13,6 +13,30 @@ Cents = Annotated[int, msgspec.Meta(ge=0, le=10**15, description="Amount in cén
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
 
 
+class Money(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Every amount in the API: `{"amount": 150000, "currency": "PEN"}` is S/ 1,500.00. `amount` is an
+    integer in the currency's minor units (céntimos for PEN; whole units for a currency without them, such as
+    PYG), never a float. Imported amounts keep their own currency; amounts are never summed across
+    currencies."""
+
+    amount: Annotated[int, msgspec.Meta(ge=-(10**15), le=10**15,
+                                        description="integer, in minor units of the currency (céntimos for PEN)")]
+    currency: Currency = "PEN"
+
+
+def money(amount: int, currency: str = "PEN") -> Money:
+    return Money(amount=amount, currency=currency)
+
+
+# Scores and points in the API: JSON numbers rounded to 2 decimals (computed as Decimal, never float).
+Score = Annotated[float, msgspec.Meta(description="points, a number rounded to 2 decimals")]
+
+
+def score(value: Decimal | int | float) -> float:
+    """A score as the API gives it: a number rounded half-even to 2 decimals."""
+    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
+
+
 def to_decimal(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 

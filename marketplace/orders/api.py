@@ -7,11 +7,10 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace.core import geo, idempotency
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
+from marketplace.core.deps import ActorDep
 from marketplace.orders import service
 from marketplace.orders.schemas import OrderCreate, OrderDecision, OrderPage, OrderRead
 
@@ -33,48 +32,44 @@ class OrderController(Controller):
 
     @post("/", summary="Order from a catalogue offer at the delivery region's current price (agency officers); "
                        "stock is reserved. Send an Idempotency-Key header to retry safely.")
-    async def place(self, request: Request, data: OrderCreate, actor: Actor) -> Response[OrderRead]:
-        async with unit_of_work():
-            claim = await idempotency.claim(actor=actor, route="POST /api/v1/orders",
-                                            key=request.headers.get(idempotency.HEADER), request=data)
-            if claim.replay is None:
-                result = order_read(await service.place_order(actor=actor, data=data))
-                await claim.store(status=201, response=msgspec.to_builtins(result))
+    async def place(self, request: Request, data: JSONBody[OrderCreate], actor: ActorDep) -> Response[OrderRead]:
+        claim = await idempotency.claim(actor=actor, route="POST /api/v1/orders",
+                                        key=request.headers.get(idempotency.HEADER), request=data)
+        if claim.replay is None:
+            result = order_read(await service.place_order(actor=actor, data=data))
+            await claim.store(status=201, response=msgspec.to_builtins(result))
         if claim.replay is not None:
             return Response(msgspec.convert(claim.replay.response, OrderRead), status_code=claim.replay.status)
         return Response(result, status_code=201)
 
     @get("/", summary="Orders of your organisation (oversight and the platform see all)")
     async def list_orders(
-        self, actor: Actor,
-        status: Annotated[str | None, Parameter(pattern="^(placed|accepted|rejected|cancelled)$")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+        self, actor: ActorDep,
+        status: Annotated[str | None, QueryParameter(pattern="^(placed|accepted|rejected|cancelled)$")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> OrderPage:
         rows, total = await service.list_orders(actor=actor, status=status, limit=limit, offset=offset)
         return OrderPage(items=[order_read(r) for r in rows], total=total, limit=limit, offset=offset)
 
     @get("/{order_id:uuid}", summary="An order")
-    async def read(self, order_id: UUID, actor: Actor) -> OrderRead:
+    async def read(self, order_id: FromPath[UUID], actor: ActorDep) -> OrderRead:
         return order_read(await service.read_order(actor=actor, order_id=order_id))
 
     @post("/{order_id:uuid}/accept", status_code=200, summary="The supplier accepts the order")
-    async def accept(self, order_id: UUID, actor: Actor) -> OrderRead:
-        async with unit_of_work():
-            row = await service.accept_order(actor=actor, order_id=order_id)
+    async def accept(self, order_id: FromPath[UUID], actor: ActorDep) -> OrderRead:
+        row = await service.accept_order(actor=actor, order_id=order_id)
         return order_read(row)
 
     @post("/{order_id:uuid}/reject", status_code=200, summary="The supplier rejects the order; the stock returns")
-    async def reject(self, order_id: UUID, data: OrderDecision, actor: Actor) -> OrderRead:
-        async with unit_of_work():
-            row = await service.reject_order(actor=actor, order_id=order_id, reason=data.reason)
+    async def reject(self, order_id: FromPath[UUID], data: JSONBody[OrderDecision], actor: ActorDep) -> OrderRead:
+        row = await service.reject_order(actor=actor, order_id=order_id, reason=data.reason)
         return order_read(row)
 
     @post("/{order_id:uuid}/cancel", status_code=200,
           summary="The agency cancels an order the supplier has not decided yet; the stock returns")
-    async def cancel(self, order_id: UUID, data: OrderDecision, actor: Actor) -> OrderRead:
-        async with unit_of_work():
-            row = await service.cancel_order(actor=actor, order_id=order_id, reason=data.reason)
+    async def cancel(self, order_id: FromPath[UUID], data: JSONBody[OrderDecision], actor: ActorDep) -> OrderRead:
+        row = await service.cancel_order(actor=actor, order_id=order_id, reason=data.reason)
         return order_read(row)
 
 

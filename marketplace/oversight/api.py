@@ -15,18 +15,20 @@ from uuid import UUID
 import msgspec
 from litestar import Response, get
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import File, Stream
 
 from marketplace.core import db
-from marketplace.core.actor import Actor, require
+from marketplace.core.actor import require
 from marketplace.core.audit_api import AuditEventPage, AuditEventRead
+from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.oversight import policy as policy_mod
 from marketplace.oversight import schemas as s
 from marketplace.oversight.awards import export
 from marketplace.oversight.awards import service as history
+from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
 from marketplace.oversight.redflags import service as redflags
 from marketplace.oversight.stages import service as stages
@@ -44,19 +46,19 @@ def _filters(agency_id, supplier_ruc, region, province, method, category, classi
 
 
 # The same filter parameters on every award history endpoint.
-AgencyP = Annotated[UUID | None, Parameter(description="the buying agency (organisation id)")]
-RucP = Annotated[str | None, Parameter(description="supplier RUC (11 digits)")]
-RegionP = Annotated[str | None, Parameter(description="region of delivery: first 2 digits of the ubigeo")]
-ProvinceP = Annotated[str | None, Parameter(description="province of delivery: first 4 digits of the ubigeo")]
-MethodP = Annotated[str | None, Parameter(description="procurement method, e.g. licitacion_publica")]
-CategoryP = Annotated[str | None, Parameter(description="goods, services or works")]
-ClassP = Annotated[str | None, Parameter(description="classification code prefix (UNSPSC or CPV)")]
-FromP = Annotated[datetime | None, Parameter(description="awarded at or after (RFC 3339)")]
-ToP = Annotated[datetime | None, Parameter(description="awarded before (RFC 3339)")]
-VMinP = Annotated[int | None, Parameter(ge=0, le=10**15, description="minimum value in céntimos")]
-VMaxP = Annotated[int | None, Parameter(ge=0, le=10**15, description="maximum value in céntimos")]
-StateP = Annotated[str | None, Parameter(
-    query="state", description="award state: pending, standstill, appealed, consented, cancelled")]
+AgencyP = Annotated[UUID | None, QueryParameter(description="the buying agency (organisation id)")]
+RucP = Annotated[str | None, QueryParameter(description="supplier RUC (11 digits)")]
+RegionP = Annotated[str | None, QueryParameter(description="region of delivery: first 2 digits of the ubigeo")]
+ProvinceP = Annotated[str | None, QueryParameter(description="province of delivery: first 4 digits of the ubigeo")]
+MethodP = Annotated[str | None, QueryParameter(description="procurement method, e.g. licitacion_publica")]
+CategoryP = Annotated[str | None, QueryParameter(description="goods, services or works")]
+ClassP = Annotated[str | None, QueryParameter(description="classification code prefix (UNSPSC or CPV)")]
+FromP = Annotated[datetime | None, QueryParameter(description="awarded at or after (RFC 3339)")]
+ToP = Annotated[datetime | None, QueryParameter(description="awarded before (RFC 3339)")]
+VMinP = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="minimum value in céntimos")]
+VMaxP = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="maximum value in céntimos")]
+StateP = Annotated[str | None, QueryParameter(
+    name="state", description="award state: pending, standstill, appealed, consented, cancelled")]
 
 
 @get("/api/v1/oversight/awards", tags=TAGS, summary="Award history: filtered, newest first, keyset pages (public)")
@@ -64,8 +66,9 @@ async def list_awards(
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
-    limit: Annotated[int, Parameter(ge=1, le=500, description="page size")] = 50,
-    cursor: Annotated[str | None, Parameter(max_length=200, description="`next_cursor` of the previous page")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500, description="page size")] = 50,
+    cursor: Annotated[str | None,
+                      QueryParameter(max_length=200, description="`next_cursor` of the previous page")] = None,
 ) -> s.AwardHistoryPage:
     f = _filters(agency_id, supplier_ruc, region, province, method, category, classification, date_from, date_to,
                  value_min, value_max, award_state)
@@ -77,11 +80,11 @@ async def list_awards(
 @get("/api/v1/oversight/awards/aggregates", tags=TAGS,
      summary="Award totals and counts per supplier, agency, region or method (public)")
 async def award_aggregates(
-    by: Annotated[str, Parameter(description="supplier, agency, region or method")] = "supplier",
+    by: Annotated[str, QueryParameter(description="supplier, agency, region or method")] = "supplier",
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> s.Aggregates:
     if by not in history.GROUPS:
         raise InvalidInput(N_("Group by supplier, agency, region or method"), field="query.by", rule="enum")
@@ -98,7 +101,7 @@ async def award_concentration(
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> list[s.ConcentrationRow]:
     f = _filters(agency_id, supplier_ruc, region, province, method, category, classification, date_from, date_to,
                  value_min, value_max, award_state)
@@ -119,7 +122,7 @@ class ExportOperation(Operation):
 @get("/api/v1/oversight/awards/export", tags=TAGS, operation_class=ExportOperation,
      summary="Stream the filtered award history as CSV or JSON Lines (public; flat memory at any size)")
 async def export_awards(
-    format: Annotated[str, Parameter(description="csv or jsonl")] = "csv",
+    format: Annotated[str, QueryParameter(description="csv or jsonl")] = "csv",
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
@@ -148,9 +151,9 @@ def _red_flags(settings: Settings, flags: list[redflags.Flag]) -> s.RedFlags:
 @get("/api/v1/oversight/red-flags", tags=TAGS, summary="Red flags across all tenders, with definitions, "
      "thresholds and evidence (public)")
 async def red_flags(
-    settings: Settings,
-    code: Annotated[str | None, Parameter(description="only this flag")] = None,
-    limit: Annotated[int, Parameter(ge=1, le=5000)] = 1000,
+    settings: SettingsDep,
+    code: Annotated[str | None, QueryParameter(description="only this flag")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
 ) -> s.RedFlags:
     if code is not None and code not in redflags.DEFINITIONS:
         raise InvalidInput(N_("Unknown red flag"), field="query.code", rule="enum")
@@ -170,7 +173,7 @@ async def _public_tender(tender_id: UUID) -> dict[str, Any]:
 
 
 @get("/api/v1/oversight/tenders/{tender_id:uuid}/red-flags", tags=TAGS, summary="One tender's red flags (public)")
-async def tender_red_flags(tender_id: UUID, settings: Settings) -> s.RedFlags:
+async def tender_red_flags(tender_id: FromPath[UUID], settings: SettingsDep) -> s.RedFlags:
     await _public_tender(tender_id)
     return _red_flags(settings, await redflags.compute(settings, tender_id=tender_id))
 
@@ -178,7 +181,7 @@ async def tender_red_flags(tender_id: UUID, settings: Settings) -> s.RedFlags:
 @get("/api/v1/oversight/stage-times", tags=TAGS,
      summary="How long each stage takes: p50 and p90 in days per agency and method (public)")
 async def stage_times(
-    settings: Settings, agency_id: AgencyP = None, method: MethodP = None,
+    settings: SettingsDep, agency_id: AgencyP = None, method: MethodP = None,
 ) -> s.StageTimes:
     rows = await stages.stage_times(agency_id=agency_id, method=method)
     return s.StageTimes(limits_days=policy_mod.of(settings).stage_limit_days, items=[s.StageTime(**r) for r in rows])
@@ -187,8 +190,8 @@ async def stage_times(
 @get("/api/v1/oversight/alarms", tags=TAGS,
      summary="Tenders stuck in a stage past its limit: raised alarms and what is stuck now (oversight bodies)")
 async def list_alarms(
-    actor: Actor, settings: Settings,
-    include_cleared: Annotated[bool, Parameter(description="also alarms whose tender moved on")] = False,
+    actor: ActorDep, settings: SettingsDep,
+    include_cleared: Annotated[bool, QueryParameter(description="also alarms whose tender moved on")] = False,
 ) -> s.Alarms:
     require(actor, ("oversight", "platform"))
     alarms = await stages.alarms(open_only=not include_cleared)
@@ -197,7 +200,7 @@ async def list_alarms(
 
 
 @get("/api/v1/oversight/notifications", tags=TAGS, summary="What oversight told your agency (agency users)")
-async def agency_notifications(actor: Actor) -> list[s.NotificationRead]:
+async def agency_notifications(actor: ActorDep) -> list[s.NotificationRead]:
     require(actor, "agency")
     assert actor.org_id is not None
     return [s.NotificationRead(**r) for r in await stages.notifications(agency_id=actor.org_id)]
@@ -208,9 +211,9 @@ async def agency_notifications(actor: Actor) -> list[s.NotificationRead]:
              "their payments "
              "(oversight bodies and the platform). Check the chain at /api/v1/audit/verify.")
 async def tender_audit(
-    tender_id: UUID, actor: Actor,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
-    after: Annotated[str | None, Parameter(pattern=r"^[0-9]{1,18}$", description="`next_cursor`")] = None,
+    tender_id: FromPath[UUID], actor: ActorDep,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+    after: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{1,18}$", description="`next_cursor`")] = None,
 ) -> AuditEventPage:
     require(actor, ("oversight", "platform"))
     if await db.fetchrow("SELECT 1 FROM tender WHERE id = $1", tender_id) is None:
@@ -239,6 +242,12 @@ async def tender_audit(
     return AuditEventPage(items=items, next_cursor=str(rows[-1]["id"]) if more and rows else None)
 
 
+@get("/api/v1/oversight/publishers", tags=TAGS,
+     summary="OCDS publishers whose processes are here (ours and imported), with counts and last import (public)")
+async def list_publishers() -> list[s.PublisherRead]:
+    return await imports.public_publishers()
+
+
 # --- OCDS -----------------------------------------------------------------------------------------------
 
 def _plain(ident: str, message: str) -> None:
@@ -255,9 +264,9 @@ def _json(value: Any) -> Response[dict[str, Any]]:
 @get("/ocds/releases", tags=["ocds"], summary="OCDS release package: the change feed of releases in commit "
      "order (pass `since` = links.next's cursor; a release that commits late is never skipped)")
 async def ocds_releases(
-    settings: Settings,
-    since: Annotated[str | None, Parameter(max_length=60, description="cursor from links.next")] = None,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    settings: SettingsDep,
+    since: Annotated[str | None, QueryParameter(max_length=60, description="cursor from links.next")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> Response[dict[str, Any]]:
     releases, nxt = await publisher.feed(since=since, limit=limit)
     base = settings.public_base_url.rstrip("/")
@@ -267,7 +276,7 @@ async def ocds_releases(
 
 
 @get("/ocds/releases/{release_id:str}", tags=["ocds"], summary="One OCDS release, in a release package")
-async def ocds_release(release_id: str, settings: Settings) -> Response[dict[str, Any]]:
+async def ocds_release(release_id: FromPath[str], settings: SettingsDep) -> Response[dict[str, Any]]:
     _plain(release_id, N_("Release not found"))
     release = await publisher.get_release(release_id)
     uri = f"{settings.public_base_url.rstrip('/')}/ocds/releases/{release_id}"
@@ -276,7 +285,7 @@ async def ocds_release(release_id: str, settings: Settings) -> Response[dict[str
 
 @get("/ocds/records/{ocid:str}", tags=["ocds"],
      summary="The OCDS record of one contracting process (every release and the compiled release)")
-async def ocds_record(ocid: str, settings: Settings) -> Response[dict[str, Any]]:
+async def ocds_record(ocid: FromPath[str], settings: SettingsDep) -> Response[dict[str, Any]]:
     _plain(ocid, N_("Record not found"))
     record = await publisher.record(ocid)
     uri = f"{settings.public_base_url.rstrip('/')}/ocds/records/{ocid}"
@@ -284,12 +293,12 @@ async def ocds_record(ocid: str, settings: Settings) -> Response[dict[str, Any]]
 
 
 @get("/ocds/bulk", tags=["ocds"], summary="Daily bulk files: every release published that day, gzip JSON Lines")
-async def ocds_bulk_list(settings: Settings) -> list[s.BulkFile]:
+async def ocds_bulk_list(settings: SettingsDep) -> list[s.BulkFile]:
     return [s.BulkFile(**x) for x in publisher.list_bulk(settings)]
 
 
 @get("/ocds/bulk/{name:str}", tags=["ocds"], summary="One daily bulk file")
-async def ocds_bulk_file(name: str, settings: Settings) -> File:
+async def ocds_bulk_file(name: FromPath[str], settings: SettingsDep) -> File:
     if not name.startswith("releases-") or not name.endswith(".jsonl.gz") or "/" in name or ".." in name:
         raise NotFound(N_("File not found"))
     path = publisher.bulk_dir(settings) / name
@@ -298,6 +307,6 @@ async def ocds_bulk_file(name: str, settings: Settings) -> File:
     return File(path=path, filename=name, media_type="application/gzip")
 
 
-ROUTES = [list_awards, award_aggregates, award_concentration, export_awards, red_flags, tender_red_flags,
-          stage_times, list_alarms, agency_notifications, tender_audit, ocds_releases, ocds_release, ocds_record,
-          ocds_bulk_list, ocds_bulk_file]
+ROUTES = [list_publishers, list_awards, award_aggregates, award_concentration, export_awards, red_flags,
+          tender_red_flags, stage_times, list_alarms, agency_notifications, tender_audit, ocds_releases, ocds_release,
+          ocds_record, ocds_bulk_list, ocds_bulk_file]

@@ -7,10 +7,9 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, get, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
+from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.payments import service
 from marketplace.payments.schemas import (
     ConnectedAccountRead,
@@ -22,7 +21,6 @@ from marketplace.payments.schemas import (
     ledger_read,
     payment_read,
 )
-from marketplace.settings import Settings
 
 
 class PaymentsController(Controller):
@@ -31,46 +29,45 @@ class PaymentsController(Controller):
 
     @get("/", summary="Payments the caller may see (suppliers: their own; agencies: theirs; oversight: all)")
     async def list_payments(
-        self, actor: Actor, kind: str | None = None,
-        payment_state: Annotated[str | None, Parameter(query="state")] = None,
-        contract_id: UUID | None = None, appeal_id: UUID | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50, offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+        self, actor: ActorDep, kind: FromQuery[str | None] = None,
+        payment_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        contract_id: FromQuery[UUID | None] = None, appeal_id: FromQuery[UUID | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> list[PaymentRead]:
         rows = await service.list_payments(actor=actor, kind=kind, state=payment_state, contract_id=contract_id,
                                            appeal_id=appeal_id, limit=limit, offset=offset)
         return [payment_read(r) for r in rows]
 
     @get("/ledger", summary="Ledger entries the caller may see, oldest first")
-    async def ledger(self, actor: Actor, contract_id: UUID | None = None,
-                     limit: Annotated[int, Parameter(ge=1, le=1000)] = 200) -> list[LedgerEntryRead]:
+    async def ledger(self, actor: ActorDep, contract_id: FromQuery[UUID | None] = None,
+                     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200) -> list[LedgerEntryRead]:
         return [ledger_read(r) for r in await service.ledger(actor=actor, contract_id=contract_id, limit=limit)]
 
     @get("/{payment_id:uuid}", summary="One payment")
-    async def get_payment(self, actor: Actor, payment_id: UUID) -> PaymentRead:
+    async def get_payment(self, actor: ActorDep, payment_id: FromPath[UUID]) -> PaymentRead:
         return payment_read(await service.get_payment(actor=actor, payment_id=payment_id))
 
     @post("/registry-fee", status_code=202,
           summary="Ask to pay the supplier registry fee (a PaymentIntent is created by a job; poll for its "
                   "client_secret). Asking again returns the same payment.")
-    async def registry_fee(self, actor: Actor, settings: Settings, data: RegistryFeeCreate) -> PaymentRead:
-        async with unit_of_work():
-            row = await service.request_registry_fee(actor=actor, settings=settings, year=data.year)
+    async def registry_fee(self, actor: ActorDep, settings: SettingsDep,
+                           data: JSONBody[RegistryFeeCreate]) -> PaymentRead:
+        row = await service.request_registry_fee(actor=actor, settings=settings, year=data.year)
         return payment_read(row)
 
     @put("/connected-accounts/{organisation_id:uuid}", summary="Link a supplier's Stripe Connect account")
-    async def connected_account(self, actor: Actor, organisation_id: UUID,
-                                data: ConnectedAccountUpdate) -> ConnectedAccountRead:
-        async with unit_of_work():
-            row = await service.set_connected_account(actor=actor, organisation_id=organisation_id,
-                                                      stripe_account_id=data.stripe_account_id)
+    async def connected_account(self, actor: ActorDep, organisation_id: FromPath[UUID],
+                                data: JSONBody[ConnectedAccountUpdate]) -> ConnectedAccountRead:
+        row = await service.set_connected_account(actor=actor, organisation_id=organisation_id,
+                                                  stripe_account_id=data.stripe_account_id)
         return ConnectedAccountRead(**row)
 
     @post("/stripe/webhook", status_code=200, summary="Stripe webhook endpoint (signed; stored once by event id)")
-    async def stripe_webhook(self, request: Request, settings: Settings) -> WebhookAck:
+    async def stripe_webhook(self, request: Request, settings: SettingsDep) -> WebhookAck:
         payload = await request.body()
-        async with unit_of_work():
-            new = await service.receive_webhook(settings=settings, payload=payload,
-                                                signature=request.headers.get("stripe-signature"))
+        new = await service.receive_webhook(settings=settings, payload=payload,
+                                            signature=request.headers.get("stripe-signature"))
         return WebhookAck(received=True, duplicate=not new)
 
 

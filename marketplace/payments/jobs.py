@@ -12,6 +12,7 @@ from uuid import UUID
 from arq import Retry, cron
 
 from marketplace.core import queue
+from marketplace.core.transactions import own_transaction
 from marketplace.payments import consumers, service  # noqa: F401  (consumers register themselves)
 from marketplace.settings import Settings, load_settings
 
@@ -23,6 +24,8 @@ def _settings(ctx: dict[str, Any]) -> Settings:
     return settings
 
 
+# Its own transactions: Stripe is called between them, never while one is open (service.execute_payment).
+@own_transaction
 async def payments_execute(ctx: dict[str, Any], payment_id: str) -> str | None:
     try:
         return await service.execute_payment(settings=_settings(ctx), payment_id=UUID(payment_id))

@@ -413,18 +413,18 @@ async def _payment_for(event_type: str, obj: dict[str, Any]) -> dict[str, Any] |
 
 
 async def apply_event(*, event_id: str) -> str | None:
-    """Apply a stored event (once). Returns its outcome: applied, ignored or unmatched."""
-    async with db.unit_of_work():
-        ev = await db.fetchrow("SELECT * FROM stripe_event WHERE id = $1 FOR UPDATE", event_id)
-        if ev is None:
-            return None
-        if ev["applied_at"] is not None:
-            return ev["outcome"]
-        event = msgspec.json.decode(ev["payload"]) if isinstance(ev["payload"], (str, bytes)) else ev["payload"]
-        outcome = await _apply(event)
-        await db.execute("UPDATE stripe_event SET applied_at = $2, outcome = $3 WHERE id = $1",
-                         event_id, clock.now(), outcome)
-        return outcome
+    """Apply a stored event (once), in the caller's transaction. Returns its outcome: applied, ignored or
+    unmatched."""
+    ev = await db.fetchrow("SELECT * FROM stripe_event WHERE id = $1 FOR UPDATE", event_id)
+    if ev is None:
+        return None
+    if ev["applied_at"] is not None:
+        return ev["outcome"]
+    event = msgspec.json.decode(ev["payload"]) if isinstance(ev["payload"], (str, bytes)) else ev["payload"]
+    outcome = await _apply(event)
+    await db.execute("UPDATE stripe_event SET applied_at = $2, outcome = $3 WHERE id = $1",
+                     event_id, clock.now(), outcome)
+    return outcome
 
 
 async def _apply(event: dict[str, Any]) -> str:
@@ -512,8 +512,7 @@ async def execute_payment(*, settings: Settings, payment_id: UUID) -> str | None
     job killed before recording, repeats the same call and Stripe answers with the same object; recording
     only moves the row forward (domain.advance), so a webhook applied meanwhile is never undone.
     """
-    async with db.unit_of_work():
-        row = await db.fetchrow("SELECT * FROM payment WHERE id = $1", payment_id)
+    row = await db.fetchrow("SELECT * FROM payment WHERE id = $1", payment_id)
     if row is None or not _needs_call(row):
         return row["state"] if row else None
     failure: tuple[str, str] | None = None
@@ -580,7 +579,7 @@ async def reconcile(*, settings: Settings, apply: bool = False, limit: int = 100
         result.append({"id": event["id"], "type": event["type"], "created": event.get("created"),
                        "status": "unapplied" if have is not None else "missing"})
         if apply:
-            async with db.unit_of_work():
+            async with db.unit_of_work():  # one event at a time: a failure keeps those applied before it
                 await store_event(event)
-            await apply_event(event_id=event["id"])
+                await apply_event(event_id=event["id"])
     return result

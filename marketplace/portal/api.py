@@ -26,12 +26,13 @@ from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
 
 from marketplace.core import clock, geo, i18n
 from marketplace.core.actor import ANONYMOUS
+from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.i18n import gettext as _
@@ -81,7 +82,7 @@ def _error(exc: DomainError) -> str:
 
 
 @get("/", name="portal:home")
-async def home(request: Request, settings: Settings) -> Template:
+async def home(request: Request, settings: SettingsDep) -> Template:
     from search import service as search
 
     open_tenders: list[Any] = []
@@ -109,7 +110,7 @@ async def home(request: Request, settings: Settings) -> Template:
 
 
 @get("/tenders", name="portal:tenders")
-async def tender_list(request: Request, settings: Settings) -> Template:
+async def tender_list(request: Request, settings: SettingsDep) -> Template:
     from search import service as search
 
     q = request.query_params.get("q", "")[:200]
@@ -165,7 +166,7 @@ def _timeline(t: Any, awards: list[Any], contracts: list[dict[str, Any]]) -> lis
 
 
 @get("/tenders/{tender_id:str}", name="portal:tender")
-async def tender_page(tender_id: str, settings: Settings) -> Template:
+async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Template:
     from marketplace.agencies import service as agencies
     from tenders import service as tenders
     from tenders.auctions import service as auctions_svc
@@ -219,7 +220,7 @@ def _auction_view(board: Any, lot: Any) -> dict[str, Any]:
 
 
 @get("/catalog", name="portal:catalog")
-async def catalog(request: Request, settings: Settings) -> Template:
+async def catalog(request: Request, settings: SettingsDep) -> Template:
     from search import service as search
 
     q = request.query_params.get("q", "")[:200]
@@ -258,7 +259,7 @@ async def _history(f: Any) -> dict[str, Any]:
 
 
 @get("/suppliers/{org_id:str}", name="portal:supplier")
-async def supplier_page(org_id: str) -> Template:
+async def supplier_page(org_id: FromPath[str]) -> Template:
     from suppliers import service as suppliers
 
     sid = _uuid(org_id, N_("Supplier not found"))
@@ -271,7 +272,7 @@ async def supplier_page(org_id: str) -> Template:
 
 
 @get("/agencies/{org_id:str}", name="portal:agency")
-async def agency_page(org_id: str) -> Template:
+async def agency_page(org_id: FromPath[str]) -> Template:
     from marketplace.agencies import service as agencies
 
     aid = _uuid(org_id, N_("Agency not found"))
@@ -387,7 +388,7 @@ async def awards_csv(request: Request) -> Stream:
 
 
 @get("/red-flags", name="portal:red_flags")
-async def red_flags(request: Request, settings: Settings) -> Template:
+async def red_flags(request: Request, settings: SettingsDep) -> Template:
     """Every flag, or one process's (?tender=<id>). Oversight computes them on request, over all the data
     (population flags compare against everything), so the tender page links here instead of computing them."""
     tender = None
@@ -410,7 +411,7 @@ async def red_flags(request: Request, settings: Settings) -> Template:
 
 
 @get("/stage-times", name="portal:stage_times")
-async def stage_times(settings: Settings) -> Template:
+async def stage_times(settings: SettingsDep) -> Template:
     rows = await sources.stage_times()
     stuck = await sources.stuck(settings)
     per_stage: dict[str, list[float]] = {}
@@ -439,13 +440,13 @@ def _keys(settings: Settings) -> Any:
 
 
 @get("/verify", name="portal:verify")
-async def verify(settings: Settings) -> Template:
+async def verify(settings: SettingsDep) -> Template:
     return Template("verify.html", context={"keys": _keys(settings), "result": None, "receipt": ""})
 
 
 @post("/verify/receipt", name="portal:verify_receipt", status_code=200)
 async def verify_receipt(
-    settings: Settings,
+    settings: SettingsDep,
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template:
     """Checks a pasted bid receipt against the platform's public key (writes nothing)."""
@@ -468,7 +469,7 @@ async def verify_receipt(
 
 
 @get("/language/{code:str}", name="portal:language")
-async def language(code: str, request: Request) -> Redirect:
+async def language(code: FromPath[str], request: Request) -> Redirect:
     lang = i18n.language(code)
     nxt = request.query_params.get("next") or "/"
     if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:

@@ -26,6 +26,19 @@ APPEAL_STATES = {"pending_bond": N_("Awaiting the appeal bond"), "filed": N_("Un
                  "upheld": N_("Upheld"), "dismissed": N_("Dismissed"), "moot": N_("Lapsed")}
 SUPPLIER_STATUS = {"active": N_("Active"), "suspended": N_("Suspended"), "disqualified": N_("Disqualified"),
                    "pending": N_("Pending")}
+# OCDS milestone status codes, as the contract's release gives them
+MILESTONE_STATUS = {"scheduled": N_("Scheduled"), "met": N_("Met"), "notMet": N_("Not met"),
+                    "partiallyMet": N_("Partially met")}
+# The evaluation's bonuses (tenders.evaluation.domain policies' codes)
+BONUSES = {"regional": N_("Regional bonus"), "mype": N_("MYPE bonus")}
+# The score sheet's formulas (tenders.evaluation.domain.FORMULAS), said in the reader's language
+FORMULAS = {
+    "technical": N_("T_i = sum of the committee's points per criterion"),
+    "price_points": N_("P_i = Pmax x Pmin / price_i (lowest valid price gets Pmax)"),
+    "base_total": N_("S_i = wT x T_i + wP x P_i"),
+    "bonus": N_("B_i,k = rate_k / 100 x S_i, for each bonus policy k that applies (not compounded)"),
+    "final": N_("F_i = S_i + sum of B_i,k"),
+}
 CONTRACT_STATUS = {"pending": N_("Pending signature"), "active": N_("In force"), "terminated": N_("Terminated"),
                    "cancelled": N_("Cancelled")}
 FLAGS = {
@@ -62,16 +75,18 @@ FLAG_DEFINITIONS = {
 }
 
 KINDS = {"method": METHODS, "category": CATEGORIES, "tender_state": TENDER_STATES, "award_state": AWARD_STATES,
-         "appeal_state": APPEAL_STATES,
-         "supplier_status": SUPPLIER_STATUS, "contract_status": CONTRACT_STATUS, "flag": FLAGS, "stage": STAGES,
+         "appeal_state": APPEAL_STATES, "supplier_status": SUPPLIER_STATUS, "contract_status": CONTRACT_STATUS,
+         "milestone_status": MILESTONE_STATUS, "bonus": BONUSES, "formula": FORMULAS, "flag": FLAGS, "stage": STAGES,
          "flag_definition": FLAG_DEFINITIONS}
 
 
-def label(kind: str, code: str | None) -> str:
+def label(kind: str, code: str | None, default: str | None = None) -> str:
+    """The words for `code` in the reader's language; `default` (else the code itself) for a code we have
+    no words for."""
     if code is None:
         return "—"
     msgid = KINDS.get(kind, {}).get(code)
-    return gettext(msgid) if msgid else code
+    return gettext(msgid) if msgid else (default if default is not None else code)
 
 
 def options(kind: str) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from marketplace.core import geo, i18n
@@ -22,6 +22,13 @@ def _gettext(msgid: str, **params: Any) -> str:
     return i18n.gettext(msgid, **params)
 
 
+def _ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
+    """`ngettext("{n} tender found.", "{n} tenders found.", total)`: the form for `total`, whose `{n}` is
+    the number as the reader's language writes it (pass `n=` to show something else)."""
+    params.setdefault("n", formatting.number(n))
+    return i18n.ngettext(singular, plural, n, **params)
+
+
 @functools.cache
 def _places() -> list[dict[str, Any]]:
     """Regions with their provinces, for the place selector (local first)."""
@@ -33,9 +40,9 @@ def _places() -> list[dict[str, Any]]:
 def configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.globals.update(
-        _=_gettext, gettext=_gettext, label=labels.label, options=labels.options, languages=LANGUAGES,
-        current_language=i18n.current_language, places=_places, regions=geo.regions,
-        flag_definitions=labels.FLAG_DEFINITIONS,
+        _=_gettext, gettext=_gettext, ngettext=_ngettext, label=labels.label, options=labels.options,
+        languages=LANGUAGES, current_language=i18n.current_language, language_tag=i18n.language_tag,
+        places=_places, regions=geo.regions, flag_definitions=labels.FLAG_DEFINITIONS,
         region_name=formatting.region_name, place=formatting.place,
     )
     env.filters.update(money=formatting.money, when=formatting.when, day=formatting.day,

@@ -7,10 +7,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
+from marketplace.core.deps import ActorDep
 from suppliers.alerts import service
 from suppliers.alerts.schemas import NotificationPage, NotificationRead, SubscriptionCreate, SubscriptionRead
 
@@ -36,33 +35,32 @@ class AlertController(Controller):
     tags = ["alerts"]
 
     @post("/alerts", summary="Subscribe to tenders by classification prefixes and regions")
-    async def subscribe(self, supplier_id: UUID, data: SubscriptionCreate, actor: Actor) -> SubscriptionRead:
-        async with unit_of_work():
-            row = await service.subscribe(actor=actor, supplier_id=supplier_id, data=data)
+    async def subscribe(self, supplier_id: FromPath[UUID], data: JSONBody[SubscriptionCreate],
+                        actor: ActorDep) -> SubscriptionRead:
+        row = await service.subscribe(actor=actor, supplier_id=supplier_id, data=data)
         return _sub(row)
 
     @get("/alerts", summary="The supplier's alert subscriptions")
-    async def list_subscriptions(self, supplier_id: UUID, actor: Actor) -> list[SubscriptionRead]:
+    async def list_subscriptions(self, supplier_id: FromPath[UUID], actor: ActorDep) -> list[SubscriptionRead]:
         return [_sub(r) for r in await service.list_subscriptions(actor=actor, supplier_id=supplier_id)]
 
     @delete("/alerts/{subscription_id:uuid}", summary="End an alert subscription")
-    async def unsubscribe(self, supplier_id: UUID, subscription_id: UUID, actor: Actor) -> None:
-        async with unit_of_work():
-            await service.unsubscribe(actor=actor, supplier_id=supplier_id, subscription_id=subscription_id)
+    async def unsubscribe(self, supplier_id: FromPath[UUID], subscription_id: FromPath[UUID], actor: ActorDep) -> None:
+        await service.unsubscribe(actor=actor, supplier_id=supplier_id, subscription_id=subscription_id)
 
     @get("/notifications", summary="Tenders the supplier's alerts matched, newest first")
-    async def notifications(self, supplier_id: UUID, actor: Actor, unread: bool = False,
-                            limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-                            offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0) -> NotificationPage:
+    async def notifications(self, supplier_id: FromPath[UUID], actor: ActorDep, unread: FromQuery[bool] = False,
+                            limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+                            offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0) -> NotificationPage:
         rows, total, unread_count = await service.list_notifications(actor=actor, supplier_id=supplier_id,
                                                                      unread=unread, limit=limit, offset=offset)
         return NotificationPage(items=[_note(r) for r in rows], total=total, unread=unread_count, limit=limit,
                                 offset=offset)
 
     @post("/notifications/{notification_id:uuid}/read", status_code=200, summary="Mark a notification read")
-    async def mark_read(self, supplier_id: UUID, notification_id: UUID, actor: Actor) -> NotificationRead:
-        async with unit_of_work():
-            row = await service.mark_read(actor=actor, supplier_id=supplier_id, notification_id=notification_id)
+    async def mark_read(self, supplier_id: FromPath[UUID], notification_id: FromPath[UUID],
+                        actor: ActorDep) -> NotificationRead:
+        row = await service.mark_read(actor=actor, supplier_id=supplier_id, notification_id=notification_id)
         return _note(row)
 
 

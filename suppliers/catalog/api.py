@@ -6,11 +6,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace.core import geo
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
+from marketplace.core.deps import ActorDep
 from suppliers.catalog import service
 from suppliers.catalog.schemas import (
     CatalogCreate,
@@ -28,9 +27,9 @@ from suppliers.catalog.schemas import (
     RegionOfferUpdate,
 )
 
-Limit = Annotated[int, Parameter(ge=1, le=200)]
-Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
-RegionQuery = Annotated[str | None, Parameter(pattern="^[0-9]{2}$")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
+RegionQuery = Annotated[str | None, QueryParameter(pattern="^[0-9]{2}$")]
 
 
 def _catalog(row: dict[str, Any]) -> CatalogRead:
@@ -65,36 +64,36 @@ class CatalogController(Controller):
     tags = ["catalogue"]
 
     @post("/", summary="Create a catalogue (framework agreement); platform administrators")
-    async def create(self, data: CatalogCreate, actor: Actor) -> CatalogRead:
-        async with unit_of_work():
-            row = await service.create_catalog(actor=actor, data=data)
+    async def create(self, data: JSONBody[CatalogCreate], actor: ActorDep) -> CatalogRead:
+        row = await service.create_catalog(actor=actor, data=data)
         return _catalog(row)
 
     @get("/", summary="The catalogues")
-    async def list_catalogs(self, actor: Actor) -> list[CatalogRead]:
+    async def list_catalogs(self, actor: ActorDep) -> list[CatalogRead]:
         return [_catalog(r) for r in await service.list_catalogs(actor=actor)]
 
     @get("/{catalog_id:uuid}", summary="A catalogue")
-    async def read(self, catalog_id: UUID, actor: Actor) -> CatalogRead:
+    async def read(self, catalog_id: FromPath[UUID], actor: ActorDep) -> CatalogRead:
         return _catalog(await service.read_catalog(actor=actor, catalog_id=catalog_id))
 
     @post("/{catalog_id:uuid}/status", status_code=200,
           summary="Close a catalogue (its offers leave search and cannot be ordered) or reopen it")
-    async def set_status(self, catalog_id: UUID, data: CatalogStatusChange, actor: Actor) -> CatalogRead:
-        async with unit_of_work():
-            row = await service.set_catalog_status(actor=actor, catalog_id=catalog_id, status=data.status)
+    async def set_status(self, catalog_id: FromPath[UUID], data: JSONBody[CatalogStatusChange],
+                         actor: ActorDep) -> CatalogRead:
+        row = await service.set_catalog_status(actor=actor, catalog_id=catalog_id, status=data.status)
         return _catalog(row)
 
     @post("/{catalog_id:uuid}/products", summary="Add a product sheet; platform administrators")
-    async def create_product(self, catalog_id: UUID, data: ProductSheetCreate, actor: Actor) -> ProductSheetRead:
-        async with unit_of_work():
-            row = await service.create_product_sheet(actor=actor, catalog_id=catalog_id, data=data)
+    async def create_product(self, catalog_id: FromPath[UUID], data: JSONBody[ProductSheetCreate],
+                             actor: ActorDep) -> ProductSheetRead:
+        row = await service.create_product_sheet(actor=actor, catalog_id=catalog_id, data=data)
         return _sheet(row)
 
     @get("/{catalog_id:uuid}/products", summary="The catalogue's product sheets")
     async def list_products(
-        self, catalog_id: UUID, actor: Actor, q: Annotated[str | None, Parameter(max_length=200)] = None,
-        classification: Annotated[str | None, Parameter(pattern="^[0-9]{2,8}(-[0-9])?$")] = None,
+        self, catalog_id: FromPath[UUID], actor: ActorDep,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        classification: Annotated[str | None, QueryParameter(pattern="^[0-9]{2,8}(-[0-9])?$")] = None,
         limit: Limit = 50, offset: Offset = 0,
     ) -> ProductSheetPage:
         rows, total = await service.list_product_sheets(actor=actor, catalog_id=catalog_id, q=q,
@@ -102,12 +101,13 @@ class CatalogController(Controller):
         return ProductSheetPage(items=[_sheet(r) for r in rows], total=total, limit=limit, offset=offset)
 
     @get("/{catalog_id:uuid}/products/{product_id:uuid}", summary="A product sheet")
-    async def read_product(self, catalog_id: UUID, product_id: UUID, actor: Actor) -> ProductSheetRead:
+    async def read_product(self, catalog_id: FromPath[UUID], product_id: FromPath[UUID],
+                           actor: ActorDep) -> ProductSheetRead:
         return _sheet(await service.read_product_sheet(actor=actor, catalog_id=catalog_id, product_id=product_id))
 
     @get("/{catalog_id:uuid}/products/{product_id:uuid}/offers", summary="Offers on sale for a product sheet")
-    async def product_offers(self, catalog_id: UUID, product_id: UUID, actor: Actor, region: RegionQuery = None,
-                             limit: Limit = 50, offset: Offset = 0) -> OfferPage:
+    async def product_offers(self, catalog_id: FromPath[UUID], product_id: FromPath[UUID], actor: ActorDep,
+                             region: RegionQuery = None, limit: Limit = 50, offset: Offset = 0) -> OfferPage:
         await service.read_product_sheet(actor=actor, catalog_id=catalog_id, product_id=product_id)
         rows, total = await service.list_offers(actor=actor, product_sheet_id=product_id, region=region,
                                                 limit=limit, offset=offset)
@@ -119,14 +119,13 @@ class SupplierOffersController(Controller):
     tags = ["catalogue"]
 
     @post("/", summary="Offer a product sheet with a price, delivery days and stock per region served")
-    async def create(self, supplier_id: UUID, data: OfferCreate, actor: Actor) -> OfferRead:
-        async with unit_of_work():
-            row = await service.create_offer(actor=actor, supplier_id=supplier_id, data=data)
+    async def create(self, supplier_id: FromPath[UUID], data: JSONBody[OfferCreate], actor: ActorDep) -> OfferRead:
+        row = await service.create_offer(actor=actor, supplier_id=supplier_id, data=data)
         return offer_read(row)
 
     @get("/", summary="A supplier's offers (all of them for the supplier itself; those on sale for others)")
-    async def list_offers(self, supplier_id: UUID, actor: Actor, region: RegionQuery = None, limit: Limit = 50,
-                          offset: Offset = 0) -> OfferPage:
+    async def list_offers(self, supplier_id: FromPath[UUID], actor: ActorDep, region: RegionQuery = None,
+                          limit: Limit = 50, offset: Offset = 0) -> OfferPage:
         rows, total = await service.list_offers(actor=actor, supplier_id=supplier_id, region=region, limit=limit,
                                                 offset=offset)
         return OfferPage(items=[offer_read(r) for r in rows], total=total, limit=limit, offset=offset)
@@ -137,42 +136,38 @@ class OfferController(Controller):
     tags = ["catalogue"]
 
     @get("/", summary="An offer")
-    async def read(self, offer_id: UUID, actor: Actor) -> OfferRead:
+    async def read(self, offer_id: FromPath[UUID], actor: ActorDep) -> OfferRead:
         return offer_read(await service.read_offer(actor=actor, offer_id=offer_id))
 
     @patch("/", summary="Change an offer's brand or description")
-    async def update(self, offer_id: UUID, data: OfferUpdate, actor: Actor) -> OfferRead:
-        async with unit_of_work():
-            row = await service.update_offer(actor=actor, offer_id=offer_id, data=data)
+    async def update(self, offer_id: FromPath[UUID], data: JSONBody[OfferUpdate], actor: ActorDep) -> OfferRead:
+        row = await service.update_offer(actor=actor, offer_id=offer_id, data=data)
         return offer_read(row)
 
     @put("/regions/{region_code:str}", summary="Serve a region, or change its price, delivery days or stock "
                                                "(price changes are kept in the offer's price history)")
-    async def set_region(self, offer_id: UUID, region_code: str, data: RegionOfferUpdate, actor: Actor) -> OfferRead:
-        async with unit_of_work():
-            row = await service.set_region_terms(actor=actor, offer_id=offer_id, region_code=region_code, data=data)
+    async def set_region(self, offer_id: FromPath[UUID], region_code: FromPath[str], data: JSONBody[RegionOfferUpdate],
+                         actor: ActorDep) -> OfferRead:
+        row = await service.set_region_terms(actor=actor, offer_id=offer_id, region_code=region_code, data=data)
         return offer_read(row)
 
     @delete("/regions/{region_code:str}", status_code=200, summary="Stop serving a region")
-    async def remove_region(self, offer_id: UUID, region_code: str, actor: Actor) -> OfferRead:
-        async with unit_of_work():
-            row = await service.remove_region(actor=actor, offer_id=offer_id, region_code=region_code)
+    async def remove_region(self, offer_id: FromPath[UUID], region_code: FromPath[str], actor: ActorDep) -> OfferRead:
+        row = await service.remove_region(actor=actor, offer_id=offer_id, region_code=region_code)
         return offer_read(row)
 
     @post("/pause", status_code=200, summary="Pause the offer: it is neither sold nor found until resumed")
-    async def pause(self, offer_id: UUID, actor: Actor) -> OfferRead:
-        async with unit_of_work():
-            row = await service.set_offer_status(actor=actor, offer_id=offer_id, status="paused")
+    async def pause(self, offer_id: FromPath[UUID], actor: ActorDep) -> OfferRead:
+        row = await service.set_offer_status(actor=actor, offer_id=offer_id, status="paused")
         return offer_read(row)
 
     @post("/resume", status_code=200, summary="Put a paused offer back on sale")
-    async def resume(self, offer_id: UUID, actor: Actor) -> OfferRead:
-        async with unit_of_work():
-            row = await service.set_offer_status(actor=actor, offer_id=offer_id, status="active")
+    async def resume(self, offer_id: FromPath[UUID], actor: ActorDep) -> OfferRead:
+        row = await service.set_offer_status(actor=actor, offer_id=offer_id, status="active")
         return offer_read(row)
 
     @get("/price-history", summary="Every price the offer has had, per region")
-    async def price_history(self, offer_id: UUID, actor: Actor) -> list[PriceChangeRead]:
+    async def price_history(self, offer_id: FromPath[UUID], actor: ActorDep) -> list[PriceChangeRead]:
         return [PriceChangeRead(**r) for r in await service.price_history(actor=actor, offer_id=offer_id)]
 
 

@@ -6,12 +6,12 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.channels import ChannelsPlugin
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from marketplace.core import idempotency
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
-from marketplace.settings import Settings
+from marketplace.core.deps import ActorDep, SettingsDep
 from tenders.auctions import service
 from tenders.auctions.schemas import AuctionCreate, AuctionRead, LanceCreate, LanceReceipt
 
@@ -24,13 +24,13 @@ class TenderAuctionController(Controller):
 
     @post("/lots/{lot_id:uuid}/auction", status_code=201,
           summary="Schedule the live reverse auction of a lot (subasta inversa, after the opening)")
-    async def schedule(self, tender_id: UUID, lot_id: UUID, data: AuctionCreate, actor: Actor) -> AuctionRead:
-        async with unit_of_work():
-            result = await service.schedule(actor=actor, tender_id=tender_id, lot_id=lot_id, data=data)
+    async def schedule(self, tender_id: FromPath[UUID], lot_id: FromPath[UUID], data: JSONBody[AuctionCreate],
+                       actor: ActorDep) -> AuctionRead:
+        result = await service.schedule(actor=actor, tender_id=tender_id, lot_id=lot_id, data=data)
         return result
 
     @get("/auctions", summary="The auctions of a tender's lots (public boards)")
-    async def list(self, tender_id: UUID, actor: Actor) -> list[AuctionRead]:
+    async def list(self, tender_id: FromPath[UUID], actor: ActorDep) -> list[AuctionRead]:
         return await service.list_auctions(actor=actor, tender_id=tender_id)
 
 
@@ -39,12 +39,13 @@ class AuctionController(Controller):
     tags = ["auctions"]
 
     @get("/", summary="The board now: anonymous while running (a participant sees its own rank), named after")
-    async def board(self, auction_id: UUID, actor: Actor) -> AuctionRead:
+    async def board(self, auction_id: FromPath[UUID], actor: ActorDep) -> AuctionRead:
         return await service.get_board(actor=actor, auction_id=auction_id)
 
     @get("/events", summary="The live board over Server-Sent Events: a 'snapshot' first, then 'bid' events"
                             " (and a new 'snapshot' on start, close or catch-up)")
-    async def events(self, auction_id: UUID, actor: Actor, channels: ChannelsPlugin) -> Stream:
+    async def events(self, auction_id: FromPath[UUID], actor: ActorDep,
+                     channels: NamedDependency[ChannelsPlugin]) -> Stream:
         viewer = await service.open_board(actor=actor, auction_id=auction_id)
         return Stream(channels.hub.stream(auction_id, viewer),  # type: ignore[attr-defined]
                       media_type="text/event-stream",
@@ -53,15 +54,14 @@ class AuctionController(Controller):
     @post("/bids", status_code=201,
           summary="Place a bid (lance): below your last price and the best by the minimum decrement; 201 with a"
                   " signed receipt; 409 after the end. Honours Idempotency-Key.")
-    async def bid(self, request: Request, auction_id: UUID, data: LanceCreate, actor: Actor,
-                  settings: Settings) -> Response[LanceReceipt]:
-        async with unit_of_work():
-            claim = await idempotency.claim(actor=actor, route=BID_ROUTE, key=request.headers.get("idempotency-key"),
-                                            request=(str(auction_id), data))
-            if claim.replay is None:
-                receipt = await service.place_bid(actor=actor, settings=settings, auction_id=auction_id, data=data)
-                if claim.key is not None:
-                    await claim.store(status=201, response=receipt)
+    async def bid(self, request: Request, auction_id: FromPath[UUID], data: JSONBody[LanceCreate], actor: ActorDep,
+                  settings: SettingsDep) -> Response[LanceReceipt]:
+        claim = await idempotency.claim(actor=actor, route=BID_ROUTE, key=request.headers.get("idempotency-key"),
+                                        request=(str(auction_id), data))
+        if claim.replay is None:
+            receipt = await service.place_bid(actor=actor, settings=settings, auction_id=auction_id, data=data)
+            if claim.key is not None:
+                await claim.store(status=201, response=receipt)
         if claim.replay is not None:
             return Response(claim.replay.response, status_code=claim.replay.status,
                             headers={"Idempotent-Replayed": "true"})

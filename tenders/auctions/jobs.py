@@ -13,11 +13,14 @@ from typing import Any
 
 from arq import cron
 
+from marketplace.core.transactions import own_transaction
 from tenders.auctions import service
 
 log = logging.getLogger(__name__)
 
 
+# A transaction per auction move (service.settle), so that one auction that fails does not stop the others.
+@own_transaction
 async def sweep_auctions(ctx: dict[str, Any] | None = None, *, limit: int = 200) -> int:
     """Start, close and award every due auction. Returns how many were looked at."""
     ids = await service.due_ids(limit=limit)

@@ -252,9 +252,10 @@ def is_due(a: dict[str, Any], now: datetime) -> bool:
 
 
 async def settle(*, auction_id: UUID, actor: Actor = SYSTEM) -> None:
-    """Make the clock moves due on one auction and its award, each in its own transaction (idempotent).
-    Call it outside any unit of work (jobs, the live rooms' timers, lazy reads)."""
-    async with db.unit_of_work():
+    """Make the clock moves due on one auction and its award, each in its own transaction (idempotent), when
+    called outside a unit of work (jobs, the live rooms' timers, lazy reads); inside one (the demo seeder)
+    they join it."""
+    async with db.unit_of_work(join=True):
         a = await _auction(auction_id, lock=True)
         await _advance_locked(a, clock.now(), actor)
         award_due = a["state"] == AuctionState.CLOSED and a["award_state"] == "pending"
@@ -269,7 +270,7 @@ async def award_closed(*, auction_id: UUID) -> str:
     from tenders.awards.schemas import AwardCreate
 
     try:
-        async with db.unit_of_work():
+        async with db.unit_of_work(join=True):
             a = await _auction(auction_id, lock=True)
             if a["award_state"] != "pending":
                 return a["award_state"]
@@ -282,7 +283,7 @@ async def award_closed(*, auction_id: UUID) -> str:
             return "done"
     except DomainError as exc:  # the lot moved on (cancelled, awarded by hand...): record why, do not retry
         note = f"{type(exc).__name__}: {exc.detail or exc}"
-        async with db.unit_of_work():
+        async with db.unit_of_work(join=True):
             await db.execute("UPDATE auction SET award_state = 'failed', award_note = $2 WHERE id = $1"
                              " AND award_state = 'pending'", auction_id, note[:500])
         log.warning("auction %s: the award was not made (%s)", auction_id, note)

@@ -6,11 +6,9 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
-from marketplace.settings import Settings
+from marketplace.core.deps import ActorDep, SettingsDep
 from tenders.awards import service
 from tenders.awards.schemas import (
     AppealCreate,
@@ -28,13 +26,13 @@ class TenderAwardsController(Controller):
 
     @post("/", summary="Award the lots in evaluation, or declare them desierto (officer of the owning agency)",
           status_code=201)
-    async def award(self, tender_id: UUID, actor: Actor, data: AwardCreate | None = None) -> AwardResult:
-        async with unit_of_work():
-            result = await service.award(actor=actor, tender_id=tender_id, data=data or AwardCreate())
+    async def award(self, tender_id: FromPath[UUID], actor: ActorDep,
+                    data: JSONBody[AwardCreate | None] = None) -> AwardResult:
+        result = await service.award(actor=actor, tender_id=tender_id, data=data or AwardCreate())
         return result
 
     @get("/", summary="The tender's awards (public)")
-    async def list_awards(self, tender_id: UUID, actor: Actor) -> list[AwardRead]:
+    async def list_awards(self, tender_id: FromPath[UUID], actor: ActorDep) -> list[AwardRead]:
         return await service.list_awards(actor=actor, tender_id=tender_id)
 
 
@@ -43,25 +41,25 @@ class AwardController(Controller):
     tags = ["awards"]
 
     @get("/", summary="An award (public)")
-    async def get_award(self, award_id: UUID, actor: Actor) -> AwardRead:
+    async def get_award(self, award_id: FromPath[UUID], actor: ActorDep) -> AwardRead:
         return await service.get_award(actor=actor, award_id=award_id)
 
     @post("/appeals", summary="Appeal the award during the standstill (a bidder of the lot)", status_code=201)
-    async def file_appeal(self, award_id: UUID, data: AppealCreate, actor: Actor, settings: Settings) -> AppealRead:
-        async with unit_of_work():
-            result = await service.file_appeal(actor=actor, award_id=award_id, data=data,
-                                               bond_percent=settings.appeal_bond_percent)
+    async def file_appeal(self, award_id: FromPath[UUID], data: JSONBody[AppealCreate], actor: ActorDep,
+                          settings: SettingsDep) -> AppealRead:
+        result = await service.file_appeal(actor=actor, award_id=award_id, data=data,
+                                           bond_percent=settings.appeal_bond_percent)
         return result
 
     @get("/appeals", summary="The award's appeals and their decisions (public)")
-    async def list_appeals(self, award_id: UUID, actor: Actor) -> list[AppealRead]:
+    async def list_appeals(self, award_id: FromPath[UUID], actor: ActorDep) -> list[AppealRead]:
         return await service.list_appeals(actor=actor, award_id=award_id)
 
     @post("/appeals/{appeal_id:uuid}/decision", summary="Decide an appeal (oversight auditor): upheld cancels "
           "the award and reopens the lot's evaluation; dismissed lets consent proceed", status_code=200)
-    async def decide(self, award_id: UUID, appeal_id: UUID, data: AppealDecisionCreate, actor: Actor) -> AppealRead:
-        async with unit_of_work():
-            result = await service.decide_appeal(actor=actor, award_id=award_id, appeal_id=appeal_id, data=data)
+    async def decide(self, award_id: FromPath[UUID], appeal_id: FromPath[UUID], data: JSONBody[AppealDecisionCreate],
+                     actor: ActorDep) -> AppealRead:
+        result = await service.decide_appeal(actor=actor, award_id=award_id, appeal_id=appeal_id, data=data)
         return result
 
 
@@ -71,12 +69,12 @@ class AppealsController(Controller):
 
     @get("/", summary="Appeals across awards, oldest first (public); by default those awaiting a decision")
     async def list_appeals(
-        self, actor: Actor,
-        appeal_state: Annotated[str | None, Parameter(
-            query="state", pattern="^(pending_bond|filed|upheld|dismissed|moot)$")]
+        self, actor: ActorDep,
+        appeal_state: Annotated[str | None,
+                                QueryParameter(name="state", pattern="^(pending_bond|filed|upheld|dismissed|moot)$")]
         = "filed",
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> list[AppealRead]:
         return await service.pending_appeals(actor=actor, state=appeal_state, limit=limit, offset=offset)
 

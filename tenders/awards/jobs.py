@@ -18,11 +18,14 @@ from arq import cron
 from marketplace.core import outbox
 from marketplace.core.actor import SYSTEM
 from marketplace.core.db import unit_of_work
+from marketplace.core.transactions import own_transaction
 from tenders.awards import service
 
 log = logging.getLogger(__name__)
 
 
+# A transaction per award, so that one award that fails does not stop the others.
+@own_transaction
 async def consent_awards(ctx: dict[str, Any] | None = None, *, limit: int = 200) -> int:
     """Settle every due award. Returns how many changed state."""
     changed = 0

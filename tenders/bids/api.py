@@ -7,10 +7,11 @@ import hashlib
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import FromPath, JSONBody
 
 from marketplace.core import idempotency
-from marketplace.core.actor import Actor
-from marketplace.core.db import unit_of_work
+from marketplace.core.deps import ActorDep, SettingsDep
+from marketplace.core.transactions import OWN_TRANSACTION
 from marketplace.settings import Settings
 from tenders.bids import service
 from tenders.bids.schemas import BidCreate, BidRead, Receipt, ReceiptKey
@@ -32,11 +33,13 @@ class SubmitBidController(Controller):
     path = "/api/v1/tenders/{tender_id:uuid}/bids"
     tags = ["bids"]
 
-    @post("/", summary="Submit a sealed bid; 201 with a signed receipt. Honours Idempotency-Key.", status_code=201)
-    async def submit(self, request: Request, tender_id: UUID, data: BidCreate, actor: Actor,
-                     settings: Settings) -> Response[Receipt]:
-        # No unit of work here: the submission is one statement, its own transaction (tenders/bids/service.py),
-        # and the key is claimed inside it. The receipt is returned once that statement has committed.
+    # OWN_TRANSACTION: the submission is one statement, its own transaction, shared with the other bids that
+    # arrive at the same moment (tenders/bids/batch.py); the Idempotency-Key is claimed inside it and the
+    # receipt is returned once it has committed.
+    @post("/", summary="Submit a sealed bid; 201 with a signed receipt. Honours Idempotency-Key.", status_code=201,
+          opt=OWN_TRANSACTION)
+    async def submit(self, request: Request, tender_id: FromPath[UUID], data: JSONBody[BidCreate], actor: ActorDep,
+                     settings: SettingsDep) -> Response[Receipt]:
         claim = idempotency.prepare(actor=actor, route=SUBMIT_ROUTE, key=request.headers.get("idempotency-key"),
                                     request=(str(tender_id), data), secret=_hmac_key(settings))
         result = await service.submit_bid(actor=actor, settings=settings, tender_id=tender_id, data=data,
@@ -51,30 +54,28 @@ class BidController(Controller):
     tags = ["bids"]
 
     @get("/receipt-key", summary="The public key that verifies bid receipts (Ed25519)")
-    async def receipt_key(self, settings: Settings) -> ReceiptKey:
+    async def receipt_key(self, settings: SettingsDep) -> ReceiptKey:
         return ReceiptKey(key_id=settings.signing_key_id, algorithm="Ed25519",
                           public_key=settings.keys.signing_public_key_b64(),
                           signed_fields=["bid_id", "key_id", "lots", "ocid", "received_at", "sha256"])
 
     @get("/{bid_id:uuid}", summary="Your bid's status and receipt (content only after the opening)")
-    async def read(self, bid_id: UUID, actor: Actor, settings: Settings) -> BidRead:
+    async def read(self, bid_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> BidRead:
         return await service.get_bid(actor=actor, settings=settings, bid_id=bid_id)
 
     @put("/{bid_id:uuid}", summary="Replace a bid before the deadline; a new signed receipt")
-    async def replace(self, bid_id: UUID, data: BidCreate, actor: Actor, settings: Settings) -> Receipt:
-        async with unit_of_work():
-            receipt = await service.replace_bid(actor=actor, settings=settings, bid_id=bid_id, data=data)
+    async def replace(self, bid_id: FromPath[UUID], data: JSONBody[BidCreate], actor: ActorDep,
+                      settings: SettingsDep) -> Receipt:
+        receipt = await service.replace_bid(actor=actor, settings=settings, bid_id=bid_id, data=data)
         return receipt
 
     @delete("/{bid_id:uuid}", summary="Withdraw a bid before the deadline", status_code=204)
-    async def withdraw(self, bid_id: UUID, actor: Actor) -> None:
-        async with unit_of_work():
-            await service.withdraw_bid(actor=actor, bid_id=bid_id)
+    async def withdraw(self, bid_id: FromPath[UUID], actor: ActorDep) -> None:
+        await service.withdraw_bid(actor=actor, bid_id=bid_id)
 
     @post("/{bid_id:uuid}/confirm", summary="Confirm a bid after a material amendment", status_code=200)
-    async def confirm(self, bid_id: UUID, actor: Actor, settings: Settings) -> BidRead:
-        async with unit_of_work():
-            await service.confirm_bid(actor=actor, settings=settings, bid_id=bid_id)
+    async def confirm(self, bid_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> BidRead:
+        await service.confirm_bid(actor=actor, settings=settings, bid_id=bid_id)
         return await service.get_bid(actor=actor, settings=settings, bid_id=bid_id)
 
 

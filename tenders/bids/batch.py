@@ -217,7 +217,7 @@ class Batcher:
         for n, bid in enumerate(group, 1):
             ordinals.extend([n] * len(bid.lots))
             lots.extend(bid.lots)
-        rows = await db.fetch(_group_sql(), *columns, ordinals, lots)
+        rows = await db.fetch_autocommit(_group_sql(), *columns, ordinals, lots)
         return {r["id"] for r in rows}
 
 

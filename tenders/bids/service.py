@@ -267,10 +267,10 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
             outbox.kick_after_commit()
             return receipt
     try:
-        verdict = await db.fetchrow(
+        verdict = (await db.fetch_autocommit(
             _submit_sql(), bid_id, tender_id, supplier_id, actor.user_id, sealed, digest, settings.signing_key_id,
             now, receipt.signature, lots, encoded, claim.scope if claim else None, key,
-            claim.fingerprint if claim else None, response)
+            claim.fingerprint if claim else None, response))[0]
     except asyncpg.UniqueViolationError:
         raise Conflict(N_("You already have a live bid for this lot: replace or withdraw it"), field="lots",
                        rule="one_live_bid") from None

@@ -335,8 +335,9 @@ async def test_an_accepted_order_becomes_one_contract(client, settings):
             "unit_price_cents": 12_345, "total_cents": 123_450, "currency": "PEN", "status": "accepted"})
     first = await _drain("contracts.sources")
     assert first.delivered == 1 and not first.failed, first
-    await db.execute("UPDATE outbox_cursor SET last_id = 0, last_txid = '0'::xid8 WHERE consumer = $1",
-                     "contracts.sources")
+    async with db.unit_of_work():
+        await db.execute("UPDATE outbox_cursor SET last_id = 0, last_txid = '0'::xid8 WHERE consumer = $1",
+                         "contracts.sources")
     assert (await _drain("contracts.sources")).delivered == 1  # delivered again: still one contract
     listed = (await client.get("/api/v1/contracts", headers=p.officer.headers)).json()
     assert len(listed) == 1

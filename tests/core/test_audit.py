@@ -89,9 +89,10 @@ async def test_chain_then_verify_ok(client, settings):
 async def test_chain_order_is_numeric_transaction_order(client, settings):
     """Events are chained in (txid, id) order of the xid8 column: txid 9 before 10, not text order."""
     for txid in (10, 9):
-        await db.execute(
-            "INSERT INTO audit_event (txid, occurred_at, action, entity_type, entity_id) VALUES"
-            " ($1::text::xid8, now(), 'test.digits', 'test', $1)", str(txid))
+        async with db.unit_of_work():
+            await db.execute(
+                "INSERT INTO audit_event (txid, occurred_at, action, entity_type, entity_id) VALUES"
+                " ($1::text::xid8, now(), 'test.digits', 'test', $1)", str(txid))
     await chain_until(settings, all_chained)
     rows = await db.fetch("SELECT entity_id FROM audit_event ORDER BY seq")
     assert [r["entity_id"] for r in rows] == ["9", "10"]
@@ -102,9 +103,11 @@ async def test_a_chained_event_cannot_be_updated_or_deleted(client, settings):
     event_id = await record()
     await chain_until(settings, all_chained)
     with pytest.raises(asyncpg.exceptions.RaiseError, match="immutable"):
-        await db.execute("UPDATE audit_event SET data = '{\"x\": 1}' WHERE id = $1", event_id)
+        async with db.unit_of_work():
+            await db.execute("UPDATE audit_event SET data = '{\"x\": 1}' WHERE id = $1", event_id)
     with pytest.raises(asyncpg.exceptions.RaiseError, match="cannot be deleted"):
-        await db.execute("DELETE FROM audit_event WHERE id = $1", event_id)
+        async with db.unit_of_work():
+            await db.execute("DELETE FROM audit_event WHERE id = $1", event_id)
 
 
 async def test_row_altered_in_sql_is_the_first_broken_link(client, settings):
@@ -144,7 +147,8 @@ async def test_checkpoint_with_a_bad_signature_is_reported(client, settings):
     cp = await db.fetchrow("SELECT seq, signature FROM audit_checkpoint ORDER BY seq DESC LIMIT 1")
     assert cp is not None
     forged = audit._b64(settings.keys.signing_private_key().sign(b"something else"))
-    await db.execute("UPDATE audit_checkpoint SET signature = $2 WHERE seq = $1", cp["seq"], forged)
+    async with db.unit_of_work():
+        await db.execute("UPDATE audit_checkpoint SET signature = $2 WHERE seq = $1", cp["seq"], forged)
 
     report = await audit.verify(settings)
     assert not report.ok

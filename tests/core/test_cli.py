@@ -219,11 +219,14 @@ async def test_audit_verify_reports_an_intact_trail_then_the_first_broken_link(c
     await waiting.until(verified, "`audit verify` to chain and check the 5 events")
 
     # Someone with database access rewrites history behind the trigger's back.
-    await db.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_immutable")
+    async with db.unit_of_work():
+        await db.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_immutable")
     try:
-        await db.execute("UPDATE audit_event SET data = '{\"email\": \"x@y.pe\"}' WHERE seq = 3")
+        async with db.unit_of_work():
+            await db.execute("UPDATE audit_event SET data = '{\"email\": \"x@y.pe\"}' WHERE seq = 3")
     finally:
-        await db.execute("ALTER TABLE audit_event ENABLE TRIGGER audit_event_immutable")
+        async with db.unit_of_work():
+            await db.execute("ALTER TABLE audit_event ENABLE TRIGGER audit_event_immutable")
     broken = _run(["audit", "verify"], env)
     assert broken.returncode == 1
     assert "first broken link: seq 3" in broken.stderr

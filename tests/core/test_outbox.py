@@ -90,6 +90,26 @@ async def test_a_row_committing_late_is_not_skipped(client, collector, settings)
     assert [e.payload["n"] for e in collector] == [1, 2]
 
 
+async def test_a_transaction_in_another_database_does_not_hold_delivery_back(client, collector):
+    """The watermark is this database's: a session of another database on the same server, holding a
+    transaction id open, can never write our outbox, so it must not delay it (a training sandbox or a report
+    beside production). A transaction of this database still does (the test above)."""
+    from tests.conftest import ADMIN_URL
+
+    other = await waiting.connect(ADMIN_URL)  # the server's maintenance database, not ours
+    try:
+        await other.execute("BEGIN")
+        await other.fetchval("SELECT pg_current_xact_id()")  # takes a transaction id and keeps it open
+        await emit("T-9")  # commits after the other transaction began, so with a later id
+        result = await outbox.drain("test.collector")
+        assert [e.aggregate_id for e in collector] == ["T-9"] and not result.held_back
+        chained = await db.fetchrow("SELECT local_xmin() < pg_snapshot_xmin(pg_current_snapshot()) AS below")
+        assert chained is not None and chained["below"] is False  # ours is never older than the server's
+    finally:
+        await other.execute("ROLLBACK")
+        await other.close()
+
+
 async def test_two_drains_in_parallel_deliver_each_event_once(client):
     """Three drains start while a fourth is inside a batch (its handler waits for them): they stand aside."""
     got: list[int] = []
@@ -132,7 +152,8 @@ async def test_two_drains_in_parallel_deliver_each_event_once(client):
 async def test_a_failing_handler_rolls_back_its_writes_backs_off_and_gets_the_batch_again(client, fixed_clock):
     """The handler's own PostgreSQL writes commit with the cursor, or not at all; after a failure the
     consumer waits (1 s, 2 s, ...) and then gets the same batch again."""
-    await db.execute("CREATE TABLE IF NOT EXISTS test_outbox_seen (event_id bigint PRIMARY KEY)")
+    async with db.unit_of_work():
+        await db.execute("CREATE TABLE IF NOT EXISTS test_outbox_seen (event_id bigint PRIMARY KEY)")
     calls = {"n": 0}
 
     async def handle(events: list[outbox.OutboxEvent]) -> None:
@@ -174,7 +195,8 @@ async def test_a_failing_handler_rolls_back_its_writes_backs_off_and_gets_the_ba
         assert (st.failures, st.pending, st.last_error, st.retry_at) == (0, 0, None, None)
     finally:
         outbox.unregister("test.writer")
-        await db.execute("DROP TABLE test_outbox_seen")
+        async with db.unit_of_work():
+            await db.execute("DROP TABLE test_outbox_seen")
 
 
 async def test_topic_filter_moves_the_cursor_past_other_topics(client):
@@ -237,9 +259,10 @@ async def test_the_cursor_follows_transaction_ids_as_numbers_not_text(client):
     outbox.consumer("test.digits", batch_size=2)(handle)
     try:
         for txid in (8, 9, 10, 11):  # finished long ago: below any watermark
-            await db.execute("INSERT INTO outbox (txid, topic, aggregate_type, aggregate_id, payload)"
-                             " VALUES ($1::text::xid8, 'tender.updated', 'tender', 'T', $2::jsonb)",
-                             str(txid), f'{{"n": {txid}}}')
+            async with db.unit_of_work():
+                await db.execute("INSERT INTO outbox (txid, topic, aggregate_type, aggregate_id, payload)"
+                                 " VALUES ($1::text::xid8, 'tender.updated', 'tender', 'T', $2::jsonb)",
+                                 str(txid), f'{{"n": {txid}}}')
         result = await outbox.drain("test.digits")
         assert got == [8, 9, 10, 11] and result.delivered == 4
     finally:

@@ -73,7 +73,8 @@ async def test_worker_killed_during_payment_jobs_charges_each_payment_once(clien
         assert r.status_code in (200, 201, 202), r.text
         ids.append(r.json()["id"])
     # old enough for the sweeper (it leaves payments younger than 30 s to their own enqueue)
-    await db.execute("UPDATE payment SET created_at = created_at - interval '5 minutes'")
+    async with db.unit_of_work():
+        await db.execute("UPDATE payment SET created_at = created_at - interval '5 minutes'")
 
     async def _held() -> bool:
         return slow_stripe.held.is_set()

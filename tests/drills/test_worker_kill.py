@@ -34,11 +34,15 @@ async def _count() -> int:
 
 @pytest.fixture
 async def effects(client):
-    await db.execute("DROP TABLE IF EXISTS drill_effect")
-    await db.execute("CREATE TABLE drill_effect (event_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+    async with db.unit_of_work():
+        await db.execute("DROP TABLE IF EXISTS drill_effect")
+    async with db.unit_of_work():
+        await db.execute("CREATE TABLE drill_effect (event_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())")
     yield
-    await db.execute("DROP TABLE IF EXISTS drill_effect")
-    await db.execute("DELETE FROM outbox_cursor WHERE consumer = 'drill.effects'")
+    async with db.unit_of_work():
+        await db.execute("DROP TABLE IF EXISTS drill_effect")
+    async with db.unit_of_work():
+        await db.execute("DELETE FROM outbox_cursor WHERE consumer = 'drill.effects'")
 
 
 async def test_worker_killed_mid_drain_loses_nothing_and_repeats_nothing(settings, effects, tmp_path):

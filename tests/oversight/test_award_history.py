@@ -27,16 +27,18 @@ async def _insert(n: int, *, start: datetime = T0, agency=AG1, ruc="20100000001"
     for i in range(n):
         award_id = uuid.uuid4()
         ids.append(award_id)
-        await db.execute(
-            "INSERT INTO award_history (award_id, tender_id, lot_id, ocid, tender_title, lot_title, agency_id,"
-            " agency_ruc, agency_name, supplier_id, supplier_ruc, supplier_name, method, category,"
-            " classification_scheme, classification_code, delivery_ubigeo, region, province, value, currency, state,"
-            " awarded_at) VALUES ($1, $2::uuid, $3, 'ocds-x-' || $2::uuid::text, 'T', 'L', $4::uuid, '20000000001',"
-            " 'Agency ' || $4::uuid::text, $5, $6::text, 'Supplier ' || $6::text, $7, $8, 'UNSPSC', $9, $10::text,"
-            " substr($10::text, 1, 2), substr($10::text, 1, 4), $11, 'PEN',"
-            " $12, $13)",
-            award_id, uuid.uuid4(), uuid.uuid4(), agency, uuid.UUID(int=int(ruc)), ruc, method, category, code, ubigeo,
-            value, state, start + step * i)
+        async with db.unit_of_work(join=True):  # alone, or inside a caller's transaction
+            await db.execute(
+                "INSERT INTO award_history (award_id, tender_id, lot_id, ocid, tender_title, lot_title, agency_id,"
+                " agency_ruc, agency_name, supplier_id, supplier_ruc, supplier_name, method, category,"
+                " classification_scheme, classification_code, delivery_ubigeo, region, province, value, currency,"
+                " state, awarded_at) VALUES ($1, $2::uuid, $3, 'ocds-x-' || $2::uuid::text, 'T', 'L', $4::uuid,"
+                " '20000000001', 'Agency ' || $4::uuid::text, $5, $6::text, 'Supplier ' || $6::text, $7, $8,"
+                " 'UNSPSC', $9, $10::text,"
+                " substr($10::text, 1, 2), substr($10::text, 1, 4), $11, 'PEN',"
+                " $12, $13)",
+                award_id, uuid.uuid4(), uuid.uuid4(), agency, uuid.UUID(int=int(ruc)), ruc, method, category, code,
+                ubigeo, value, state, start + step * i)
     return ids
 
 
@@ -64,7 +66,8 @@ async def test_the_read_model_follows_the_awards(client, settings):
     assert r.status_code == 200 and all(0 < float(x["hhi"]) <= 10_000 for x in r.json())
     # A state change reaches the read model through the outbox.
     some = next(iter(awards))
-    await db.execute("UPDATE award SET state = 'cancelled' WHERE id = $1", some)
+    async with db.unit_of_work():
+        await db.execute("UPDATE award SET state = 'cancelled' WHERE id = $1", some)
     async with db.unit_of_work():
         from marketplace.core import outbox
 
@@ -205,7 +208,8 @@ async def test_reads_go_to_the_replica_when_configured(client, settings):
 async def test_export_keeps_awkward_text_exact(client):
     (award_id,) = await _insert(1)
     title = 'Obra "Puente\\Norte", tramo 1\nsegunda línea; ñandú \t fin'
-    await db.execute("UPDATE award_history SET tender_title = $2 WHERE award_id = $1", award_id, title)
+    async with db.unit_of_work():
+        await db.execute("UPDATE award_history SET tender_title = $2 WHERE award_id = $1", award_id, title)
     r = await client.get("/api/v1/oversight/awards/export", params={"format": "jsonl"})
     assert json.loads(r.text.splitlines()[0])["tender_title"] == title
     r = await client.get("/api/v1/oversight/awards/export", params={"format": "csv"})
@@ -216,8 +220,9 @@ async def test_json_lines_are_the_bytes_row_to_json_gives(client):
     """The export builds each line by concatenation (twice as fast in PostgreSQL); it must be exactly what
     row_to_json() gives for the same row: awkward text, a missing RUC, the time in UTC, the amount."""
     ids = await _insert(3, value=1)
-    await db.execute("UPDATE award_history SET tender_title = $2, supplier_ruc = NULL, value = 987654321"
-                     " WHERE award_id = $1", ids[0], 'Obra "Puente\\Norte"\n\t\u00f1and\u00fa \u2028 </script>')
+    async with db.unit_of_work():
+        await db.execute("UPDATE award_history SET tender_title = $2, supplier_ruc = NULL, value = 987654321"
+                         " WHERE award_id = $1", ids[0], 'Obra "Puente\\Norte"\n\t\u00f1and\u00fa \u2028 </script>')
     body = b"".join([c async for c in export.encode(filters=history.Filters(), fmt="jsonl")]).decode()
     got = body.removesuffix("\n").split("\n")  # not splitlines(): U+2028 inside a title is not a line end
     async with db.unit_of_work():

@@ -106,15 +106,18 @@ async def test_no_release_for_drafts_and_no_bids_before_opening(client, settings
 async def test_releases_are_immutable(client, settings):
     await _demo(settings)
     with pytest.raises(asyncpg.RaiseError):
-        await db.execute("UPDATE ocds_release SET tags = '{}' WHERE seq = 1")
+        async with db.unit_of_work():
+            await db.execute("UPDATE ocds_release SET tags = '{}' WHERE seq = 1")
     with pytest.raises(asyncpg.RaiseError):
-        await db.execute("DELETE FROM ocds_release WHERE seq = 1")
+        async with db.unit_of_work():
+            await db.execute("DELETE FROM ocds_release WHERE seq = 1")
 
 
 async def test_redelivery_writes_nothing_new(client, settings):
     await _demo(settings)
     before = (await db.fetchrow("SELECT count(*) AS n FROM ocds_release"))["n"]
-    await db.execute("UPDATE outbox_cursor SET last_txid = '0', last_id = 0 WHERE consumer = 'oversight.ocds'")
+    async with db.unit_of_work():
+        await db.execute("UPDATE outbox_cursor SET last_txid = '0', last_id = 0 WHERE consumer = 'oversight.ocds'")
     await helpers.drain()
     assert (await db.fetchrow("SELECT count(*) AS n FROM ocds_release"))["n"] == before
 
@@ -261,9 +264,11 @@ async def test_feed_pages_follow_transaction_ids_as_numbers(client, settings):
     """Pages of the public feed follow the xid8 order: a page of two ending at txid 11 must not make the
     next page start after 11 while 8 and 9 were never served (text order puts '10' before '8')."""
     for txid in (8, 9, 10, 11):
-        await db.execute("INSERT INTO ocds_release (txid, release_id, ocid, tender_id, tags, date, source_event, data)"
-                         " VALUES ($1::text::xid8, $2, 'ocds-x', gen_random_uuid(), '{tender}', now(), 1, $3::jsonb)",
-                         str(txid), f"r{txid}", f'{{"id": "r{txid}"}}')
+        async with db.unit_of_work():
+            await db.execute("INSERT INTO ocds_release (txid, release_id, ocid, tender_id, tags, date, source_event,"
+                             " data) VALUES ($1::text::xid8, $2, 'ocds-x', gen_random_uuid(), '{tender}', now(), 1,"
+                             " $3::jsonb)",
+                             str(txid), f"r{txid}", f'{{"id": "r{txid}"}}')
     served, cursor = [], None
     for _ in range(4):
         page, cursor = await publisher.feed(since=cursor, limit=2)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketplace.payments import jobs, service
+from marketplace import worker
+from marketplace.payments import service
 from tests.stripe_server import signed
 
 
@@ -16,9 +17,9 @@ async def run_jobs(settings) -> None:
         if not payments and not events:
             return
         for payment_id in payments:
-            await jobs.payments_execute(ctx, str(payment_id))
+            await worker.run_job("payments_execute", ctx, str(payment_id))
         for event_id in events:
-            await jobs.payments_apply_event(ctx, event_id)
+            await worker.run_job("payments_apply_event", ctx, event_id)
 
 
 async def deliver(client, settings, event: dict[str, Any], **kw):

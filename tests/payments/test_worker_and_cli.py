@@ -69,7 +69,8 @@ async def test_ledger_entries_cannot_be_changed_or_deleted(client, pay_settings,
     assert len(await db.fetch("SELECT * FROM ledger_entry")) == 1
     for sql in ("UPDATE ledger_entry SET amount_cents = 1", "DELETE FROM ledger_entry"):
         with pytest.raises(asyncpg.RaiseError, match="immutable"):
-            await db.execute(sql)
+            async with db.unit_of_work():
+                await db.execute(sql)
     row = await db.fetchrow("SELECT amount_cents FROM ledger_entry")
     assert row["amount_cents"] == pay_settings.registry_fee_cents and fee["id"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from marketplace.core import db
 from search.domain import CatalogQuery, Tier, offer_doc
 
 CUSCO = "080101"
@@ -28,7 +29,8 @@ def offer(name: str, *, domicile: str = "lima", region: str = "08", price: int =
 async def test_relevance_finds_words_with_accents_folded(backend):
     docs = [offer("Computadora portátil 14 pulgadas"), offer("Silla ergonómica de oficina"),
             offer("Papel bond A4", attributes="gramaje: 75 g")]
-    await backend.upsert("offers", docs)
+    async with db.unit_of_work():
+        await backend.upsert("offers", docs)
     page = await backend.search_offers(CatalogQuery(q="ergonomica"))
     assert [h.id for h in page.hits] == [docs[1].id]
     page = await backend.search_offers(CatalogQuery(q="portatil"))
@@ -38,7 +40,8 @@ async def test_relevance_finds_words_with_accents_folded(backend):
 
 async def test_typo_tolerance(backend):
     docs = [offer("Computadora de escritorio"), offer("Impresora multifuncional")]
-    await backend.upsert("offers", docs)
+    async with db.unit_of_work():
+        await backend.upsert("offers", docs)
     page = await backend.search_offers(CatalogQuery(q="computadra"))
     assert [h.id for h in page.hits] == [docs[0].id]
     page = await backend.search_offers(CatalogQuery(q="impresroa multifuncional"))
@@ -50,7 +53,8 @@ async def test_filters_classification_price_and_region(backend):
     dear = offer("Laptop avanzada", price=600_000, classification="43211503")
     chair = offer("Silla", price=40_000, classification="56101504")
     in_puno = offer("Laptop puneña", price=200_000, region="21")
-    await backend.upsert("offers", [cheap, dear, chair, in_puno])
+    async with db.unit_of_work():
+        await backend.upsert("offers", [cheap, dear, chair, in_puno])
 
     page = await backend.search_offers(CatalogQuery(q="laptop", price_min=100_000, price_max=300_000))
     assert {h.id for h in page.hits} == {cheap.id, in_puno.id}
@@ -65,10 +69,11 @@ async def test_filters_classification_price_and_region(backend):
 
 
 async def test_facets_count_by_region_and_family(backend):
-    await backend.upsert("offers", [
-        offer("Laptop A", region="08"), offer("Laptop B", region="08"), offer("Laptop C", region="21"),
-        offer("Laptop D", region="21", classification="43211902"), offer("Silla", classification="56101504"),
-    ])
+    async with db.unit_of_work():
+        await backend.upsert("offers", [
+            offer("Laptop A", region="08"), offer("Laptop B", region="08"), offer("Laptop C", region="21"),
+            offer("Laptop D", region="21", classification="43211902"), offer("Silla", classification="56101504"),
+        ])
     page = await backend.search_offers(CatalogQuery(q="laptop", facets=("region", "family")))
     assert page.total == 4
     assert page.facets["region"] == {"08": 2, "21": 2}
@@ -77,7 +82,8 @@ async def test_facets_count_by_region_and_family(backend):
 
 async def test_pagination_is_stable_and_complete(backend):
     docs = [offer(f"Cuaderno modelo {i}", price=1000 + i) for i in range(7)]
-    await backend.upsert("offers", docs)
+    async with db.unit_of_work():
+        await backend.upsert("offers", docs)
     seen = []
     for offset in range(0, 7, 3):
         page = await backend.search_offers(CatalogQuery(q="cuaderno", offset=offset, limit=3))
@@ -88,7 +94,8 @@ async def test_pagination_is_stable_and_complete(backend):
 
 async def test_local_first_then_region_then_adjoining_then_elsewhere(backend):
     docs = {place: offer("Computadora portátil", domicile=place) for place in ("lima", "abancay", "acomayo", "cusco")}
-    await backend.upsert("offers", list(docs.values()))
+    async with db.unit_of_work():
+        await backend.upsert("offers", list(docs.values()))
     page = await backend.search_offers(CatalogQuery(q="computadora", ubigeo=CUSCO))
     assert [h.id for h in page.hits] == [docs[p].id for p in ("cusco", "acomayo", "abancay", "lima")]
     assert [h.tier for h in page.hits] == [Tier.SAME_PROVINCE, Tier.SAME_REGION, Tier.ADJOINING_REGION,
@@ -103,7 +110,8 @@ async def test_local_first_does_not_hide_a_much_better_distant_match(backend):
     local = offer("Cable USB de datos", domicile="cusco",
                   description="Repuesto genérico; sirve también para conectar una impresora antigua")
     distant = offer("Impresora láser monocromática", domicile="lima")
-    await backend.upsert("offers", [local, distant])
+    async with db.unit_of_work():
+        await backend.upsert("offers", [local, distant])
     page = await backend.search_offers(CatalogQuery(q="impresora", ubigeo=CUSCO))
     assert [h.id for h in page.hits] == [distant.id, local.id]
     assert [h.tier for h in page.hits] == [Tier.ELSEWHERE, Tier.SAME_PROVINCE]
@@ -111,23 +119,28 @@ async def test_local_first_does_not_hide_a_much_better_distant_match(backend):
 
 async def test_geo_sort_nearest_supplier_first(backend):
     docs = {place: offer("Escritorio de melamina", domicile=place) for place in ("lima", "abancay", "cusco")}
-    await backend.upsert("offers", list(docs.values()))
+    async with db.unit_of_work():
+        await backend.upsert("offers", list(docs.values()))
     page = await backend.search_offers(CatalogQuery(q="escritorio", ubigeo=CUSCO, geo_sort=True))
     assert [h.id for h in page.hits] == [docs[p].id for p in ("cusco", "abancay", "lima")]
 
 
 async def test_upsert_replaces_and_delete_removes(backend):
     doc = offer("Proyector multimedia", price=100_000)
-    await backend.upsert("offers", [doc])
-    await backend.upsert("offers", [doc])  # twice: idempotent
+    async with db.unit_of_work():
+        await backend.upsert("offers", [doc])
+    async with db.unit_of_work():
+        await backend.upsert("offers", [doc])  # twice: idempotent
     changed = offer_doc(**{**{k: v for k, v in doc.to_dict().items() if k not in ("digest", "id")},
                            "name": "Proyector multimedia HD", "price_cents": 90_000})
-    await backend.upsert("offers", [changed])
+    async with db.unit_of_work():
+        await backend.upsert("offers", [changed])
     page = await backend.search_offers(CatalogQuery(q="proyector"))
     assert [(h.id, h.doc["price_cents"]) for h in page.hits] == [(doc.id, 90_000)]
     assert (await backend.digests("offers")) == {doc.id: changed.digest}
 
-    await backend.delete("offers", [doc.id, "not-indexed_08"])
+    async with db.unit_of_work():
+        await backend.delete("offers", [doc.id, "not-indexed_08"])
     assert (await backend.search_offers(CatalogQuery(q="proyector"))).hits == []
     assert await backend.digests("offers") == {}
 
@@ -149,7 +162,8 @@ async def test_tenders_text_filters_tiers_and_deadline_order(backend):
     puno = tender("Compra de cemento para obras", ubigeo="210101", closing_ts=1_800_000_100)
     lima = tender("Servicio de limpieza", ubigeo="150101", category="services", method="concurso_publico",
                   state="tendering", closing_ts=1_800_000_200)
-    await backend.upsert("tenders", [cusco, puno, lima])
+    async with db.unit_of_work():
+        await backend.upsert("tenders", [cusco, puno, lima])
 
     page = await backend.search_tenders(TenderQuery(q="cemneto", ubigeo="080101"))
     assert [(h.id, h.tier) for h in page.hits] == [(cusco.id, Tier.SAME_PROVINCE), (puno.id, Tier.ADJOINING_REGION)]
@@ -163,5 +177,6 @@ async def test_tenders_text_filters_tiers_and_deadline_order(backend):
                                                     facets=("state",)))
     assert {h.id for h in page.hits} == {lima.id, cusco.id}
     assert page.facets["state"] == {"published": 1, "tendering": 1} and page.total == 2
-    await backend.delete("tenders", [lima.id])
+    async with db.unit_of_work():
+        await backend.delete("tenders", [lima.id])
     assert lima.id not in await backend.digests("tenders")

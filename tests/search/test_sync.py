@@ -83,7 +83,8 @@ async def test_replaying_every_event_converges_to_the_same_index(settings, index
     await drain()
     assert await ids(index, "escritorio") == []
     before = await index.digests("offers")
-    await db.execute("DELETE FROM outbox_cursor WHERE consumer = $1", sync.CONSUMER)  # replay from the start
+    async with db.unit_of_work():
+        await db.execute("DELETE FROM outbox_cursor WHERE consumer = $1", sync.CONSUMER)  # replay from the start
     result = await drain()
     assert result.delivered >= 2 and not result.failed
     assert await index.digests("offers") == before
@@ -155,7 +156,8 @@ async def test_check_reports_drift_and_repair_fixes_it(settings, index):
     assert all(d.clean for d in await sync.check(index, ["offers"]))
 
     # Drift: a document lost, one stale, one that should not be there.
-    await index.delete("offers", [f"{a}_08"])
+    async with db.unit_of_work():
+        await index.delete("offers", [f"{a}_08"])
     archivador = (await index.search_offers(CatalogQuery(q="archivador", regions=("05",)))).hits[0]
     from search.domain import offer_doc
     stale = offer_doc(**{k: v for k, v in archivador.doc.items() if k not in ("id", "digest")} | {"price_cents": 1})

@@ -48,7 +48,8 @@ async def test_seed_has_suppliers_everywhere_and_thousands_of_offers(client):
     assert announced == offers
     first = await _snapshot()
     # deterministic: the same seed gives the same registry and prices
-    await db.execute("TRUNCATE organisation, app_user, supplier, supplier_status_change, catalog, product_sheet, offer,"
-                     " offer_region, offer_price_change, alert_subscription, audit_event, outbox CASCADE")
+    async with db.unit_of_work():
+        await db.execute("TRUNCATE organisation, app_user, supplier, supplier_status_change, catalog, product_sheet,"
+                         " offer, offer_region, offer_price_change, alert_subscription, audit_event, outbox CASCADE")
     await _run()
     assert await _snapshot() == first

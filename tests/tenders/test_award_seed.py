@@ -12,9 +12,10 @@ from tenders.awards import seed as award_seed
 async def _register_demo_suppliers(demo) -> None:
     """What the suppliers seeder does before this step: seed_core's suppliers in the registry, active."""
     for org in demo.orgs["supplier"]:
-        await db.execute("INSERT INTO supplier (organisation_id, ruc, legal_name, ubigeo, person_type, mype, status)"
-                         " VALUES ($1, $2, $3, $4, 'juridica', $5, 'active')", org.id, org.ruc, org.name,
-                         org.ubigeo, org.ubigeo.startswith("08"))
+        async with db.unit_of_work(join=True):  # inside the seed's transaction or alone
+            await db.execute("INSERT INTO supplier (organisation_id, ruc, legal_name, ubigeo, person_type, mype,"
+                             " status) VALUES ($1, $2, $3, $4, 'juridica', $5, 'active')", org.id, org.ruc, org.name,
+                             org.ubigeo, org.ubigeo.startswith("08"))
 
 
 async def test_demo_seed_has_awards_in_every_state(client, settings):

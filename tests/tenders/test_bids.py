@@ -232,9 +232,10 @@ async def test_sealed_bid_is_bound_to_its_row(client, settings, fixed_clock):
     tf.to_tendering(fixed_clock, t)
     ra = await tf.bid(client, a, t, [100_00])
     rb = await tf.bid(client, b, t, [200_00])
-    await db.execute("UPDATE bid SET sealed = (SELECT sealed FROM bid WHERE id = $1),"
-                     " sha256 = (SELECT sha256 FROM bid WHERE id = $1) WHERE id = $2",
-                     __import__("uuid").UUID(ra["bid_id"]), __import__("uuid").UUID(rb["bid_id"]))
+    async with db.unit_of_work():
+        await db.execute("UPDATE bid SET sealed = (SELECT sealed FROM bid WHERE id = $1),"
+                         " sha256 = (SELECT sha256 FROM bid WHERE id = $1) WHERE id = $2",
+                         __import__("uuid").UUID(ra["bid_id"]), __import__("uuid").UUID(rb["bid_id"]))
     opening = await tf.opened(client, fixed_clock, officer, t)
     assert opening["excluded"] == [{"bid_id": rb["bid_id"], "supplier_id": str(b.org_id), "reason": "corrupt"}]
     assert [x["bid_id"] for x in opening["lots"][0]["bids"]] == [ra["bid_id"]]

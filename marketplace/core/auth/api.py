@@ -10,8 +10,8 @@ import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.params import FromPath, JSONBody
 
-from marketplace.core.actor import Actor
 from marketplace.core.auth import service
 from marketplace.core.auth.schemas import (
     ApiKeyCreate,
@@ -26,8 +26,8 @@ from marketplace.core.auth.schemas import (
     UserCreate,
     UserRead,
 )
-from marketplace.core.db import unit_of_work
-from marketplace.settings import Settings
+from marketplace.core.deps import ActorDep, SettingsDep
+from marketplace.core.i18n import N_
 
 T = TypeVar("T")
 FORM = "application/x-www-form-urlencoded"
@@ -73,7 +73,7 @@ class AuthController(Controller):
 
     @post("/token", summary="Sign in with email and password; returns a bearer token", status_code=200,
           operation_class=_TokenOperation, security=[])
-    async def token(self, request: Request, settings: Settings) -> TokenRead:
+    async def token(self, request: Request, settings: SettingsDep) -> TokenRead:
         if request.content_type[0] == FORM:
             form = await request.form()
             creds: TokenRequest | OAuth2PasswordForm = _convert(dict(form.items()), OAuth2PasswordForm)
@@ -82,14 +82,14 @@ class AuthController(Controller):
                 raw = msgspec.json.decode(await request.body())
             except msgspec.DecodeError as exc:
                 raise ValidationException(detail="Validation failed", extra=[
-                    {"message": "The body is not valid JSON", "key": "data", "source": "body"}]) from exc
+                    {"message": N_("The body is not valid JSON"), "key": "data", "source": "body"}]) from exc
             creds = _convert(raw, TokenRequest)
         token, ttl = await service.login(email=creds.username, password=creds.password,
                                          secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
         return TokenRead(access_token=token, token_type="bearer", expires_in=ttl)
 
     @get("/me", summary="Who am I: the signed-in user, their organisation and roles")
-    async def me(self, actor: Actor) -> MeRead:
+    async def me(self, actor: ActorDep) -> MeRead:
         row = await service.me(actor=actor)
         return MeRead(
             user=MeUser(id=row["id"], email=row["email"], full_name=row["full_name"], roles=list(row["roles"]),
@@ -100,21 +100,19 @@ class AuthController(Controller):
         )
 
     @post("/api-keys", summary="Create an API key for yourself (the key is shown only in this response)")
-    async def create_api_key(self, data: ApiKeyCreate, actor: Actor) -> ApiKeyCreated:
-        async with unit_of_work():
-            row, key = await service.create_api_key(actor=actor, name=data.name)
+    async def create_api_key(self, data: JSONBody[ApiKeyCreate], actor: ActorDep) -> ApiKeyCreated:
+        row, key = await service.create_api_key(actor=actor, name=data.name)
         return ApiKeyCreated(id=row["id"], name=row["name"], prefix=row["prefix"], created_at=row["created_at"],
                              key=key)
 
     @get("/api-keys", summary="Your API keys (never their secrets)")
-    async def list_api_keys(self, actor: Actor) -> list[ApiKeyRead]:
+    async def list_api_keys(self, actor: ActorDep) -> list[ApiKeyRead]:
         rows = await service.list_api_keys(actor=actor)
         return [ApiKeyRead(**r) for r in rows]
 
     @delete("/api-keys/{key_id:uuid}", summary="Revoke one of your API keys")
-    async def revoke_api_key(self, key_id: UUID, actor: Actor) -> None:
-        async with unit_of_work():
-            await service.revoke_api_key(actor=actor, key_id=key_id)
+    async def revoke_api_key(self, key_id: FromPath[UUID], actor: ActorDep) -> None:
+        await service.revoke_api_key(actor=actor, key_id=key_id)
 
 
 class OrganisationUsersController(Controller):
@@ -122,15 +120,14 @@ class OrganisationUsersController(Controller):
     tags = ["auth"]
 
     @post("/", summary="Create a user of the organisation (its administrator or a platform admin)")
-    async def create(self, org_id: UUID, data: UserCreate, actor: Actor) -> UserRead:
-        async with unit_of_work():
-            row = await service.create_org_user(actor=actor, organisation_id=org_id, email=data.email,
-                                                password=data.password, roles=list(data.roles),
-                                                full_name=data.full_name, locale=data.locale)
+    async def create(self, org_id: FromPath[UUID], data: JSONBody[UserCreate], actor: ActorDep) -> UserRead:
+        row = await service.create_org_user(actor=actor, organisation_id=org_id, email=data.email,
+                                            password=data.password, roles=list(data.roles),
+                                            full_name=data.full_name, locale=data.locale)
         return _user(row)
 
     @get("/", summary="The organisation's users (its administrator or a platform admin)")
-    async def list_users(self, org_id: UUID, actor: Actor) -> list[UserRead]:
+    async def list_users(self, org_id: FromPath[UUID], actor: ActorDep) -> list[UserRead]:
         return [_user(r) for r in await service.list_org_users(actor=actor, organisation_id=org_id)]
 
 

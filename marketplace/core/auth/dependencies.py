@@ -6,7 +6,10 @@ default lives in the service layer, where the rule is written once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Request
+from litestar.di import NamedDependency
 
 from marketplace.core.actor import ANONYMOUS, Actor
 from marketplace.core.auth import tokens
@@ -17,7 +20,7 @@ from marketplace.settings import Settings
 API_KEY_HEADER = "x-api-key"
 
 
-async def provide_actor(request: Request, settings: Settings) -> Actor:
+async def provide_actor(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> Actor:
     auth = request.headers.get("authorization")
     if auth:
         scheme, _, credential = auth.partition(" ")

@@ -79,7 +79,7 @@ async def actor_for_api_key(key: str) -> Actor:
     now = clock.now()
     if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_GRANULARITY:
         # At most one write a minute per key, outside the request's transaction: a hint for the key's owner.
-        await db.execute("UPDATE api_key SET last_used_at = $2 WHERE id = $1", row["id"], now)
+        await db.execute_autocommit("UPDATE api_key SET last_used_at = $2 WHERE id = $1", row["id"], now)
     return Actor(user_id=row["user_id"], org_id=row["org_id"], org_kind=row["kind"],
                  roles=frozenset(row["roles"]), via="api_key")
 

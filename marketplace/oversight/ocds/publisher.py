@@ -4,9 +4,9 @@
   built from the tender's current state and stores it in `ocds_release`, never to be changed (a trigger
   refuses UPDATE and DELETE). The release id is the ocid plus the outbox event id, so a redelivered event
   writes nothing new.
-* The change feed (`feed()`) reads releases in (txid, seq) order below the watermark
-  `pg_snapshot_xmin(pg_current_snapshot())`, exactly like the outbox: a release whose transaction took its
-  id early but committed late is served when it commits, never jumped over by a client's cursor.
+* The change feed (`feed()`) reads releases in (txid, seq) order below the watermark `local_xmin()` (the
+  oldest transaction still running in this database), exactly like the outbox: a release whose transaction
+  took its id early but committed late is served when it commits, never jumped over by a client's cursor.
 * A record (`record()`) holds every release of one ocid and the compiled release merged by `ocdsmerge`
   with the schema (core + lots + bids extensions) bundled in release-schema.json.
 * `write_bulk()` (a daily job) writes each finished UTC day's releases as gzip JSON Lines files into
@@ -21,7 +21,6 @@ import json
 import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,6 +30,8 @@ import msgspec
 from marketplace.core import clock, db, outbox
 from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.oversight.imports import domain as import_domain
+from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import build
 
 VERSION = "1.1"
@@ -74,13 +75,20 @@ async def publish(events: list[outbox.OutboxEvent]) -> None:
     from then until it commits it holds back every consumer's watermark (the outbox's and this feed's)."""
     rows = [row for ev in events if (row := await _release_row(ev)) is not None]
     if rows:
-        await db.execute(
+        stored = await db.fetch(
             "INSERT INTO ocds_release (release_id, ocid, tender_id, tags, date, source_event, data)"
             " SELECT r.id, r.ocid, r.tender_id, string_to_array(r.tags, ','), r.date, r.source_event, r.data::jsonb"
             " FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[])"
             "   AS r(id, ocid, tender_id, tags, date, source_event, data)"
-            " ON CONFLICT (release_id) DO NOTHING",
+            " ON CONFLICT (release_id) DO NOTHING RETURNING release_id",
             *(list(col) for col in zip(*rows, strict=True)))
+        # Our processes join imported ones in ocds_compiled (one compiled release per ocid), in this transaction.
+        new_ids = {r["release_id"] for r in stored}
+        new: dict[str, list[Any]] = {}
+        for row in rows:
+            if row[0] in new_ids:
+                new.setdefault(row[1], []).append(decode(row[6]))
+        await imports.compile_own(new)
 
 
 async def _release_row(ev: outbox.OutboxEvent) -> tuple[str, str, UUID, str, Any, int, str] | None:
@@ -145,7 +153,7 @@ async def feed(*, since: str | None, limit: int) -> tuple[list[Any], str]:
     txid, seq = decode_since(since)
     rows = await db.fetch(
         "SELECT r.seq, r.txid::text AS txid, r.data::text AS data FROM ocds_release r"
-        " WHERE (r.txid, r.seq) > ($1::text::xid8, $2::bigint) AND r.txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " WHERE (r.txid, r.seq) > ($1::text::xid8, $2::bigint) AND r.txid < (SELECT local_xmin())"
         " ORDER BY r.txid, r.seq LIMIT $3", txid, seq, limit)  # the xid8 column: text order would skip releases
     nxt = encode_since(rows[-1]["txid"], rows[-1]["seq"]) if rows else encode_since(txid, seq)
     return [decode(r["data"]) for r in rows], nxt
@@ -163,11 +171,9 @@ async def get_release(release_id: str) -> Any:
 SCHEMA_PATH = Path(__file__).with_name("release-schema.json")
 
 
-@lru_cache(maxsize=1)
 def merger() -> Any:
-    import ocdsmerge
-
-    return ocdsmerge.Merger(schema=json.loads(SCHEMA_PATH.read_text()))
+    """ocdsmerge with the bundled schema (one instance, shared with the importer)."""
+    return import_domain.merger()
 
 
 async def releases_of(ocid: str) -> list[Any]:
