@@ -14,6 +14,7 @@ from marketplace.contracts import service
 from marketplace.core import db, outbox
 from marketplace.core.actor import SYSTEM
 from marketplace.payments import service as payments_service
+from tests import waiting
 from tests.harness import check_matrix, personas
 from tests.payments.helpers import run_jobs
 
@@ -46,14 +47,14 @@ async def _signed(client, p, amounts=(600_000, 400_000)) -> tuple[str, list[str]
 
 async def _drain(name: str) -> outbox.DrainResult:
     """Drain a consumer, waiting while another transaction on the server holds the watermark back."""
-    import asyncio
+    results: list[outbox.DrainResult] = []
 
-    for _ in range(100):
-        result = await outbox.drain(name)
-        if result.delivered or not result.held_back:
-            return result
-        await asyncio.sleep(0.1)
-    return result
+    async def drained() -> bool:
+        results.append(await outbox.drain(name))
+        return bool(results[-1].delivered or not results[-1].held_back)
+
+    await waiting.until(drained, f"the outbox to deliver to {name}")
+    return results[-1]
 
 
 async def _outbox(topic: str) -> list[dict]:
@@ -371,7 +372,7 @@ async def test_a_settling_payment_waits_for_the_contract_lock_instead_of_deadloc
         async with db.unit_of_work():
             await db.execute("SELECT 1 FROM contract WHERE id = $1 FOR UPDATE", uuid.UUID(cid))
             contract_locked.set()
-            await asyncio.sleep(0.5)  # the payment settles meanwhile
+            await waiting.until_waiting_on_a_lock()  # the settling payment has reached a lock we hold
             await db.execute("SELECT 1 FROM contract_milestone WHERE id = $1 FOR UPDATE", uuid.UUID(m1))
 
     async def payment_settles():
@@ -379,7 +380,9 @@ async def test_a_settling_payment_waits_for_the_contract_lock_instead_of_deadloc
         async with db.unit_of_work():
             await service.milestone_paid(milestone_id=uuid.UUID(m1), payment_id=uuid.uuid4())
 
-    await asyncio.wait_for(asyncio.gather(agency_write(), payment_settles()), 30)
+    # Had the payment taken the milestone first, it would now wait for the contract while we wait for the
+    # milestone: PostgreSQL would abort one of us as a deadlock.
+    await asyncio.wait_for(asyncio.gather(agency_write(), payment_settles()), 120)
     ms = (await client.get(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers)).json()
     assert ms[0]["state"] == "paid"
     assert (await client.get(f"/api/v1/contracts/{cid}", headers=p.officer.headers)).json()["state"] == "completed"
