@@ -8,13 +8,14 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 # Dependencies first (a layer that changes only with pyproject.toml), then the code.
 COPY pyproject.toml README.md ./
-RUN mkdir -p marketplace suppliers tenders search \
+RUN mkdir -p marketplace suppliers tenders search && touch piccolo_conf.py \
     && /opt/venv/bin/pip install . \
     && /opt/venv/bin/pip uninstall -y mercado-abierto
 COPY marketplace ./marketplace
 COPY suppliers ./suppliers
 COPY tenders ./tenders
 COPY search ./search
+COPY piccolo_conf.py ./
 RUN /opt/venv/bin/pip install --no-deps .
 
 # --- run: a slim image, a non-root user ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ LOCALE_DIR := marketplace/core/locale
 PACKAGES := marketplace suppliers tenders search
 export HOST PORT
 
-.PHONY: run test migrate seed lint messages messages-extract messages-update messages-compile venv install-dev install-test clean-data
+.PHONY: run test test-stress migrate seed lint messages messages-extract messages-update messages-compile venv install-dev install-test clean-data
 
 # --- environment -------------------------------------------------------------------------------------------
 
@@ -38,6 +38,13 @@ run: $(VENV)/.installed-dev  ## serve on http://$(HOST):$(PORT); migrates, seeds
 
 test: $(VENV)/.installed-test  ## every test, on real PostgreSQL and Redis (the machine's, or embedded)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The concurrency-heavy folders while every core is kept busy by a background load (tests/stress.py starts one
+# busy loop per core and stops them on every way out). STRESS_TESTS=tests runs the whole suite that way;
+# PYTEST_ARGS="--count 20 -k name" repeats tests (pytest-repeat).
+STRESS_TESTS ?= tests/tenders tests/core tests/drills tests/search tests/payments tests/contracts
+test-stress: $(VENV)/.installed-test  ## STRESS_TESTS with both cores busy: a test that needs an idle machine fails
+	$(BIN)/python -m tests.stress -q -p no:cacheprovider $(STRESS_TESTS) $(PYTEST_ARGS)
 
 # --- everyday tasks ----------------------------------------------------------------------------------------
 
@@ -86,6 +93,7 @@ bench-data: $(VENV)/.installed-test  ## the bench data set into BENCH_DATABASE_U
 	$(BIN)/python -m bench generate --scale $(SCALE)
 
 bench: $(VENV)/.installed-test  ## every scenario in one run (needs `wrk`); writes bench/RESULTS.md
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (the HTTP load generator), which is not installed: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m bench all
 
 drills: $(VENV)/.installed-test  ## the reliability drills and the schemathesis pass alone (also in `make test`)

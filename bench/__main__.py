@@ -22,6 +22,7 @@ OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outb
 # scenarios written as `async def main()` reading sys.argv, with --reuse DBNAME for generated data
 DELEGATED = {"search": "bench.search", "awards": "bench.oversight", "auction": "bench.auction"}
 REUSES_GENERATED = {"search", "awards"}
+NEEDS_WRK = {"rush"}  # `all` checks when its selection includes rush (bench/all.py)
 
 
 def delegated_argv(name: str, args: list[str]) -> list[str]:
@@ -37,6 +38,10 @@ def main() -> None:
         print(__doc__)
         raise SystemExit(2)
     name, args = sys.argv[1], sys.argv[2:]
+    if name in NEEDS_WRK and not any(a in ("-h", "--help") for a in args):
+        from bench.common import require_wrk  # here: the usage text above needs no bench.common (asyncpg)
+
+        require_wrk(f"python -m bench {name}")
     if name in OWN:
         importlib.import_module(OWN[name]).main(args)
         return

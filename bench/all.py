@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import ROOT, bench_url, database_name
+from bench.common import ROOT, bench_url, database_name, require_wrk
 
 
 def scenarios(quick: bool) -> list[tuple[str, list[str]]]:
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
     p.add_argument("--only", nargs="*", help="a subset of the scenarios")
     args = p.parse_args(argv)
+    if not args.only or "rush" in args.only:
+        require_wrk("python -m bench all (its rush scenario)")
     quick = " --quick" if args.quick else ""
     parts = [f"## Every scenario in one run (`python -m bench all`)\n\nOne run of `python -m bench all{quick}` on "
              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {platform.machine()}, {os.cpu_count()} CPUs "

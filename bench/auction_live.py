@@ -55,12 +55,17 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 60) -> LiveServer:
+    def uvicorn_args(self) -> list[str]:
+        return ["marketplace.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(self.port),
+                "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"]
+
+    def command(self) -> list[str]:
+        """The server's command line (tests run it with a clock they move: tests/live_clock.py)."""
+        return [sys.executable, "-m", "uvicorn", *self.uvicorn_args()]
+
+    async def start(self, timeout: float = 120) -> LiveServer:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 (open while it runs)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"],
-            cwd=ROOT, env=self.env, stdout=out, stderr=out)
+        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as c:
             while time.monotonic() < deadline:
@@ -111,32 +116,40 @@ class Board:
 
     async def _run(self) -> None:
         try:
-            async with self.client.stream("GET", self.url, headers={**self.headers, "Accept": "text/event-stream"},
-                                          timeout=httpx.Timeout(10, read=None)) as r:
-                if r.status_code != 200:
-                    raise RuntimeError(f"SSE {self.url}: {r.status_code} {(await r.aread())[:300]!r}")
-                self.connected.set()
-                name, data = "message", []
-                async for line in r.aiter_lines():
-                    if line == "":
-                        if data:
-                            text = "\n".join(data)
-                            self.raw.append(text)
-                            payload = json.loads(text)
-                            self.events.append((name, payload, time.time()))
-                            if self.on_event:
-                                self.on_event(self, name, payload)
-                            self.changed.set()
-                        name, data = "message", []
-                    elif line.startswith("event:"):
-                        name = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data.append(line[5:].lstrip(" "))
+            while not await self._stream():  # 503: the server is briefly unavailable; retry, as EventSource does
+                await asyncio.sleep(1)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - kept for the test to see
             self.error = exc
             self.changed.set()
+
+    async def _stream(self) -> bool:
+        """One SSE connection until it ends; False when the server answered 503 (try again)."""
+        async with self.client.stream("GET", self.url, headers={**self.headers, "Accept": "text/event-stream"},
+                                      timeout=httpx.Timeout(10, read=None)) as r:
+            if r.status_code == 503:
+                return False
+            if r.status_code != 200:
+                raise RuntimeError(f"SSE {self.url}: {r.status_code} {(await r.aread())[:300]!r}")
+            self.connected.set()
+            name, data = "message", []
+            async for line in r.aiter_lines():
+                if line == "":
+                    if data:
+                        text = "\n".join(data)
+                        self.raw.append(text)
+                        payload = json.loads(text)
+                        self.events.append((name, payload, time.time()))
+                        if self.on_event:
+                            self.on_event(self, name, payload)
+                        self.changed.set()
+                    name, data = "message", []
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip(" "))
+        return True
 
     async def close(self) -> None:
         if self.task:
@@ -180,7 +193,8 @@ class Board:
                 return data["you"]
         return None
 
-    async def wait(self, predicate: Callable[[Board], bool], timeout: float = 15) -> None:
+    async def wait(self, predicate: Callable[[Board], bool], timeout: float = 60) -> None:
+        """Until `predicate(self)` holds; the timeout (generous: another process sends the events) fails."""
         deadline = time.monotonic() + timeout
         while not predicate(self):
             if self.error is not None:

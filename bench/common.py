@@ -31,6 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/ma_bench"
 
 
+WRK_MISSING = "{what} needs wrk (the HTTP load generator), which is not installed: apt-get install wrk"
+
+
+def require_wrk(what: str) -> None:
+    """Exit 1 with one line saying how to install wrk, before a scenario that needs it starts anything."""
+    if shutil.which("wrk") is None:
+        print(WRK_MISSING.format(what=what), file=sys.stderr)
+        raise SystemExit(1)
+
+
 def bench_url() -> str:
     return os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
 

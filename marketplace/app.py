@@ -23,6 +23,7 @@ from marketplace.core.auth.dependencies import provide_actor
 from marketplace.core.errors import exception_handlers
 from marketplace.core.transactions import UnitOfWorkMiddleware
 from marketplace.settings import Settings, load_settings
+from search import service as search_service
 
 log = logging.getLogger("marketplace")
 
@@ -84,6 +85,7 @@ class MarketplacePlugin(InitPluginProtocol):
             raise RuntimeError("DATABASE_URL is not set: `marketplace serve` starts an embedded database")
         await db.start(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                        replica_url=settings.database_replica_url)
+        search_service.backend(settings)  # the process's search backend, from Settings (no I/O)
         if settings.redis_url:
             try:
                 await queue.start(settings.redis_url)

@@ -136,10 +136,10 @@ def _print_demo(demo: Any) -> None:
 
 
 @click.command()
-@click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY") or 1),
-              show_default="WEB_CONCURRENCY or 1", help="HTTP worker processes.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, show_default="WEB_CONCURRENCY, 1",
+              help="HTTP worker processes.")
 @click.option("--no-seed", is_flag=True, help="Do not add the demo data to an empty database.")
-def serve(workers: int, no_seed: bool) -> None:
+def serve(workers: int | None, no_seed: bool) -> None:
     """Migrate, add demo data to an empty database, and serve HTTP on HOST:PORT (granian).
 
     With no DATABASE_URL an embedded PostgreSQL runs, with no REDIS_URL an embedded Redis, both keeping
@@ -159,7 +159,7 @@ def serve(workers: int, no_seed: bool) -> None:
             await _migrate()
             if no_seed or settings.production:
                 return None
-            return await seed_mod.seed_demo()
+            return await seed_mod.seed_demo(settings=settings)
 
         try:
             with console.status("Migrating the database..."):
@@ -179,7 +179,7 @@ def serve(workers: int, no_seed: bool) -> None:
         mode = "embedded PostgreSQL and Redis" if embedded_mode else "external PostgreSQL and Redis"
         console.print(f"Mercado Abierto on http://{settings.host}:{settings.port} ({settings.mode}, {mode}); "
                       "Ctrl-C stops it")
-        _serve_http(settings, workers)
+        _serve_http(settings, workers or settings.web_concurrency)
 
 
 def _serve_http(settings: Settings, workers: int) -> None:
@@ -246,7 +246,7 @@ def seed(demo_flag: bool, seed_value: int) -> None:
 
         async def go() -> Any:
             await _migrate()
-            return await seed_mod.seed_demo(seed=seed_value)
+            return await seed_mod.seed_demo(settings=settings, seed=seed_value)
 
         with console.status("Seeding..."):
             demo = run_with_database(settings, go)

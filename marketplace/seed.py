@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from marketplace.core import db
 from marketplace.core.auth import service as auth
 from marketplace.core.demo import DEMO_DOMAIN, DEMO_PASSWORD, Demo, slug
+from marketplace.settings import Settings
 
 # One line per domain that seeds demo data, in the order they run.
 SEEDERS: list[str] = [
@@ -114,13 +115,13 @@ def _hash_demo_password_once() -> Iterator[None]:
         auth.hash_password = original
 
 
-async def seed_demo(*, seed: int = DEFAULT_SEED) -> Demo | None:
+async def seed_demo(*, settings: Settings, seed: int = DEFAULT_SEED) -> Demo | None:
     """Run every seeder in one transaction when the database is empty; None (and nothing written) if not."""
     async with db.unit_of_work():
         await db.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK)
         if not await database_is_empty():
             return None
-        demo = Demo(rng=random.Random(seed))
+        demo = Demo(rng=random.Random(seed), extra={"settings": settings})
         with _hash_demo_password_once():
             for ref in SEEDERS:
                 await _load(ref)(demo)

@@ -25,6 +25,7 @@ from arq.worker import Function, Worker, func
 
 from marketplace.core import db, outbox, queue, runtime
 from marketplace.core.transactions import wrap_job
+from search import service as search_service
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def worker_settings(settings: Any, *, in_process: bool = False, **overrides: Any
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
+        search_service.backend(settings)  # the outbox's search consumer uses the process's backend
         if in_process:
             return  # the app's lifespan owns the pools
         if not settings.database_url:

@@ -38,13 +38,13 @@ def make_backend(settings: Any) -> SearchIndex:
 
 
 def backend(settings: Any = None) -> SearchIndex:
-    """The process's search backend, made from `settings` (or the environment) on first use."""
+    """The process's search backend, made from `settings` on first use (the app and the worker make it at
+    start-up, so the outbox consumer, which has no settings, finds it)."""
     global _backend
     if _backend is None:
         if settings is None:
-            from marketplace.settings import load_settings
-
-            settings = load_settings(persist_dev_keys=False)
+            raise RuntimeError("no search backend yet: the app and the worker make it from Settings at start-up "
+                               "(search.service.backend(settings))")
         _backend = make_backend(settings)
     return _backend
 

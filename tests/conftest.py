@@ -106,6 +106,7 @@ def _with_database(url: str, name: str) -> str:
 ADMIN_URL, REDIS_URL = _servers()
 TEST_DB = f"ma_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 DATABASE_URL = _with_database(ADMIN_URL, TEST_DB)
+db.INACTIVE_LIFETIME = 0  # the app's pool keeps the connections it opens (see DB_POOL_MIN in `settings`)
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +118,12 @@ def settings(tmp_path_factory):
         "REDIS_URL": REDIS_URL,
         "DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "OCID_PREFIX": "ocds-test01-",
-        "DB_POOL_MAX": "30",
+        # Every test run on the machine shares one PostgreSQL server (max_connections 100), and a pool that
+        # grows mid-run can be refused ("too many clients") by other runs' connections. So the run opens its
+        # 12 connections at start and keeps them (db.INACTIVE_LIFETIME = 0 below): a full server fails the
+        # run at once, visibly, never a test in the middle. 12 leaves the bid batcher's 8 statements room.
+        "DB_POOL_MIN": "12",
+        "DB_POOL_MAX": "12",
         # Webhooks are signed in tests exactly as Stripe signs them; API calls go to tests/stripe_server.py.
         "STRIPE_SECRET_KEY": "sk_test_mercadoabierto",
         "STRIPE_WEBHOOK_SECRET": "whsec_test_mercadoabierto",
@@ -262,3 +268,19 @@ def embedded_data_dir():
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One visible line per reason a test did not run (the browser test without Chromium, the Meilisearch
+    backend without MEILI_URL...), naming the files: a skip is never only an 's' in the progress line."""
+    by_reason: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        else:
+            reason = str(report.longrepr)
+        by_reason.setdefault(reason, set()).add(report.nodeid.split("::")[0])
+        counts[reason] = counts.get(reason, 0) + 1
+    for reason, files in sorted(by_reason.items()):
+        terminalreporter.write_line(f"NOT RUN: {counts[reason]} test(s) in {', '.join(sorted(files))}: {reason}",
+                                    yellow=True, bold=True)

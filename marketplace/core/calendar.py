@@ -1,83 +1,62 @@
-"""Business days in Peru: weekends and a configurable holiday calendar.
+"""Business days in Peru: weekends, national holidays and the extra non-working days declared on top.
 
 Procurement periods (the standstill after an award, appeal windows) are counted in business days
 ("días hábiles"): Monday to Friday, except national holidays and the non-working days the government
-declares for the public sector. The national holidays for 2025-2027 ship below as data; more dates (a
-non-working day decreed next month, a regional holiday, a later year) are added without a code change
-through the environment:
-
-    PE_EXTRA_HOLIDAYS="2026-12-24,2026-12-31"          # comma-separated ISO dates
-
-or by building a `BusinessCalendar` with `extra=`. Days are civil dates in America/Lima.
+declares for the public sector. The national holidays of any year come from the `holidays` package
+(`holidays.country_holidays("PE")`: the fixed feriados of Ley 31542 and earlier laws, plus Holy Thursday
+and Good Friday, which move with Easter). Days it cannot know (a non-working day decreed next month, a
+regional holiday) are given as `extra`: the domain builds the calendar from Settings (PE_EXTRA_HOLIDAYS).
+Days are civil dates in America/Lima.
 
 The rule for a period of N business days that starts with a notification at instant t:
 the count begins on the first business day AFTER the local date of t (the day of the notification does
 not count), and the period ends at the end of the Nth business day, i.e. at 00:00 America/Lima of the
 following calendar day. `ends_after_business_days` returns that instant in UTC: an act is in time when it
 happens strictly before it.
+
+Everything here is pure arithmetic over a holiday lookup; the lookup of national holidays is the only
+outside fact, computed by the package once per year and kept.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+import holidays
+
 LIMA = ZoneInfo("America/Lima")
-
-# National holidays ("feriados nacionales", Ley 31542 and earlier laws; Holy Thursday and Good Friday move
-# with Easter). Source: the holiday list of the Peruvian government (gob.pe/feriados), per year.
-_FIXED = (
-    (1, 1, "Año Nuevo"),
-    (5, 1, "Día del Trabajo"),
-    (6, 7, "Batalla de Arica y Día de la Bandera"),
-    (6, 29, "San Pedro y San Pablo"),
-    (7, 23, "Día de la Fuerza Aérea del Perú"),
-    (7, 28, "Fiestas Patrias"),
-    (7, 29, "Fiestas Patrias"),
-    (8, 6, "Batalla de Junín"),
-    (8, 30, "Santa Rosa de Lima"),
-    (10, 8, "Combate de Angamos"),
-    (11, 1, "Día de Todos los Santos"),
-    (12, 8, "Inmaculada Concepción"),
-    (12, 9, "Batalla de Ayacucho"),
-    (12, 25, "Navidad"),
-)
-_HOLY_WEEK = {  # Easter Sunday: 2025-04-20, 2026-04-05, 2027-03-28
-    2025: (date(2025, 4, 17), date(2025, 4, 18)),
-    2026: (date(2026, 4, 2), date(2026, 4, 3)),
-    2027: (date(2027, 3, 25), date(2027, 3, 26)),
-}
+EXTRA_NAME = "Día no laborable declarado"
 
 
-def _national(years: Iterable[int]) -> dict[date, str]:
-    out: dict[date, str] = {}
-    for year in years:
-        for month, day, name in _FIXED:
-            out[date(year, month, day)] = name
-        thursday, friday = _HOLY_WEEK[year]
-        out[thursday] = "Jueves Santo"
-        out[friday] = "Viernes Santo"
-    return out
-
-
-PERU_NATIONAL_HOLIDAYS: Mapping[date, str] = _national(_HOLY_WEEK)
-COVERED_YEARS = frozenset(_HOLY_WEEK)
+@functools.lru_cache(maxsize=32)
+def peru_national_holidays(year: int) -> Mapping[date, str]:
+    """Peru's national holidays in `year`, named in Spanish (from the `holidays` package)."""
+    return MappingProxyType(dict(holidays.country_holidays("PE", years=year, language="es")))
 
 
 @dataclass(frozen=True)
 class BusinessCalendar:
-    """Weekends plus `holidays` (national ones by default) plus `extra` dates are not business days."""
+    """Weekends, the national holidays of each year (`national`, Peru's by default) and `extra` dates are
+    not business days."""
 
-    holidays: Mapping[date, str] = field(default_factory=lambda: dict(PERU_NATIONAL_HOLIDAYS))
     extra: frozenset[date] = frozenset()
+    national: Callable[[int], Mapping[date, str]] = peru_national_holidays
     tz: ZoneInfo = LIMA
 
+    def holiday(self, day: date) -> str | None:
+        """The holiday's name, or None for a day that is not one."""
+        name = self.national(day.year).get(day)
+        if name is None and day in self.extra:
+            return EXTRA_NAME
+        return name
+
     def is_holiday(self, day: date) -> bool:
-        return day in self.holidays or day in self.extra
+        return self.holiday(day) is not None
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() < 5 and not self.is_holiday(day)
@@ -114,32 +93,4 @@ class BusinessCalendar:
         return end_local.astimezone(UTC)
 
 
-def parse_dates(raw: str | None) -> frozenset[date]:
-    """'2026-12-24, 2026-12-31' -> dates. Raises ValueError naming the bad item."""
-    out: set[date] = set()
-    for item in (raw or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            out.add(date.fromisoformat(item))
-        except ValueError as exc:
-            raise ValueError(f"PE_EXTRA_HOLIDAYS: {item!r} is not an ISO date (YYYY-MM-DD)") from exc
-    return frozenset(out)
-
-
-def calendar_from_env(env: Mapping[str, str] | None = None) -> BusinessCalendar:
-    env = os.environ if env is None else env
-    return BusinessCalendar(extra=parse_dates(env.get("PE_EXTRA_HOLIDAYS")))
-
-
-@functools.cache
-def peru() -> BusinessCalendar:
-    """The calendar in force for this process (national holidays + PE_EXTRA_HOLIDAYS)."""
-    return calendar_from_env()
-
-
-__all__ = [
-    "BusinessCalendar", "COVERED_YEARS", "LIMA", "PERU_NATIONAL_HOLIDAYS", "calendar_from_env", "parse_dates",
-    "peru",
-]
+__all__ = ["EXTRA_NAME", "LIMA", "BusinessCalendar", "peru_national_holidays"]

@@ -85,13 +85,19 @@ def configure(database_url: str, replica_url: str | None = None) -> None:
     DB.extra_nodes = {"replica": Engine(config={"dsn": replica_url})} if replica_url else {}
 
 
+# asyncpg's own default: an idle connection above the pool's needs is closed after this many seconds. The test
+# harness sets 0 (never), so a test run opens its connections once, at start, on a server other runs share.
+INACTIVE_LIFETIME = 300.0
+
+
 async def start(database_url: str, *, min_size: int = 2, max_size: int = 20,
                 replica_url: str | None = None) -> None:
     """Open the pool (and the replica's). Raises with a clear message when the server cannot be reached."""
     configure(database_url, replica_url)
     try:
         await DB.start_connection_pool(min_size=min_size, max_size=max_size, command_timeout=60,
-                                       connection_class=PooledConnection)
+                                       connection_class=PooledConnection,
+                                       max_inactive_connection_lifetime=INACTIVE_LIFETIME)
         for node in DB.extra_nodes.values():
             await node.start_connection_pool(min_size=1, max_size=max_size, command_timeout=60,
                                              connection_class=PooledConnection)

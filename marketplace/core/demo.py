@@ -14,7 +14,6 @@ from uuid import UUID
 from stdnum.pe import ruc as ruc_mod
 
 from marketplace.core.auth import service as auth
-from marketplace.settings import load_settings
 
 DEMO_PASSWORD = "demo-mercado-abierto"
 DEMO_DOMAIN = "demo.mercado-abierto.pe"
@@ -49,10 +48,10 @@ class Demo:
     _rucs: set[str] = field(default_factory=set)
 
     def settings(self) -> Any:
-        """The settings the seeders run with: those `marketplace seed` put in `extra`, else the environment's."""
+        """The settings the seeders run with (`seed_demo(settings=...)` puts them in `extra`)."""
         settings = self.extra.get("settings")
         if settings is None:
-            settings = load_settings()
+            raise RuntimeError("the seeders need Settings: seed_demo(settings=...) or demo.extra['settings']")
         return settings
 
     def ruc(self, prefix: str = "20") -> str:

@@ -15,14 +15,11 @@ from arq import Retry, cron
 from marketplace.core import queue
 from marketplace.core.transactions import own_transaction
 from marketplace.payments import consumers, service  # noqa: F401  (consumers register themselves)
-from marketplace.settings import Settings, load_settings
+from marketplace.settings import Settings
 
 
 def _settings(ctx: dict[str, Any]) -> Settings:
-    settings = ctx.get("settings")
-    if settings is None:
-        settings = ctx["settings"] = load_settings()
-    return settings
+    return ctx["settings"]  # the worker's, given at its start-up (marketplace.worker)
 
 
 # Its own transactions: Stripe is called between them, never while one is open (service.execute_payment).

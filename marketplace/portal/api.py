@@ -181,7 +181,8 @@ async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Templa
         opening = await bids.get_opening(actor=ANONYMOUS, tender_id=tid)
     except NotFound:
         opening = None
-    sheets = [s for s in await evaluation.score_sheets(actor=ANONYMOUS, tender_id=tid) if not s.provisional]
+    sheets = [s for s in await evaluation.score_sheets(actor=ANONYMOUS, settings=settings, tender_id=tid)
+              if not s.provisional]
     awards = await awards_svc.list_awards(actor=ANONYMOUS, tender_id=tid)
     appeals = [p for a in awards for p in await awards_svc.list_appeals(actor=ANONYMOUS, award_id=a.id)]
     try:

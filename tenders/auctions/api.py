@@ -25,8 +25,9 @@ class TenderAuctionController(Controller):
     @post("/lots/{lot_id:uuid}/auction", status_code=201,
           summary="Schedule the live reverse auction of a lot (subasta inversa, after the opening)")
     async def schedule(self, tender_id: FromPath[UUID], lot_id: FromPath[UUID], data: JSONBody[AuctionCreate],
-                       actor: ActorDep) -> AuctionRead:
-        result = await service.schedule(actor=actor, tender_id=tender_id, lot_id=lot_id, data=data)
+                       actor: ActorDep, settings: SettingsDep) -> AuctionRead:
+        result = await service.schedule(actor=actor, settings=settings, tender_id=tender_id, lot_id=lot_id,
+                                        data=data)
         return result
 
     @get("/auctions", summary="The auctions of a tender's lots (public boards)")
@@ -39,14 +40,14 @@ class AuctionController(Controller):
     tags = ["auctions"]
 
     @get("/", summary="The board now: anonymous while running (a participant sees its own rank), named after")
-    async def board(self, auction_id: FromPath[UUID], actor: ActorDep) -> AuctionRead:
-        return await service.get_board(actor=actor, auction_id=auction_id)
+    async def board(self, auction_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> AuctionRead:
+        return await service.get_board(actor=actor, settings=settings, auction_id=auction_id)
 
     @get("/events", summary="The live board over Server-Sent Events: a 'snapshot' first, then 'bid' events"
                             " (and a new 'snapshot' on start, close or catch-up)")
     async def events(self, auction_id: FromPath[UUID], actor: ActorDep,
-                     channels: NamedDependency[ChannelsPlugin]) -> Stream:
-        viewer = await service.open_board(actor=actor, auction_id=auction_id)
+                     channels: NamedDependency[ChannelsPlugin], settings: SettingsDep) -> Stream:
+        viewer = await service.open_board(actor=actor, settings=settings, auction_id=auction_id)
         return Stream(channels.hub.stream(auction_id, viewer),  # type: ignore[attr-defined]
                       media_type="text/event-stream",
                       headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

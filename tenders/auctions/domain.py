@@ -77,7 +77,7 @@ AUCTION = AuctionStateMachine(TRANSITIONS)
 
 @dataclass(frozen=True, slots=True)
 class AuctionPolicy:
-    """How an auction runs. Defaults come from the environment (`tenders.auctions.policy`); an officer may
+    """How an auction runs. Defaults come from Settings (`tenders.auctions.policy.of`); an officer may
     override any field when scheduling, and the auction keeps the policy it was scheduled with."""
 
     duration_seconds: int = 600

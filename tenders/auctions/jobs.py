@@ -21,12 +21,14 @@ log = logging.getLogger(__name__)
 
 # A transaction per auction move (service.settle), so that one auction that fails does not stop the others.
 @own_transaction
-async def sweep_auctions(ctx: dict[str, Any] | None = None, *, limit: int = 200) -> int:
-    """Start, close and award every due auction. Returns how many were looked at."""
+async def sweep_auctions(ctx: dict[str, Any], *, limit: int = 200) -> int:
+    """Start, close and award every due auction (under the worker's `ctx["settings"]`). Returns how many
+    were looked at."""
+    settings = ctx["settings"]
     ids = await service.due_ids(limit=limit)
     for auction_id in ids:
         try:
-            await service.settle(auction_id=auction_id)
+            await service.settle(auction_id=auction_id, settings=settings)
         except Exception:  # one bad auction must not stop the others; the next tick retries it
             log.exception("settling auction %s failed", auction_id)
     return len(ids)

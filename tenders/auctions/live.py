@@ -39,6 +39,7 @@ from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 
 from marketplace.core import clock, db, queue
+from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,9 @@ async def publish(auction_id: UUID, event: dict[str, Any]) -> None:
 class AuctionChannels(ChannelsPlugin):
     """The channels plugin (Redis pub/sub between app processes) with this process's auction rooms."""
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._redis = None
+        redis_url = settings.redis_url
         if redis_url:
             from redis.asyncio import Redis
 
@@ -84,7 +86,7 @@ class AuctionChannels(ChannelsPlugin):
             backend = MemoryChannelsBackend()
         super().__init__(backend=backend, arbitrary_channels_allowed=True, subscriber_max_backlog=50_000,
                          subscriber_backlog_strategy="dropleft")
-        self.hub = Hub(self)
+        self.hub = Hub(self, settings)
 
     async def __aenter__(self) -> AuctionChannels:
         global _plugin
@@ -105,8 +107,8 @@ class AuctionChannels(ChannelsPlugin):
                     await self._redis.aclose()
 
 
-def channels_plugin(settings: Any) -> AuctionChannels:
-    return AuctionChannels(settings.redis_url)
+def channels_plugin(settings: Settings) -> AuctionChannels:
+    return AuctionChannels(settings)
 
 
 # ------------------------------------------------------------------------------------------- rooms
@@ -286,7 +288,7 @@ class Room:
                 board = self.board
                 if board.state in ("scheduled", "running") and clock.now() >= (
                         board.starts_at if board.state == "scheduled" else board.ends_at):
-                    await service.settle(auction_id=self.auction_id)
+                    await service.settle(auction_id=self.auction_id, settings=self.hub.settings)
                 row = await db.fetchrow("SELECT version FROM auction WHERE id = $1", self.auction_id)
                 if row is not None and row["version"] > self.board.version:
                     await asyncio.sleep(1.0)  # its event is most likely on the way; reload only if it is lost
@@ -303,8 +305,9 @@ class Room:
 class Hub:
     """This process's rooms, one per auction with at least one listener."""
 
-    def __init__(self, channels: ChannelsPlugin) -> None:
+    def __init__(self, channels: ChannelsPlugin, settings: Settings) -> None:
         self.channels = channels
+        self.settings = settings  # the rooms' timers settle auctions (and award them) under these
         self.rooms: dict[UUID, Room] = {}
         self._lock = asyncio.Lock()
 

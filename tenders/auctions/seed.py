@@ -67,11 +67,12 @@ async def seed(demo: Any) -> None:
             item=("Papel bond A4 80 g, paquete x 500 hojas", "14111507", "paquete", 6000, 9_600_000),
             ubigeo="150101", prices=[0.97, 0.99, 1.01, 1.03][:len(suppliers[:4])])
         start = c.now() + timedelta(days=1)
-        board = await auctions.schedule(actor=officer, tender_id=tender_id, lot_id=lot_id, data=AuctionCreate(
-            starts_at=start, duration_seconds=900, soft_close_seconds=120, extension_seconds=120,
-            min_decrement_percent=Decimal("0.5")))
+        schedule = AuctionCreate(starts_at=start, duration_seconds=900, soft_close_seconds=120,
+                                 extension_seconds=120, min_decrement_percent=Decimal("0.5"))
+        board = await auctions.schedule(actor=officer, settings=settings, tender_id=tender_id, lot_id=lot_id,
+                                        data=schedule)
         c.set(start + timedelta(seconds=5))
-        await auctions.settle(auction_id=board.id)
+        await auctions.settle(auction_id=board.id, settings=settings)
         bidders = suppliers[:4]
         steps = [(1, 60), (0, 200), (2, 420), (1, 610), (0, 840), (1, 895), (0, 1000)]  # (bidder, seconds)
         for who, at in steps:
@@ -81,7 +82,7 @@ async def seed(demo: Any) -> None:
             await auctions.place_bid(actor=bidders[who], settings=settings, auction_id=board.id,
                                      data=LanceCreate(price=now_board.you.next_max_price - 1_000))
         c.set(start + timedelta(hours=1))
-        await auctions.settle(auction_id=board.id)  # closes (the extended window is over) and awards
+        await auctions.settle(auction_id=board.id, settings=settings)  # closes (the extended window is over) and awards
         made.append("finished")
     finally:
         clock._current.reset(token)
@@ -97,7 +98,7 @@ async def seed(demo: Any) -> None:
             item=("Cemento Portland tipo I, bolsa de 42.5 kg", "30111601", "bolsa", 5000, 15_500_000),
             ubigeo="080101", prices=[0.98, 1.0, 1.04])
         tomorrow = (real_now + timedelta(days=1)).replace(hour=15, minute=0, second=0, microsecond=0)
-        await auctions.schedule(actor=officer, tender_id=tender_id, lot_id=lot_id,
+        await auctions.schedule(actor=officer, settings=settings, tender_id=tender_id, lot_id=lot_id,
                                 data=AuctionCreate(starts_at=tomorrow, duration_seconds=1200))
         made.append("scheduled")
     finally:

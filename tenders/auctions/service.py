@@ -94,7 +94,8 @@ async def _eligible(lot_id: UUID) -> list[dict[str, Any]]:
         " ORDER BY e.price, e.received_at, e.bid_id", lot_id)
 
 
-async def schedule(*, actor: Actor, tender_id: UUID, lot_id: UUID, data: AuctionCreate) -> AuctionRead:
+async def schedule(*, actor: Actor, settings: Settings, tender_id: UUID, lot_id: UUID,
+                   data: AuctionCreate) -> AuctionRead:
     """The tender's officer schedules the live auction of a lot whose sealed offers have been opened."""
     t = await tenders.lock_tender(tender_id=tender_id)
     tenders.require_tender_officer(actor, t)
@@ -114,7 +115,7 @@ async def schedule(*, actor: Actor, tender_id: UUID, lot_id: UUID, data: Auction
     if data.starts_at <= now:
         raise InvalidInput(N_("The auction must start in the future"), field="starts_at", rule="future")
     overrides = {k: getattr(data, k) for k in data.__struct_fields__ if k != "starts_at"}
-    policy = AuctionPolicy.from_dict(overrides, base=policies.current())
+    policy = AuctionPolicy.from_dict(overrides, base=policies.of(settings))
     problems = policy.problems()
     if problems:
         field, rule = problems[0]
@@ -251,7 +252,7 @@ def is_due(a: dict[str, Any], now: datetime) -> bool:
     return bool(AUCTION.due(state=a["state"], now=now, starts_at=a["starts_at"], ends_at=a["ends_at"]))
 
 
-async def settle(*, auction_id: UUID, actor: Actor = SYSTEM) -> None:
+async def settle(*, auction_id: UUID, settings: Settings, actor: Actor = SYSTEM) -> None:
     """Make the clock moves due on one auction and its award, each in its own transaction (idempotent), when
     called outside a unit of work (jobs, the live rooms' timers, lazy reads); inside one (the demo seeder)
     they join it."""
@@ -260,10 +261,10 @@ async def settle(*, auction_id: UUID, actor: Actor = SYSTEM) -> None:
         await _advance_locked(a, clock.now(), actor)
         award_due = a["state"] == AuctionState.CLOSED and a["award_state"] == "pending"
     if award_due:
-        await award_closed(auction_id=auction_id)
+        await award_closed(auction_id=auction_id, settings=settings)
 
 
-async def award_closed(*, auction_id: UUID) -> str:
+async def award_closed(*, auction_id: UUID, settings: Settings) -> str:
     """Award the lot of a closed auction through the awards service (price only), once. Returns the award
     state: 'done', 'failed' (the reason in award_note; an officer can still award by hand) or as it was."""
     from tenders.awards import service as awards
@@ -274,7 +275,8 @@ async def award_closed(*, auction_id: UUID) -> str:
             a = await _auction(auction_id, lock=True)
             if a["award_state"] != "pending":
                 return a["award_state"]
-            result = await awards.award(actor=SYSTEM, tender_id=a["tender_id"], data=AwardCreate(lot_ids=[a["lot_id"]]))
+            result = await awards.award(actor=SYSTEM, settings=settings, tender_id=a["tender_id"],
+                                        data=AwardCreate(lot_ids=[a["lot_id"]]))
             outcome = result.lots[0].outcome if result.lots else "none"
             await db.execute("UPDATE auction SET award_state = 'done', award_note = $2 WHERE id = $1",
                              auction_id, outcome)
@@ -460,20 +462,20 @@ def viewer_of(actor: Actor) -> UUID | None:
     return actor.org_id if actor.org_kind == "supplier" else None
 
 
-async def get_board(*, actor: Actor, auction_id: UUID) -> AuctionRead:
+async def get_board(*, actor: Actor, settings: Settings, auction_id: UUID) -> AuctionRead:
     """The board (public); a due start or close is made first (lazily on read)."""
     a = await _visible(actor, auction_id)
     if is_due(a, clock.now()) or a["award_state"] == "pending":
-        await settle(auction_id=auction_id)
+        await settle(auction_id=auction_id, settings=settings)
     return render(await load_board(auction_id), viewer=viewer_of(actor), now=clock.now())
 
 
-async def open_board(*, actor: Actor, auction_id: UUID) -> UUID | None:
+async def open_board(*, actor: Actor, settings: Settings, auction_id: UUID) -> UUID | None:
     """Authorise a live viewer (the public may watch); settle what is due. Returns the viewer's org id
     when a supplier (its own rank is shown if it takes part), else None."""
     a = await _visible(actor, auction_id)
     if is_due(a, clock.now()):
-        await settle(auction_id=auction_id)
+        await settle(auction_id=auction_id, settings=settings)
     return viewer_of(actor)
 
 

@@ -26,9 +26,10 @@ class TenderAwardsController(Controller):
 
     @post("/", summary="Award the lots in evaluation, or declare them desierto (officer of the owning agency)",
           status_code=201)
-    async def award(self, tender_id: FromPath[UUID], actor: ActorDep,
+    async def award(self, tender_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep,
                     data: JSONBody[AwardCreate | None] = None) -> AwardResult:
-        result = await service.award(actor=actor, tender_id=tender_id, data=data or AwardCreate())
+        result = await service.award(actor=actor, settings=settings, tender_id=tender_id,
+                                     data=data or AwardCreate())
         return result
 
     @get("/", summary="The tender's awards (public)")

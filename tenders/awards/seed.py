@@ -82,9 +82,11 @@ class _Scenario:
         self.opening_time = data.opening_time
         self.tender_id = await tenders.create_tender(actor=self.officer, settings=self.settings, data=data)
         if rules:
-            await evaluation.set_rules(actor=self.officer, tender_id=self.tender_id, data=ScoringRulesWrite(
+            rules_data = ScoringRulesWrite(
                 technical_weight=RULES["technical_weight"],
-                criteria=[CriterionWrite(code=c, name=n, max_points=m) for c, n, m in RULES["criteria"]]))
+                criteria=[CriterionWrite(code=c, name=n, max_points=m) for c, n, m in RULES["criteria"]])
+            await evaluation.set_rules(actor=self.officer, settings=self.settings, tender_id=self.tender_id,
+                                       data=rules_data)
         self.lots = [lot["id"] for lot in await tenders.load_lots(tender_id=self.tender_id)]
         await tenders.publish(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
 
@@ -123,7 +125,8 @@ class _Scenario:
 
     async def award(self) -> Any:
         assert self.tender_id is not None
-        return await awards.award(actor=self.officer, tender_id=self.tender_id, data=AwardCreate())
+        return await awards.award(actor=self.officer, settings=self.settings, tender_id=self.tender_id,
+                                  data=AwardCreate())
 
 
 async def seed(demo: Any) -> None:

@@ -34,6 +34,7 @@ from marketplace.core.actor import SYSTEM, Actor, require
 from marketplace.core.errors import Conflict, Forbidden, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.money import percent_of
+from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.awards import domain
 from tenders.awards.domain import APPEAL, AWARD
@@ -87,7 +88,7 @@ async def _award_row(award_id: UUID, *, lock: bool = False) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------- award
 
-async def award(*, actor: Actor, tender_id: UUID, data: AwardCreate) -> AwardResult:
+async def award(*, actor: Actor, settings: Settings, tender_id: UUID, data: AwardCreate) -> AwardResult:
     """Score every lot in evaluation (or the listed ones), award each to its first-ranked bid or declare it
     desierto when no bid is valid; the standstill runs from now for the method's business days."""
     t = await tenders.lock_tender(tender_id=tender_id)
@@ -110,7 +111,7 @@ async def award(*, actor: Actor, tender_id: UUID, data: AwardCreate) -> AwardRes
                        rule="state", params={"state": t["state"]})
     gate = __import__("tenders.auctions.gate", fromlist=["x"])
     await gate.check_awardable(lot_ids=[lot["id"] for lot in chosen])  # live auctions first
-    policy = policies.current()
+    policy = policies.of(settings)
     rules = await evaluation.load_rules(tender_id=tender_id)
     seed = await evaluation.opening_seed(tender_id=tender_id)
     # Score every lot first: an incomplete evaluation refuses the whole request before anything is written.
@@ -305,9 +306,9 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     """A bidder of the lot (not the awardee) appeals during the standstill.
 
     Where the appeal owes a bond (`bond_percent` of the lot's estimated value, APPEAL_BOND_PERCENT) the bond
-    is requested in this same transaction and the appeal waits for it ('pending_bond'): the award stays in
-    standstill until the bond is paid (`admit_paid_appeal`); an appeal still unpaid when the standstill ends
-    lapses. With no bond owed the appeal suspends consent at once."""
+    is asked of payments in this same transaction ('appeal.bond_due') and the appeal waits for it
+    ('pending_bond'): the award stays in standstill until the bond is paid (`admit_paid_appeal`); an appeal
+    still unpaid when the standstill ends lapses. With no bond owed the appeal suspends consent at once."""
     require(actor, "supplier", *BIDDER_ROLES)
     from suppliers import service as suppliers
 

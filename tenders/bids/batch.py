@@ -23,8 +23,10 @@ How a bid goes (tenders/bids/service.py prepares it exactly as when alone: seale
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -99,6 +101,26 @@ def _group_sql() -> str:
     )
 
 
+class Hold:
+    """A test's hold on a batcher (`Batcher.held()`): its statements wait until the hold is released, so the
+    bids a test sends together are grouped whatever the scheduler does; `queued(n)` returns once n bids wait."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+        self.waiting = 0
+        self._changed = asyncio.Event()
+
+    def note(self, waiting: int) -> None:
+        self.waiting = waiting
+        self._changed.set()
+
+    async def queued(self, n: int) -> None:
+        """Return once `n` bids wait in the queue."""
+        while self.waiting < n:
+            self._changed.clear()
+            await self._changed.wait()
+
+
 class Batcher:
     """The queue of one process (one event loop). `groups` and `grouped` count the group statements that
     stored something and the bids they stored."""
@@ -109,12 +131,26 @@ class Batcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self.groups = 0
         self.grouped = 0
+        self.hold: Hold | None = None  # only ever set by a test (held()): one attribute test per bid otherwise
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[Hold]:
+        """Test seam: while held, bids queue up and no statement runs; leaving the block releases them, the
+        first statement taking the queue in arrival order (up to MAX_BATCH)."""
+        hold = self.hold = Hold()
+        try:
+            yield hold
+        finally:
+            self.hold = None
+            hold.released.set()
 
     async def store(self, bid: Bid) -> bool:
         """True when a group statement stored `bid` (committed); False: submit it alone."""
         loop = asyncio.get_running_loop()
         bid.future = loop.create_future()
         self.queue.append(bid)
+        if self.hold is not None:
+            self.hold.note(len(self.queue))
         if self.flushers < FLUSHERS:
             self.flushers += 1
             task = loop.create_task(self._flush())
@@ -126,6 +162,8 @@ class Batcher:
         group: list[Bid] = []
         try:
             await asyncio.sleep(0)  # the bids that arrived with this one join it
+            if self.hold is not None:  # a test holds the queue until its bids are in
+                await self.hold.released.wait()
             while self.queue:
                 group = self.queue[:MAX_BATCH]
                 del self.queue[:MAX_BATCH]

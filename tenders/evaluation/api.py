@@ -7,7 +7,7 @@ from uuid import UUID
 from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from marketplace.core.deps import ActorDep
+from marketplace.core.deps import ActorDep, SettingsDep
 from tenders.evaluation import service
 from tenders.evaluation.schemas import (
     QualificationCreate,
@@ -25,13 +25,13 @@ class EvaluationController(Controller):
     tags = ["evaluation"]
 
     @get("/rules", summary="How the tender is scored: weights, criteria, bonus policies, tie rule, rounding")
-    async def get_rules(self, tender_id: FromPath[UUID], actor: ActorDep) -> ScoringRulesRead:
-        return await service.get_rules(actor=actor, tender_id=tender_id)
+    async def get_rules(self, tender_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> ScoringRulesRead:
+        return await service.get_rules(actor=actor, settings=settings, tender_id=tender_id)
 
     @put("/rules", summary="Set the scoring rules (officer of the owning agency, before tendering starts)")
     async def set_rules(self, tender_id: FromPath[UUID], data: JSONBody[ScoringRulesWrite],
-                        actor: ActorDep) -> ScoringRulesRead:
-        result = await service.set_rules(actor=actor, tender_id=tender_id, data=data)
+                        actor: ActorDep, settings: SettingsDep) -> ScoringRulesRead:
+        result = await service.set_rules(actor=actor, settings=settings, tender_id=tender_id, data=data)
         return result
 
     @post("/scores", summary="Enter technical points of a bid per criterion (evaluation committee)",
@@ -50,8 +50,9 @@ class EvaluationController(Controller):
 
     @get("/score-sheets", summary="Score sheets per lot: public once written (award or desierto); the owning "
                                   "agency also sees provisional ones")
-    async def score_sheets(self, tender_id: FromPath[UUID], actor: ActorDep) -> list[ScoreSheetRead]:
-        return await service.score_sheets(actor=actor, tender_id=tender_id)
+    async def score_sheets(self, tender_id: FromPath[UUID], actor: ActorDep,
+                           settings: SettingsDep) -> list[ScoreSheetRead]:
+        return await service.score_sheets(actor=actor, settings=settings, tender_id=tender_id)
 
 
 ROUTES = [EvaluationController]

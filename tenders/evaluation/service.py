@@ -4,7 +4,8 @@ Functions the awards package calls:
 
 - `load_rules(tender_id=...) -> ScoringRules` : the tender's rules (price alone when none were set).
 - `evaluate(tender=..., lot=..., policy=...) -> LotResult` : scores one lot from the opening record, the
-  committee's entries and the suppliers' registry facts (domicile, MYPE), applying the bonus policies.
+  committee's entries and the suppliers' registry facts (domicile, MYPE), applying the bonus policies of
+  `policy` (built from Settings by `tenders.evaluation.policy.of(settings)`).
 - `next_round(lot_id=...) -> int`, `save_sheet(...) -> UUID` : the score sheet of an evaluation round.
 
 Who may do what: the owning agency's officers set the rules before tendering starts; its evaluation
@@ -27,6 +28,7 @@ from marketplace.core import audit, clock, db
 from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.domain import State
 from tenders.evaluation import domain
@@ -68,12 +70,12 @@ def _rules(row: dict[str, Any]) -> domain.ScoringRules:
     )
 
 
-def _rules_read(tender_id: UUID, rules: domain.ScoringRules) -> ScoringRulesRead:
+def _rules_read(tender_id: UUID, rules: domain.ScoringRules, settings: Settings) -> ScoringRulesRead:
     return ScoringRulesRead(
         tender_id=tender_id, technical_weight=rules.technical_weight, price_weight=rules.price_weight,
         price_max=rules.price_max, technical_minimum=rules.technical_minimum,
         criteria=[CriterionRead(code=c.code, name=c.name, max_points=c.max_points) for c in rules.criteria],
-        price_only=rules.price_only, bonus_policies=[p.describe() for p in policies.current().bonuses],
+        price_only=rules.price_only, bonus_policies=[p.describe() for p in policies.bonuses(settings.bonus)],
         tie_rule=list(domain.TIE_RULE), formulas=dict(domain.FORMULAS), rounding=domain.ROUNDING,
     )
 
@@ -82,11 +84,11 @@ def _is_agency_member(actor: Actor, t: dict[str, Any]) -> bool:
     return actor.via == "system" or actor.member_of(t["agency_id"])
 
 
-async def get_rules(*, actor: Actor, tender_id: UUID) -> ScoringRulesRead:
+async def get_rules(*, actor: Actor, settings: Settings, tender_id: UUID) -> ScoringRulesRead:
     t = await tenders.load_tender(tender_id=tender_id)
     if not tenders.can_see(actor, t):
         raise NotFound(N_("Tender not found"))
-    return _rules_read(tender_id, await load_rules(tender_id=tender_id))
+    return _rules_read(tender_id, await load_rules(tender_id=tender_id), settings)
 
 
 def _finite(value: Decimal, field: str) -> Decimal:
@@ -100,7 +102,8 @@ def _decimals(value: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
-async def set_rules(*, actor: Actor, tender_id: UUID, data: ScoringRulesWrite) -> ScoringRulesRead:
+async def set_rules(*, actor: Actor, settings: Settings, tender_id: UUID,
+                    data: ScoringRulesWrite) -> ScoringRulesRead:
     """The officer sets how the tender is scored, before tendering starts (bidders must know it)."""
     t = await tenders.lock_tender(tender_id=tender_id)
     tenders.require_tender_officer(actor, t)
@@ -140,7 +143,7 @@ async def set_rules(*, actor: Actor, tender_id: UUID, data: ScoringRulesWrite) -
         _canonical.encode(criteria).decode(), actor.user_id, now)
     await audit.record(actor=actor, action="evaluation.rules_set", entity_type="tender", entity_id=tender_id,
                        data=rules.as_dict())
-    return _rules_read(tender_id, rules)
+    return _rules_read(tender_id, rules, settings)
 
 
 # ------------------------------------------------------------------------------------------ committee
@@ -281,11 +284,10 @@ def lot_facts(t: dict[str, Any], lot: dict[str, Any]) -> domain.LotFacts:
                            estimated_value=lot["estimated_value"], place_ubigeo=lot["delivery_ubigeo"])
 
 
-async def evaluate(*, tender: dict[str, Any], lot: dict[str, Any], rules: domain.ScoringRules | None = None,
-                   policy: policies.AwardPolicy | None = None, seed: str | None = None) -> domain.LotResult:
+async def evaluate(*, tender: dict[str, Any], lot: dict[str, Any], policy: policies.AwardPolicy,
+                   rules: domain.ScoringRules | None = None, seed: str | None = None) -> domain.LotResult:
     """Score a lot now (raises TechnicalIncomplete when the committee has not finished)."""
     rules = rules or await load_rules(tender_id=tender["id"])
-    policy = policy or policies.current()
     seed = seed if seed is not None else await opening_seed(tender_id=tender["id"])
     return domain.evaluate_lot(lot=lot_facts(tender, lot), rules=rules, bids=await bid_facts(lot_id=lot["id"]),
                                geo=domain.default_geography(), policies=policy.bonuses, draw_seed=seed)
@@ -312,7 +314,7 @@ def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str) else value
 
 
-async def score_sheets(*, actor: Actor, tender_id: UUID) -> list[ScoreSheetRead]:
+async def score_sheets(*, actor: Actor, settings: Settings, tender_id: UUID) -> list[ScoreSheetRead]:
     """Every lot's score sheets: the written ones (public), and for the owning agency a provisional sheet
     of each lot still in evaluation (what the award would compute now, or the points still missing)."""
     t = await tenders.load_tender(tender_id=tender_id)
@@ -334,7 +336,7 @@ async def score_sheets(*, actor: Actor, tender_id: UUID) -> list[ScoreSheetRead]
                 rules = await load_rules(tender_id=tender_id)
                 seed = await opening_seed(tender_id=tender_id)
             try:
-                result = await evaluate(tender=t, lot=lot, rules=rules, seed=seed)
+                result = await evaluate(tender=t, lot=lot, policy=policies.of(settings), rules=rules, seed=seed)
             except domain.TechnicalIncomplete:
                 out.append(ScoreSheetRead(lot_id=lot["id"], lot_number=lot["number"], provisional=True,
                                           missing=await _missing(lot["id"], rules)))

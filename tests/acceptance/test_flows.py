@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from marketplace import worker
 from marketplace.core import audit, db, outbox, sealing
 from tenders.jobs import sweep_tenders
-from tests import factories
+from tests import factories, waiting
 from tests.harness import personas
 from tests.payments.helpers import pay_appeal_bond, run_jobs
 from tests.search.helpers import drain as drain_search
@@ -22,28 +22,24 @@ from tests.tenders.test_evaluation_http import draft, hdr, ok, points
 
 async def drain_everything() -> None:
     """Every outbox consumer the worker registers, until nothing moves (consumers feed one another)."""
-    import asyncio
-
     worker.gather()  # imports every domain's jobs, registering their consumers
-    for _ in range(600):
+
+    async def settled() -> bool:
         results = await outbox.drain_all()
         if any(r.held_back or r.busy for r in results.values()):
-            await asyncio.sleep(0.05)
-            continue
-        if not any(r.delivered or r.passed for r in results.values()):
-            return
+            return False  # another session's transaction holds the watermark back
+        return not any(r.delivered or r.passed for r in results.values())
+
+    await waiting.until(settled, "every outbox consumer to be drained")
 
 
 async def chain_audit(settings) -> None:
     """The audit chainer, until every event is chained (it waits for older transactions in the cluster)."""
-    import asyncio
-
-    for _ in range(200):
+    async def chained() -> bool:
         await audit.chain_pending(settings)
-        if (await db.fetchrow("SELECT count(*) AS n FROM audit_event WHERE seq IS NULL"))["n"] == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("audit events left unchained")
+        return (await db.fetchrow("SELECT count(*) AS n FROM audit_event WHERE seq IS NULL"))["n"] == 0
+
+    await waiting.until(chained, "every audit event to be chained")
 
 
 async def test_tender_to_payment_and_public_record(client, settings, fixed_clock):

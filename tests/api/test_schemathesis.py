@@ -67,7 +67,7 @@ async def _run(schema: Path, url: str, persona, report: Path) -> tuple[int, str]
     return proc.returncode or 0, out.decode(errors="replace")
 
 
-@pytest.mark.timeout(300 + 60 * len(PERSONAS))  # seven bounded `st run`s: ~3.5 min here, more on a busy machine
+@pytest.mark.timeout(300 + 120 * len(PERSONAS))  # seven bounded `st run`s: ~3.5 min here, more on a busy machine
 async def test_no_5xx_and_every_response_matches_the_schema_for_every_role(client, app, settings, tmp_path):
     p = await personas(settings, client)
     # something to find: a published tender of the owning agency with two lots

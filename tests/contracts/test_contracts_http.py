@@ -15,6 +15,7 @@ from marketplace.contracts import service
 from marketplace.core import db, outbox
 from marketplace.core.actor import SYSTEM
 from marketplace.payments import service as payments_service
+from tests import waiting
 from tests.harness import check_matrix, personas
 from tests.payments.helpers import run_jobs
 
@@ -50,14 +51,15 @@ async def _signed(client, p, amounts=(600_000, 400_000)) -> tuple[str, list[str]
 
 
 async def _drain(name: str) -> outbox.DrainResult:
-    """Drain a consumer, waiting (up to a minute) while another transaction on the server holds the watermark
-    back: the watermark is cluster-wide, and other test runs on the same server hold transactions open."""
-    for _ in range(600):
-        result = await outbox.drain(name)
-        if result.delivered or not result.held_back:
-            return result
-        await asyncio.sleep(0.1)
-    return result
+    """Drain a consumer, waiting while another transaction on the server holds the watermark back."""
+    results: list[outbox.DrainResult] = []
+
+    async def drained() -> bool:
+        results.append(await outbox.drain(name))
+        return bool(results[-1].delivered or not results[-1].held_back)
+
+    await waiting.until(drained, f"the outbox to deliver to {name}")
+    return results[-1]
 
 
 async def _outbox(topic: str) -> list[dict]:
@@ -387,19 +389,6 @@ async def test_an_offset_out_of_range_is_a_422_naming_it(client, settings):
     assert (await client.get("/api/v1/contracts?offset=1000000", headers=auditor.headers)).json() == []
 
 
-async def _a_transaction_waits_for_a_lock(timeout: float = 30) -> None:
-    """Until another transaction on this database is blocked on a row lock (PostgreSQL says so)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        row = await db.fetchrow("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"
-                                " AND wait_event_type = 'Lock'")
-        if row["n"]:
-            return
-        assert loop.time() < deadline, "nobody waited for the lock"
-        await asyncio.sleep(0.01)
-
-
 async def test_a_settling_payment_waits_for_the_contract_lock_instead_of_deadlocking(client, settings):
     p = await personas(settings, client)
     cid, (m1,) = await _signed(client, p, amounts=(500_000,))
@@ -410,7 +399,7 @@ async def test_a_settling_payment_waits_for_the_contract_lock_instead_of_deadloc
         async with db.unit_of_work():
             await db.execute("SELECT 1 FROM contract WHERE id = $1 FOR UPDATE", uuid.UUID(cid))
             contract_locked.set()
-            await _a_transaction_waits_for_a_lock()  # the payment settling, queued behind the contract's lock
+            await waiting.until_waiting_on_a_lock()  # the settling payment has reached a lock we hold
             await db.execute("SELECT 1 FROM contract_milestone WHERE id = $1 FOR UPDATE", uuid.UUID(m1))
 
     async def payment_settles():  # what the 'contracts.payments' consumer does on 'payment.succeeded'
@@ -418,7 +407,9 @@ async def test_a_settling_payment_waits_for_the_contract_lock_instead_of_deadloc
         async with db.unit_of_work():
             await service.milestone_paid(milestone_id=uuid.UUID(m1), payment_id=uuid.uuid4())
 
-    await asyncio.wait_for(asyncio.gather(agency_write(), payment_settles()), 30)
+    # Had the payment taken the milestone first, it would now wait for the contract while we wait for the
+    # milestone: PostgreSQL would abort one of us as a deadlock.
+    await asyncio.wait_for(asyncio.gather(agency_write(), payment_settles()), 120)
     ms = (await client.get(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers)).json()
     assert ms[0]["state"] == "paid"
     assert (await client.get(f"/api/v1/contracts/{cid}", headers=p.officer.headers)).json()["state"] == "completed"

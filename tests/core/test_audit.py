@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import asyncpg
 import pytest
 
 from marketplace.core import audit, db
 from marketplace.core.actor import SYSTEM, Actor
-from tests import factories
+from tests import factories, waiting
 
-WAIT = 20  # seconds: the watermark is cluster-wide, so another session's open transaction can delay us
+# A writer that waited here would wait for ever: each side holds what the other needs (the test releases the
+# first transaction only once the second has written). The timeout turns that hang into a failure; it
+# measures nothing, so it is generous.
+HANG = 60
 
 
 async def record(entity_id: str = "t-1", action: str = "tender.updated", data: dict | None = None,
@@ -26,14 +28,12 @@ async def record(entity_id: str = "t-1", action: str = "tender.updated", data: d
 
 async def chain_until(settings, cond, **kw) -> None:
     """Run the chainer until `cond()` holds (chaining waits for every older transaction in the cluster)."""
-    deadline = time.monotonic() + WAIT
-    while True:
+
+    async def step() -> bool:
         await audit.chain_pending(settings, **kw)
-        if await cond():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("events were not chained in time")
-        await asyncio.sleep(0.05)
+        return await cond()
+
+    await waiting.until(step, "the audit chainer")
 
 
 async def all_chained() -> bool:
@@ -47,7 +47,7 @@ async def chained(event_id: int) -> bool:
 
 
 async def superuser():
-    return await asyncpg.connect(db.DB.config["dsn"])
+    return await waiting.connect(db.DB.config["dsn"])
 
 
 async def tamper(sql: str, *args) -> None:
@@ -181,7 +181,7 @@ async def test_history_rewritten_with_consistent_hashes_fails_the_signed_checkpo
 
 async def test_concurrent_writers_do_not_wait_for_each_other_or_for_the_chainer(client, settings):
     """Two transactions stay open, each writing audit events, while a third holds the chainer's lock:
-    nobody blocks (every step has a short timeout)."""
+    nobody blocks (a block would be a deadlock with the test: every step has a timeout)."""
     chainer = await superuser()
     a_wrote, b_wrote, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
     try:
@@ -193,18 +193,18 @@ async def test_concurrent_writers_do_not_wait_for_each_other_or_for_the_chainer(
                 for i in range(3):
                     await asyncio.wait_for(
                         audit.record(actor=SYSTEM, action="bid.submitted", entity_type="bid",
-                                     entity_id=f"{name}-{i}"), timeout=2)
+                                     entity_id=f"{name}-{i}"), timeout=HANG)
                 mine.set()
-                await asyncio.wait_for(other.wait(), timeout=5)  # both transactions open at once
-                await asyncio.wait_for(release.wait(), timeout=5)
+                await asyncio.wait_for(other.wait(), timeout=HANG)  # both transactions open at once
+                await asyncio.wait_for(release.wait(), timeout=HANG)
 
         ta = asyncio.create_task(writer("a", a_wrote, b_wrote))
         tb = asyncio.create_task(writer("b", b_wrote, a_wrote))
-        await asyncio.wait_for(asyncio.gather(a_wrote.wait(), b_wrote.wait()), timeout=5)
+        await asyncio.wait_for(asyncio.gather(a_wrote.wait(), b_wrote.wait()), timeout=HANG)
         # A chainer that finds the lock taken returns at once instead of queueing.
-        assert await asyncio.wait_for(audit.chain_pending(settings), timeout=2) == 0
+        assert await asyncio.wait_for(audit.chain_pending(settings), timeout=HANG) == 0
         release.set()
-        await asyncio.wait_for(asyncio.gather(ta, tb), timeout=5)
+        await asyncio.wait_for(asyncio.gather(ta, tb), timeout=HANG)
         await chainer.execute("COMMIT")
     finally:
         await chainer.close()
@@ -215,7 +215,7 @@ async def test_concurrent_writers_do_not_wait_for_each_other_or_for_the_chainer(
 
 async def test_two_raw_connections_insert_audit_events_interleaved_without_blocking(client, settings):
     """The same INSERT record() runs, from two open transactions on two raw connections, interleaved:
-    each statement returns at once (a lock wait would hit the timeout)."""
+    each statement returns (a lock wait would never end: the other transaction commits after it)."""
     sql = ("INSERT INTO audit_event (occurred_at, actor_user_id, actor_org_id, action, entity_type, entity_id,"
            " data) VALUES (now(), NULL, NULL, 'bid.submitted', 'bid', $1, '{}'::jsonb)")
     a, b = await superuser(), await superuser()
@@ -223,10 +223,10 @@ async def test_two_raw_connections_insert_audit_events_interleaved_without_block
         await a.execute("BEGIN")
         await b.execute("BEGIN")
         for i in range(5):
-            await asyncio.wait_for(a.execute(sql, f"a-{i}"), timeout=2)
-            await asyncio.wait_for(b.execute(sql, f"b-{i}"), timeout=2)
-        await asyncio.wait_for(b.execute("COMMIT"), timeout=2)
-        await asyncio.wait_for(a.execute("COMMIT"), timeout=2)
+            await asyncio.wait_for(a.execute(sql, f"a-{i}"), timeout=HANG)
+            await asyncio.wait_for(b.execute(sql, f"b-{i}"), timeout=HANG)
+        await asyncio.wait_for(b.execute("COMMIT"), timeout=HANG)
+        await asyncio.wait_for(a.execute("COMMIT"), timeout=HANG)
     finally:
         await a.close()
         await b.close()
@@ -248,10 +248,10 @@ async def test_an_event_committing_late_is_chained_after_it_commits_never_skippe
             await audit.record(actor=SYSTEM, action="bid.submitted", entity_type="bid", entity_id="late")
             late_id.append((await db.fetchrow("SELECT max(id) AS id FROM audit_event"))["id"])
             late_written.set()
-            await asyncio.wait_for(commit_late.wait(), timeout=WAIT + 10)
+            await asyncio.wait_for(commit_late.wait(), timeout=waiting.SECONDS + HANG)
 
     task = asyncio.create_task(late())
-    await asyncio.wait_for(late_written.wait(), timeout=5)
+    await asyncio.wait_for(late_written.wait(), timeout=HANG)
     after = await record(entity_id="after")  # a later transaction commits first
 
     await chain_until(settings, lambda: chained(first))

@@ -7,6 +7,7 @@ signal stops everything (no server process is left); a second start on the same 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -18,10 +19,13 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import redis
+from arq.constants import health_check_key_suffix
 from stdnum.pe import ruc as ruc_mod
 
 from marketplace import seed
-from marketplace.core import db
+from marketplace.core import db, queue
+from tests import waiting
 from tests.conftest import DATABASE_URL, ROOT, _truncate
 
 MARKETPLACE = [sys.executable, "-m", "marketplace.cli"]
@@ -67,7 +71,7 @@ class Served:
             [*MARKETPLACE, "serve"], env=_env(DATA_DIR=str(data_dir), PORT=str(port)), cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def wait_healthy(self, timeout: float = 90) -> None:
+    def wait_healthy(self, timeout: float = waiting.SECONDS) -> None:  # a first start initdbs, migrates, seeds
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,6 +96,7 @@ class Served:
         return out
 
 
+@pytest.mark.timeout(900)  # two embedded starts (initdb, migrations, demo data): minutes on a loaded machine
 def test_serve_with_nothing_set_runs_embedded_and_keeps_data_across_restarts(embedded_data_dir):
     data_dir = embedded_data_dir / "data"
     port = _free_port()
@@ -201,18 +206,17 @@ async def test_audit_verify_reports_an_intact_trail_then_the_first_broken_link(c
     for n in range(5):
         async with db.unit_of_work():
             await audit.record(actor=SYSTEM, action="test.done", entity_type="test", entity_id=n, data={"n": n})
-    deadline = time.monotonic() + 30
-    while True:
-        ok = _run(["audit", "verify"], env)
+    async def verified() -> bool:
+        # Events are chained once every older transaction has ended; another session on this server (a
+        # concurrent test run) can hold that back: wait for it, and fail (never skip) if it never ends.
+        ok = await asyncio.to_thread(_run, ["audit", "verify"], env)
+        if ok.returncode == 1 and waiting.SERVER_FULL in ok.stderr:
+            return False  # the shared server is full for a moment: other runs give connections back
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "intact" in ok.stdout
-        if "events checked: 5;" in ok.stdout:
-            break
-        # Events are chained once every older transaction has ended; another session on this server
-        # (a concurrent test run) can hold that back.
-        if time.monotonic() > deadline:
-            pytest.skip("a long transaction elsewhere on the server keeps the audit events unchained")
-        time.sleep(1)
+        return "events checked: 5;" in ok.stdout
+
+    await waiting.until(verified, "`audit verify` to chain and check the 5 events")
 
     # Someone with database access rewrites history behind the trigger's back.
     async with db.unit_of_work():
@@ -231,14 +235,33 @@ async def test_audit_verify_reports_an_intact_trail_then_the_first_broken_link(c
 def test_worker_runs_until_sigterm(tmp_path):
     from tests.conftest import REDIS_URL
 
-    proc = subprocess.Popen([*MARKETPLACE, "worker"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=_env(DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL,
-                                                DATA_DIR=str(tmp_path)))
-    time.sleep(4)
-    assert proc.poll() is None, proc.stdout.read()
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
+    health = redis.Redis.from_url(REDIS_URL)
+    key = f"{queue.QUEUE_NAME}{health_check_key_suffix}"
+    health.delete(key)
+    def start() -> subprocess.Popen:
+        return subprocess.Popen([*MARKETPLACE, "worker"], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                env=_env(DATABASE_URL=DATABASE_URL, REDIS_URL=REDIS_URL, DATA_DIR=str(tmp_path)))
+
+    proc = start()
+    try:
+        # Running: started up (its pools open) and polling the queue, which it reports in its health-check key.
+        deadline = time.monotonic() + waiting.SECONDS
+        while not health.exists(key):
+            assert time.monotonic() < deadline, "the worker never wrote its health check"
+            if proc.poll() is not None:
+                out = proc.stdout.read()
+                assert waiting.SERVER_FULL in out, out  # else it failed for a reason of its own
+                proc = start()  # the shared server was full for a moment: start again
+            time.sleep(waiting.POLL)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        health.close()
 
 
 def test_worker_without_redis_says_why(tmp_path):

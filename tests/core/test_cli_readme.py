@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
-from marketplace.settings import Keys, Settings
+from marketplace.settings import variables
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 
-def _settings_table() -> set[str]:
+def _settings_table() -> dict[str, tuple[str, str]]:
+    """README's settings table: variable -> (default, meaning), backticks removed."""
     section = README.split("\n## Settings", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^\| `([A-Z0-9_]+)` \|", section, flags=re.M))
+    rows = re.findall(r"^\| `([A-Z0-9_]+)` \| (.*?) \| (.*) \|$", section, flags=re.M)
+    assert len(rows) == len({name for name, _, _ in rows}), "a variable is listed twice"
+    return {name: (default.replace("`", ""), meaning) for name, default, meaning in rows}
 
 
-def test_every_settings_field_is_in_the_readme_settings_table():
-    documented = _settings_table()
-    expected = set()
-    for f in dataclasses.fields(Settings):
-        if f.name == "keys":
-            expected |= {k.upper() for k in (g.name for g in dataclasses.fields(Keys))}
-        else:
-            expected.add(f.name.upper())
-    assert expected - documented == set()
-
-
-def test_every_environment_variable_settings_reads_is_in_the_table():
-    source = (ROOT / "marketplace" / "settings.py").read_text()
-    read = set(re.findall(r'env\.get\("([A-Z0-9_]+)"', source))
-    read |= set(re.findall(r'_(?:int|decimal)\(env, "([A-Z0-9_]+)"', source))
-    assert read and read - _settings_table() == set()
+def test_the_readme_settings_table_lists_exactly_the_settings_with_their_defaults():
+    table = _settings_table()
+    fields = {v.name: v for v in variables()}
+    assert set(fields) - set(table) == set(), "settings missing from README's table"
+    assert set(table) - set(fields) == set(), "README's table lists variables Settings does not read"
+    wrong = {name: (table[name][0], v.default_text()) for name, v in fields.items()
+             if table[name][0] != v.default_text()}
+    assert wrong == {}, "README default != Settings default"
+    assert all(meaning.strip() for _, meaning in table.values())
 
 
 def test_quick_start_is_two_commands():

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from marketplace import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +51,7 @@ embedded.stop_all()
 """
 
 
+@pytest.mark.timeout(600)  # two runs of up to 180 s each (initdb on a loaded machine)
 def test_servers_start_keep_their_data_and_stop(embedded_data_dir):
     tmp_path = embedded_data_dir
     outputs = []

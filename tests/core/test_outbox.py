@@ -4,16 +4,13 @@ nothing delivered twice by parallel drains, a consumer's own writes committed wi
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from datetime import timedelta
 
-import asyncpg
 import pytest
 
 from marketplace.core import db, jobs, outbox, queue
-
-WAIT = 20  # seconds: a session of this database holding a transaction open delays delivery
+from tests import waiting
 
 
 @pytest.fixture
@@ -35,15 +32,15 @@ async def emit(aggregate_id: str, n: int = 1, topic: str = "tender.updated", sta
             await outbox.emit(topic=topic, aggregate_type="tender", aggregate_id=aggregate_id, payload={"n": i})
 
 
-async def until(cond, step, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+async def until(cond, step) -> None:
+    """Run `step` until `cond()` holds: the watermark is cluster-wide, so another session's open transaction
+    can hold delivery back (tests/waiting.py)."""
+
+    async def check() -> bool:
         await step()
-        if cond():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("not delivered in time")
-        await asyncio.sleep(0.05)
+        return cond()
+
+    await waiting.until(check, "the outbox to deliver")
 
 
 async def test_emitted_event_reaches_the_consumer_with_its_fields(client, collector):
@@ -77,7 +74,7 @@ async def test_redelivery_after_a_crash_between_commit_and_enqueue(client, colle
 async def test_a_row_committing_late_is_not_skipped(client, collector, settings):
     """An older transaction holds its outbox row open while a later one commits and is drained; once
     the first commits, both are delivered, in order for the aggregate."""
-    late = await asyncpg.connect(db.DB.config["dsn"])
+    late = await waiting.connect(db.DB.config["dsn"])
     try:
         await late.execute("BEGIN")
         await late.execute(
@@ -99,7 +96,7 @@ async def test_a_transaction_in_another_database_does_not_hold_delivery_back(cli
     beside production). A transaction of this database still does (the test above)."""
     from tests.conftest import ADMIN_URL
 
-    other = await asyncpg.connect(ADMIN_URL)  # the server's maintenance database, not ours
+    other = await waiting.connect(ADMIN_URL)  # the server's maintenance database, not ours
     try:
         await other.execute("BEGIN")
         await other.fetchval("SELECT pg_current_xact_id()")  # takes a transaction id and keeps it open
@@ -114,10 +111,13 @@ async def test_a_transaction_in_another_database_does_not_hold_delivery_back(cli
 
 
 async def test_two_drains_in_parallel_deliver_each_event_once(client):
+    """Three drains start while a fourth is inside a batch (its handler waits for them): they stand aside."""
     got: list[int] = []
+    inside, others_returned = asyncio.Event(), asyncio.Event()
 
     async def slow(events: list[outbox.OutboxEvent]) -> None:
-        await asyncio.sleep(0.05)  # hold the batch long enough for the other drains to collide
+        inside.set()
+        await others_returned.wait()  # the batch stays open, under the consumer's lock, until they are back
         got.extend(e.id for e in events)
 
     outbox.consumer("test.slow", batch_size=25)(slow)
@@ -128,15 +128,25 @@ async def test_two_drains_in_parallel_deliver_each_event_once(client):
 
         async def step() -> None:
             nonlocal busy
-            results = await asyncio.gather(*(outbox.drain("test.slow") for _ in range(4)))
-            busy += sum(r.busy for r in results)
+            inside.clear()
+            others_returned.clear()
+            first = asyncio.ensure_future(outbox.drain("test.slow"))
+            entered = asyncio.ensure_future(inside.wait())
+            await asyncio.wait([first, entered], return_when=asyncio.FIRST_COMPLETED)
+            entered.cancel()
+            if inside.is_set():  # else held back by another session's transaction: nothing was read
+                results = await asyncio.gather(*(outbox.drain("test.slow") for _ in range(3)))
+                assert all(r.busy for r in results), results
+                busy += len(results)
+            others_returned.set()
+            await first
 
         await until(lambda: len(got) >= 200, step)
     finally:
         outbox.unregister("test.slow")
     assert len(got) == 200 and max(Counter(got).values()) == 1
     assert got == sorted(got)  # one transaction after another, in (txid, id) order
-    assert busy > 0  # the drains did run into each other, and stood aside
+    assert busy >= 3  # the drains did run into each other, and stood aside
 
 
 async def test_a_failing_handler_rolls_back_its_writes_backs_off_and_gets_the_batch_again(client, fixed_clock):

@@ -8,8 +8,8 @@ from marketplace.core.auth import service as auth
 from tests.conftest import _truncate
 
 
-async def test_demo_seed_fills_an_empty_database_with_valid_peruvian_data(client):
-    demo = await seed.seed_demo()
+async def test_demo_seed_fills_an_empty_database_with_valid_peruvian_data(client, settings):
+    demo = await seed.seed_demo(settings=settings)
     assert demo is not None
 
     kinds = {r["kind"]: r["n"] for r in await db.fetch("SELECT kind, count(*) AS n FROM organisation GROUP BY kind")}
@@ -37,22 +37,22 @@ async def test_demo_seed_fills_an_empty_database_with_valid_peruvian_data(client
     assert token
 
 
-async def test_demo_seed_is_deterministic_and_a_second_run_is_a_no_op(client):
-    first = await seed.seed_demo()
+async def test_demo_seed_is_deterministic_and_a_second_run_is_a_no_op(client, settings):
+    first = await seed.seed_demo(settings=settings)
     before = await db.fetch("SELECT kind, name, ruc, ubigeo FROM organisation ORDER BY name")
-    assert await seed.seed_demo() is None
+    assert await seed.seed_demo(settings=settings) is None
     after = await db.fetch("SELECT kind, name, ruc, ubigeo FROM organisation ORDER BY name")
     assert after == before
 
     await _truncate()  # every table, so that every seeder starts again from nothing
-    again = await seed.seed_demo()
+    again = await seed.seed_demo(settings=settings)
     assert await db.fetch("SELECT kind, name, ruc, ubigeo FROM organisation ORDER BY name") == before
     assert [a.email for a in again.accounts] == [a.email for a in first.accounts]
 
 
-async def test_seed_refuses_a_database_that_has_data(client):
+async def test_seed_refuses_a_database_that_has_data(client, settings):
     from tests import factories
 
     await factories.organisation("agency")
-    assert await seed.seed_demo() is None
+    assert await seed.seed_demo(settings=settings) is None
     assert (await db.fetchrow("SELECT count(*) AS n FROM organisation"))["n"] == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import pytest
@@ -12,6 +11,7 @@ from arq.worker import Worker
 
 from marketplace import worker as worker_mod
 from marketplace.core import audit, db, outbox, queue
+from tests import waiting
 
 
 @pytest.fixture
@@ -74,21 +74,34 @@ async def test_a_real_worker_processes_the_drain_that_emit_enqueued(client, sett
     # emit() enqueued outbox_drain after commit, on our queue
     assert await pool.zcard(name) == 1
 
-    deadline = time.monotonic() + 20
-    while not collector:  # a burst worker stops when the queue is empty; the watermark may defer delivery
+    runs = 0
+
+    async def burst() -> bool:  # a burst worker stops when the queue is empty; the watermark may defer delivery
+        nonlocal runs
+        if runs:
+            await pool.enqueue_job(outbox.DRAIN_JOB)
+        runs += 1
         w = Worker(**worker_mod.worker_settings(settings, in_process=True, burst=True, queue_name=name,
                                                 cron_jobs=[]))  # no sweeper: the enqueued job must do it
-        await asyncio.wait_for(w.async_run(), timeout=30)
+        await asyncio.wait_for(w.async_run(), timeout=waiting.SECONDS)
         assert w.jobs_failed == 0
         await w.close()
-        if collector or time.monotonic() > deadline:
-            break
-        await pool.enqueue_job(outbox.DRAIN_JOB)
+        return bool(collector)
+
+    await waiting.until(burst, "the worker's drain to deliver")
     assert [(e.topic, e.payload) for e in collector] == [("tender.published", {"a": 1})]
 
 
-async def test_in_process_worker_starts_drains_and_closes(client, settings, collector, own_queue):
+async def test_in_process_worker_starts_drains_and_closes(client, settings, own_queue):
     name, _ = own_queue
+    collector: list[outbox.OutboxEvent] = []
+    delivered = asyncio.Event()
+
+    async def deliver(events: list[outbox.OutboxEvent]) -> None:
+        collector.extend(events)
+        delivered.set()
+
+    outbox.consumer("test.worker")(deliver)
     handle = await worker_mod.start_in_process(settings, queue_name=name)
     try:
         async with db.unit_of_work():
@@ -96,12 +109,11 @@ async def test_in_process_worker_starts_drains_and_closes(client, settings, coll
         async with db.unit_of_work():
             await audit.record(actor=__import__("marketplace.core.actor", fromlist=["SYSTEM"]).SYSTEM,
                                action="bid.submitted", entity_type="bid", entity_id="B-1")
-        deadline = time.monotonic() + 20
-        while not collector and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(delivered.wait(), timeout=waiting.SECONDS)  # the watermark may defer delivery
         assert [e.aggregate_id for e in collector] == ["B-1"]
     finally:
-        await asyncio.wait_for(handle.close(), timeout=10)
+        await asyncio.wait_for(handle.close(), timeout=60)
+        outbox.unregister("test.worker")
     assert handle.task.done()
     # the app's pools are untouched by the in-process worker's shutdown
     assert (await db.fetchrow("SELECT 1 AS one"))["one"] == 1
@@ -125,7 +137,7 @@ async def test_close_after_a_job_was_cancelled_while_finishing_still_shuts_down(
     finishing = asyncio.ensure_future(asyncio.sleep(10))
     worker.tasks["job-1"] = finishing
     finishing.cancel()
-    await asyncio.wait_for(worker.close(), timeout=5)
+    await asyncio.wait_for(worker.close(), timeout=60)  # a hang detector: close() must return at all
     assert shut == [True]
     assert finishing.cancelled()
 
@@ -150,16 +162,14 @@ async def test_run_is_a_worker_process_that_chains_and_stops_on_sigterm(client, 
         sys.executable, "-c", code, env=env, cwd=Path(__file__).parents[2],
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and proc.returncode is None:
+        async def chained() -> bool:
             row = await db.fetchrow("SELECT count(*) FILTER (WHERE seq IS NULL) AS pending FROM audit_event")
-            if row["pending"] == 0:
-                break
-            await asyncio.sleep(0.2)
+            return row["pending"] == 0 or proc.returncode is not None
+
+        await waiting.until(chained, "the worker's audit_chain cron to chain the event")
         assert proc.returncode is None, (await proc.stdout.read()).decode()[-3000:]
-        assert row["pending"] == 0, "the worker's audit_chain cron did not chain the event"
         proc.send_signal(signal.SIGTERM)
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=15)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
         assert proc.returncode == 0, out.decode()[-3000:]
     finally:
         if proc.returncode is None:

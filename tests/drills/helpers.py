@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
-import time
 
 from bench.common import ROOT, GranianServer, app_env
+from tests import waiting
 
 
 def env_for(settings, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
@@ -38,9 +37,5 @@ def stop(proc: subprocess.Popen | None) -> None:
 
 
 async def wait_for(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await cond():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    """Wait for another process (a worker, a server) to get somewhere; a generous timeout fails the drill."""
+    await waiting.until(cond, what, seconds=timeout)

@@ -2,9 +2,10 @@
 charged twice.
 
 30 registry fees wait as 'requested'. A real worker process (on a private redis-server) runs their jobs
-against the local Stripe server, which answers one call at a time, slowly (0.2 s a call); once about a
-third of the calls have reached Stripe the worker is killed with -9, and Redis is thrown away with it (a
-new, empty redis-server: nothing that matters lived only there). A second worker's startup sweep finds
+against the local Stripe server, which answers the first third of the PaymentIntent calls and holds every
+later one in flight; once a call is held, the worker is killed with -9, and Redis is thrown away with it (a
+new, empty redis-server: nothing that matters lived only there). The held calls are then answered (Stripe
+did receive them: their PaymentIntents exist). A second worker's startup sweep finds
 every payment still 'requested' and runs it again. At the end every payment has its PaymentIntent, and
 Stripe created exactly one per payment: a call repeated after the kill carried the same Idempotency-Key
 and got the first answer back.
@@ -16,7 +17,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -30,22 +30,31 @@ from tests.stripe_server import StripeServer
 FEES = 30
 
 
-_one_at_a_time = threading.Lock()
+class GatedStripe(StripeServer):
+    """Answers the first `answered` PaymentIntent calls; every later one waits in flight until `gate` is set,
+    and `held` is set once one does: the kill finds calls done and in flight by construction."""
 
+    def __init__(self, answered: int) -> None:
+        super().__init__()
+        self.answered, self.seen = answered, 0
+        self.held, self.gate, self._count = threading.Event(), threading.Event(), threading.Lock()
 
-class SlowStripe(StripeServer):
-    """Answers one call at a time, 0.2 s each: the kill always finds calls done, in flight and not made."""
-
-    def dispatch(self, *args, **kw):
-        with _one_at_a_time:
-            time.sleep(0.2)
-            return super().dispatch(*args, **kw)
+    def dispatch(self, method, path, *args, **kw):
+        if path == "/v1/payment_intents":
+            with self._count:
+                self.seen += 1
+                hold = self.seen > self.answered
+            if hold:
+                self.held.set()
+                self.gate.wait()
+        return super().dispatch(method, path, *args, **kw)
 
 
 @pytest.fixture
 def slow_stripe():
-    server = SlowStripe().start()
+    server = GatedStripe(answered=FEES // 3).start()
     yield server
+    server.gate.set()
     server.stop()
 
 
@@ -67,19 +76,20 @@ async def test_worker_killed_during_payment_jobs_charges_each_payment_once(clien
     async with db.unit_of_work():
         await db.execute("UPDATE payment SET created_at = created_at - interval '5 minutes'")
 
-    async def calls() -> int:
-        return sum(1 for r in slow_stripe.requests if r.path == "/v1/payment_intents")
+    async def _held() -> bool:
+        return slow_stripe.held.is_set()
 
     redis = PrivateRedis().start()
     first = second = None
     try:
         first = _worker(settings, redis.url, slow_stripe.url)
-        await helpers.wait_for(lambda: _ge(calls, FEES // 3), 120, "a third of the Stripe calls")
+        await helpers.wait_for(_held, 180, "a Stripe call past the first third to be in flight")
         os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
+        first.wait(60)
         redis.stop()
         states = Counter(r["state"] for r in await db.fetch("SELECT state FROM payment"))
-        assert states["requested"] > 0, states  # the kill left work undone
+        assert states["requested"] > 0, states  # the kill left work undone: at least the call in flight
+        slow_stripe.gate.set()  # Stripe answers the held calls (to no one): their PaymentIntents exist
 
         redis = PrivateRedis().start()
         second = _worker(settings, redis.url, slow_stripe.url)
@@ -102,7 +112,3 @@ async def test_worker_killed_during_payment_jobs_charges_each_payment_once(clien
     replays = [r for r in slow_stripe.requests if r.path == "/v1/payment_intents" and r.replayed]
     keys = Counter(r.idempotency_key for r in slow_stripe.requests if r.path == "/v1/payment_intents")
     assert len(keys) == FEES and sum(keys.values()) == FEES + len(replays)
-
-
-async def _ge(fn, n: int) -> bool:
-    return await fn() >= n

@@ -56,12 +56,18 @@ async def test_webhook_storm_with_duplicates_applies_each_event_once(client, pay
     storm = [e for e in events for _ in range(COPIES)] + noise + noise
     random.Random(9).shuffle(storm)
 
-    async def jobs_twice():
-        await asyncio.sleep(0.05)
+    first_stored = asyncio.Event()
+
+    async def delivered(e):
+        r = await deliver(client, pay_settings, e)
+        first_stored.set()
+        return r
+
+    async def jobs_twice():  # two job runs race each other and the deliveries still in flight
+        await first_stored.wait()
         await asyncio.gather(run_jobs(pay_settings), run_jobs(pay_settings))
 
-    responses, _ = await asyncio.gather(
-        asyncio.gather(*(deliver(client, pay_settings, e) for e in storm)), jobs_twice())
+    responses, _ = await asyncio.gather(asyncio.gather(*(delivered(e) for e in storm)), jobs_twice())
     assert all(r.status_code < 300 for r in responses), Counter(r.status_code for r in responses)
     await asyncio.gather(run_jobs(pay_settings), run_jobs(pay_settings))
     await run_jobs(pay_settings)

@@ -3,13 +3,13 @@ nothing twice.
 
 2,000 events wait in the outbox (written as a domain transaction writes them). A real worker process
 (tests/drills/drill_worker.py, on a private redis-server) drains them into `drill_effect` in batches;
-when about a third are done it is killed with -9. A second worker is started: it picks up from the last
-committed cursor. At the end every event has exactly one effect, and the cursor is at the end of the log.
+past a third it holds a batch open (written, not committed) and says so, and is killed with -9 then. A
+second worker is started: it picks up from the last committed cursor. Once that cursor is at the end of the
+log the worker is stopped, and every event has exactly one effect.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -23,8 +23,9 @@ from tests.drills import helpers
 EVENTS = 2000
 
 
-def _worker(settings, redis_url: str) -> subprocess.Popen:
-    return helpers.worker(helpers.env_for(settings, settings.database_url, redis_url), "tests.drills.drill_worker")
+def _worker(settings, redis_url: str, *args: str) -> subprocess.Popen:
+    return helpers.worker(helpers.env_for(settings, settings.database_url, redis_url), "tests.drills.drill_worker",
+                          *args)
 
 
 async def _count() -> int:
@@ -44,7 +45,7 @@ async def effects(client):
         await db.execute("DELETE FROM outbox_cursor WHERE consumer = 'drill.effects'")
 
 
-async def test_worker_killed_mid_drain_loses_nothing_and_repeats_nothing(settings, effects):
+async def test_worker_killed_mid_drain_loses_nothing_and_repeats_nothing(settings, effects, tmp_path):
     for start in range(0, EVENTS, 250):  # committed in several transactions, as requests would
         async with db.unit_of_work():
             await db.execute(
@@ -58,16 +59,18 @@ async def test_worker_killed_mid_drain_loses_nothing_and_repeats_nothing(setting
     redis = PrivateRedis().start()
     first = second = None
     try:
-        first = _worker(settings, redis.url)  # its sweeper (every second) starts the drain
-        await helpers.wait_for(lambda: _gt(EVENTS // 3), 120, "the first worker to drain a third")
+        stalled = tmp_path / "stalled"
+        # its sweeper (every second) starts the drain; past a third, it stalls inside a batch
+        first = _worker(settings, redis.url, "--stall-after", str(EVENTS // 3), "--stalled-file", str(stalled))
+        await helpers.wait_for(lambda: _exists(stalled), 180, "the first worker to stall inside a batch")
         os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
+        first.wait(60)
         at_kill = await _count()
-        assert 0 < at_kill < EVENTS, at_kill
+        assert EVENTS // 3 - 50 <= at_kill < EVENTS, (at_kill, stalled.read_text())  # the open batch is gone
 
         second = _worker(settings, redis.url)
-        await helpers.wait_for(lambda: _gt(EVENTS - 1), 180, "the second worker to finish")
-        await asyncio.sleep(1.5)  # a few more sweeps: nothing more may arrive
+        await helpers.wait_for(lambda: _cursor_at(ids[-1]), 180, "the second worker to reach the end of the log")
+        helpers.stop(second)  # a clean stop: nothing can arrive after this
     finally:
         for w in (first, second):
             helpers.stop(w)
@@ -80,5 +83,10 @@ async def test_worker_killed_mid_drain_loses_nothing_and_repeats_nothing(setting
     assert cursor["last_id"] == ids[-1]
 
 
-async def _gt(n: int) -> bool:
-    return await _count() > n
+async def _exists(path) -> bool:
+    return path.exists()
+
+
+async def _cursor_at(last_id: int) -> bool:
+    row = await db.fetchrow("SELECT last_id FROM outbox_cursor WHERE consumer = 'drill.effects'")
+    return row is not None and row["last_id"] == last_id

@@ -3,7 +3,6 @@ oversight tests: price-only (no scoring rules) unless told, goods, lots with giv
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +10,7 @@ from uuid import UUID
 
 from marketplace.core import db
 from marketplace.core.actor import Actor
+from marketplace.settings import override
 from tests import factories
 
 
@@ -31,8 +31,8 @@ async def suppliers(settings, n: int) -> list[Actor]:
 
 
 def with_env(settings, **env: str):
-    """`settings` with these REDFLAG_* / STAGE_LIMIT_DAYS values, as the environment would give them."""
-    return replace(settings, **{k.lower(): v for k, v in env.items()})
+    """`settings` with these REDFLAG_* / STAGE_LIMIT_DAYS values, parsed and checked as the environment's."""
+    return override(settings, env)
 
 
 class Tender:
@@ -118,4 +118,5 @@ class Tender:
         from tenders.awards.schemas import AwardCreate
 
         async with db.unit_of_work():
-            return await awards.award(actor=self.officer, tender_id=self.id, data=AwardCreate())
+            return await awards.award(actor=self.officer, settings=self.settings, tender_id=self.id,
+                                      data=AwardCreate())

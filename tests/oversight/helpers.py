@@ -13,6 +13,7 @@ from typing import Any
 from marketplace import seed as seed_mod
 from marketplace.core import db, outbox
 from marketplace.oversight import jobs  # noqa: F401  (registers oversight's outbox consumers)
+from tests import waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,15 +25,14 @@ async def drain() -> None:
     from marketplace import worker
 
     worker.gather()
-    import asyncio
 
-    for _ in range(300):
+    async def settled() -> bool:
         results = await outbox.drain_all()
         if any(r.held_back or r.busy for r in results.values()):
-            await asyncio.sleep(0.1)  # other sessions on the server hold the watermark back a moment
-            continue
-        if not any(r.passed for r in results.values()):
-            return
+            return False  # other sessions on the server hold the watermark back a moment
+        return not any(r.passed for r in results.values())
+
+    await waiting.until(settled, "every outbox consumer to be drained")
 
 
 async def seed_demo(settings) -> seed_mod.Demo:

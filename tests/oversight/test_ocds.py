@@ -4,7 +4,6 @@ never skips a release that commits late; records compile; bulk files."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import json
@@ -16,6 +15,7 @@ import pytest
 
 from marketplace.core import db
 from marketplace.oversight.ocds import publisher
+from tests import waiting
 from tests.oversight import helpers
 
 needs_schema = pytest.mark.skipif(
@@ -55,18 +55,22 @@ async def test_every_demo_release_record_and_package_validates(client, settings)
         assert record["compiledRelease"]["tag"] == ["compiled"]
         assert helpers.validate("release", record["compiledRelease"]) == []
     # The feed, page by page.
-    seen, since = [], None
-    for _ in range(200):
+    seen: list[str] = []
+    since = None
+
+    async def page() -> bool:  # an empty page: the watermark may be held back by other sessions a moment
+        nonlocal since
+        if len(seen) == len(rows):
+            return True
         resp = await client.get("/ocds/releases", params={"limit": 7, **({"since": since} if since else {})})
         package = resp.json()
-        if len(seen) == len(rows):
-            break
-        if not package["releases"]:
-            await asyncio.sleep(0.1)  # the watermark may be held back by other sessions a moment
-            continue
-        assert helpers.validate("release-package", package) == []
-        seen += [x["id"] for x in package["releases"]]
-        since = package["links"]["next"].split("since=")[1].split("&")[0]
+        if package["releases"]:
+            assert helpers.validate("release-package", package) == []
+            seen.extend(x["id"] for x in package["releases"])
+            since = package["links"]["next"].split("since=")[1].split("&")[0]
+        return False
+
+    await waiting.until(page, "the OCDS feed to serve every release")
     assert sorted(seen) == sorted(r["release_id"] for r in rows)
 
 
@@ -122,8 +126,8 @@ async def test_feed_never_skips_a_release_that_commits_late(client, settings):
     """Transaction A inserts a release first (lower txid) but commits after B; a reader that polls in
     between must not move its cursor past A's release."""
     url = settings.database_url
-    a = await asyncpg.connect(url)
-    b = await asyncpg.connect(url)
+    a = await waiting.connect(url)
+    b = await waiting.connect(url)
     try:
         ta = a.transaction()
         await ta.start()
@@ -136,12 +140,14 @@ async def test_feed_never_skips_a_release_that_commits_late(client, settings):
         await ta.commit()
         # Other sessions on this server may hold the watermark back a moment: poll, as a client would.
         got = []
-        for _ in range(100):
+
+        async def both() -> bool:
+            nonlocal cursor
             page, cursor = await publisher.feed(since=cursor, limit=100)
-            got += page
-            if len(got) == 2:
-                break
-            await asyncio.sleep(0.1)
+            got.extend(page)
+            return len(got) >= 2
+
+        await waiting.until(both, "the feed to serve both releases")
         ids = [r["release_id"] for r in await db.fetch("SELECT release_id FROM ocds_release ORDER BY txid, seq")]
         assert ids == ["late", "early"] and len(got) == 2
     finally:

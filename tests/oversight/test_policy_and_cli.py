@@ -1,4 +1,4 @@
-"""Oversight settings (thresholds from the environment, refused when malformed) and `marketplace export`."""
+"""Oversight thresholds (settings from the environment, refused when malformed) and `marketplace export`."""
 
 from __future__ import annotations
 

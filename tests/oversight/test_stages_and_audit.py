@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marketplace.core import audit, db
 from marketplace.oversight.stages import service as stages
-from tests import factories
+from tests import factories, waiting
 from tests.oversight import builder, helpers
 
 
@@ -114,14 +114,12 @@ async def test_tender_audit_trail_for_oversight(client, settings, fixed_clock):
     supplier = await factories.login(settings, "supplier", "bidder")
     assert (await client.get(f"/api/v1/oversight/tenders/{t.id}/audit", headers=supplier.headers)).status_code == 403
     # Anyone can check the chain those events are linked into, and the signed checkpoints.
-    import asyncio
-
-    for _ in range(100):  # other sessions on the server may hold the chainer's watermark back a moment
+    async def chained() -> bool:  # other sessions on the server may hold the chainer's watermark back
         await audit.chain_pending(settings, force_checkpoint=True)
-        if await db.fetchrow("SELECT 1 FROM audit_checkpoint") and not await db.fetchrow(
-                "SELECT 1 FROM audit_event WHERE seq IS NULL"):
-            break
-        await asyncio.sleep(0.1)
+        return bool(await db.fetchrow("SELECT 1 FROM audit_checkpoint") and not await db.fetchrow(
+            "SELECT 1 FROM audit_event WHERE seq IS NULL"))
+
+    await waiting.until(chained, "the audit events to be chained and checkpointed")
     r = await client.get("/api/v1/audit/verify")
     assert r.status_code == 200 and r.json()["ok"] is True and r.json()["checkpoints_checked"] >= 1
     r = await client.get("/api/v1/audit/checkpoints")

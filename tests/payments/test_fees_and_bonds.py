@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import uuid
 
 from marketplace.core import db, outbox
@@ -182,21 +181,22 @@ async def test_an_offset_out_of_range_is_a_422_naming_it(client, pay_settings):
 async def test_a_slow_stripe_does_not_hold_the_payment_row(client, pay_settings, stripe_server):
     supplier = await factories.login(pay_settings, "supplier", "supplier_admin")
     fee = (await client.post("/api/v1/payments/registry-fee", json={}, headers=supplier.headers)).json()
-    arrived, answer = threading.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+    arrived, answer = asyncio.Event(), threading.Event()
     real = stripe_server.dispatch
 
-    def slow(*args):  # Stripe takes its time to answer
-        arrived.set()
-        answer.wait(15)
+    def slow(*args):  # Stripe answers only when the test says so (the server's thread waits for it)
+        loop.call_soon_threadsafe(arrived.set)
+        answer.wait()
         return real(*args)
 
     stripe_server.dispatch = slow
     job = asyncio.create_task(jobs.payments_execute({"settings": pay_settings}, fee["id"]))
     try:
-        deadline = time.monotonic() + 15
-        while not arrived.is_set():
-            assert not job.done() and time.monotonic() < deadline
-            await asyncio.sleep(0.01)
+        call = asyncio.ensure_future(arrived.wait())
+        await asyncio.wait([job, call], return_when=asyncio.FIRST_COMPLETED)
+        call.cancel()
+        assert arrived.is_set() and not job.done(), job
         # while the call is in flight, a webhook or another job can lock the payment row at once
         async with db.unit_of_work():
             row = await db.fetchrow("SELECT state FROM payment WHERE id = $1 FOR UPDATE NOWAIT",

@@ -15,7 +15,7 @@ from arq.worker import Worker
 
 from marketplace import worker as worker_mod
 from marketplace.core import db, queue
-from tests import factories
+from tests import factories, waiting
 from tests.payments.helpers import deliver, run_jobs
 
 
@@ -34,7 +34,7 @@ async def own_queue(settings):
 
 async def _burst(settings, name: str) -> None:
     w = Worker(**worker_mod.worker_settings(settings, in_process=True, burst=True, queue_name=name, cron_jobs=[]))
-    await asyncio.wait_for(w.async_run(), timeout=60)
+    await asyncio.wait_for(w.async_run(), timeout=waiting.SECONDS)  # a hang detector, generous
     assert w.jobs_failed == 0
     await w.close()
 

@@ -10,19 +10,19 @@ import pytest
 
 from marketplace import seed
 from marketplace.core import db, outbox
+from tests import waiting
 
 
 async def drain_everything() -> None:
     from marketplace import worker
 
     worker.gather()  # imports every domain's jobs, registering their outbox consumers
-    for _ in range(600):
-        results = await outbox.drain_all()
-        if not any(r.held_back or r.busy or r.delivered for r in results.values()):
-            return
-        import asyncio
 
-        await asyncio.sleep(0.05)
+    async def settled() -> bool:  # another session's transaction may hold the watermark back
+        results = await outbox.drain_all()
+        return not any(r.held_back or r.busy or r.delivered for r in results.values())
+
+    await waiting.until(settled, "every outbox consumer to be drained")
 
 
 async def seed_site(settings: Any) -> seed.Demo:

@@ -68,14 +68,14 @@ async def test_tenders_without_an_auction_have_no_auction_section(site):
     assert 'id="auction"' not in text and "Subasta inversa</h2>" not in text
 
 
-async def test_a_running_auction_links_the_anonymous_live_board_with_best_price_and_time_left(site):
+async def test_a_running_auction_links_the_anonymous_live_board_with_best_price_and_time_left(site, settings):
     """Last in this module: it starts the demo's scheduled auction (five minutes into its window)."""
     from tenders.auctions import service as auctions
 
     a = await _auction("scheduled")
     clock.install(clock.FixedClock(a["starts_at"] + timedelta(minutes=5)))
     try:
-        await auctions.settle(auction_id=a["id"])
+        await auctions.settle(auction_id=a["id"], settings=settings)
         a = await db.fetchrow("SELECT id, tender_id, state, best_price, currency FROM auction WHERE id = $1", a["id"])
         assert a["state"] == "running"
         text = _html(await site.get(f"/tenders/{a['tender_id']}"))

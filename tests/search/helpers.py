@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from uuid import UUID
 
@@ -10,6 +9,7 @@ from marketplace.core import db, outbox
 from marketplace.core.actor import SYSTEM
 from suppliers.catalog import service as catalog
 from suppliers.catalog.schemas import CatalogCreate, OfferCreate, ProductSheetCreate, RegionOfferInput
+from tests import waiting
 
 _seq = itertools.count(1)
 
@@ -42,12 +42,13 @@ async def drain(*, wait: bool = True) -> outbox.DrainResult:
     import search.jobs  # noqa: F401  (registers the consumer)
 
     total = outbox.DrainResult()
-    for _ in range(400):
+
+    async def drained() -> bool:
         result = await outbox.drain("search")
         total.delivered += result.delivered
         total.passed += result.passed
         total.failed, total.held_back, total.busy = result.failed, result.held_back, result.busy
-        if result.failed or not wait or not (result.held_back or result.busy or result.deferred):
-            return total
-        await asyncio.sleep(0.05)
+        return bool(result.failed or not wait or not (result.held_back or result.busy or result.deferred))
+
+    await waiting.until(drained, "the search consumer to be drained")
     return total

@@ -3,11 +3,9 @@ and as one e-mail through a real SMTP server (aiosmtpd, in process)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import email
 import socket
-import time
 import uuid
 from email import policy
 
@@ -18,6 +16,7 @@ from marketplace.core import db, outbox
 from marketplace.core.auth import service as auth
 from suppliers import jobs  # noqa: F401  (registers the 'suppliers.alerts' outbox consumer)
 from suppliers.alerts import service as alerts
+from tests import waiting
 from tests.factories import PASSWORD
 from tests.suppliers.factories import active_supplier, registered_supplier
 
@@ -65,14 +64,17 @@ async def publish(tender_id: uuid.UUID, *, title: str, lots: list[tuple[str, str
 async def drain() -> int:
     """Deliver the alert consumer's events. Transactions of other test processes on the same server hold
     the outbox watermark back for a moment, so drain until nothing is held back."""
-    delivered, deadline = 0, time.monotonic() + 30
-    while True:
+    delivered = 0
+
+    async def drained() -> bool:
+        nonlocal delivered
         result = await outbox.drain(alerts.CONSUMER)
         assert not result.failed
         delivered += result.delivered
-        if not (result.held_back or result.busy) or time.monotonic() > deadline:
-            return delivered
-        await asyncio.sleep(0.05)
+        return not (result.held_back or result.busy)
+
+    await waiting.until(drained, "the alerts consumer to be drained")
+    return delivered
 
 
 async def _subscribe(client, sup, **body):

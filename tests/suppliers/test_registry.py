@@ -11,7 +11,7 @@ from stdnum.pe import ruc as ruc_mod
 from marketplace.core import clock, db
 from suppliers import service
 from suppliers.domain import SupplierDisqualified, SupplierNotRegistered, SupplierPending, SupplierSuspended
-from tests import factories
+from tests import factories, waiting
 from tests.factories import make_ruc
 from tests.suppliers.factories import active_supplier, registered_supplier
 
@@ -240,8 +240,6 @@ async def test_supplier_admin_updates_its_entry(client, settings):
 
 
 async def test_paying_the_registry_fee_activates_a_pending_registration(client, settings):
-    import asyncio
-    import time
 
     from marketplace.core import outbox
     from suppliers import consumers, jobs  # noqa: F401  (registers the consumers)
@@ -252,13 +250,12 @@ async def test_paying_the_registry_fee_activates_a_pending_registration(client, 
         async with db.unit_of_work():
             await outbox.emit(topic="registry_fee.paid", aggregate_type="organisation", aggregate_id=org,
                               payload={"payment_id": "pay-1", "kind": "registry_fee", "supplier_org_id": str(org)})
-    deadline = time.monotonic() + 30
-    while True:  # other test processes' transactions may hold the outbox watermark back for a moment
+    async def drained() -> bool:  # other test processes' transactions may hold the outbox watermark back
         result = await outbox.drain(consumers.REGISTRY_FEE_CONSUMER)
         assert not result.failed
-        if not (result.held_back or result.busy) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
+        return not (result.held_back or result.busy)
+
+    await waiting.until(drained, "the registry fee consumer to be drained")
     assert (await service.require_good_standing(org_id=pending.org_id)).status == "active"
     history = (await client.get(f"/api/v1/suppliers/{pending.org_id}/status-history")).json()
     assert [(h["from_status"], h["to_status"], h["reason"]) for h in history] == [

@@ -14,7 +14,9 @@ Timelines are relative to the clock in force (use the `fixed_clock` fixture and 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -107,3 +109,32 @@ async def opened(client, fixed_clock, officer: Login, tender: dict[str, Any]) ->
     r = await client.post(f"/api/v1/tenders/{tender['id']}/opening", headers=officer.headers)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+async def grouped(*waves: list[Awaitable[Any]] | Callable[[], object]) -> list[Any]:
+    """Send bid requests with the bid batcher held (tenders/bids/batch.py `Batcher.held`): each wave's requests
+    at once, the next wave once every bid sent so far is queued, then release them all together. Up to
+    MAX_BATCH bids are stored by one group statement, queued in wave order: no luck of the scheduler decides
+    that. A wave may be a function instead, called at that point (move the clock between two waves).
+    Returns the responses in the order given."""
+    from tenders.bids import batch
+
+    tasks: list[asyncio.Future[Any]] = []
+    try:
+        with batch.batcher().held() as hold:
+            for wave in waves:
+                if callable(wave):
+                    wave()
+                    continue
+                tasks.extend(asyncio.ensure_future(request) for request in wave)
+                queued = asyncio.ensure_future(hold.queued(len(tasks)))
+                done, _ = await asyncio.wait([queued, *tasks], return_when=asyncio.FIRST_COMPLETED)
+                if queued not in done:  # a request that never queues its bid answered before the statement
+                    queued.cancel()
+                    answered = [t.result() for t in tasks if t.done()]
+                    raise AssertionError("answered before the bid was queued: "
+                                         f"{[(r.status_code, r.text[:300]) for r in answered]}")
+    except BaseException:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return list(await asyncio.gather(*tasks))

@@ -1,17 +1,21 @@
 """Live reverse auction against LIVE servers: the real app under uvicorn in subprocesses (two of them), on the
 test database and Redis, with many bidders connected at once over real Server-Sent Events connections.
 
-The tender is set up in-process (clock moved to the past, then back to real time); the auction then runs in
-real time on the servers: decrement and ordering rules, soft-close extensions, refusals after close,
-anonymity before the end, two processes showing the same board, and a restart that loses nothing.
+The tender is set up in-process (clock moved to the past); the auction then runs on the servers, on a clock
+the test shares with them and moves itself (tests/live_clock.py): the auction starts, bids land in the
+soft-close window and the window ends when the test moves the clock there, never because the machine was
+quick or slow. Decrement and ordering rules, soft-close extensions, refusals after close, anonymity before
+the end, two processes showing the same board, and a restart that loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -20,7 +24,9 @@ import pytest
 from bench.auction_live import Board, LiveServer, server_env
 from marketplace.core import clock, db
 from tenders.auctions import service
+from tenders.auctions.jobs import sweep_auctions
 from tests import factories
+from tests.live_clock import SharedClock
 from tests.suppliers.factories import active_supplier
 from tests.tenders import factories as tf
 
@@ -37,7 +43,7 @@ class Setup:
 
 async def opened_subasta(client, settings, fixed_clock, n: int, *, base: int = 100_000_00) -> Setup:
     """A subasta inversa with one lot, opened, `n` bidders with prices base, base+1000, ... (bidder 0 best);
-    the clock is back to real time when it returns."""
+    the caller then installs the clock it shares with the servers (at the present)."""
     fixed_clock.set(datetime.now(UTC) - timedelta(days=30))
     officer = await tf.officer(settings)
     tender = await tf.published(client, officer, method="subasta_inversa_electronica", category="goods")
@@ -48,12 +54,11 @@ async def opened_subasta(client, settings, fixed_clock, n: int, *, base: int = 1
     for b, price in zip(bidders, prices, strict=False):
         await tf.bid(client, b, tender, [price])
     await tf.opened(client, fixed_clock, officer, tender)
-    clock.reset()
     return Setup(officer, bidders, tender, tender["lots"][0]["id"], prices)
 
 
-async def schedule(client, s: Setup, *, start_in: float = 1.5, **policy) -> dict:
-    body = {"starts_at": (datetime.now(UTC) + timedelta(seconds=start_in)).isoformat(), **policy}
+async def schedule(client, s: Setup, *, start_in: float = 60, **policy) -> dict:
+    body = {"starts_at": (clock.now() + timedelta(seconds=start_in)).isoformat(), **policy}
     r = await client.post(f"/api/v1/tenders/{s.tender['id']}/lots/{s.lot_id}/auction", json=body,
                           headers=s.officer.headers)
     assert r.status_code == 201, r.text
@@ -61,15 +66,55 @@ async def schedule(client, s: Setup, *, start_in: float = 1.5, **policy) -> dict
     return s.auction
 
 
+class ClockedServer(LiveServer):
+    """The live app server on the clock in `clock_file` (tests/live_clock.py)."""
+
+    def __init__(self, env: dict[str, str], clock_file: Path, **kw) -> None:
+        super().__init__(env, **kw)
+        self.clock_file = clock_file
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "tests.live_clock", str(self.clock_file), *self.uvicorn_args()]
+
+
 @pytest.fixture(scope="module")
-async def servers(settings, database, tmp_path_factory):
+def clock_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clock") / "now"
+    path.write_text("")
+    return path
+
+
+@pytest.fixture(scope="module")
+async def servers(settings, database, tmp_path_factory, clock_file):
     log = tmp_path_factory.mktemp("servers") / "servers.log"
-    env = server_env(settings, AUCTION_MIN_DECREMENT_PERCENT="1")
-    a, b = LiveServer(env, log_path=log), LiveServer(env, log_path=log)
+    env = server_env(settings, AUCTION_MIN_DECREMENT_PERCENT="1", DB_POOL_MAX="8")  # the server is shared
+    a, b = ClockedServer(env, clock_file, log_path=log), ClockedServer(env, clock_file, log_path=log)
     await asyncio.gather(a.start(), b.start())
     yield a, b
     a.stop()
     b.stop()
+
+
+@pytest.fixture
+def shared_clock(clock_file, fixed_clock):
+    """Installed by `share(now)` once the tender is set up; the servers and the test read the same time."""
+    made: list[SharedClock] = []
+
+    def share() -> SharedClock:
+        c = SharedClock(clock_file, datetime.now(UTC))
+        clock.install(c)
+        made.append(c)
+        return c
+
+    yield share
+    for c in made:
+        c.release()
+
+
+async def start(c: SharedClock, auction: dict, boards: list) -> None:
+    """Move the shared clock to the auction's start; every board then shows it running."""
+    c.set(datetime.fromisoformat(auction["starts_at"].replace("Z", "+00:00")))
+    await asyncio.gather(*(b.wait(running) for b in boards))
 
 
 @pytest.fixture
@@ -109,12 +154,14 @@ async def close_all(boards):
 
 # ------------------------------------------------------------------------------------------- tests
 
-async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, fixed_clock, servers, http):
+async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, fixed_clock, servers, http,
+                                                             shared_clock):
     a, _ = servers
     s = await opened_subasta(client, settings, fixed_clock, 12)
+    now = shared_clock()
     auditor = await factories.login(settings, "oversight", "auditor")
     outsider = tf.long_lived(settings, await active_supplier(settings, name="No Participa S.A.C."))
-    auction = await schedule(client, s, start_in=6, duration_seconds=60, soft_close_seconds=0,
+    auction = await schedule(client, s, duration_seconds=60, soft_close_seconds=0,
                              extension_seconds=0, min_decrement_percent="1", min_decrement_cents=0)
     boards = await connect(http, a, auction, [*s.bidders, None, auditor, s.officer])
     bidder_boards, public = boards[:12], boards[12]
@@ -122,7 +169,7 @@ async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, f
     assert all(b.last_snapshot["state"] == "scheduled" for b in boards)
     r = await bid(http, a, auction, s.bidders[0], s.prices[0] - 10_000)
     assert r.status_code == 409 and rule(r) == "not_started"
-    await asyncio.gather(*(b.wait(running) for b in boards))
+    await start(now, auction, boards)  # the clock stays there: the window never ends under this test
     # The opened sealed prices rank the bidders; each participant sees its own rank and price.
     for i, b in enumerate(bidder_boards):
         assert b.you["rank"] == i + 1 and b.you["price"] == s.prices[i] and b.you["initial_price"] == s.prices[i]
@@ -188,13 +235,15 @@ async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, f
     await close_all(boards)
 
 
-async def test_soft_close_extends_then_closes_refuses_and_awards(client, settings, fixed_clock, servers, http):
+async def test_soft_close_extends_then_closes_refuses_and_awards(client, settings, fixed_clock, servers, http,
+                                                                 shared_clock):
     a, _ = servers
     s = await opened_subasta(client, settings, fixed_clock, 6)
-    auction = await schedule(client, s, start_in=1.0, duration_seconds=10, soft_close_seconds=4, extension_seconds=4,
+    now = shared_clock()
+    auction = await schedule(client, s, duration_seconds=10, soft_close_seconds=4, extension_seconds=4,
                              min_decrement_cents=100_00, min_decrement_percent="0")
     boards = await connect(http, a, auction, [*s.bidders, None])
-    await asyncio.gather(*(b.wait(running) for b in boards))
+    await start(now, auction, boards)
     ends_at = datetime.fromisoformat(boards[-1].last_snapshot["ends_at"])
     # A bid well before the soft-close window does not extend.
     r = await bid(http, a, auction, s.bidders[1], s.prices[0] - 100_00)
@@ -202,7 +251,7 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
     # Bids in the last seconds extend the window to 4 s after each of them.
     best = s.prices[0] - 100_00
     for who in (2, 3):
-        await asyncio.sleep(max(0.0, (ends_at - datetime.now(UTC)).total_seconds() - 3.0))
+        now.set(ends_at - timedelta(seconds=3))  # inside the 4 s soft-close window
         best -= 100_00
         r = await bid(http, a, auction, s.bidders[who], best)
         assert r.status_code == 201, r.text
@@ -216,7 +265,8 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
         assert [e["extended"] for e in evs] == [False, True, True]
         assert datetime.fromisoformat(evs[-1]["ends_at"]) == ends_at and evs[-1]["extensions"] == 2
     # No more bids: the window ends; every board gets the final board, with names and the full sequence.
-    await asyncio.gather(*(b.wait(lambda x: x.state == "closed", timeout=20) for b in boards))
+    now.set(ends_at)
+    await asyncio.gather(*(b.wait(lambda x: x.state == "closed") for b in boards))
     final = boards[-1].last_snapshot
     assert final["extensions"] == 2 and datetime.fromisoformat(final["ends_at"]) == ends_at
     assert [x["seq"] for x in final["bids"]] == [1, 2, 3]
@@ -229,13 +279,11 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
     assert "deadline-passed" in r.json()["type"]
     n = await db.fetchrow("SELECT count(*) AS n FROM auction_bid WHERE auction_id = $1", UUID(auction["id"]))
     assert n["n"] == 3
-    # The end feeds the award: price only, the lowest final price wins.
-    for _ in range(50):
-        row = await db.fetchrow("SELECT award_state FROM auction WHERE id = $1", UUID(auction["id"]))
-        if row["award_state"] != "pending":
-            break
-        await asyncio.sleep(0.2)
-    assert row["award_state"] == "done"
+    # The end feeds the award: price only, the lowest final price wins. The room that closed it awards it; the
+    # auction job, run here, awards it unless that is done already (under the auction row lock, once).
+    await sweep_auctions()
+    row = await db.fetchrow("SELECT award_state, award_note FROM auction WHERE id = $1", UUID(auction["id"]))
+    assert row["award_state"] == "done", row
     awards = (await client.get(f"/api/v1/tenders/{s.tender['id']}/awards")).json()
     assert [(x["supplier_id"], x["value"]) for x in awards] == [(str(s.bidders[3].org_id), best)]
     closed = await db.fetch("SELECT payload FROM outbox WHERE topic = 'auction.closed'")
@@ -247,15 +295,16 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
 
 
 async def test_two_processes_show_the_same_board_and_a_restart_loses_nothing(client, settings, fixed_clock,
-                                                                            servers, http):
+                                                                            servers, http, shared_clock):
     a, b = servers
     s = await opened_subasta(client, settings, fixed_clock, 20)
-    auction = await schedule(client, s, start_in=1.5, duration_seconds=120, soft_close_seconds=0,
+    now = shared_clock()
+    auction = await schedule(client, s, duration_seconds=120, soft_close_seconds=0,
                              extension_seconds=0, min_decrement_cents=1_00, min_decrement_percent="0")
     on_a = await connect(http, a, auction, [*s.bidders[:10], None])
     on_b = await connect(http, b, auction, [*s.bidders[10:], None])
     boards = on_a + on_b
-    await asyncio.gather(*(x.wait(running) for x in boards))
+    await start(now, auction, boards)  # and stays there: the window never ends under this test
     # Bids alternate between the two processes; all 22 boards show the same sequence.
     price = s.prices[0]
     for i in range(20):

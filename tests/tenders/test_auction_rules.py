@@ -14,7 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace.core import db
+from marketplace.settings import Settings, SettingsError, override
 from tenders.auctions import jobs
+from tenders.auctions import policy as policies
 from tenders.auctions.domain import (
     AUCTION,
     AuctionPolicy,
@@ -24,7 +26,6 @@ from tenders.auctions.domain import (
     extended_end,
     rank,
 )
-from tenders.auctions.policy import PolicyError, policy_from_env
 from tests import factories
 from tests.suppliers.factories import active_supplier
 from tests.tenders import factories as tf
@@ -89,15 +90,31 @@ def test_state_object_and_clock_moves():
         AUCTION.next("closed", "start")
 
 
-def test_policy_from_the_environment_refuses_nonsense():
-    assert policy_from_env({}).duration_seconds == 600
-    policy = policy_from_env({"AUCTION_MIN_DECREMENT_CENTS": "500", "AUCTION_MUST_BEAT_BEST": "0"})
-    assert policy.must_beat_best is False
-    for env in ({"AUCTION_DURATION_SECONDS": "x"}, {"AUCTION_MIN_DECREMENT_PERCENT": "80"},
-                {"AUCTION_MIN_DECREMENT_PERCENT": "0"},
-                {"AUCTION_SOFT_CLOSE_SECONDS": "30", "AUCTION_EXTENSION_SECONDS": "0"}):
-        with pytest.raises(PolicyError):
-            policy_from_env(env)
+def test_the_default_policy_comes_from_settings():
+    assert policies.of(Settings()) == AuctionPolicy()  # the defaults are the domain's
+    p = policies.of(override(Settings(), {"AUCTION_MIN_DECREMENT_CENTS": "500", "AUCTION_MUST_BEAT_BEST": "0",
+                                          "AUCTION_DURATION_SECONDS": "900"}))
+    assert (p.min_decrement_cents, p.must_beat_best, p.duration_seconds) == (500, False, 900)
+    assert p.problems() == []
+
+
+@given(duration=st.integers(-5, 90_000), cents=st.integers(-5, 1_000),
+       pct=st.decimals(-1, 60, places=2, allow_nan=False), soft=st.integers(-5, 90_000),
+       extension=st.integers(-5, 4_000), extensions=st.integers(-2, 5))
+def test_settings_accept_exactly_the_auction_policies_the_domain_accepts(duration, cents, pct, soft, extension,
+                                                                         extensions):
+    env = {"AUCTION_DURATION_SECONDS": str(duration), "AUCTION_MIN_DECREMENT_CENTS": str(cents),
+           "AUCTION_MIN_DECREMENT_PERCENT": str(pct), "AUCTION_SOFT_CLOSE_SECONDS": str(soft),
+           "AUCTION_EXTENSION_SECONDS": str(extension), "AUCTION_MAX_EXTENSIONS": str(extensions)}
+    domain_policy = AuctionPolicy(duration_seconds=duration, min_decrement_cents=cents, min_decrement_percent=pct,
+                                  soft_close_seconds=soft, extension_seconds=extension, max_extensions=extensions)
+    valid = domain_policy.problems() == []
+    try:
+        accepted = policies.of(override(Settings(), env))
+    except SettingsError:
+        accepted = None
+    assert (accepted is not None) == valid
+    assert accepted is None or accepted.problems() == []
 
 
 # ------------------------------------------------------------------------------------- in-process life
@@ -168,8 +185,8 @@ async def test_job_and_lazy_reads_start_close_and_award_once(client, settings, f
     r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[2].headers)
     assert r.status_code == 409 and err(r)["rule"] == "not_started"
     fixed_clock.set(start + timedelta(seconds=1))
-    assert await jobs.sweep_auctions({}) == 1
-    assert await jobs.sweep_auctions({}) == 0  # idempotent: nothing due any more
+    assert await jobs.sweep_auctions({"settings": settings}) == 1
+    assert await jobs.sweep_auctions({"settings": settings}) == 0  # idempotent: nothing due any more
     board = (await client.get(f"/api/v1/auctions/{aid}", headers=bidders[1].headers)).json()
     assert board["state"] == "running" and board["you"]["rank"] == 2 and board["you"]["price"] == 51_000_00
     assert board["you"]["next_max_price"] == 49_990_00
@@ -190,7 +207,7 @@ async def test_job_and_lazy_reads_start_close_and_award_once(client, settings, f
     assert [b["seq"] for b in board["bids"]] == [1, 2, 3] and board["bids"][0]["supplier_name"]
     r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[2].headers)
     assert r.status_code == 409 and err(r)["rule"] == "deadline_passed"
-    assert await jobs.sweep_auctions({}) == 0
+    assert await jobs.sweep_auctions({"settings": settings}) == 0
     # The award: price only, the final prices; bidder 0 wins at 48,000.00.
     awards = (await client.get(f"/api/v1/tenders/{tender['id']}/awards")).json()
     assert [(a["supplier_id"], a["value"]) for a in awards] == [(str(bidders[0].org_id), 48_000_00)]
@@ -230,7 +247,7 @@ async def test_disqualified_bidders_stay_out_and_a_cancelled_lot_cancels_the_auc
     assert r.status_code == 200, r.text
     r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[1].headers)
     assert r.status_code == 409 and err(r)["rule"] == "state"
-    await jobs.sweep_auctions({})
+    await jobs.sweep_auctions({"settings": settings})
     board = (await client.get(f"/api/v1/auctions/{aid}")).json()
     assert board["state"] == "cancelled"
 

@@ -1,5 +1,8 @@
 """Bids that arrive together are stored by one statement (tenders/bids/batch.py): each is judged and answered
-as if it had come alone, and a group that PostgreSQL refuses as a whole loses none of its good bids."""
+as if it had come alone, and a group that PostgreSQL refuses as a whole loses none of its good bids.
+
+Which bids share a statement is the scheduler's business in production; here the batcher is held until every
+bid of a test is queued (tf.grouped, Batcher.held), so they always form one group, in a known order."""
 
 from __future__ import annotations
 
@@ -28,10 +31,10 @@ async def test_bids_arriving_together_share_statements_and_each_is_complete(clie
     # 24 bids at once: 6 suppliers x 4 lots
     bodies = [(s, {"lots": [{"lot_id": lot["id"], "price": 100_00 + i * 10 + j}]})
               for i, s in enumerate(suppliers) for j, lot in enumerate(t["lots"])]
-    rs = await asyncio.gather(*(client.post(url, json=b, headers={**s.headers, "Idempotency-Key": f"k-{n}"})
-                                for n, (s, b) in enumerate(bodies)))
+    rs = await tf.grouped([client.post(url, json=b, headers={**s.headers, "Idempotency-Key": f"k-{n}"})
+                           for n, (s, b) in enumerate(bodies)])
     assert [r.status_code for r in rs] == [201] * len(bodies), [r.text for r in rs if r.status_code != 201]
-    assert batch.batcher().grouped > before, "no two bids were stored by one statement"
+    assert batch.batcher().grouped == before + len(bodies)  # one statement took the 24 (MAX_BATCH is 32)
 
     receipts = [r.json() for r in rs]
     ids = [UUID(x["bid_id"]) for x in receipts]
@@ -55,16 +58,16 @@ async def test_bids_arriving_together_share_statements_and_each_is_complete(clie
     t2 = await tf.published(client, officer, lots=3)
     tf.to_tendering(fixed_clock, t2)
     groups_before = batch.batcher().groups
-    rs = await asyncio.gather(
+    rs = await tf.grouped([
         client.post(f"/api/v1/tenders/{t2['id']}/bids", json=tf.bid_payload(t2, [1_00, 2_00, 3_00]),
                     headers=suppliers[0].headers),
         *(client.post(f"/api/v1/tenders/{t2['id']}/bids", json=tf.bid_payload(t2, [5_00]), headers=s.headers)
-          for s in suppliers[1:]))
+          for s in suppliers[1:])])
     assert [r.status_code for r in rs] == [201] * len(suppliers)
     multi = UUID(rs[0].json()["bid_id"])
     assert await _rows("SELECT count(*) AS n FROM bid_lot WHERE bid_id = $1", multi) == 3
     assert await _rows("SELECT count(*) AS n FROM bid_lot WHERE tender_id = $1", UUID(t2["id"])) == 3 + 5
-    assert batch.batcher().groups > groups_before
+    assert batch.batcher().groups == groups_before + 1
 
 
 async def test_each_bid_of_a_group_is_judged_on_its_own(client, settings, fixed_clock):
@@ -82,14 +85,14 @@ async def test_each_bid_of_a_group_is_judged_on_its_own(client, settings, fixed_
     assert first.status_code == 201
     groups_before = batch.batcher().groups
 
-    rs = await asyncio.gather(
+    rs = await tf.grouped([
         client.post(url, json=tf.bid_payload(t, [1_00]), headers=good[0].headers),
         client.post(url, json=tf.bid_payload(t, [2_00]), headers=good[1].headers),
         client.post(url, json=tf.bid_payload(t, [3_00]), headers=suspended.headers),
         client.post(url, json={"lots": [{"lot_id": other["lots"][0]["id"], "price": 1}]}, headers=good[2].headers),
         client.post(url, json=tf.bid_payload(t, [9_00]), headers={**good[3].headers, "Idempotency-Key": "x"}),
         client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": 4_00}]}, headers=good[2].headers),
-    )
+    ])
     codes = [r.status_code for r in rs]
     assert codes == [201, 201, 403, 422, 201, 201], [r.text for r in rs]
     assert rs[2].json()["type"].endswith("/supplier-suspended")
@@ -97,7 +100,7 @@ async def test_each_bid_of_a_group_is_judged_on_its_own(client, settings, fixed_
     assert rs[4].json() == first.json() and rs[4].headers.get("idempotent-replayed") == "true"
     assert await _rows("SELECT count(*) AS n FROM bid WHERE tender_id = $1", UUID(t["id"])) == 4
     assert await _rows("SELECT count(*) AS n FROM bid WHERE supplier_id = $1", suspended.org_id) == 0
-    assert batch.batcher().groups > groups_before
+    assert batch.batcher().groups == groups_before + 1
 
 
 async def test_a_group_refused_as_a_whole_loses_none_of_its_good_bids(client, settings, fixed_clock):
@@ -109,8 +112,10 @@ async def test_a_group_refused_as_a_whole_loses_none_of_its_good_bids(client, se
     tf.to_tendering(fixed_clock, t)
     url = f"/api/v1/tenders/{t['id']}/bids"
     twice = suppliers[0]
-    rs = await asyncio.gather(*(client.post(url, json=tf.bid_payload(t, [100_00 + i]), headers=s.headers)
-                                for i, s in enumerate([twice, twice, *suppliers[1:]])))
+    groups_before = batch.batcher().groups
+    rs = await tf.grouped([client.post(url, json=tf.bid_payload(t, [100_00 + i]), headers=s.headers)
+                           for i, s in enumerate([twice, twice, *suppliers[1:]])])
+    assert batch.batcher().groups == groups_before  # the one group statement was refused: it stored nothing
     codes = sorted(r.status_code for r in rs)
     assert codes == [201] * len(suppliers) + [409], [r.text for r in rs]
     assert [r.json()["errors"][0]["rule"] for r in rs if r.status_code == 409] == ["one_live_bid"]
@@ -142,11 +147,11 @@ async def test_late_bids_in_a_group_are_refused_and_the_early_ones_kept(client, 
 
     service.clock = Clock
     try:
-        rs = await asyncio.gather(*(client.post(url, json=tf.bid_payload(t, [100_00 + i]), headers=s.headers)
-                                    for i, s in enumerate(suppliers)))
+        rs = await tf.grouped([client.post(url, json=tf.bid_payload(t, [100_00 + i]), headers=s.headers)
+                               for i, s in enumerate(suppliers)])
     finally:
         service.clock = real
-    assert batch.batcher().groups > groups_before
+    assert batch.batcher().groups == groups_before + 1
     ok = [r for r in rs if r.status_code == 201]
     late = [r for r in rs if r.status_code != 201]
     assert len(ok) == 4 and len(late) == 4, [r.status_code for r in rs]
@@ -169,14 +174,15 @@ async def test_one_key_twice_in_a_group_claims_it_once(client, settings, fixed_c
     keyed = {**suppliers[0].headers, "Idempotency-Key": "retry-1"}
     body = tf.bid_payload(t, [100_00])
     other_lot = {"lots": [{"lot_id": t["lots"][1]["id"], "price": 7_00}]}
-    rs = await asyncio.gather(client.post(url, json=body, headers=keyed),
-                              client.post(url, json=body, headers=keyed),
-                              client.post(url, json=other_lot, headers=keyed),
-                              *(client.post(url, json=body, headers=s.headers) for s in suppliers[1:]))
+    # The original is queued first (it claims the key); its retry and the other body queue behind it.
+    rs = await tf.grouped([client.post(url, json=body, headers=keyed)],
+                          [client.post(url, json=body, headers=keyed),
+                           client.post(url, json=other_lot, headers=keyed),
+                           *(client.post(url, json=body, headers=s.headers) for s in suppliers[1:])])
     assert [r.status_code for r in rs] == [201, 201, 409, 201, 201, 201], [r.text for r in rs]
     assert rs[0].json() == rs[1].json()
     assert sorted(r.headers.get("idempotent-replayed", "") for r in rs[:2]) == ["", "true"]
     assert rs[2].json()["type"].endswith("/idempotency-key-reused")
     assert await _rows("SELECT count(*) AS n FROM bid WHERE tender_id = $1", UUID(t["id"])) == 4
     assert await _rows("SELECT count(*) AS n FROM bid WHERE supplier_id = $1", suppliers[0].org_id) == 1
-    assert batch.batcher().groups > groups_before
+    assert batch.batcher().groups == groups_before + 1

@@ -1,10 +1,12 @@
 """Hundreds of concurrent bids straddling the deadline, against real PostgreSQL.
 
-300 bids (12 suppliers x 25 lots, one bid per supplier and lot) are sent over the ASGI client within 0.6 s;
-when about a third of them are stored, the clock jumps past the deadline, and a sweep runs
-concurrently with the rest. Then: every 201 has a stored bid whose receipt verifies with the published key
-and was received before the deadline; every other answer is 409 deadline-passed and stored nothing; the
-opening sees exactly the bids that got a 201.
+300 bids (12 suppliers x 25 lots, one bid per supplier and lot) over the ASGI client: a first third is
+stored before the deadline; a second third has read the clock (before the deadline) and waits in the bid
+batcher when the clock passes the deadline; the last third arrives after it; then the held bids' group
+statements run concurrently with a closing sweep. Whichever takes the tender row first (the order is left to
+PostgreSQL): every 201 has a stored bid whose receipt verifies with the published key and was received
+before the deadline; every other answer is 409 deadline-passed and stored nothing; the opening sees exactly
+the bids that got a 201. The batcher is held by its test seam (tf.grouped), never by a sleep.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from uuid import UUID
-
-import asyncpg
 
 from marketplace.core import db, sealing
 from tests.tenders import factories as tf
@@ -33,39 +33,27 @@ async def test_bid_rush_straddling_the_deadline(client, settings, fixed_clock):
     public_key = (await client.get("/api/v1/bids/receipt-key")).json()["public_key"]
     url = f"/api/v1/tenders/{t['id']}/bids"
 
-    flip_at = SUPPLIERS * LOTS // 3
-    flipped = asyncio.Event()
+    def post(k, s, lot):
+        return client.post(url, json={"lots": [{"lot_id": lot["id"], "price": 1000 + k}]}, headers=s.headers)
 
-    async def one(k, s, lot, price):
-        # arrivals spread over 0.6 s: bids are still arriving when the deadline passes (a worker reads the
-        # clock as a bid arrives, then stores the bids it holds together: tenders/bids/batch.py)
-        await asyncio.sleep(k * 0.002)
-        return await client.post(url, json={"lots": [{"lot_id": lot["id"], "price": price}]}, headers=s.headers)
+    requests = [post(i * LOTS + j, s, lot) for i, s in enumerate(suppliers) for j, lot in enumerate(t["lots"])]
+    third = len(requests) // 3
+    stored_first = await asyncio.gather(*requests[:third])
+    assert [r.status_code for r in stored_first] == [201] * third, [r.text for r in stored_first][:3]
 
-    watcher = await asyncpg.connect(settings.database_url)  # its own connection: the pool is saturated
-
-    async def mover():
-        # the deadline passes once about a third of the bids are stored, the rest being in flight
-        try:
-            while await watcher.fetchval("SELECT count(*) FROM bid") < flip_at:
-                await asyncio.sleep(0.002)
-        finally:
-            await watcher.close()
-        fixed_clock.set(deadline)
-        flipped.set()
-
-    async def sweeper():
-        await flipped.wait()
-        return await sweep_tenders({}, settings=settings)
-
-    jobs = [one(i * LOTS + j, s, lot, 1000 + i * LOTS + j) for i, s in enumerate(suppliers)
-            for j, lot in enumerate(t["lots"])]
-    *responses, _, swept = await asyncio.gather(*jobs, mover(), sweeper())
+    sweeps: list[asyncio.Task] = []
+    held = await tf.grouped(requests[third:2 * third],
+                            lambda: fixed_clock.set(deadline),  # these have read the clock already
+                            requests[2 * third:],
+                            lambda: sweeps.append(asyncio.ensure_future(sweep_tenders({}, settings=settings))))
+    swept = await sweeps[0]
+    responses = [*stored_first, *held]
     ok = [r.json() for r in responses if r.status_code == 201]
     late = [r for r in responses if r.status_code != 201]
-    assert len(ok) >= flip_at and late, (len(ok), len(late))
+    assert len(ok) >= third and len(late) >= third, (len(ok), len(late))
     assert all(r.status_code == 409 and r.json()["type"].endswith("/deadline-passed") for r in late), \
         {r.status_code for r in late}
+    assert all(r.status_code == 409 for r in held[third:])  # read the clock at the deadline
 
     rows = {r["id"]: r for r in await db.fetch("SELECT id, sha256, received_at, signature FROM bid")}
     assert len(rows) == len(ok)

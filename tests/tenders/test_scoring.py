@@ -13,9 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marketplace.core import geo
+from marketplace.core.calendar import BusinessCalendar
 from marketplace.core.errors import InvalidInput
+from marketplace.settings import Settings, override
 from tenders.evaluation import domain as d
-from tenders.evaluation.policy import PolicyError, lot_kind, policy_from_env
+from tenders.evaluation import policy as policies
+from tenders.evaluation.policy import lot_kind
 
 T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 CRITERIA = (d.Criterion("exp", "Experiencia", Decimal(60)), d.Criterion("team", "Equipo", Decimal(40)))
@@ -202,13 +205,14 @@ def test_mype_bonus_in_the_adjudicacion_simplificada_range():
     assert wider.decide(replace_lot(kind="goods"), bid(1, 1, is_mype=True), geo).reason == "kind_excluded"
 
 
-def test_policy_from_environment():
-    p = policy_from_env({
+def test_the_award_policy_comes_from_settings():
+    p = policies.of(override(Settings(), {
         "BONUS_REGIONAL_RATE": "12.5", "BONUS_REGIONAL_THRESHOLD_WORKS": "100000000",
-        "BONUS_MYPE_RATE": "4", "BONUS_MYPE_RANGE_GOODS": "100-200",
+        "BONUS_MYPE_RATE": "4", "BONUS_MYPE_RANGE_GOODS": "100-200", "BONUS_REGIONAL_LIMA_SCOPE": "region",
         "STANDSTILL_BUSINESS_DAYS": "licitacion_publica=10", "PE_EXTRA_HOLIDAYS": "2026-12-24",
-    })
+    }))
     regional_p, mype_p = p.bonuses
+    assert regional_p.lima_callao_metropolitan is False
     assert regional_p.rate == Decimal("12.5") and regional_p.thresholds["works"] == 100_000_000
     assert regional_p.thresholds["services"] == 20_000_000
     assert mype_p.rate == Decimal(4) and mype_p.ranges["goods"] == (100, 200)
@@ -216,13 +220,13 @@ def test_policy_from_environment():
     assert p.standstill_for("adjudicacion_simplificada") == 5
     assert p.standstill_for("licitacion_publica", 3) == 3
     assert not p.calendar.is_business_day(datetime(2026, 12, 24).date())
-    defaults = policy_from_env({})
-    assert [b.code for b in defaults.bonuses] == ["regional", "mype"]
-    for env in ({"BONUS_REGIONAL_RATE": "x"}, {"BONUS_MYPE_RATE": "150"}, {"BONUS_MYPE_RANGE_WORKS": "9-1"},
-                {"BONUS_REGIONAL_THRESHOLD_SERVICES": "-1"}, {"STANDSTILL_BUSINESS_DAYS": "x=y"},
-                {"BONUS_REGIONAL_LIMA_SCOPE": "peru"}, {"PE_EXTRA_HOLIDAYS": "24/12/2026"}):
-        with pytest.raises((PolicyError, ValueError)):
-            policy_from_env(env)
+    assert not p.calendar.is_business_day(datetime(2028, 4, 13).date())  # national holidays, every year
+    # The settings' defaults are the domain's own defaults; the calendar is Peru's with nothing declared.
+    defaults = policies.of(Settings())
+    assert defaults.bonuses == d.DEFAULT_POLICIES
+    assert defaults.calendar == BusinessCalendar()
+    assert {m: defaults.standstill_for(m) for m in ("licitacion_publica", "subasta_inversa_electronica")} == {
+        "licitacion_publica": 8, "subasta_inversa_electronica": 5}
 
 
 def test_lot_kind():

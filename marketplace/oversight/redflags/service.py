@@ -1,5 +1,5 @@
 """Red flags: patterns in our own data that deserve a second look, each with its definition, the thresholds
-it used (marketplace.oversight.policy, from the environment) and the evidence behind it.
+it used (marketplace.oversight.policy, from Settings) and the evidence behind it.
 
 A flag is not a finding: it says where an auditor may want to look. Flags are computed on request from
 the tenders, opening records, qualifications, awards and contracts (read-only, on the replica when one is
