@@ -9,7 +9,7 @@ from marketplace.core.db import DB
 class Agency(Table, tablename="agency", db=DB):
     """An organisation of kind 'agency' (name, RUC and ubigeo live on `organisation`)."""
 
-    organisation_id = UUID(primary_key=True)  # = organisation.id
-    level = Varchar(length=16)  # national | regional | local
+    organisation_id = UUID(primary_key=True, default=None)  # = organisation.id
+    level = Varchar(length=16, default=None)  # national | regional | local
     sector = Text()
     created_at = Timestamptz()
