@@ -11,20 +11,17 @@ Every expected failure prints one line and exits with status 1.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 
-from marketplace.settings import Settings, SettingsError, load_settings
+from marketplace.core.commands import console, err_console, run_with_database, services, settings_from_env
+from marketplace.settings import Settings, SettingsError
 
 # name -> "module:attribute" of a click command or group. One line per command.
 COMMANDS: dict[str, str] = {
@@ -42,11 +39,6 @@ COMMANDS: dict[str, str] = {
     "redflags": "marketplace.oversight.redflags.cli:redflags",
 }
 
-EMBEDDED_DATABASE = "marketplace"  # database name inside the embedded server
-
-console = Console()
-err_console = Console(stderr=True)
-T = TypeVar("T")
 
 
 class LazyGroup(click.Group):
@@ -109,45 +101,6 @@ def main() -> None:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def settings_from_env() -> Settings:
-    return load_settings()
-
-
-@contextmanager
-def services(settings: Settings, *, redis: bool = False) -> Iterator[Settings]:
-    """`settings` with DATABASE_URL (and REDIS_URL when `redis`) filled by embedded servers when unset.
-    The embedded servers this process started or joined are left (the last holder stops them) on exit."""
-    from marketplace import embedded
-
-    try:
-        if settings.embedded_database:
-            with console.status("Starting the embedded PostgreSQL..."):
-                admin = embedded.start_postgres(settings.data_dir / "postgres")
-                url = asyncio.run(embedded.ensure_database(admin, EMBEDDED_DATABASE))
-            settings = replace(settings, database_url=url)
-        if redis and settings.embedded_redis:
-            with console.status("Starting the embedded Redis..."):
-                settings = replace(settings, redis_url=embedded.start_redis(settings.data_dir / "redis"))
-        yield settings
-    finally:
-        embedded.stop_all()
-
-
-def run_with_database(settings: Settings, fn: Callable[[], Awaitable[T]]) -> T:
-    """Run `fn` on a fresh event loop with the connection pool open on settings.database_url."""
-    from marketplace.core import db
-
-    async def go() -> T:
-        assert settings.database_url
-        await db.start(settings.database_url, min_size=1, max_size=4, replica_url=None)
-        try:
-            return await fn()
-        finally:
-            await db.stop()
-
-    return asyncio.run(go())
 
 
 def _port_free(host: str, port: int) -> bool:

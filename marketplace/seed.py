@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import importlib
 import random
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
-from uuid import UUID
-
-from stdnum.pe import ruc as ruc_mod
 
 from marketplace.core import db
+from marketplace.core.auth import service as auth
+from marketplace.core.demo import DEMO_DOMAIN, DEMO_PASSWORD, Demo, slug
 
 # One line per domain that seeds demo data, in the order they run.
 SEEDERS: list[str] = [
@@ -33,90 +29,9 @@ SEEDERS: list[str] = [
     "tenders.auctions.seed:seed",
 ]
 
-DEMO_PASSWORD = "demo-mercado-abierto"
-DEMO_DOMAIN = "demo.mercado-abierto.pe"
 DEFAULT_SEED = 2026
 SEED_LOCK = 7_300_010  # advisory lock key: two processes seeding at once do it once
 
-
-@dataclass
-class DemoOrg:
-    id: UUID
-    kind: str
-    name: str
-    ruc: str | None
-    ubigeo: str | None
-    users: dict[str, UUID] = field(default_factory=dict)  # role -> user id
-
-
-@dataclass
-class Account:
-    email: str
-    organisation: str
-    roles: tuple[str, ...]
-
-
-@dataclass
-class Demo:
-    """What the seeders share: the seeded random generator, the organisations made so far, the accounts."""
-
-    rng: random.Random
-    password: str = DEMO_PASSWORD
-    orgs: dict[str, list[DemoOrg]] = field(default_factory=dict)
-    accounts: list[Account] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # for later seeders (tenders, offers, ...)
-    _rucs: set[str] = field(default_factory=set)
-
-    def settings(self) -> Any:
-        """The settings the seeders run with: those `marketplace seed` put in `extra`, else the environment's."""
-        settings = self.extra.get("settings")
-        if settings is None:
-            from marketplace.settings import load_settings
-
-            settings = load_settings()
-        return settings
-
-    def ruc(self, prefix: str = "20") -> str:
-        """A new RUC passing the SUNAT check digit: prefix (20 company, 10 person) + 8 digits + check digit."""
-        while True:
-            body = prefix + f"{self.rng.randrange(10_000_000, 100_000_000)}"
-            ruc = body + ruc_mod.calc_check_digit(body)
-            if ruc not in self._rucs:
-                self._rucs.add(ruc)
-                return ruc
-
-    async def organisation(self, *, kind: str, name: str, ruc: str | None, ubigeo: str | None) -> DemoOrg:
-        from marketplace.core.auth import service as auth
-
-        org_id = await auth.create_organisation(kind=kind, name=name, ruc=ruc, ubigeo=ubigeo)
-        org = DemoOrg(id=org_id, kind=kind, name=name, ruc=ruc, ubigeo=ubigeo)
-        self.orgs.setdefault(kind, []).append(org)
-        return org
-
-    async def user(self, org: DemoOrg, *, email: str, full_name: str, roles: list[str]) -> UUID:
-        from marketplace.core.auth import service as auth
-
-        user_id = await auth.create_user(organisation_id=org.id, email=email, password=self.password,
-                                         roles=roles, full_name=full_name)
-        for role in roles:
-            org.users.setdefault(role, user_id)
-        self.accounts.append(Account(email=email, organisation=org.name, roles=tuple(roles)))
-        return user_id
-
-    def person(self) -> str:
-        return f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(SURNAMES)} {self.rng.choice(SURNAMES)}"
-
-
-def slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return "".join(ch if ch.isalnum() else "-" for ch in ascii_text).strip("-").replace("--", "-")
-
-
-FIRST_NAMES = ["María", "José", "Rosa", "Luis", "Carmen", "Jorge", "Ana", "Carlos", "Lucía", "Juan", "Elena",
-               "Miguel", "Julia", "Pedro", "Sofía", "Víctor", "Milagros", "César", "Gladys", "Raúl"]
-SURNAMES = ["Quispe", "Flores", "Sánchez", "Rodríguez", "García", "Mamani", "Huamán", "Rojas", "Vásquez",
-            "Chávez", "Ramírez", "Torres", "Mendoza", "Castillo", "Condori", "Ccori", "Paredes", "Salazar",
-            "Gutiérrez", "Ríos"]
 
 # Buying organisations: (name, ubigeo of its seat).
 AGENCIES: list[tuple[str, str]] = [
@@ -190,8 +105,6 @@ async def database_is_empty() -> bool:
 def _hash_demo_password_once() -> Iterator[None]:
     """Argon2 is slow on purpose (~0.1 s a hash here); every demo account shares one password, so hash it
     once for the whole seed instead of once per account. Only the demo password takes the shortcut."""
-    from marketplace.core.auth import service as auth
-
     original = auth.hash_password
     demo_hash = original(DEMO_PASSWORD)
     auth.hash_password = lambda password: demo_hash if password == DEMO_PASSWORD else original(password)

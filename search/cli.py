@@ -9,6 +9,8 @@ from dataclasses import replace
 
 import click
 
+from marketplace.core.commands import console, err_console, run_with_database, services, settings_from_env
+
 KIND_CHOICE = click.Choice(["offers", "tenders", "all"])
 BACKEND_CHOICE = click.Choice(["configured", "postgres", "meilisearch"])
 
@@ -20,7 +22,6 @@ def _kinds(kind: str):
 
 
 def _settings(backend: str):
-    from marketplace.cli import settings_from_env
 
     settings = settings_from_env()
     return settings if backend == "configured" else replace(settings, search_backend=backend)
@@ -42,7 +43,6 @@ def reindex(kind: str, backend: str) -> None:
         TimeRemainingColumn,
     )
 
-    from marketplace.cli import console, run_with_database, services
     from search import service, sync
 
     with services(_settings(backend)) as settings:
@@ -82,7 +82,6 @@ def search_check(kind: str, repair: bool, backend: str, show: int) -> None:
     """Compare the index with PostgreSQL; exit 1 when drift remains."""
     from rich.table import Table
 
-    from marketplace.cli import console, err_console, run_with_database, services
     from search import service, sync
 
     with services(_settings(backend)) as settings:

@@ -18,6 +18,7 @@ import msgspec
 
 from marketplace.core import audit, clock, db, geo
 from marketplace.core.actor import SYSTEM, Actor
+from marketplace.core.demo import Account
 from suppliers import service
 from suppliers.catalog import events
 from suppliers.schemas import AdminUser, Contact, SupplierCreate
@@ -148,8 +149,6 @@ async def _register_regional(demo: Any) -> list[dict[str, Any]]:
                 categories=[]))
             created.append(row)
             if i == 0:
-                from marketplace.seed import Account
-
                 demo.accounts.append(Account(email=email, organisation=name, roles=("supplier_admin", "bidder")))
     return created
 

@@ -7,8 +7,8 @@ shared row, so hundreds of concurrent bids never queue behind each other for the
 
 The chain is built afterwards by `chain_pending()` (an arq job, and every `audit verify`): under an
 advisory lock it takes the events whose transaction is older than every transaction still running
-(`txid < pg_snapshot_xmin(pg_current_snapshot())`: those can no longer change and no new event can
-appear among them), in (txid, id) order, gives each the next gap-free `seq`, and sets
+(`txid < local_xmin()`, the oldest transaction still running in this database: those can no longer change
+and no new event can appear among them), in (txid, id) order, gives each the next gap-free `seq`, and sets
 `hash = sha256(prev_hash + canonical(event))`. A trigger freezes a chained event. Every so often the
 head of the chain is signed with the platform's Ed25519 key (`audit_checkpoint`), and the checkpoints are
 published, so a rewrite of history by someone with database access shows as a broken link or a
@@ -24,8 +24,9 @@ Why concurrent writers never serialise here
 * Order is decided after the fact: by the time an event's txid is below the snapshot's xmin, every
   transaction that could still insert a smaller (txid, id) has finished, so the chain is appended to,
   never rewritten, and an event whose transaction commits late is chained after it commits, not
-  skipped. (An idle-in-transaction session anywhere in the cluster holds xmin back and so delays
-  chaining; `verify()` reports how many events are still pending.)
+  skipped. (An idle-in-transaction session in this database holds the watermark back and so delays
+  chaining; `verify()` reports how many events are still pending. Sessions of other databases on the same
+  server do not, when the role may see their transaction ids: see core/migrations, local_xmin.)
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ async def _chain_batch(limit: int) -> tuple[int, bool]:
     # before them in (txid, id) order. Read back from the table, exactly as verify() will read them.
     rows = await db.fetch(
         f"SELECT {_EVENT_COLUMNS} FROM audit_event"
-        " WHERE seq IS NULL AND txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " WHERE seq IS NULL AND txid < (SELECT local_xmin())"
         " ORDER BY audit_event.txid, audit_event.id LIMIT $1",  # the xid8 column, not the text output column
         limit,
     )

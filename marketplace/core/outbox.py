@@ -21,7 +21,7 @@ etc.) run in the drain's transaction, the one that advances the cursor, so for t
 exactly once. Events come in (txid, id) order; for one aggregate whose row is locked (SELECT ... FOR UPDATE)
 before its transaction's first write that is the order of its changes.
 
-Read first, write last. The watermark is the oldest transaction still running anywhere on the server, and
+Read first, write last. The watermark is the oldest transaction still running in this database, and
 a transaction counts from its first write (when PostgreSQL gives it an id) to its commit. A handler that
 writes early in a long batch holds every consumer's delivery back for the rest of that batch: build
 everything from reads, then write it in as few statements as possible at the end (oversight.ocds and the
@@ -35,9 +35,11 @@ Why nothing is lost
 * The row is written in the domain transaction: no commit, no event; commit, event.
 * The after-commit enqueue of `outbox_drain` is only a kick. If Redis is down or the process dies right
   after commit, the sweeper cron (`outbox_sweep`, every few seconds) drains whatever lies beyond a cursor.
-* A consumer reads only rows whose transaction is older than every running one
-  (`txid < pg_snapshot_xmin(pg_current_snapshot())`). A transaction that took its id early but commits
-  late is therefore read when it commits, never jumped over by a cursor that already moved past later ids.
+* A consumer reads only rows whose transaction is older than every one still running in this database
+  (`txid < local_xmin()`, a function of the core migrations: PostgreSQL's own snapshot xmin, less the
+  transactions it shows as belonging to other databases of the server). A transaction that took its id
+  early but commits late is therefore read when it commits, never jumped over by a cursor that already
+  moved past later ids.
 * Each consumer drains under its own advisory lock (try-lock: a concurrent drain returns at once), and the
   cursor moves in the transaction that read the batch, so two drains never deliver the same batch.
 """
@@ -212,7 +214,7 @@ async def _kick() -> None:
 _READ = (
     "SELECT o.id, o.txid::text AS txid, o.topic, o.aggregate_type, o.aggregate_id, o.payload::text AS payload,"
     " o.created_at FROM outbox o WHERE (o.txid, o.id) > ($1::text::xid8, $2::bigint)"
-    " AND o.txid < pg_snapshot_xmin(pg_current_snapshot())"
+    " AND o.txid < (SELECT local_xmin())"
     " ORDER BY o.txid, o.id LIMIT $3"
 )
 
@@ -272,12 +274,13 @@ async def _record_failure(c: Consumer, exc: Exception) -> None:
     other consumers go on."""
     try:
         # An upsert: the cursor row may have been created in the very transaction that just rolled back.
-        await db.execute(
-            "INSERT INTO outbox_cursor AS k (consumer, failures, last_error, retry_at)"
-            " VALUES ($1, 1, $2, $3::timestamptz + interval '1 second')"
-            " ON CONFLICT (consumer) DO UPDATE SET failures = k.failures + 1, last_error = EXCLUDED.last_error,"
-            "   retry_at = $3::timestamptz + make_interval(secs => least(power(2, k.failures), $4::int))",
-            c.name, f"{type(exc).__name__}: {exc}"[:2000], clock.now(), MAX_BACKOFF)
+        async with db.unit_of_work():
+            await db.execute(
+                "INSERT INTO outbox_cursor AS k (consumer, failures, last_error, retry_at)"
+                " VALUES ($1, 1, $2, $3::timestamptz + interval '1 second')"
+                " ON CONFLICT (consumer) DO UPDATE SET failures = k.failures + 1, last_error = EXCLUDED.last_error,"
+                "   retry_at = $3::timestamptz + make_interval(secs => least(power(2, k.failures), $4::int))",
+                c.name, f"{type(exc).__name__}: {exc}"[:2000], clock.now(), MAX_BACKOFF)
     except Exception:
         log.warning("could not record the failure of outbox consumer %s", c.name, exc_info=True)
 
@@ -289,7 +292,7 @@ async def _beyond_cursor(c: Consumer) -> tuple[bool, bool]:
     # were planned as sequential scans of the whole log, the cursor being unknown at plan time: 80 ms each
     # on 200,000 rows, hundreds of times a second under load.)
     row = await db.fetchrow(
-        "SELECT n.txid < pg_snapshot_xmin(pg_current_snapshot()) AS ready, n.txid IS NOT NULL AS any"
+        "SELECT n.txid < (SELECT local_xmin()) AS ready, n.txid IS NOT NULL AS any"
         " FROM (SELECT coalesce((SELECT last_txid FROM outbox_cursor WHERE consumer = $1), '0'::xid8) AS last_txid,"
         "              coalesce((SELECT last_id FROM outbox_cursor WHERE consumer = $1), 0) AS last_id) k"
         " LEFT JOIN LATERAL (SELECT o.txid FROM outbox o WHERE (o.txid, o.id) > (k.last_txid, k.last_id)"

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import click
 
+from marketplace.core.commands import services, settings_from_env
+
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
@@ -34,7 +36,6 @@ def export(fmt: str, output: Path | None, agency_id: UUID | None, supplier_ruc: 
     """Export the award history (the same filters as GET /api/v1/oversight/awards/export)."""
     from datetime import UTC
 
-    from marketplace.cli import services, settings_from_env
     from marketplace.core import db
     from marketplace.oversight.awards import export as exporter
     from marketplace.oversight.awards.service import Filters

@@ -7,6 +7,8 @@ import sys
 import click
 from rich.table import Table
 
+from marketplace.core.commands import console, run_with_database, services, settings_from_env
+
 
 @click.group()
 def payments() -> None:
@@ -20,7 +22,6 @@ def payments() -> None:
 def reconcile(limit: int, apply_: bool) -> None:
     """List Stripe events this database never received or has not applied (exit 1 when there are any and
     --apply was not given)."""
-    from marketplace.cli import console, run_with_database, services, settings_from_env
     from marketplace.payments import service
 
     with services(settings_from_env()) as settings:

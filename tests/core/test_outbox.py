@@ -13,7 +13,7 @@ import pytest
 
 from marketplace.core import db, jobs, outbox, queue
 
-WAIT = 20  # seconds: the watermark is cluster-wide, so another session's open transaction can delay us
+WAIT = 20  # seconds: a session of this database holding a transaction open delays delivery
 
 
 @pytest.fixture
@@ -91,6 +91,26 @@ async def test_a_row_committing_late_is_not_skipped(client, collector, settings)
         await late.close()
     await until(lambda: len(collector) == 2, lambda: outbox.drain("test.collector"))
     assert [e.payload["n"] for e in collector] == [1, 2]
+
+
+async def test_a_transaction_in_another_database_does_not_hold_delivery_back(client, collector):
+    """The watermark is this database's: a session of another database on the same server, holding a
+    transaction id open, can never write our outbox, so it must not delay it (a training sandbox or a report
+    beside production). A transaction of this database still does (the test above)."""
+    from tests.conftest import ADMIN_URL
+
+    other = await asyncpg.connect(ADMIN_URL)  # the server's maintenance database, not ours
+    try:
+        await other.execute("BEGIN")
+        await other.fetchval("SELECT pg_current_xact_id()")  # takes a transaction id and keeps it open
+        await emit("T-9")  # commits after the other transaction began, so with a later id
+        result = await outbox.drain("test.collector")
+        assert [e.aggregate_id for e in collector] == ["T-9"] and not result.held_back
+        chained = await db.fetchrow("SELECT local_xmin() < pg_snapshot_xmin(pg_current_snapshot()) AS below")
+        assert chained is not None and chained["below"] is False  # ours is never older than the server's
+    finally:
+        await other.execute("ROLLBACK")
+        await other.close()
 
 
 async def test_two_drains_in_parallel_deliver_each_event_once(client):

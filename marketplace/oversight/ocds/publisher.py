@@ -4,9 +4,9 @@
   built from the tender's current state and stores it in `ocds_release`, never to be changed (a trigger
   refuses UPDATE and DELETE). The release id is the ocid plus the outbox event id, so a redelivered event
   writes nothing new.
-* The change feed (`feed()`) reads releases in (txid, seq) order below the watermark
-  `pg_snapshot_xmin(pg_current_snapshot())`, exactly like the outbox: a release whose transaction took its
-  id early but committed late is served when it commits, never jumped over by a client's cursor.
+* The change feed (`feed()`) reads releases in (txid, seq) order below the watermark `local_xmin()` (the
+  oldest transaction still running in this database), exactly like the outbox: a release whose transaction
+  took its id early but committed late is served when it commits, never jumped over by a client's cursor.
 * A record (`record()`) holds every release of one ocid and the compiled release merged by `ocdsmerge`
   with the schema (core + lots + bids extensions) bundled in release-schema.json.
 * `write_bulk()` (a daily job) writes each finished UTC day's releases as gzip JSON Lines files into
@@ -145,7 +145,7 @@ async def feed(*, since: str | None, limit: int) -> tuple[list[Any], str]:
     txid, seq = decode_since(since)
     rows = await db.fetch(
         "SELECT r.seq, r.txid::text AS txid, r.data::text AS data FROM ocds_release r"
-        " WHERE (r.txid, r.seq) > ($1::text::xid8, $2::bigint) AND r.txid < pg_snapshot_xmin(pg_current_snapshot())"
+        " WHERE (r.txid, r.seq) > ($1::text::xid8, $2::bigint) AND r.txid < (SELECT local_xmin())"
         " ORDER BY r.txid, r.seq LIMIT $3", txid, seq, limit)  # the xid8 column: text order would skip releases
     nxt = encode_since(rows[-1]["txid"], rows[-1]["seq"]) if rows else encode_since(txid, seq)
     return [decode(r["data"]) for r in rows], nxt
