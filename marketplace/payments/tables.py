@@ -3,7 +3,6 @@
 from piccolo.columns import JSONB, UUID, BigInt, BigSerial, Boolean, ForeignKey, Integer, Text, Timestamptz
 from piccolo.table import Table
 
-from marketplace.contracts.tables import Contract, Milestone
 from marketplace.core.columns import Char
 from marketplace.core.db import DB
 from marketplace.core.tables import Organisation, User
@@ -20,8 +19,10 @@ class Payment(Table, tablename="payment", db=DB):
     currency = Char(length=3, default=None)
     supplier_org = ForeignKey(Organisation, db_column_name="supplier_org_id", null=False)
     agency_org = ForeignKey(Organisation, db_column_name="agency_org_id", null=True)
-    contract = ForeignKey(Contract, db_column_name="contract_id", null=True)
-    milestone = ForeignKey(Milestone, db_column_name="milestone_id", null=True)
+    # contract_milestone and contract belong to contracts, a domain beside payments (the layers contract):
+    # plain ids here, the database keeps the foreign keys.
+    contract = UUID(db_column_name="contract_id", null=True, default=None)
+    milestone = UUID(db_column_name="milestone_id", null=True, default=None)
     appeal_id = UUID(null=True, default=None)
     fee_year = Integer(null=True, default=None)
     refund_of = UUID(null=True, default=None)
@@ -64,8 +65,10 @@ class LedgerEntry(Table, tablename="ledger_entry", db=DB):
     amount_cents = BigInt(default=None)
     currency = Char(length=3, default=None)
     supplier_org = ForeignKey(Organisation, db_column_name="supplier_org_id", null=False)
-    contract = ForeignKey(Contract, db_column_name="contract_id", null=True)
-    milestone = ForeignKey(Milestone, db_column_name="milestone_id", null=True)
+    # contract_milestone and contract belong to contracts, a domain beside payments (the layers contract):
+    # plain ids here, the database keeps the foreign keys.
+    contract = UUID(db_column_name="contract_id", null=True, default=None)
+    milestone = UUID(db_column_name="milestone_id", null=True, default=None)
     appeal_id = UUID(null=True, default=None)
     fee_year = Integer(null=True, default=None)
     reference = Text()
