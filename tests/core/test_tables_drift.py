@@ -24,7 +24,6 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
 
 import asyncpg
 import pytest
@@ -101,7 +100,7 @@ def registered_tables() -> list[type[Table]]:
     return list(seen.values())
 
 
-def _all_subclasses(cls: type) -> Iterable[type]:
+def _all_subclasses(cls: type[Table]) -> Iterable[type[Table]]:
     for sub in cls.__subclasses__():
         yield sub
         yield from _all_subclasses(sub)
