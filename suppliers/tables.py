@@ -1,4 +1,5 @@
-"""piccolo's view of the supplier registry tables (the DDL is SQL in migrations/)."""
+"""The supplier registry tables, column for column as migrations/ makes them (tests/core/test_tables_drift.py
+checks)."""
 
 from piccolo.columns import UUID, Array, BigSerial, Boolean, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -11,7 +12,7 @@ class Supplier(Table, tablename="supplier", db=DB):
     ruc = Varchar(length=11, default=None)
     legal_name = Text(default=None)
     ubigeo = Varchar(length=6, default=None)
-    person_type = Varchar(length=10, default=None)  # natural | juridica
+    person_type = Varchar(length=10, default=None)  # company | individual
     mype = Boolean()
     status = Varchar(length=16, default="pending")  # pending | active | suspended | disqualified
     status_reason = Text()

@@ -1,4 +1,4 @@
-"""piccolo's view of the purchase order table (the DDL is SQL in migrations/)."""
+"""The purchase order table, column for column as migrations/ makes it (tests/core/test_tables_drift.py checks)."""
 
 from piccolo.columns import UUID, BigInt, BigSerial, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -8,7 +8,7 @@ from marketplace.core.db import DB
 
 class PurchaseOrder(Table, tablename="purchase_order", db=DB):
     id = UUID(primary_key=True)
-    number = BigSerial()
+    number = BigSerial()  # GENERATED ALWAYS AS IDENTITY: piccolo writes DEFAULT
     agency_id = UUID(default=None)
     supplier_id = UUID(default=None)
     offer_id = UUID(default=None)

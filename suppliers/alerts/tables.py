@@ -1,4 +1,5 @@
-"""piccolo's view of the tender alert tables (the DDL is SQL in suppliers/migrations/)."""
+"""The tender alert tables, column for column as suppliers/migrations/ makes them
+(tests/core/test_tables_drift.py checks)."""
 
 from piccolo.columns import JSONB, UUID, Array, Boolean, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table

@@ -1,9 +1,11 @@
-"""piccolo's view of the catalogue tables (the DDL is SQL in suppliers/migrations/)."""
+"""The catalogue tables, column for column as suppliers/migrations/ makes them (tests/core/test_tables_drift.py
+checks)."""
 
-from piccolo.columns import JSONB, UUID, BigInt, BigSerial, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, BigInt, BigSerial, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from marketplace.core.db import DB
+from suppliers.tables import Supplier
 
 
 class Catalog(Table, tablename="catalog", db=DB):
@@ -17,7 +19,7 @@ class Catalog(Table, tablename="catalog", db=DB):
 
 class ProductSheet(Table, tablename="product_sheet", db=DB):
     id = UUID(primary_key=True)
-    catalog_id = UUID(default=None)
+    catalog = ForeignKey(Catalog, db_column_name="catalog_id", null=False)
     name = Text(default=None)
     description = Text()
     attributes = JSONB()
@@ -28,8 +30,8 @@ class ProductSheet(Table, tablename="product_sheet", db=DB):
 
 class Offer(Table, tablename="offer", db=DB):
     id = UUID(primary_key=True)
-    product_sheet_id = UUID(default=None)
-    supplier_id = UUID(default=None)
+    product_sheet = ForeignKey(ProductSheet, db_column_name="product_sheet_id", null=False)
+    supplier = ForeignKey(Supplier, db_column_name="supplier_id", null=False)
     brand = Text()
     description = Text()
     status = Varchar(length=8, default="active")  # active | paused
