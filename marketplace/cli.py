@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "payments": "marketplace.payments.cli:payments",
     "export": "marketplace.oversight.cli:export",
     "redflags": "marketplace.oversight.redflags.cli:redflags",
+    "ocds": "marketplace.oversight.imports.cli:ocds",
 }
 
 

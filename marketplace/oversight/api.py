@@ -28,6 +28,7 @@ from marketplace.oversight import policy as policy_mod
 from marketplace.oversight import schemas as s
 from marketplace.oversight.awards import export
 from marketplace.oversight.awards import service as history
+from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
 from marketplace.oversight.redflags import service as redflags
 from marketplace.oversight.stages import service as stages
@@ -241,6 +242,12 @@ async def tender_audit(
     return AuditEventPage(items=items, next_cursor=str(rows[-1]["id"]) if more and rows else None)
 
 
+@get("/api/v1/oversight/publishers", tags=TAGS,
+     summary="OCDS publishers whose processes are here (ours and imported), with counts and last import (public)")
+async def list_publishers() -> list[s.PublisherRead]:
+    return await imports.public_publishers()
+
+
 # --- OCDS -----------------------------------------------------------------------------------------------
 
 def _plain(ident: str, message: str) -> None:
@@ -300,6 +307,6 @@ async def ocds_bulk_file(name: FromPath[str], settings: SettingsDep) -> File:
     return File(path=path, filename=name, media_type="application/gzip")
 
 
-ROUTES = [list_awards, award_aggregates, award_concentration, export_awards, red_flags, tender_red_flags,
-          stage_times, list_alarms, agency_notifications, tender_audit, ocds_releases, ocds_release, ocds_record,
-          ocds_bulk_list, ocds_bulk_file]
+ROUTES = [list_publishers, list_awards, award_aggregates, award_concentration, export_awards, red_flags,
+          tender_red_flags, stage_times, list_alarms, agency_notifications, tender_audit, ocds_releases, ocds_release,
+          ocds_record, ocds_bulk_list, ocds_bulk_file]

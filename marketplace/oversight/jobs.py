@@ -8,8 +8,11 @@ from typing import Any
 
 from arq import cron
 
+from marketplace.core.db import unit_of_work
 from marketplace.core.transactions import own_transaction
 from marketplace.oversight import consumers  # noqa: F401  (registers the outbox consumers)
+from marketplace.oversight.imports import harvest
+from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
 from marketplace.oversight.stages import service as stages
 
@@ -27,10 +30,22 @@ async def ocds_bulk(ctx: dict[str, Any]) -> int:
     return len(await publisher.write_bulk(ctx["settings"]))
 
 
+@own_transaction  # one transaction per harvested page with its cursor: a failed page must not undo the others
+async def ocds_harvest(ctx: dict[str, Any]) -> int:
+    """Harvest the OCDS feeds that are due (own transactions: one per page with its cursor, see harvest.py),
+    then compile any of our own processes that has no compiled release yet. Returns new releases."""
+    results = await harvest.harvest_due(ctx["settings"])
+    async with unit_of_work():
+        await imports.backfill_own()
+    return sum(r.releases_new for r in results)
+
+
 FUNCTIONS: list = []
 CRONS: list = [
     cron(stage_alarms, name="oversight_stage_alarms", minute={3, 18, 33, 48}, second=11, run_at_startup=True,
          timeout=300, keep_result=0, max_tries=1),
+    cron(ocds_harvest, name="oversight_ocds_harvest", minute=set(range(0, 60, 5)), second=41, run_at_startup=False,
+         timeout=3600, keep_result=0, max_tries=1),
     cron(ocds_bulk, name="oversight_ocds_bulk", minute={7}, second=23, run_at_startup=True, timeout=1800,
          keep_result=0, max_tries=1),
 ]

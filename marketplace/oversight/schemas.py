@@ -143,3 +143,18 @@ class BulkFile(msgspec.Struct):
     size: int
     sha256: str
     url: str
+
+
+class PublisherRead(msgspec.Struct):
+    """An OCDS publisher whose contracting processes are here: ours ("Mercado Abierto", `own`) or imported."""
+
+    slug: str
+    name: str
+    uri: str
+    ocid_prefixes: list[str]
+    own: bool
+    processes: int
+    releases: int
+    last_import_at: datetime | None
+    harvested: bool  # has a feed that is harvested on a schedule
+    last_harvest_at: datetime | None

@@ -67,6 +67,7 @@ SQL_ONLY_COLUMNS: dict[tuple[str, str], str] = {
                         "reads it in SQL for its commit-order watermark",
     ("outbox_cursor", "last_txid"): "xid8, the drain's watermark, written and compared in SQL only",
     ("ocds_release", "txid"): "xid8 (pg_current_xact_id()): the release feed pages by commit order in SQL",
+    ("ocds_compiled", "txid"): "xid8 (pg_current_xact_id()): the compiled feed pages by commit order in SQL",
     ("search_offer", "tsv"): "tsvector GENERATED from `doc`: piccolo has no tsvector type and must never write "
                              "a generated column; the PostgreSQL search backend reads it in SQL",
     ("search_offer", "name_tsv"): "tsvector GENERATED from `doc` (see search_offer.tsv)",

@@ -21,7 +21,6 @@ import json
 import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,6 +30,8 @@ import msgspec
 from marketplace.core import clock, db, outbox
 from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.oversight.imports import domain as import_domain
+from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import build
 
 VERSION = "1.1"
@@ -74,13 +75,20 @@ async def publish(events: list[outbox.OutboxEvent]) -> None:
     from then until it commits it holds back every consumer's watermark (the outbox's and this feed's)."""
     rows = [row for ev in events if (row := await _release_row(ev)) is not None]
     if rows:
-        await db.execute(
+        stored = await db.fetch(
             "INSERT INTO ocds_release (release_id, ocid, tender_id, tags, date, source_event, data)"
             " SELECT r.id, r.ocid, r.tender_id, string_to_array(r.tags, ','), r.date, r.source_event, r.data::jsonb"
             " FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[], $7::text[])"
             "   AS r(id, ocid, tender_id, tags, date, source_event, data)"
-            " ON CONFLICT (release_id) DO NOTHING",
+            " ON CONFLICT (release_id) DO NOTHING RETURNING release_id",
             *(list(col) for col in zip(*rows, strict=True)))
+        # Our processes join imported ones in ocds_compiled (one compiled release per ocid), in this transaction.
+        new_ids = {r["release_id"] for r in stored}
+        new: dict[str, list[Any]] = {}
+        for row in rows:
+            if row[0] in new_ids:
+                new.setdefault(row[1], []).append(decode(row[6]))
+        await imports.compile_own(new)
 
 
 async def _release_row(ev: outbox.OutboxEvent) -> tuple[str, str, UUID, str, Any, int, str] | None:
@@ -163,11 +171,9 @@ async def get_release(release_id: str) -> Any:
 SCHEMA_PATH = Path(__file__).with_name("release-schema.json")
 
 
-@lru_cache(maxsize=1)
 def merger() -> Any:
-    import ocdsmerge
-
-    return ocdsmerge.Merger(schema=json.loads(SCHEMA_PATH.read_text()))
+    """ocdsmerge with the bundled schema (one instance, shared with the importer)."""
+    return import_domain.merger()
 
 
 async def releases_of(ocid: str) -> list[Any]:
