@@ -90,7 +90,7 @@ async def load_core(url: str, *, scale: float, seed: int) -> dict[str, int]:
         await _copy(conn, "app_user", ["id", "organisation_id", "email", "password_hash", "roles"], users)
         await _copy(conn, "supplier", ["organisation_id", "ruc", "legal_name", "ubigeo", "person_type", "mype",
                                        "status"],
-                    [(o[0], o[2], o[3], o[4], "juridica", rng.random() < 0.6, "active")
+                    [(o[0], o[2], o[3], o[4], "company", rng.random() < 0.6, "active")
                      for o in orgs if o[1] == "supplier"])
         by_region: dict[str, list[uuid.UUID]] = {}
         for s, r in suppliers:

@@ -70,7 +70,7 @@ async def make_parties(conn: asyncpg.Connection, keys, *, suppliers: int, seed: 
         ubigeo = REGION_UBIGEOS[i % len(REGION_UBIGEOS)]
         orgs.append((org, "supplier", ruc, f"Proveedor bench {ruc}", ubigeo))
         users.append((user, org, f"bidder-{user}@bench.pe", "x", ["bidder"]))
-        sups.append((org, ruc, f"Proveedor bench {ruc}", ubigeo, "juridica", i % 3 == 0, "active"))
+        sups.append((org, ruc, f"Proveedor bench {ruc}", ubigeo, "company", i % 3 == 0, "active"))
     await conn.copy_records_to_table("organisation", records=orgs, columns=["id", "kind", "ruc", "name", "ubigeo"])
     await conn.copy_records_to_table("app_user", records=users,
                                      columns=["id", "organisation_id", "email", "password_hash", "roles"])

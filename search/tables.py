@@ -8,23 +8,23 @@ from marketplace.core.db import DB
 
 
 class SearchOffer(Table, tablename="search_offer", db=DB):
-    id = Text(primary_key=True)
-    offer_id = Text()
-    supplier_id = Text()
-    region = Varchar(length=2)
-    supplier_ubigeo = Varchar(length=6)
-    supplier_province = Varchar(length=4)
-    supplier_region = Varchar(length=2)
+    id = Text(primary_key=True, default=None)
+    offer_id = Text(default=None)
+    supplier_id = Text(default=None)
+    region = Varchar(length=2, default=None)
+    supplier_ubigeo = Varchar(length=6, default=None)
+    supplier_province = Varchar(length=4, default=None)
+    supplier_region = Varchar(length=2, default=None)
     classification = Text()
     family = Text()
-    price_cents = BigInt()
-    delivery_days = Integer()
-    doc = JSONB()
-    digest = Text()
+    price_cents = BigInt(default=None)
+    delivery_days = Integer(default=None)
+    doc = JSONB(default=None)
+    digest = Text(default=None)
 
 
 class SearchTender(Table, tablename="search_tender", db=DB):
-    id = Text(primary_key=True)
+    id = Text(primary_key=True, default=None)
     region = Varchar(length=2)
     province = Varchar(length=4)
     ubigeo = Varchar(length=6)
@@ -32,12 +32,13 @@ class SearchTender(Table, tablename="search_tender", db=DB):
     category = Text()
     state = Text()
     classification = Text()
-    closing_ts = BigInt(null=True)
-    doc = JSONB()
-    digest = Text()
+    closing_ts = BigInt(null=True, default=None)
+    doc = JSONB(default=None)
+    digest = Text(default=None)
 
 
+# The real key is (kind, word); `kind` stands in for piccolo, which needs a one-column primary key.
 class SearchVocabulary(Table, tablename="search_vocabulary", db=DB):
-    kind = Text()
-    word = Text()
-    ndoc = Integer()
+    kind = Text(primary_key=True, default=None)
+    word = Text(default=None)
+    ndoc = Integer(default=1)

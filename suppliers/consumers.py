@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from marketplace.core import db, outbox
+from marketplace.core import outbox
 from marketplace.core.actor import SYSTEM
 from suppliers import service
 from suppliers.domain import Status
+from suppliers.tables import Supplier
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ REGISTRY_FEE_CONSUMER = "suppliers.registry_fee"
 async def registry_fee_paid(events: list[outbox.OutboxEvent]) -> None:
     for ev in events:
         org_id = UUID(str(ev.payload.get("supplier_org_id") or ev.aggregate_id))
-        row = await db.fetchrow("SELECT status FROM supplier WHERE organisation_id = $1", org_id)
+        row = await Supplier.select(Supplier.status).where(Supplier.organisation_id == org_id).first()
         if row is None:
             log.warning("registry fee paid by %s, which is not in the supplier registry", org_id)
             continue

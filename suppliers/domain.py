@@ -4,10 +4,10 @@ RUC prefixes (SUNAT): python-stdnum's `stdnum.pe.ruc` accepts 10, 15, 17 and 20,
 
 | prefix | who | person_type |
 | --- | --- | --- |
-| 10 | a natural person with a DNI (the DNI follows) | natural |
-| 15 | a natural person without a DNI: foreigners with carné de extranjería or passport, non-domiciled | natural |
-| 17 | a natural person with another identity document (rare; older registrations) | natural |
-| 20 | a legal person (empresa, asociación, entidad) | juridica |
+| 10 | a natural person (persona natural) with a DNI (the DNI follows) | individual |
+| 15 | a natural person without a DNI: foreigners with carné de extranjería or passport, non-domiciled | individual |
+| 17 | a natural person with another identity document (rare; older registrations) | individual |
+| 20 | a legal person (persona jurídica: empresa, asociación, entidad) | company |
 
 16 is not accepted: SUNAT issues no RUC with it to suppliers, and stdnum refuses it as well.
 """
@@ -26,6 +26,11 @@ from marketplace.core.i18n import N_
 
 NATURAL_PREFIXES = ("10", "15", "17")
 LEGAL_PREFIXES = ("20",)
+
+
+class PersonType(StrEnum):
+    COMPANY = "company"  # persona jurídica
+    INDIVIDUAL = "individual"  # persona natural
 
 
 class Status(StrEnum):
@@ -76,8 +81,8 @@ class StatusTransitionNotAllowed(Conflict):
     title = N_("This status change is not allowed")
 
 
-def validate_ruc(value: str) -> tuple[str, str]:
-    """The compact RUC and its person_type ('natural' or 'juridica'); InvalidInput naming the rule broken."""
+def validate_ruc(value: str) -> tuple[str, PersonType]:
+    """The compact RUC and its person_type (company or individual); InvalidInput naming the rule broken."""
     try:
         number = stdnum_ruc.validate(value)
     except InvalidLength:
@@ -90,7 +95,7 @@ def validate_ruc(value: str) -> tuple[str, str]:
             field="ruc", rule="prefix") from None
     except InvalidChecksum:
         raise InvalidInput(N_("The RUC's check digit is wrong"), field="ruc", rule="check_digit") from None
-    return number, ("juridica" if number[:2] in LEGAL_PREFIXES else "natural")
+    return number, (PersonType.COMPANY if number[:2] in LEGAL_PREFIXES else PersonType.INDIVIDUAL)
 
 
 # UNSPSC (2 to 8 digits: segment, family, class, commodity) or CPV ("30192000-1").

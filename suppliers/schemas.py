@@ -72,16 +72,19 @@ class ContactRead(msgspec.Struct):
     phone: str
 
 
+PersonTypeName = Literal["company", "individual"]
+
+
 class SupplierRead(msgspec.Struct):
     id: UUID
     ruc: str
     legal_name: str
-    person_type: str
+    person_type: PersonTypeName  # company (persona jurídica, RUC 20...) or individual (persona natural)
     ubigeo: str
     region: str
     place: str
     mype: bool
-    status: str
+    status: StatusName
     status_reason: str
     suspended_until: datetime | None
     categories: list[str]
@@ -91,8 +94,8 @@ class SupplierRead(msgspec.Struct):
 
 
 class StatusChangeRead(msgspec.Struct):
-    from_status: str
-    to_status: str
+    from_status: StatusName
+    to_status: StatusName
     reason: str
     suspended_until: datetime | None
     changed_at: datetime

@@ -4,8 +4,10 @@ thousand offers priced per region (cheapest and fastest at home, dearer and slow
 local-first search has something to show. Also a purchase order or two and a tender alert subscription.
 
 Registered in marketplace/seed.py SEEDERS as "suppliers.seed:seed". Deterministic: every choice comes from
-`demo.rng` (offer ids too); registrations go through the registry's service, offers are written in bulk
-(one statement per table) and then announced on the outbox for search like any other offer.
+`demo.rng` (offer ids too); registrations go through the registry's service, catalogues, product sheets and
+the alert through piccolo, and the three thousand offers in bulk (one COPY-like statement per table: row
+by row they would take most of the seed's time), then announced on the outbox for search like any other
+offer.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import msgspec
-
 from marketplace.core import audit, clock, db, geo
 from marketplace.core.actor import SYSTEM, Actor
 from marketplace.core.demo import Account
 from suppliers import service
+from suppliers.alerts.tables import AlertSubscription
 from suppliers.catalog import events
-from suppliers.schemas import AdminUser, Contact, SupplierCreate
+from suppliers.catalog.tables import Catalog, ProductSheet
+from suppliers.domain import PersonType, Status
+from suppliers.schemas import AdminUser, Contact, SupplierCreate, SupplierRead
+from suppliers.tables import Supplier
 
 SUPPLIERS_PER_REGION = 4
 DOMAIN = "demo.mercado-abierto.pe"
@@ -106,21 +110,20 @@ async def _enrol_existing(demo: Any) -> None:
     """Registry rows for the supplier organisations seed_core made (they have no supplier row yet)."""
     now = clock.now()
     for org in demo.orgs.get("supplier", []):
-        if await db.fetchrow("SELECT 1 FROM supplier WHERE organisation_id = $1", org.id):
+        if await Supplier.exists().where(Supplier.organisation_id == org.id):
             continue
-        person_type = "natural" if (org.ruc or "").startswith(("10", "15", "17")) else "juridica"
-        email = f"contacto.{org.ruc}@{DOMAIN}"
-        await db.execute(
-            "INSERT INTO supplier (organisation_id, ruc, legal_name, ubigeo, person_type, mype, status,"
-            " status_reason, contact_name, contact_email, registered_at, status_changed_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, 'active', 'demo', $7, $8, $9, $9, $9)",
-            org.id, org.ruc, org.name, org.ubigeo or "150101", person_type, demo.rng.random() < 0.6,
-            demo.person(), email, now)
+        individual = (org.ruc or "").startswith(("10", "15", "17"))
+        await Supplier.insert(Supplier(
+            organisation_id=org.id, ruc=org.ruc, legal_name=org.name, ubigeo=org.ubigeo or "150101",
+            person_type=(PersonType.INDIVIDUAL if individual else PersonType.COMPANY).value,
+            mype=demo.rng.random() < 0.6, status=Status.ACTIVE.value, status_reason="demo",
+            contact_name=demo.person(), contact_email=f"contacto.{org.ruc}@{DOMAIN}", registered_at=now,
+            status_changed_at=now, updated_at=now))
         await audit.record(actor=SYSTEM, action="supplier.registered", entity_type="supplier", entity_id=org.id,
                            data={"ruc": org.ruc, "seed": True})
 
 
-async def _register_regional(demo: Any) -> list[dict[str, Any]]:
+async def _register_regional(demo: Any) -> list[SupplierRead]:
     """SUPPLIERS_PER_REGION suppliers domiciled in each of the 25 regions (the first in the capital)."""
     created = []
     n = 0
@@ -136,35 +139,33 @@ async def _register_regional(demo: Any) -> list[dict[str, Any]]:
                 ruc = demo.ruc("10")
             else:
                 province = geo.province(place.code)
-                town = province.display_name if demo.rng.random() < 0.5 else region.display_name
+                town = province.display_name if province and demo.rng.random() < 0.5 else region.display_name
                 name = (f"{demo.rng.choice(PREFIXES)} {town}"
                         f" {demo.rng.choice(SUFFIXES)}")
                 ruc = demo.ruc("20")
             email = f"proveedor{n:03d}@{DOMAIN}"
-            row = await service.register(actor=Actor(), data=SupplierCreate(
+            registration = await service.register(actor=Actor(), data=SupplierCreate(
                 ruc=ruc, legal_name=name, ubigeo=place.code, mype=demo.rng.random() < 0.6,
                 contact=Contact(name=demo.person() if not natural else name, email=email,
                                 phone=f"9{demo.rng.randrange(10_000_000, 99_999_999)}"),
                 admin=AdminUser(email=email, password=demo.password, full_name=demo.person()),
                 categories=[]))
-            created.append(row)
+            created.append(registration.supplier)
             if i == 0:
                 demo.accounts.append(Account(email=email, organisation=name, roles=("supplier_admin", "bidder")))
     return created
 
 
 async def _catalogues(demo: Any) -> list[dict[str, Any]]:
-    encoder = msgspec.json.Encoder()
     sheets = []
     now = clock.now()
     for code, name, description, products in CATALOGUES:
-        cat = await db.fetchrow("INSERT INTO catalog (code, name, description, created_at) VALUES ($1, $2, $3, $4)"
-                                " RETURNING id", code, name, description, now)
+        (cat,) = await Catalog.insert(Catalog(code=code, name=name, description=description, created_at=now)).returning(
+            Catalog.id)
         for pname, unspsc, unit, price, attributes in products:
-            row = await db.fetchrow(
-                "INSERT INTO product_sheet (catalog_id, name, attributes, classification_code, unit, created_at)"
-                " VALUES ($1, $2, $3::jsonb, $4, $5, $6) RETURNING id", cat["id"], pname,
-                encoder.encode(attributes).decode(), unspsc, unit, now)
+            (row,) = await ProductSheet.insert(ProductSheet(
+                catalog=cat["id"], name=pname, attributes=attributes, classification_code=unspsc, unit=unit,
+                created_at=now)).returning(ProductSheet.id)
             sheets.append({"id": row["id"], "catalog": code, "base": price, "code": unspsc})
         await audit.record(actor=SYSTEM, action="catalog.created", entity_type="catalog", entity_id=cat["id"],
                            data={"code": code, "seed": True})
@@ -224,15 +225,15 @@ async def _offers(demo: Any, supplier_ids: list[tuple[Any, str]], sheets: list[d
 async def seed(demo: Any) -> None:
     await _enrol_existing(demo)
     regional = await _register_regional(demo)
-    for row in regional:
-        await service.approve_registration(actor=SYSTEM, org_id=row["organisation_id"], reason="demo: fee paid")
+    for sup in regional:
+        await service.approve_registration(actor=SYSTEM, org_id=sup.id, reason="demo: fee paid")
     # a little variety in the registry: one suspended, two still pending payment
-    suspended = regional[5]["organisation_id"]
+    suspended = regional[5].id
     await service.change_status(actor=SYSTEM, org_id=suspended, status="suspended",
                                 reason="Sanción del Tribunal de Contrataciones (demostración)",
                                 until=clock.now() + timedelta(days=120))
     sheets = await _catalogues(demo)
-    all_suppliers = await db.fetch("SELECT organisation_id, ubigeo FROM supplier ORDER BY ruc")
+    all_suppliers = await Supplier.select(Supplier.organisation_id, Supplier.ubigeo).order_by(Supplier.ruc)
     count = await _offers(demo, [(r["organisation_id"], r["ubigeo"]) for r in all_suppliers], sheets)
     for r in all_suppliers:
         await events.emit_supplier_offers(supplier_id=r["organisation_id"], change="created")
@@ -246,10 +247,10 @@ async def seed(demo: Any) -> None:
             mype=True, contact=Contact(name=demo.person(), email=email),
             admin=AdminUser(email=email, password=demo.password))))
     # a tender alert for the first Cusco supplier
-    cusco = next(r for r in regional if r["ubigeo"].startswith("08"))
-    await db.execute(
-        "INSERT INTO alert_subscription (supplier_id, name, classification_prefixes, region_codes, email, created_at)"
-        " VALUES ($1, 'Cómputo en el sur', '{4321}', '{08,03,21}', $2, $3)",
-        cusco["organisation_id"], cusco["contact_email"], clock.now())
+    cusco = next(s for s in regional if s.ubigeo.startswith("08"))
+    assert cusco.contact is not None
+    await AlertSubscription.insert(AlertSubscription(
+        supplier_id=cusco.id, name="Cómputo en el sur", classification_prefixes=["4321"],
+        region_codes=["08", "03", "21"], email=cusco.contact.email, created_at=clock.now()))
     demo.extra["suppliers"] = {"regional": len(regional), "offers": count,
-                               "suspended": suspended, "pending": [p["organisation_id"] for p in pending]}
+                               "suspended": suspended, "pending": [p.supplier.id for p in pending]}

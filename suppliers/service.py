@@ -14,21 +14,29 @@ Called by other domains (keyword-only, no actor: they are internal checks on pub
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from piccolo.columns import Column
+from piccolo.columns.combination import Or, WhereRaw
+from piccolo.query.functions.string import Lower
 
-from marketplace.core import audit, clock, db, geo, outbox
+from marketplace.core import audit, clock, geo, outbox
 from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated, require_member
 from marketplace.core.auth import service as auth
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
-from suppliers import domain
+from marketplace.core.tables import Organisation, User
+from suppliers import domain, queries
+from suppliers.catalog import events as offer_events
 from suppliers.domain import Status
-from suppliers.schemas import SupplierCreate, SupplierUpdate
+from suppliers.schemas import ContactRead, StatusChangeRead, SupplierCreate, SupplierPage, SupplierRead, SupplierUpdate
+from suppliers.tables import Supplier, SupplierStatusChange
 
 TOPIC_REGISTERED = "supplier.registered"
 TOPIC_STATUS_CHANGED = "supplier.status_changed"
@@ -53,34 +61,46 @@ class SupplierStanding(msgspec.Struct, frozen=True):
         return self.status == Status.ACTIVE
 
 
-_COLUMNS = ("s.organisation_id, s.ruc, s.legal_name, s.ubigeo, s.person_type, s.mype, s.status, s.status_reason,"
-            " s.suspended_until, s.contact_name, s.contact_email, s.contact_phone, s.categories,"
-            " s.registered_at, s.status_changed_at, s.updated_at")
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A new registry entry (as its own administrator sees it) and that administrator's user id."""
+
+    supplier: SupplierRead
+    admin_user_id: UUID
 
 
-def _standing(row: dict[str, Any]) -> SupplierStanding:
-    status = domain.effective_status(row["status"], row["suspended_until"], clock.now())
+_STANDING_COLUMNS = (Supplier.organisation_id, Supplier.ruc, Supplier.legal_name, Supplier.ubigeo, Supplier.mype,
+                     Supplier.status, Supplier.person_type, Supplier.suspended_until)
+
+
+def _standing(row: queries.StandingRow) -> SupplierStanding:
+    status = domain.effective_status(row.status, row.suspended_until, clock.now())
     return SupplierStanding(
-        org_id=row["organisation_id"], ruc=row["ruc"], legal_name=row["legal_name"], ubigeo=row["ubigeo"],
-        mype=row["mype"], status=status.value, person_type=row["person_type"],
-        suspended_until=row["suspended_until"] if status is Status.SUSPENDED else None)
+        org_id=row.organisation_id, ruc=row.ruc, legal_name=row.legal_name, ubigeo=row.ubigeo, mype=row.mype,
+        status=status.value, person_type=row.person_type,
+        suspended_until=row.suspended_until if status is Status.SUSPENDED else None)
 
 
 async def require_good_standing(*, org_id: UUID) -> SupplierStanding:
     """The supplier, if it may bid and sell now; else a SupplierNotInGoodStanding error (403)."""
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM supplier s WHERE s.organisation_id = $1 FOR SHARE", org_id)
-    check_standing(row)
-    assert row is not None
+    row = await queries.standing_for_share(org_id)
+    if row is None:
+        raise domain.SupplierNotRegistered(N_("The organisation is not in the supplier registry"))
+    _raise_unless_active(row.status, row.suspended_until, clock.now())
     return _standing(row)
 
 
-def check_standing(row: dict[str, Any] | None, now: datetime | None = None) -> None:
+def check_standing(row: Mapping[str, Any] | None, now: datetime | None = None) -> None:
     """Raise the SupplierNotInGoodStanding error (403) for a supplier row (`status`, `suspended_until`; None:
     not registered) that may not bid or sell at `now` (default: the clock's now)."""
     if row is None or row["status"] is None:
         raise domain.SupplierNotRegistered(N_("The organisation is not in the supplier registry"))
-    status = domain.effective_status(row["status"], row["suspended_until"], now or clock.now())
-    error = domain.standing_error(status, row["suspended_until"] if status is Status.SUSPENDED else None)
+    _raise_unless_active(row["status"], row["suspended_until"], now or clock.now())
+
+
+def _raise_unless_active(status_name: str, suspended_until: datetime | None, now: datetime) -> None:
+    status = domain.effective_status(status_name, suspended_until, now)
+    error = domain.standing_error(status, suspended_until if status is Status.SUSPENDED else None)
     if error is not None:
         raise error
 
@@ -91,17 +111,24 @@ def good_standing_sql(alias: str, now: str) -> str:
     return domain.good_standing_sql(alias, now)
 
 
+def good_standing_where(status: Column, suspended_until: Column, now: datetime) -> Or:
+    """The same rule as a piccolo condition on a supplier's `status` and `suspended_until` columns (reached
+    through a join, e.g. `Offer.supplier._.status`)."""
+    return (status == Status.ACTIVE.value) | ((status == Status.SUSPENDED.value) & (suspended_until <= now))
+
+
 async def get_supplier(*, org_id: UUID) -> SupplierStanding:
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM supplier s WHERE s.organisation_id = $1", org_id)
+    row = await Supplier.select(*_STANDING_COLUMNS).where(Supplier.organisation_id == org_id).first()
     if row is None:
         raise NotFound(N_("Supplier not found"))
-    return _standing(row)
+    return _standing(msgspec.convert(row, queries.StandingRow))
 
 
 async def get_suppliers(*, org_ids: list[UUID]) -> dict[UUID, SupplierStanding]:
-    rows = await db.fetch(f"SELECT {_COLUMNS} FROM supplier s WHERE s.organisation_id = ANY($1::uuid[])",
-                          list(org_ids))
-    return {r["organisation_id"]: _standing(r) for r in rows}
+    if not org_ids:
+        return {}
+    rows = await Supplier.select(*_STANDING_COLUMNS).where(Supplier.organisation_id.is_in(list(org_ids)))
+    return {r.organisation_id: _standing(r) for r in msgspec.convert(rows, list[queries.StandingRow])}
 
 
 # ---------------------------------------------------------------------------------------------- registration
@@ -120,16 +147,16 @@ def _categories(codes: list[str]) -> list[str]:
     return sorted(set(codes))
 
 
-async def register(*, actor: Actor, data: SupplierCreate) -> dict[str, Any]:
+async def register(*, actor: Actor, data: SupplierCreate) -> Registration:
     """Public self-registration: the organisation, its pending registry entry and its first administrator."""
     ruc, person_type = domain.validate_ruc(data.ruc)
     ubigeo = _check_ubigeo(data.ubigeo)
     legal_name = " ".join(data.legal_name.split())
     if not legal_name:
         raise InvalidInput(N_("The legal name is empty"), field="legal_name", rule="required")
-    if await db.fetchrow("SELECT 1 FROM organisation WHERE ruc = $1", ruc):
+    if await Organisation.exists().where(Organisation.ruc == ruc):
         raise Conflict(N_("RUC {ruc} is already registered"), field="ruc", rule="unique", params={"ruc": ruc})
-    if await db.fetchrow("SELECT 1 FROM app_user WHERE lower(email) = lower($1)", data.admin.email):
+    if await User.exists().where(Lower(User.email) == Lower(data.admin.email)):
         raise Conflict(N_("A user with this email already exists"), field="admin.email", rule="unique")
     now = clock.now()
     try:
@@ -143,22 +170,18 @@ async def register(*, actor: Actor, data: SupplierCreate) -> dict[str, Any]:
                            rule="unique") from None
         raise Conflict(N_("RUC {ruc} is already registered"), field="ruc", rule="unique",
                        params={"ruc": ruc}) from None
-    await db.execute(
-        "INSERT INTO supplier (organisation_id, ruc, legal_name, ubigeo, person_type, mype, status,"
-        " contact_name, contact_email, contact_phone, categories, registered_at, status_changed_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, $11, $11, $11)",
-        org_id, ruc, legal_name, ubigeo, person_type, data.mype, data.contact.name, data.contact.email,
-        data.contact.phone, _categories(data.categories), now,
-    )
+    await Supplier.insert(Supplier(
+        organisation_id=org_id, ruc=ruc, legal_name=legal_name, ubigeo=ubigeo, person_type=person_type.value,
+        mype=data.mype, status=Status.PENDING.value, contact_name=data.contact.name,
+        contact_email=data.contact.email, contact_phone=data.contact.phone, categories=_categories(data.categories),
+        registered_at=now, status_changed_at=now, updated_at=now))
     who = Actor(user_id=user_id, org_id=org_id, org_kind="supplier", roles=frozenset({"supplier_admin"}),
                 via=actor.via)
     await audit.record(actor=who, action="supplier.registered", entity_type="supplier", entity_id=org_id,
                        data={"ruc": ruc, "legal_name": legal_name, "ubigeo": ubigeo, "mype": data.mype})
     await outbox.emit(topic=TOPIC_REGISTERED, aggregate_type="supplier", aggregate_id=org_id,
                       payload={"supplier_org_id": str(org_id), "ruc": ruc, "status": Status.PENDING.value})
-    row = await _row(org_id)
-    assert row is not None
-    return {**row, "admin_user_id": user_id}
+    return Registration(supplier=_read(await _row(org_id), who), admin_user_id=user_id)
 
 
 # ---------------------------------------------------------------------------------------------- reads
@@ -171,106 +194,116 @@ def _can_see_pending(actor: Actor, org_id: UUID) -> bool:
     return actor.member_of(org_id) or actor.org_kind in ("oversight", "platform")
 
 
-async def _row(org_id: UUID) -> dict[str, Any] | None:
-    return await db.fetchrow(f"SELECT {_COLUMNS} FROM supplier s WHERE s.organisation_id = $1", org_id)
+def _read(row: Mapping[str, Any], actor: Actor) -> SupplierRead:
+    """The registry entry as `actor` may see it (the contact only for the supplier itself, agencies,
+    oversight and the platform)."""
+    org_id = row["organisation_id"]
+    contact = None
+    if can_see_contact(actor, org_id):
+        contact = ContactRead(name=row["contact_name"], email=row["contact_email"], phone=row["contact_phone"])
+    return SupplierRead(
+        id=org_id, ruc=row["ruc"], legal_name=row["legal_name"], person_type=row["person_type"],
+        ubigeo=row["ubigeo"], region=row["ubigeo"][:2], place=geo.display_name(row["ubigeo"]), mype=row["mype"],
+        status=row["status"], status_reason=row["status_reason"], suspended_until=row["suspended_until"],
+        categories=list(row["categories"]), registered_at=row["registered_at"],
+        status_changed_at=row["status_changed_at"], contact=contact)
 
 
-async def read_supplier(*, actor: Actor, org_id: UUID) -> dict[str, Any]:
-    """The registry entry. Public for registered suppliers (the registry and its sanctions are public);
+async def _row(org_id: UUID) -> dict[str, Any]:
+    row = await Supplier.select().where(Supplier.organisation_id == org_id).first()
+    if row is None:
+        raise NotFound(N_("Supplier not found"))
+    return row
+
+
+async def _visible_row(actor: Actor, org_id: UUID) -> dict[str, Any]:
+    """The row, if `actor` may see it: registered suppliers are public (the registry and its sanctions are);
     a pending registration only to itself, oversight and the platform."""
-    row = await _row(org_id)
+    row = await Supplier.select().where(Supplier.organisation_id == org_id).first()
     if row is None or (row["status"] == Status.PENDING and not _can_see_pending(actor, org_id)):
         raise NotFound(N_("Supplier not found"))
     return row
 
 
+async def read_supplier(*, actor: Actor, org_id: UUID) -> SupplierRead:
+    """The registry entry. Public for registered suppliers (the registry and its sanctions are public);
+    a pending registration only to itself, oversight and the platform."""
+    return _read(await _visible_row(actor, org_id), actor)
+
+
 async def list_suppliers(*, actor: Actor, status: str | None = None, region: str | None = None,
                          category: str | None = None, q: str | None = None, mype: bool | None = None,
-                         limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    where, args = [], []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
+                         limit: int = 50, offset: int = 0) -> SupplierPage:
+    where: list[Any] = []
     if status:
-        where.append(f"s.status = {arg(status)}")
+        where.append(Supplier.status == status)
     if not (actor.org_kind in ("oversight", "platform") or actor.via == "system"):
         # pending registrations are not public (a supplier sees its own)
-        where.append(f"(s.status <> 'pending' OR s.organisation_id = {arg(actor.org_id)}::uuid)"
-                     if actor.org_id else "s.status <> 'pending'")
+        public = Supplier.status != Status.PENDING.value
+        where.append(public | (Supplier.organisation_id == actor.org_id) if actor.org_id else public)
     if region:
-        where.append(f"left(s.ubigeo, 2) = {arg(region)}")
+        where.append(Supplier.ubigeo.like(region[:2] + "%"))
     if category:
         # a supplier supplying 4321 supplies 43211503; one supplying 43211503 matches a search for 4321
-        where.append(f"EXISTS (SELECT 1 FROM unnest(s.categories) c WHERE starts_with({arg(category)}, c)"
-                     f" OR starts_with(c, {arg(category)}))")
+        where.append(WhereRaw("EXISTS (SELECT 1 FROM unnest(supplier.categories) c"
+                              " WHERE starts_with({}, c) OR starts_with(c, {}))", category, category))
     if mype is not None:
-        where.append(f"s.mype = {arg(mype)}")
+        where.append(Supplier.mype == mype)
     if q:
-        where.append(f"(s.legal_name ILIKE {arg('%' + q.replace('%', '').replace('_', '') + '%')}"
-                     f" OR s.ruc = {arg(q.strip())})")
-    sql_where = (" WHERE " + " AND ".join(where)) if where else ""
-    total = (await db.fetchrow(f"SELECT count(*) AS n FROM supplier s{sql_where}", *args))["n"]
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM supplier s{sql_where} ORDER BY s.legal_name, s.organisation_id"
-        f" LIMIT {arg(limit)} OFFSET {arg(offset)}", *args)
-    return rows, total
+        pattern = "%" + q.replace("%", "").replace("_", "").replace("\\", "") + "%"
+        where.append(Supplier.legal_name.ilike(pattern) | (Supplier.ruc == q.strip()))
+    count, page = Supplier.count(), Supplier.select()
+    for condition in where:
+        count, page = count.where(condition), page.where(condition)
+    rows = await page.order_by(Supplier.legal_name, Supplier.organisation_id).limit(limit).offset(offset)
+    return SupplierPage(items=[_read(r, actor) for r in rows], total=await count, limit=limit, offset=offset)
 
 
-async def status_history(*, actor: Actor, org_id: UUID) -> list[dict[str, Any]]:
-    await read_supplier(actor=actor, org_id=org_id)
-    return await db.fetch(
-        "SELECT from_status, to_status, reason, suspended_until, changed_at FROM supplier_status_change"
-        " WHERE supplier_id = $1 ORDER BY id", org_id)
+async def status_history(*, actor: Actor, org_id: UUID) -> list[StatusChangeRead]:
+    await _visible_row(actor, org_id)
+    rows = await SupplierStatusChange.select(
+        SupplierStatusChange.from_status, SupplierStatusChange.to_status, SupplierStatusChange.reason,
+        SupplierStatusChange.suspended_until, SupplierStatusChange.changed_at,
+    ).where(SupplierStatusChange.supplier_id == org_id).order_by(SupplierStatusChange.id)
+    return msgspec.convert(rows, list[StatusChangeRead])
 
 
 # ---------------------------------------------------------------------------------------------- writes
 
-async def update_supplier(*, actor: Actor, org_id: UUID, data: SupplierUpdate) -> dict[str, Any]:
+async def update_supplier(*, actor: Actor, org_id: UUID, data: SupplierUpdate) -> SupplierRead:
     """The supplier's administrator (or a platform administrator) changes contact, categories, MYPE, domicile."""
     require(actor, ("supplier", "platform"), "supplier_admin", "admin")
     if actor.org_kind == "supplier":
         require_member(actor, org_id)
-    row = await db.fetchrow("SELECT organisation_id FROM supplier WHERE organisation_id = $1 FOR UPDATE", org_id)
-    if row is None:
+    locked = Supplier.select(Supplier.organisation_id).where(Supplier.organisation_id == org_id).lock_rows()
+    if await locked.first() is None:
         raise NotFound(N_("Supplier not found"))
-    sets, args, changed = [], [org_id], {}
-
-    def put(column: str, value: Any) -> None:
-        args.append(value)
-        sets.append(f"{column} = ${len(args)}")
-        changed[column] = value
-
+    changed: dict[Column | str, Any] = {}
     if data.contact is not None:
-        put("contact_name", data.contact.name)
-        put("contact_email", data.contact.email)
-        put("contact_phone", data.contact.phone)
+        changed[Supplier.contact_name] = data.contact.name
+        changed[Supplier.contact_email] = data.contact.email
+        changed[Supplier.contact_phone] = data.contact.phone
     if data.mype is not None:
-        put("mype", data.mype)
+        changed[Supplier.mype] = data.mype
     if data.categories is not None:
-        put("categories", _categories(data.categories))
+        changed[Supplier.categories] = _categories(data.categories)
     if data.ubigeo is not None:
-        put("ubigeo", _check_ubigeo(data.ubigeo))
-        await db.execute("UPDATE organisation SET ubigeo = $2 WHERE id = $1", org_id, data.ubigeo)
-    if sets:
-        put("updated_at", clock.now())
-        await db.execute(f"UPDATE supplier SET {', '.join(sets)} WHERE organisation_id = $1", *args)
+        changed[Supplier.ubigeo] = _check_ubigeo(data.ubigeo)
+        await Organisation.update({Organisation.ubigeo: data.ubigeo}).where(Organisation.id == org_id)
+    if changed:
+        names = {column._meta.name: value for column, value in changed.items() if isinstance(column, Column)}
+        await Supplier.update({**changed, Supplier.updated_at: clock.now()}).where(Supplier.organisation_id == org_id)
         await audit.record(actor=actor, action="supplier.updated", entity_type="supplier", entity_id=org_id,
-                           data={k: v for k, v in changed.items() if k != "updated_at"})
+                           data=names)
         await outbox.emit(topic=TOPIC_UPDATED, aggregate_type="supplier", aggregate_id=org_id,
-                          payload={"supplier_org_id": str(org_id), "fields": sorted(changed)})
-        if {"mype", "ubigeo"} & changed.keys():
-            from suppliers.catalog import events as offer_events
-
+                          payload={"supplier_org_id": str(org_id), "fields": sorted([*names, "updated_at"])})
+        if {"mype", "ubigeo"} & names.keys():
             await offer_events.emit_supplier_offers(supplier_id=org_id, change="supplier_updated")
-    result = await _row(org_id)
-    assert result is not None
-    return result
+    return _read(await _row(org_id), actor)
 
 
 async def change_status(*, actor: Actor, org_id: UUID, status: str, reason: str,
-                        until: datetime | None = None) -> dict[str, Any]:
+                        until: datetime | None = None) -> SupplierRead:
     """A registry decision: approve, suspend (until a date), reinstate or disqualify, with a reason.
 
     Only the platform's administrators and oversight bodies decide; approving a pending registration is the
@@ -294,8 +327,7 @@ async def change_status(*, actor: Actor, org_id: UUID, status: str, reason: str,
                                rule="future")
     elif until is not None:
         raise InvalidInput(N_("Only a suspension has an end date"), field="until", rule="forbidden")
-    row = await db.fetchrow("SELECT status, suspended_until FROM supplier WHERE organisation_id = $1 FOR UPDATE",
-                            org_id)
+    row = await Supplier.select(Supplier.status).where(Supplier.organisation_id == org_id).lock_rows().first()
     if row is None:
         raise NotFound(N_("Supplier not found"))
     current = Status(row["status"])
@@ -304,20 +336,18 @@ async def change_status(*, actor: Actor, org_id: UUID, status: str, reason: str,
         raise Forbidden(N_("Only the platform approves a registration (or the payment of the registry fee)"))
     domain.check_transition(current, new)
     await _set_status(actor=actor, org_id=org_id, current=current, new=new, reason=reason, until=until, now=now)
-    result = await _row(org_id)
-    assert result is not None
-    return result
+    return _read(await _row(org_id), actor)
 
 
 async def _set_status(*, actor: Actor, org_id: UUID, current: Status, new: Status, reason: str,
                       until: datetime | None, now: datetime) -> None:
-    await db.execute(
-        "UPDATE supplier SET status = $2, status_reason = $3, suspended_until = $4, status_changed_at = $5,"
-        " updated_at = $5 WHERE organisation_id = $1", org_id, new.value, reason, until, now)
-    await db.execute(
-        "INSERT INTO supplier_status_change (supplier_id, from_status, to_status, reason, suspended_until,"
-        " actor_user_id, actor_org_id, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        org_id, current.value, new.value, reason, until, actor.user_id, actor.org_id, now)
+    await Supplier.update({
+        Supplier.status: new.value, Supplier.status_reason: reason, Supplier.suspended_until: until,
+        Supplier.status_changed_at: now, Supplier.updated_at: now,
+    }).where(Supplier.organisation_id == org_id)
+    await SupplierStatusChange.insert(SupplierStatusChange(
+        supplier_id=org_id, from_status=current.value, to_status=new.value, reason=reason, suspended_until=until,
+        actor_user_id=actor.user_id, actor_org_id=actor.org_id, changed_at=now))
     await audit.record(actor=actor, action=f"supplier.status.{new.value}", entity_type="supplier",
                        entity_id=org_id, data={"from": current.value, "to": new.value, "reason": reason,
                                                "until": until.isoformat() if until else None})
@@ -326,13 +356,11 @@ async def _set_status(*, actor: Actor, org_id: UUID, current: Status, new: Statu
         "searchable": new is Status.ACTIVE, "suspended_until": until.isoformat() if until else None})
     was_visible, visible = current is Status.ACTIVE, new is Status.ACTIVE
     if was_visible != visible:
-        from suppliers.catalog import events as offer_events
-
         await offer_events.emit_supplier_offers(supplier_id=org_id,
                                                 change="supplier_" + new.value if not visible else "supplier_active")
 
 
-async def approve_registration(*, actor: Actor, org_id: UUID, reason: str = "registry fee paid") -> dict[str, Any]:
+async def approve_registration(*, actor: Actor, org_id: UUID, reason: str = "registry fee paid") -> SupplierRead:
     """Pending -> active: the registry fee was paid (payments, as the system actor) or the platform approves."""
     return await change_status(actor=actor, org_id=org_id, status=Status.ACTIVE.value, reason=reason)
 
@@ -341,9 +369,9 @@ async def end_due_suspensions(*, limit: int = 500) -> int:
     """Reinstate suppliers whose suspension has ended (the sweeper job); returns how many."""
     require_authenticated(SYSTEM)
     now = clock.now()
-    rows = await db.fetch(
-        "SELECT organisation_id FROM supplier WHERE status = 'suspended' AND suspended_until <= $1"
-        " ORDER BY suspended_until LIMIT $2 FOR UPDATE SKIP LOCKED", now, limit)
+    rows = await Supplier.select(Supplier.organisation_id).where(
+        (Supplier.status == Status.SUSPENDED.value) & (Supplier.suspended_until <= now),
+    ).order_by(Supplier.suspended_until).limit(limit).lock_rows(skip_locked=True)
     for r in rows:
         await _set_status(actor=SYSTEM, org_id=r["organisation_id"], current=Status.SUSPENDED, new=Status.ACTIVE,
                           reason="suspension ended", until=None, now=now)

@@ -1,4 +1,5 @@
-"""piccolo's view of the supplier registry tables (the DDL is SQL in migrations/)."""
+"""The supplier registry tables, column for column as migrations/ makes them (tests/core/test_tables_drift.py
+checks)."""
 
 from piccolo.columns import UUID, Array, BigSerial, Boolean, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -7,13 +8,13 @@ from marketplace.core.db import DB
 
 
 class Supplier(Table, tablename="supplier", db=DB):
-    organisation_id = UUID(primary_key=True)
-    ruc = Varchar(length=11)
-    legal_name = Text()
-    ubigeo = Varchar(length=6)
-    person_type = Varchar(length=10)  # natural | juridica
+    organisation_id = UUID(primary_key=True, default=None)
+    ruc = Varchar(length=11, default=None)
+    legal_name = Text(default=None)
+    ubigeo = Varchar(length=6, default=None)
+    person_type = Varchar(length=10, default=None)  # company | individual
     mype = Boolean()
-    status = Varchar(length=16)  # pending | active | suspended | disqualified
+    status = Varchar(length=16, default="pending")  # pending | active | suspended | disqualified
     status_reason = Text()
     suspended_until = Timestamptz(null=True, default=None)
     contact_name = Text()
@@ -27,14 +28,14 @@ class Supplier(Table, tablename="supplier", db=DB):
 
 class SupplierStatusChange(Table, tablename="supplier_status_change", db=DB):
     id = BigSerial(primary_key=True)
-    supplier_id = UUID()
-    from_status = Varchar(length=16)
-    to_status = Varchar(length=16)
-    reason = Text()
+    supplier_id = UUID(default=None)
+    from_status = Varchar(length=16, default=None)
+    to_status = Varchar(length=16, default=None)
+    reason = Text(default=None)
     suspended_until = Timestamptz(null=True, default=None)
-    actor_user_id = UUID(null=True)
-    actor_org_id = UUID(null=True)
-    changed_at = Timestamptz()
+    actor_user_id = UUID(null=True, default=None)
+    actor_org_id = UUID(null=True, default=None)
+    changed_at = Timestamptz(default=None)
 
 
 TABLES = [Supplier, SupplierStatusChange]

@@ -19,8 +19,7 @@ class AgencyController(Controller):
 
     @post("/", summary="Register an agency and its first administrator (platform admins)")
     async def create(self, data: JSONBody[AgencyCreate], actor: ActorDep) -> AgencyCreated:
-        row = await service.create_agency(actor=actor, data=data)
-        return AgencyCreated(**row)
+        return await service.create_agency(actor=actor, data=data)
 
     @get("/", summary="Agencies by name (public), one page at a time", security=[])
     async def list_agencies(
@@ -34,13 +33,11 @@ class AgencyController(Controller):
                                                 description="region code (2 digits) or any ubigeo in it")] = None,
         q: Annotated[str | None, QueryParameter(max_length=100, description="part of the name")] = None,
     ) -> AgencyPage:
-        rows, next_cursor = await service.list_agencies(actor=actor, limit=limit, after=after, level=level,
-                                                        region=region, q=q)
-        return AgencyPage(items=[AgencyRead(**r) for r in rows], next_cursor=next_cursor)
+        return await service.list_agencies(actor=actor, limit=limit, after=after, level=level, region=region, q=q)
 
     @get("/{agency_id:uuid}", summary="An agency (public)", security=[])
     async def detail(self, agency_id: FromPath[UUID], actor: ActorDep) -> AgencyRead:
-        return AgencyRead(**await service.get_agency(actor=actor, agency_id=agency_id))
+        return await service.get_agency(actor=actor, agency_id=agency_id)
 
 
 ROUTES = [AgencyController]

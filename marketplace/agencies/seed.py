@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from marketplace.agencies import service
 from marketplace.core.actor import SYSTEM
 
 
@@ -16,8 +17,6 @@ def level_and_sector(name: str) -> tuple[str, str]:
 
 
 async def seed(demo) -> None:
-    from marketplace.agencies import service
-
     for org in demo.orgs.get("agency", []):
         level, sector = level_and_sector(org.name)
         await service.register_organisation(actor=SYSTEM, organisation_id=org.id, level=level, sector=sector)

@@ -1,21 +1,26 @@
-"""Agency use cases: register an agency with its first administrator; the public list and detail."""
+"""Agency use cases: register an agency with its first administrator; the public list and detail.
+
+Reads and writes go through piccolo's query builder; the public list's keyset page is SQL in queries.py.
+"""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from marketplace.agencies import domain
-from marketplace.agencies.schemas import AgencyCreate
-from marketplace.core import audit, clock, db, geo, outbox
+from marketplace.agencies import domain, queries
+from marketplace.agencies.schemas import AgencyCreate, AgencyCreated, AgencyPage, AgencyRead
+from marketplace.agencies.tables import Agency
+from marketplace.core import audit, clock, geo, outbox
 from marketplace.core.actor import Actor, require
 from marketplace.core.auth import service as auth
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.core.tables import Organisation
 
-_SELECT = (
-    "SELECT o.id, o.ruc, o.name, a.level, a.sector, o.ubigeo, a.created_at"
-    " FROM agency a JOIN organisation o ON o.id = a.organisation_id"
+_COLUMNS = (
+    Agency.organisation.as_alias("id"), Agency.organisation._.ruc.as_alias("ruc"),
+    Agency.organisation._.name.as_alias("name"), Agency.level, Agency.sector,
+    Agency.organisation._.ubigeo.as_alias("ubigeo"), Agency.created_at,
 )
 
 
@@ -26,7 +31,7 @@ def _prefixed(exc: DomainError, prefix: str) -> DomainError:
     return exc
 
 
-async def create_agency(*, actor: Actor, data: AgencyCreate) -> dict[str, Any]:
+async def create_agency(*, actor: Actor, data: AgencyCreate) -> AgencyCreated:
     """Register an agency: its organisation, the agency row and its first agency_admin user.
 
     Platform admins only. The RUC must pass the check digit and be unregistered (409), the ubigeo must
@@ -51,25 +56,23 @@ async def create_agency(*, actor: Actor, data: AgencyCreate) -> dict[str, Any]:
     await audit.record(actor=actor, action="agency.created", entity_type="agency", entity_id=org_id,
                        data={**payload, "admin_user_id": str(admin_id)})
     await outbox.emit(topic="agency.created", aggregate_type="agency", aggregate_id=org_id, payload=payload)
-    row = await db.fetchrow(_SELECT + " WHERE o.id = $1", org_id)
-    assert row is not None
-    return {**row, "admin_user_id": admin_id}
+    agency = await _agency(org_id)
+    return AgencyCreated(id=agency.id, ruc=agency.ruc, name=agency.name, level=agency.level, sector=agency.sector,
+                         ubigeo=agency.ubigeo, created_at=agency.created_at, admin_user_id=admin_id)
 
 
 async def _insert_agency(*, org_id: UUID, level: str, sector: str) -> None:
     if level not in domain.LEVELS:
         raise InvalidInput(N_("Unknown level of government"), field="level", rule="enum")
-    await db.execute(
-        "INSERT INTO agency (organisation_id, level, sector, created_at) VALUES ($1, $2, $3, $4)",
-        org_id, level, sector, clock.now(),
-    )
+    await Agency.insert(Agency(organisation=org_id, level=level, sector=sector, created_at=clock.now()))
 
 
 async def register_organisation(*, actor: Actor, organisation_id: UUID, level: str, sector: str = "") -> None:
     """Make an existing organisation of kind 'agency' a listed agency (the demo seed and the CLI use it; its
     users already exist). Platform admins and system jobs only."""
     require(actor, "platform", "admin")
-    org = await db.fetchrow("SELECT kind, ruc, name, ubigeo FROM organisation WHERE id = $1", organisation_id)
+    org = await Organisation.select(Organisation.kind, Organisation.ruc, Organisation.name, Organisation.ubigeo).where(
+        Organisation.id == organisation_id).first()
     if org is None or org["kind"] != "agency":
         raise NotFound(N_("Agency not found"))
     await _insert_agency(org_id=organisation_id, level=level, sector=sector)
@@ -80,39 +83,28 @@ async def register_organisation(*, actor: Actor, organisation_id: UUID, level: s
                       payload=payload)
 
 
-async def get_agency(*, actor: Actor, agency_id: UUID) -> dict[str, Any]:
-    """An agency's public record (anyone may read it)."""
-    row = await db.fetchrow(_SELECT + " WHERE o.id = $1", agency_id)
+async def _agency(agency_id: UUID) -> AgencyRead:
+    row = await Agency.select(*_COLUMNS).where(Agency.organisation == agency_id).first()
     if row is None:
         raise NotFound(N_("Agency not found"))
-    return row
+    return AgencyRead(**row)
+
+
+async def get_agency(*, actor: Actor, agency_id: UUID) -> AgencyRead:
+    """An agency's public record (anyone may read it)."""
+    return await _agency(agency_id)
 
 
 async def list_agencies(*, actor: Actor, limit: int = 50, after: str | None = None, level: str | None = None,
-                        region: str | None = None, q: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    """The public list of agencies by name, keyset-paginated: (rows, cursor of the next page or None)."""
-    where: list[str] = []
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if after:
-        name, id_ = domain.decode_cursor(after)
-        where.append(f"(o.name, o.id) > ({arg(name)}, {arg(id_)})")
-    if level:
-        where.append(f"a.level = {arg(level)}")
-    if region:
-        where.append(f"o.ubigeo LIKE {arg(region[:2] + '%')}")
+                        region: str | None = None, q: str | None = None) -> AgencyPage:
+    """The public list of agencies by name, keyset-paginated (`next_cursor` is None on the last page)."""
+    pattern = None
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(f"o.name ILIKE {arg(pattern)}")
-    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
-    sql += f" ORDER BY o.name, o.id LIMIT {arg(limit + 1)}"
-    rows = await db.fetch(sql, *args)
+    rows = await queries.agency_page(limit=limit + 1, after=domain.decode_cursor(after) if after else None,
+                                     level=level, region=region[:2] if region else None, name_like=pattern)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = domain.encode_cursor(rows[-1]["name"], rows[-1]["id"])
-    return rows, next_cursor
+        next_cursor = domain.encode_cursor(rows[-1].name, rows[-1].id)
+    return AgencyPage(items=rows, next_cursor=next_cursor)

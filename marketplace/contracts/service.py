@@ -267,13 +267,13 @@ async def create(*, actor: Actor, source_type: str, source_id: UUID) -> tuple[Co
         return existing, False
     if source_type == "order":
         order = await orders.read_order(actor=actor, order_id=source_id)
-        require_member(actor, order["agency_id"])
-        if order["status"] != "accepted":
+        require_member(actor, order.agency_id)
+        if order.status != "accepted":
             raise Conflict(N_("Only an accepted purchase order becomes a contract"), field="source_id",
                            rule="order-not-accepted")
-        row = await create_from_order(actor=actor, order_id=source_id, agency_org_id=order["agency_id"],
-                                      supplier_org_id=order["supplier_id"], number=order.get("number"),
-                                      total_cents=order["total_cents"], currency=order["currency"])
+        row = await create_from_order(actor=actor, order_id=source_id, agency_org_id=order.agency_id,
+                                      supplier_org_id=order.supplier_id, number=order.number,
+                                      total_cents=order.total.amount, currency=order.total.currency)
         return row, True
     try:
         award = await awards.get_award(actor=actor, award_id=source_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
+from marketplace.core.money import Money
 from suppliers.schemas import Ubigeo
 
 
@@ -38,12 +39,11 @@ class OrderRead(msgspec.Struct):
     delivery_ubigeo: str
     delivery_place: str
     quantity: int
-    unit_price_cents: int
-    total_cents: int
-    currency: str
+    unit_price: Money  # the region's price when the order was placed
+    total: Money  # unit_price x quantity
     delivery_days: int
     notes: str
-    status: str
+    status: Literal["placed", "accepted", "rejected", "cancelled"]
     reason: str
     placed_at: datetime
     decided_at: datetime | None

@@ -14,12 +14,11 @@ PAYMENT_STUCK_MINUTES raises an alarm (`raise_alarms`).
 Webhooks are verified, stored once by event id, and applied by `payments_apply_event`, which moves the
 payment forward only (see domain.py) and writes the ledger entries the new state implies, once each.
 
-Payments' code imports no other domain (its Tables name contracts' for their foreign keys). It tells the
-others what happened through the outbox: 'payment.<state>' for every move (contracts mark a milestone paid
-on 'payment.succeeded' and unpaid on 'payment.reversed'), 'appeal_bond.paid' and 'appeal_bond.refunded'
-(tenders' awards), 'registry_fee.paid' (suppliers), 'payment.stuck' (oversight tells the agency). It learns
-what it must do from tenders' events the same way (consumers.py: 'appeal.bond_due', 'appeal.bond_refund_due',
-'appeal.decided').
+Payments import no other domain. They tell the others what happened through the outbox: 'payment.<state>'
+for every move (contracts mark a milestone paid on 'payment.succeeded' and unpaid on 'payment.reversed'),
+'appeal_bond.paid' and 'appeal_bond.refunded' (tenders' awards), 'registry_fee.paid' (suppliers),
+'payment.stuck' (oversight tells the agency). They learn what they must do from tenders' events the same
+way (consumers.py: 'appeal.bond_due', 'appeal.bond_refund_due', 'appeal.decided').
 """
 
 from __future__ import annotations

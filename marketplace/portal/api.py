@@ -265,11 +265,11 @@ async def supplier_page(org_id: FromPath[str]) -> Template:
 
     sid = _uuid(org_id, N_("Supplier not found"))
     s = await suppliers.read_supplier(actor=ANONYMOUS, org_id=sid)
-    f = sources.filters(supplier_ruc=s["ruc"]) if s.get("ruc") else None
+    f = sources.filters(supplier_ruc=s.ruc) if s.ruc else None
     history = await _history(f)
     agencies = await sources.totals_by(f, "agency", limit=10)
     return Template("supplier.html", context={"s": s, "history": history, "agencies": agencies,
-                                              "awards_query": urlencode({"supplier_ruc": s.get("ruc") or ""})})
+                                              "awards_query": urlencode({"supplier_ruc": s.ruc or ""})})
 
 
 @get("/agencies/{org_id:str}", name="portal:agency")

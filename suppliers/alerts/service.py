@@ -25,14 +25,18 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone
+from piccolo.columns.combination import WhereRaw
 
 from marketplace.core import audit, clock, db, geo, outbox, queue
 from marketplace.core.actor import Actor, require, require_member
 from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.core.i18n import N_, gettext
-from suppliers.alerts.schemas import SubscriptionCreate
-from suppliers.domain import good_standing_sql
+from marketplace.core.tables import User
+from suppliers.alerts import queries
+from suppliers.alerts.schemas import NotificationPage, NotificationRead, SubscriptionCreate, SubscriptionRead
+from suppliers.alerts.tables import AlertNotification, AlertSubscription
+from suppliers.tables import Supplier
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ MAX_ATTEMPTS = 5
 STALE_CLAIM = timedelta(minutes=15)   # a 'sending' claim this old belongs to a dead worker
 RELEASE_AFTER = timedelta(minutes=5)  # a worker hands back the rest of its batch after this long
 _encoder = msgspec.json.Encoder(order="sorted")
+_data = msgspec.json.Decoder(dict[str, Any])
+LIMA = get_timezone("America/Lima")
 
 
 # ---------------------------------------------------------------------------------------------- subscriptions
@@ -51,9 +57,22 @@ def _member(actor: Actor, supplier_id: UUID) -> None:
     require_member(actor, supplier_id)
 
 
-async def subscribe(*, actor: Actor, supplier_id: UUID, data: SubscriptionCreate) -> dict[str, Any]:
+def _subscription(row: dict[str, Any]) -> SubscriptionRead:
+    return SubscriptionRead(id=row["id"], supplier_id=row["supplier_id"], name=row["name"],
+                            classification_prefixes=list(row["classification_prefixes"]),
+                            region_codes=list(row["region_codes"]), email=row["email"], active=row["active"],
+                            created_at=row["created_at"])
+
+
+def _notification(row: dict[str, Any]) -> NotificationRead:
+    return NotificationRead(id=row["id"], subscription_id=row["subscription_id"], tender_id=row["tender_id"],
+                            title=row["title"], data=_data.decode(row["data"]), email_status=row["email_status"],
+                            emailed_at=row["emailed_at"], read_at=row["read_at"], created_at=row["created_at"])
+
+
+async def subscribe(*, actor: Actor, supplier_id: UUID, data: SubscriptionCreate) -> SubscriptionRead:
     _member(actor, supplier_id)
-    sup = await db.fetchrow("SELECT contact_email FROM supplier WHERE organisation_id = $1", supplier_id)
+    sup = await Supplier.select(Supplier.contact_email).where(Supplier.organisation_id == supplier_id).first()
     if sup is None:
         raise NotFound(N_("Supplier not found"))
     for i, code in enumerate(data.region_codes):
@@ -66,58 +85,62 @@ async def subscribe(*, actor: Actor, supplier_id: UUID, data: SubscriptionCreate
     # Alerts go only to the supplier's own addresses: the platform must not be a way to mail third parties.
     if data.email and not (
             (sup["contact_email"] or "").lower() == data.email.lower()
-            or await db.fetchrow("SELECT 1 FROM app_user WHERE organisation_id = $1 AND active"
-                                 " AND lower(email) = lower($2)", supplier_id, data.email)):
+            or await User.exists().where((User.organisation == supplier_id) & User.active.eq(True)
+                                         & WhereRaw('lower("app_user"."email") = lower({})', data.email))):
         raise InvalidInput(N_("Alerts go to the supplier's contact address or one of its users' addresses"),
                            field="email", rule="own_address")
-    row = await db.fetchrow(
-        "INSERT INTO alert_subscription (supplier_id, name, classification_prefixes, region_codes, email,"
-        " created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", supplier_id, data.name,
-        sorted(set(data.classification_prefixes)), sorted(set(data.region_codes)), email, clock.now())
-    assert row is not None
+    (row,) = await AlertSubscription.insert(AlertSubscription(
+        supplier_id=supplier_id, name=data.name, classification_prefixes=sorted(set(data.classification_prefixes)),
+        region_codes=sorted(set(data.region_codes)), email=email, created_at=clock.now(),
+    )).returning(*AlertSubscription.all_columns())
     await audit.record(actor=actor, action="alert.subscribed", entity_type="alert_subscription",
                        entity_id=row["id"], data={"classification_prefixes": row["classification_prefixes"],
                                                   "region_codes": row["region_codes"]})
-    return row
+    return _subscription(row)
 
 
-async def list_subscriptions(*, actor: Actor, supplier_id: UUID) -> list[dict[str, Any]]:
+async def list_subscriptions(*, actor: Actor, supplier_id: UUID) -> list[SubscriptionRead]:
     _member(actor, supplier_id)
-    return await db.fetch("SELECT * FROM alert_subscription WHERE supplier_id = $1 AND active"
-                          " ORDER BY created_at", supplier_id)
+    rows = await AlertSubscription.select().where(
+        (AlertSubscription.supplier_id == supplier_id) & AlertSubscription.active.eq(True),
+    ).order_by(AlertSubscription.created_at)
+    return [_subscription(r) for r in rows]
 
 
 async def unsubscribe(*, actor: Actor, supplier_id: UUID, subscription_id: UUID) -> None:
     _member(actor, supplier_id)
-    status = await db.execute("UPDATE alert_subscription SET active = false WHERE id = $1 AND supplier_id = $2"
-                              " AND active", subscription_id, supplier_id)
-    if status.endswith(" 0"):
+    ended = await AlertSubscription.update({AlertSubscription.active: False}).where(
+        (AlertSubscription.id == subscription_id) & (AlertSubscription.supplier_id == supplier_id)
+        & AlertSubscription.active.eq(True),
+    ).returning(AlertSubscription.id)
+    if not ended:
         raise NotFound(N_("Alert subscription not found"))
     await audit.record(actor=actor, action="alert.unsubscribed", entity_type="alert_subscription",
                        entity_id=subscription_id)
 
 
 async def list_notifications(*, actor: Actor, supplier_id: UUID, unread: bool = False, limit: int = 50,
-                             offset: int = 0) -> tuple[list[dict[str, Any]], int, int]:
+                             offset: int = 0) -> NotificationPage:
     _member(actor, supplier_id)
-    filt = " AND read_at IS NULL" if unread else ""
-    counts = await db.fetchrow(
-        "SELECT count(*) AS total, count(*) FILTER (WHERE read_at IS NULL) AS unread FROM alert_notification"
-        " WHERE supplier_id = $1", supplier_id)
-    rows = await db.fetch(f"SELECT * FROM alert_notification WHERE supplier_id = $1{filt}"
-                          f" ORDER BY created_at DESC, id LIMIT {int(limit)} OFFSET {int(offset)}", supplier_id)
-    total = counts["unread"] if unread else counts["total"]
-    return rows, total, counts["unread"]
+    mine = AlertNotification.supplier_id == supplier_id
+    not_read = AlertNotification.read_at.is_null()
+    unread_count = await AlertNotification.count().where(mine & not_read)
+    total = unread_count if unread else await AlertNotification.count().where(mine)
+    rows = await AlertNotification.select().where(mine & not_read if unread else mine).order_by(
+        AlertNotification.created_at, ascending=False).order_by(AlertNotification.id).limit(limit).offset(offset)
+    return NotificationPage(items=[_notification(r) for r in rows], total=total, unread=unread_count, limit=limit,
+                            offset=offset)
 
 
-async def mark_read(*, actor: Actor, supplier_id: UUID, notification_id: UUID) -> dict[str, Any]:
+async def mark_read(*, actor: Actor, supplier_id: UUID, notification_id: UUID) -> NotificationRead:
     _member(actor, supplier_id)
-    row = await db.fetchrow(
-        "UPDATE alert_notification SET read_at = coalesce(read_at, $3) WHERE id = $1 AND supplier_id = $2"
-        " RETURNING *", notification_id, supplier_id, clock.now())
+    mine = (AlertNotification.id == notification_id) & (AlertNotification.supplier_id == supplier_id)
+    await AlertNotification.update({AlertNotification.read_at: clock.now()}).where(
+        mine & AlertNotification.read_at.is_null())  # the first reading is kept
+    row = await AlertNotification.select().where(mine).first()
     if row is None:
         raise NotFound(N_("Notification not found"))
-    return row
+    return _notification(row)
 
 
 # ---------------------------------------------------------------------------------------------- matching
@@ -135,30 +158,15 @@ def tender_terms(payload: dict[str, Any]) -> tuple[list[str], list[str]]:
     return sorted(set(codes)), sorted(set(ubigeos))
 
 
-# Subscriptions of active suppliers whose prefixes and regions (empty: any) meet the tender's terms.
-_MATCH = f"""
-INSERT INTO alert_notification (subscription_id, supplier_id, tender_id, title, data, email, created_at)
-SELECT a.id, a.supplier_id, $1, $2, $3::jsonb, a.email, $6
-FROM alert_subscription a JOIN supplier s ON s.organisation_id = a.supplier_id
-WHERE a.active
-  AND {good_standing_sql("s", "$6")}
-  AND (cardinality(a.classification_prefixes) = 0 OR EXISTS (
-        SELECT 1 FROM unnest(a.classification_prefixes) p, unnest($4::text[]) c WHERE starts_with(c, p)))
-  AND (cardinality(a.region_codes) = 0 OR a.region_codes && $5::text[])
-ON CONFLICT (subscription_id, tender_id) DO NOTHING
-RETURNING id
-"""
-
-
 async def notify_tender(payload: dict[str, Any]) -> int:
     """Create the notifications for one published tender; returns how many are new."""
     codes, ubigeos = tender_terms(payload)
     regions = sorted({u[:2] for u in ubigeos if isinstance(u, str) and len(u) >= 2})
     data = {"submission_deadline": payload.get("submission_deadline"), "classification_codes": codes,
             "delivery_ubigeos": ubigeos, "agency_id": payload.get("agency_id"), "ocid": payload.get("ocid")}
-    rows = await db.fetch(_MATCH, UUID(str(payload["tender_id"])), str(payload.get("title") or ""),
-                          _encoder.encode(data).decode(), codes, regions, clock.now())
-    return len(rows)
+    return await queries.notify_matching(
+        tender_id=UUID(str(payload["tender_id"])), title=str(payload.get("title") or ""),
+        data=_encoder.encode(data).decode(), codes=codes, regions=regions, now=clock.now())
 
 
 @outbox.consumer(CONSUMER, topics=["tender.published"])
@@ -181,35 +189,33 @@ def _header(value: str) -> str:
     return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
 
 
-def _message(row: dict[str, Any], mail_from: str, base_url: str) -> EmailMessage:
-    data = row["data"]
-    if isinstance(data, str):
-        data = msgspec.json.decode(data)
+def _message(mail: queries.ClaimedMail, mail_from: str, base_url: str) -> EmailMessage:
+    data = mail.data
     deadline = ""
     if data.get("submission_deadline"):
         try:
             when = datetime.fromisoformat(data["submission_deadline"])
-            deadline = format_datetime(when, "d 'de' MMMM 'de' y, HH:mm", tzinfo="America/Lima", locale="es_PE")
+            deadline = format_datetime(when, "d 'de' MMMM 'de' y, HH:mm", tzinfo=LIMA, locale="es_PE")
         except (ValueError, TypeError):
             deadline = str(data["submission_deadline"])
     places = ", ".join(geo.display_name(u) for u in data.get("delivery_ubigeos", []) if geo.is_valid_ubigeo(u))
     msg = EmailMessage()
     msg["From"] = mail_from
-    msg["To"] = _header(row["email"])
-    msg["Subject"] = gettext("New tender: {title}", "es", title=_header(row["title"]))
-    msg["Message-ID"] = make_msgid(idstring=f"alert-{row['id']}", domain=mail_from.rpartition("@")[2] or None)
-    msg["X-Alert-Id"] = str(row["id"])
+    msg["To"] = _header(mail.email)
+    msg["Subject"] = gettext("New tender: {title}", "es", title=_header(mail.title))
+    msg["Message-ID"] = make_msgid(idstring=f"alert-{mail.id}", domain=mail_from.rpartition("@")[2] or None)
+    msg["X-Alert-Id"] = str(mail.id)
     lines = [
         gettext("A tender matching your alert has been published.", "es"),
         "",
-        row["title"],
+        mail.title,
         gettext("Classification: {codes}", "es", codes=", ".join(data.get("classification_codes", []))),
     ]
     if places:
         lines.append(gettext("Place of delivery: {places}", "es", places=places))
     if deadline:
         lines.append(gettext("Bids until: {deadline} (Lima time)", "es", deadline=deadline))
-    lines += ["", f"{base_url.rstrip('/')}/api/v1/tenders/{row['tender_id']}"]
+    lines += ["", f"{base_url.rstrip('/')}/api/v1/tenders/{mail.tender_id}"]
     msg.set_content("\n".join(lines))
     return msg
 
@@ -233,37 +239,34 @@ async def send_pending_emails(settings: Any, *, limit: int = 100) -> int:
         return 0
     started = clock.now()
     async with db.unit_of_work():  # claim first, and commit the claim: a claimed mail is not resent
-        await db.execute(
-            "UPDATE alert_notification SET email_status = 'failed' WHERE email_status = 'sending'"
-            " AND (claimed_at IS NULL OR claimed_at < $1) AND email_attempts >= $2", started - STALE_CLAIM,
-            MAX_ATTEMPTS)
-        rows = await db.fetch(
-            "UPDATE alert_notification SET email_status = 'sending', email_attempts = email_attempts + 1,"
-            " claimed_at = $2"
-            " WHERE id IN (SELECT id FROM alert_notification WHERE email_status = 'pending'"
-            "                 OR (email_status = 'sending' AND (claimed_at IS NULL OR claimed_at < $3))"
-            "              ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING *",
-            limit, started, started - STALE_CLAIM)
+        await AlertNotification.update({AlertNotification.email_status: "failed"}).where(
+            (AlertNotification.email_status == "sending")
+            & (AlertNotification.claimed_at.is_null() | (AlertNotification.claimed_at < started - STALE_CLAIM))
+            & (AlertNotification.email_attempts >= MAX_ATTEMPTS))
+        mails = await queries.claim_pending_mails(limit=limit, now=started, stale_before=started - STALE_CLAIM)
     sent = 0
-    for i, row in enumerate(rows):
+    for i, mail in enumerate(mails):
         if clock.now() - started > RELEASE_AFTER:
-            rest = [r["id"] for r in rows[i:]]
-            async with db.unit_of_work():
-                await db.execute(
-                    "UPDATE alert_notification SET email_status = 'pending', email_attempts = email_attempts - 1"
-                    " WHERE id = ANY($1::uuid[]) AND email_status = 'sending'", rest)
+            async with db.unit_of_work():  # hand the rest back, uncounted
+                await AlertNotification.update({
+                    AlertNotification.email_status: "pending",
+                    AlertNotification.email_attempts: AlertNotification.email_attempts - 1,
+                }).where(AlertNotification.id.is_in([m.id for m in mails[i:]])
+                         & (AlertNotification.email_status == "sending"))
             break
         try:
-            message = _message(row, settings.mail_from, settings.public_base_url)
+            message = _message(mail, settings.mail_from, settings.public_base_url)
             await asyncio.to_thread(_deliver, settings.smtp_host, settings.smtp_port, message)
         except Exception as exc:  # noqa: BLE001  (one bad mail must not strand the rest of the batch)
-            status = "pending" if row["email_attempts"] < MAX_ATTEMPTS else "failed"
-            log.warning("alert mail %s to %s not delivered (%r); now %s", row["id"], row["email"], exc, status)
+            status = "pending" if mail.email_attempts < MAX_ATTEMPTS else "failed"
+            log.warning("alert mail %s to %s not delivered (%r); now %s", mail.id, mail.email, exc, status)
             async with db.unit_of_work():
-                await db.execute("UPDATE alert_notification SET email_status = $2 WHERE id = $1", row["id"], status)
+                await AlertNotification.update({AlertNotification.email_status: status}).where(
+                    AlertNotification.id == mail.id)
             continue
         async with db.unit_of_work():
-            await db.execute("UPDATE alert_notification SET email_status = 'sent', emailed_at = $2 WHERE id = $1",
-                             row["id"], clock.now())
+            await AlertNotification.update({
+                AlertNotification.email_status: "sent", AlertNotification.emailed_at: clock.now(),
+            }).where(AlertNotification.id == mail.id)
         sent += 1
     return sent

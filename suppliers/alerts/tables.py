@@ -1,4 +1,5 @@
-"""piccolo's view of the tender alert tables (the DDL is SQL in suppliers/migrations/)."""
+"""The tender alert tables, column for column as suppliers/migrations/ makes them
+(tests/core/test_tables_drift.py checks)."""
 
 from piccolo.columns import JSONB, UUID, Array, Boolean, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -8,24 +9,24 @@ from marketplace.core.db import DB
 
 class AlertSubscription(Table, tablename="alert_subscription", db=DB):
     id = UUID(primary_key=True)
-    supplier_id = UUID()
+    supplier_id = UUID(default=None)
     name = Text()
     classification_prefixes = Array(base_column=Text())
     region_codes = Array(base_column=Text())
-    email = Text()
-    active = Boolean()
+    email = Text(default=None)
+    active = Boolean(default=True)
     created_at = Timestamptz()
 
 
 class AlertNotification(Table, tablename="alert_notification", db=DB):
     id = UUID(primary_key=True)
-    subscription_id = UUID()
-    supplier_id = UUID()
-    tender_id = UUID()
-    title = Text()
+    subscription_id = UUID(default=None)
+    supplier_id = UUID(default=None)
+    tender_id = UUID(default=None)
+    title = Text(default=None)
     data = JSONB()
-    email = Text()
-    email_status = Varchar(length=10)  # pending | sending | sent | failed
+    email = Text(default=None)
+    email_status = Varchar(length=10, default="pending")  # pending | sending | sent | failed
     email_attempts = Integer()
     emailed_at = Timestamptz(null=True, default=None)
     claimed_at = Timestamptz(null=True, default=None)

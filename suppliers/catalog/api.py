@@ -8,7 +8,6 @@ from uuid import UUID
 from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from marketplace.core import geo
 from marketplace.core.deps import ActorDep
 from suppliers.catalog import service
 from suppliers.catalog.schemas import (
@@ -23,7 +22,6 @@ from suppliers.catalog.schemas import (
     ProductSheetCreate,
     ProductSheetPage,
     ProductSheetRead,
-    RegionOfferRead,
     RegionOfferUpdate,
 )
 
@@ -32,62 +30,32 @@ Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 RegionQuery = Annotated[str | None, QueryParameter(pattern="^[0-9]{2}$")]
 
 
-def _catalog(row: dict[str, Any]) -> CatalogRead:
-    return CatalogRead(id=row["id"], code=row["code"], name=row["name"], description=row["description"],
-                       status=row["status"], created_at=row["created_at"], product_count=row.get("product_count", 0))
-
-
-def _sheet(row: dict[str, Any]) -> ProductSheetRead:
-    attributes = row["attributes"]
-    if isinstance(attributes, str):
-        import msgspec
-
-        attributes = msgspec.json.decode(attributes)
-    return ProductSheetRead(id=row["id"], catalog_id=row["catalog_id"], name=row["name"],
-                            classification_code=row["classification_code"], unit=row["unit"],
-                            attributes=attributes, description=row["description"], created_at=row["created_at"])
-
-
-def offer_read(row: dict[str, Any]) -> OfferRead:
-    regions = [RegionOfferRead(region_code=r["region_code"], region_name=geo.region(r["region_code"]).display_name,
-                               price_cents=r["price_cents"], currency=r["currency"],
-                               delivery_days=r["delivery_days"], stock=r["stock"]) for r in row["regions"]]
-    return OfferRead(id=row["id"], supplier_id=row["supplier_id"], supplier_name=row["supplier_name"],
-                     product_sheet_id=row["product_sheet_id"], product_name=row["product_name"],
-                     classification_code=row["classification_code"], unit=row["unit"], catalog_id=row["catalog_id"],
-                     brand=row["brand"], description=row["description"], status=row["status"], regions=regions,
-                     created_at=row["created_at"], updated_at=row["updated_at"])
-
-
 class CatalogController(Controller):
     path = "/api/v1/catalogs"
     tags = ["catalogue"]
 
     @post("/", summary="Create a catalogue (framework agreement); platform administrators")
     async def create(self, data: JSONBody[CatalogCreate], actor: ActorDep) -> CatalogRead:
-        row = await service.create_catalog(actor=actor, data=data)
-        return _catalog(row)
+        return await service.create_catalog(actor=actor, data=data)
 
     @get("/", summary="The catalogues")
     async def list_catalogs(self, actor: ActorDep) -> list[CatalogRead]:
-        return [_catalog(r) for r in await service.list_catalogs(actor=actor)]
+        return await service.list_catalogs(actor=actor)
 
     @get("/{catalog_id:uuid}", summary="A catalogue")
     async def read(self, catalog_id: FromPath[UUID], actor: ActorDep) -> CatalogRead:
-        return _catalog(await service.read_catalog(actor=actor, catalog_id=catalog_id))
+        return await service.read_catalog(actor=actor, catalog_id=catalog_id)
 
     @post("/{catalog_id:uuid}/status", status_code=200,
           summary="Close a catalogue (its offers leave search and cannot be ordered) or reopen it")
     async def set_status(self, catalog_id: FromPath[UUID], data: JSONBody[CatalogStatusChange],
                          actor: ActorDep) -> CatalogRead:
-        row = await service.set_catalog_status(actor=actor, catalog_id=catalog_id, status=data.status)
-        return _catalog(row)
+        return await service.set_catalog_status(actor=actor, catalog_id=catalog_id, status=data.status)
 
     @post("/{catalog_id:uuid}/products", summary="Add a product sheet; platform administrators")
     async def create_product(self, catalog_id: FromPath[UUID], data: JSONBody[ProductSheetCreate],
                              actor: ActorDep) -> ProductSheetRead:
-        row = await service.create_product_sheet(actor=actor, catalog_id=catalog_id, data=data)
-        return _sheet(row)
+        return await service.create_product_sheet(actor=actor, catalog_id=catalog_id, data=data)
 
     @get("/{catalog_id:uuid}/products", summary="The catalogue's product sheets")
     async def list_products(
@@ -96,22 +64,20 @@ class CatalogController(Controller):
         classification: Annotated[str | None, QueryParameter(pattern="^[0-9]{2,8}(-[0-9])?$")] = None,
         limit: Limit = 50, offset: Offset = 0,
     ) -> ProductSheetPage:
-        rows, total = await service.list_product_sheets(actor=actor, catalog_id=catalog_id, q=q,
-                                                        classification=classification, limit=limit, offset=offset)
-        return ProductSheetPage(items=[_sheet(r) for r in rows], total=total, limit=limit, offset=offset)
+        return await service.list_product_sheets(actor=actor, catalog_id=catalog_id, q=q,
+                                                 classification=classification, limit=limit, offset=offset)
 
     @get("/{catalog_id:uuid}/products/{product_id:uuid}", summary="A product sheet")
     async def read_product(self, catalog_id: FromPath[UUID], product_id: FromPath[UUID],
                            actor: ActorDep) -> ProductSheetRead:
-        return _sheet(await service.read_product_sheet(actor=actor, catalog_id=catalog_id, product_id=product_id))
+        return await service.read_product_sheet(actor=actor, catalog_id=catalog_id, product_id=product_id)
 
     @get("/{catalog_id:uuid}/products/{product_id:uuid}/offers", summary="Offers on sale for a product sheet")
     async def product_offers(self, catalog_id: FromPath[UUID], product_id: FromPath[UUID], actor: ActorDep,
                              region: RegionQuery = None, limit: Limit = 50, offset: Offset = 0) -> OfferPage:
         await service.read_product_sheet(actor=actor, catalog_id=catalog_id, product_id=product_id)
-        rows, total = await service.list_offers(actor=actor, product_sheet_id=product_id, region=region,
-                                                limit=limit, offset=offset)
-        return OfferPage(items=[offer_read(r) for r in rows], total=total, limit=limit, offset=offset)
+        return await service.list_offers(actor=actor, product_sheet_id=product_id, region=region, limit=limit,
+                                         offset=offset)
 
 
 class SupplierOffersController(Controller):
@@ -120,15 +86,13 @@ class SupplierOffersController(Controller):
 
     @post("/", summary="Offer a product sheet with a price, delivery days and stock per region served")
     async def create(self, supplier_id: FromPath[UUID], data: JSONBody[OfferCreate], actor: ActorDep) -> OfferRead:
-        row = await service.create_offer(actor=actor, supplier_id=supplier_id, data=data)
-        return offer_read(row)
+        return await service.create_offer(actor=actor, supplier_id=supplier_id, data=data)
 
     @get("/", summary="A supplier's offers (all of them for the supplier itself; those on sale for others)")
     async def list_offers(self, supplier_id: FromPath[UUID], actor: ActorDep, region: RegionQuery = None,
                           limit: Limit = 50, offset: Offset = 0) -> OfferPage:
-        rows, total = await service.list_offers(actor=actor, supplier_id=supplier_id, region=region, limit=limit,
-                                                offset=offset)
-        return OfferPage(items=[offer_read(r) for r in rows], total=total, limit=limit, offset=offset)
+        return await service.list_offers(actor=actor, supplier_id=supplier_id, region=region, limit=limit,
+                                         offset=offset)
 
 
 class OfferController(Controller):
@@ -137,38 +101,33 @@ class OfferController(Controller):
 
     @get("/", summary="An offer")
     async def read(self, offer_id: FromPath[UUID], actor: ActorDep) -> OfferRead:
-        return offer_read(await service.read_offer(actor=actor, offer_id=offer_id))
+        return await service.read_offer(actor=actor, offer_id=offer_id)
 
     @patch("/", summary="Change an offer's brand or description")
     async def update(self, offer_id: FromPath[UUID], data: JSONBody[OfferUpdate], actor: ActorDep) -> OfferRead:
-        row = await service.update_offer(actor=actor, offer_id=offer_id, data=data)
-        return offer_read(row)
+        return await service.update_offer(actor=actor, offer_id=offer_id, data=data)
 
     @put("/regions/{region_code:str}", summary="Serve a region, or change its price, delivery days or stock "
                                                "(price changes are kept in the offer's price history)")
     async def set_region(self, offer_id: FromPath[UUID], region_code: FromPath[str], data: JSONBody[RegionOfferUpdate],
                          actor: ActorDep) -> OfferRead:
-        row = await service.set_region_terms(actor=actor, offer_id=offer_id, region_code=region_code, data=data)
-        return offer_read(row)
+        return await service.set_region_terms(actor=actor, offer_id=offer_id, region_code=region_code, data=data)
 
     @delete("/regions/{region_code:str}", status_code=200, summary="Stop serving a region")
     async def remove_region(self, offer_id: FromPath[UUID], region_code: FromPath[str], actor: ActorDep) -> OfferRead:
-        row = await service.remove_region(actor=actor, offer_id=offer_id, region_code=region_code)
-        return offer_read(row)
+        return await service.remove_region(actor=actor, offer_id=offer_id, region_code=region_code)
 
     @post("/pause", status_code=200, summary="Pause the offer: it is neither sold nor found until resumed")
     async def pause(self, offer_id: FromPath[UUID], actor: ActorDep) -> OfferRead:
-        row = await service.set_offer_status(actor=actor, offer_id=offer_id, status="paused")
-        return offer_read(row)
+        return await service.set_offer_status(actor=actor, offer_id=offer_id, status="paused")
 
     @post("/resume", status_code=200, summary="Put a paused offer back on sale")
     async def resume(self, offer_id: FromPath[UUID], actor: ActorDep) -> OfferRead:
-        row = await service.set_offer_status(actor=actor, offer_id=offer_id, status="active")
-        return offer_read(row)
+        return await service.set_offer_status(actor=actor, offer_id=offer_id, status="active")
 
     @get("/price-history", summary="Every price the offer has had, per region")
     async def price_history(self, offer_id: FromPath[UUID], actor: ActorDep) -> list[PriceChangeRead]:
-        return [PriceChangeRead(**r) for r in await service.price_history(actor=actor, offer_id=offer_id)]
+        return await service.price_history(actor=actor, offer_id=offer_id)
 
 
 ROUTES: list[Any] = [CatalogController, SupplierOffersController, OfferController]

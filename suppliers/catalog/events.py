@@ -20,19 +20,13 @@ from uuid import UUID
 
 import msgspec
 
-from marketplace.core import clock, db, outbox
+from marketplace.core import clock, outbox
+from suppliers.catalog import queries
+from suppliers.catalog.queries import RegionPrice
 from suppliers.domain import Status, effective_status
 
 TOPIC_UPSERTED = "offer.upserted"
 TOPIC_DELETED = "offer.deleted"
-
-
-class RegionPrice(msgspec.Struct):
-    region_code: str
-    price_cents: int
-    currency: str
-    delivery_days: int
-    stock: int
 
 
 class OfferDocument(msgspec.Struct):
@@ -62,57 +56,34 @@ class OfferDocument(msgspec.Struct):
     searchable: bool
 
 
-_SELECT = """
-SELECT o.id, o.supplier_id, o.status, o.brand, o.description, o.updated_at,
-       p.id AS sheet_id, p.name, p.attributes, p.classification_code, p.unit,
-       c.id AS catalog_id, c.code AS catalog_code, c.name AS catalog_name, c.status AS catalog_status,
-       s.legal_name, s.ruc, s.ubigeo, s.mype, s.status AS supplier_status, s.suspended_until,
-       COALESCE((SELECT jsonb_agg(jsonb_build_object('region_code', r.region_code, 'price_cents', r.price_cents,
-                                                     'currency', r.currency, 'delivery_days', r.delivery_days,
-                                                     'stock', r.stock) ORDER BY r.region_code)
-                 FROM offer_region r WHERE r.offer_id = o.id), '[]'::jsonb) AS regions
-FROM offer o
-JOIN product_sheet p ON p.id = o.product_sheet_id
-JOIN catalog c ON c.id = p.catalog_id
-JOIN supplier s ON s.organisation_id = o.supplier_id
-"""
-
-_json = msgspec.json.Decoder()
-
-
-def _document(row: dict[str, Any], now: datetime) -> OfferDocument:
-    supplier_status = effective_status(row["supplier_status"], row["suspended_until"], now)
-    regions_raw = row["regions"]
-    regions = msgspec.convert(_json.decode(regions_raw) if isinstance(regions_raw, (str, bytes)) else regions_raw,
-                              list[RegionPrice])
-    attributes = row["attributes"]
-    if isinstance(attributes, (str, bytes)):
-        attributes = _json.decode(attributes)
+def _document(row: queries.DocumentRow, now: datetime) -> OfferDocument:
+    supplier_status = effective_status(row.supplier_status, row.suspended_until, now)
+    regions = row.regions
     return OfferDocument(
-        offer_id=row["id"], supplier_org_id=row["supplier_id"], supplier_name=row["legal_name"],
-        supplier_ruc=row["ruc"], supplier_ubigeo=row["ubigeo"], supplier_mype=row["mype"],
-        supplier_status=supplier_status.value, catalog_id=row["catalog_id"], catalog_code=row["catalog_code"],
-        catalog_name=row["catalog_name"], product_sheet_id=row["sheet_id"], name=row["name"],
-        classification_code=row["classification_code"], unit=row["unit"], attributes=attributes,
-        brand=row["brand"], description=row["description"], status=row["status"], regions=regions,
-        updated_at=row["updated_at"],
-        searchable=(row["status"] == "active" and row["catalog_status"] == "open"
+        offer_id=row.id, supplier_org_id=row.supplier_id, supplier_name=row.legal_name, supplier_ruc=row.ruc,
+        supplier_ubigeo=row.ubigeo, supplier_mype=row.mype, supplier_status=supplier_status.value,
+        catalog_id=row.catalog_id, catalog_code=row.catalog_code, catalog_name=row.catalog_name,
+        product_sheet_id=row.sheet_id, name=row.name, classification_code=row.classification_code, unit=row.unit,
+        attributes=row.attributes, brand=row.brand, description=row.description, status=row.status,
+        regions=regions, updated_at=row.updated_at,
+        searchable=(row.status == "active" and row.catalog_status == "open"
                     and supplier_status is Status.ACTIVE and bool(regions)),
     )
 
 
-async def offer_documents(*, offer_ids: list[UUID]) -> list[OfferDocument]:
-    """The current documents of these offers (missing ids are left out)."""
-    rows = await db.fetch(_SELECT + " WHERE o.id = ANY($1::uuid[]) ORDER BY o.id", list(offer_ids))
+def _documents(rows: list[queries.DocumentRow]) -> list[OfferDocument]:
     now = clock.now()
     return [_document(r, now) for r in rows]
+
+
+async def offer_documents(*, offer_ids: list[UUID]) -> list[OfferDocument]:
+    """The current documents of these offers (missing ids are left out)."""
+    return _documents(await queries.documents_of_offers(offer_ids))
 
 
 async def iter_offer_documents(*, after: UUID | None = None, limit: int = 1000) -> list[OfferDocument]:
     """A page of every offer in id order, for a full reindex: pass the last offer_id as `after`."""
-    rows = await db.fetch(_SELECT + " WHERE ($1::uuid IS NULL OR o.id > $1) ORDER BY o.id LIMIT $2", after, limit)
-    now = clock.now()
-    return [_document(r, now) for r in rows]
+    return _documents(await queries.documents_after(after, limit))
 
 
 _to_builtins = msgspec.to_builtins
@@ -134,12 +105,8 @@ async def emit_offer(*, offer_id: UUID, change: str) -> None:
 
 
 async def emit_supplier_offers(*, supplier_id: UUID, change: str) -> None:
-    rows = await db.fetch(_SELECT + " WHERE o.supplier_id = $1 ORDER BY o.id", supplier_id)
-    now = clock.now()
-    await _emit([_document(r, now) for r in rows], change)
+    await _emit(_documents(await queries.documents_of_supplier(supplier_id)), change)
 
 
 async def emit_catalog_offers(*, catalog_id: UUID, change: str) -> None:
-    rows = await db.fetch(_SELECT + " WHERE c.id = $1 ORDER BY o.id", catalog_id)
-    now = clock.now()
-    await _emit([_document(r, now) for r in rows], change)
+    await _emit(_documents(await queries.documents_of_catalog(catalog_id)), change)

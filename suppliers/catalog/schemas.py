@@ -8,12 +8,12 @@ from uuid import UUID
 
 import msgspec
 
+from marketplace.core.money import Money
 from suppliers.schemas import Classification, RegionCode
 
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,40}$", examples=["AM-2026-001"])]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Text = Annotated[str, msgspec.Meta(max_length=5000)]
-PriceCents = Annotated[int, msgspec.Meta(gt=0, le=10**13, description="Unit price in céntimos")]
 Stock = Annotated[int, msgspec.Meta(ge=0, le=10**9)]
 Days = Annotated[int, msgspec.Meta(ge=1, le=365)]
 
@@ -58,16 +58,19 @@ class ProductSheetRead(msgspec.Struct):
 
 
 class RegionOfferInput(msgspec.Struct, forbid_unknown_fields=True):
+    """The terms in one region: `price` is the unit price, in soles (PEN), above 0."""
+
     region_code: RegionCode
-    price_cents: PriceCents
+    price: Money
     delivery_days: Days
     stock: Stock
 
 
 class RegionOfferUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """A region's terms; omitted fields stay as they are (a new region needs all three)."""
+    """A region's terms; omitted fields stay as they are (a new region needs all three). `price` is the unit
+    price, in soles (PEN), above 0."""
 
-    price_cents: PriceCents | None = None
+    price: Money | None = None
     delivery_days: Days | None = None
     stock: Stock | None = None
 
@@ -87,8 +90,7 @@ class OfferUpdate(msgspec.Struct, forbid_unknown_fields=True):
 class RegionOfferRead(msgspec.Struct):
     region_code: str
     region_name: str
-    price_cents: int
-    currency: str
+    price: Money  # the unit price in this region
     delivery_days: int
     stock: int
 
@@ -112,8 +114,8 @@ class OfferRead(msgspec.Struct):
 
 class PriceChangeRead(msgspec.Struct):
     region_code: str
-    old_price_cents: int | None
-    new_price_cents: int
+    old_price: Money | None  # null when the region was added
+    new_price: Money
     changed_at: datetime
 
 

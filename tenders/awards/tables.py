@@ -3,6 +3,7 @@
 from piccolo.columns import UUID, BigInt, ForeignKey, Integer, Numeric, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from marketplace.core.columns import Char
 from marketplace.core.db import DB
 from marketplace.core.tables import Organisation
 from tenders.bids.tables import Bid
@@ -12,37 +13,38 @@ from tenders.tables import Tender, TenderLot
 
 class Award(Table, tablename="award", db=DB):
     id = UUID(primary_key=True)
-    tender = ForeignKey(Tender, db_column_name="tender_id")
-    lot = ForeignKey(TenderLot, db_column_name="lot_id")
-    score_sheet = ForeignKey(ScoreSheet, db_column_name="score_sheet_id")
-    bid = ForeignKey(Bid, db_column_name="bid_id")
-    supplier = ForeignKey(Organisation, db_column_name="supplier_id")
-    value = BigInt()
-    currency = Varchar(length=3, default="PEN")
-    final_score = Numeric(digits=(8, 2))
-    state = Varchar(length=16)
-    standstill_days = Integer()
-    notified_at = Timestamptz()
-    standstill_ends_at = Timestamptz()
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    lot = ForeignKey(TenderLot, db_column_name="lot_id", null=False)
+    score_sheet = ForeignKey(ScoreSheet, db_column_name="score_sheet_id", null=False)
+    bid = ForeignKey(Bid, db_column_name="bid_id", null=False)
+    supplier = ForeignKey(Organisation, db_column_name="supplier_id", null=False)
+    value = BigInt(default=None)
+    currency = Char(length=3, default="PEN")
+    final_score = Numeric(digits=(8, 2), default=None)
+    state = Varchar(length=16, default=None)
+    standstill_days = Integer(default=None)
+    notified_at = Timestamptz(default=None)
+    standstill_ends_at = Timestamptz(default=None)
     consented_at = Timestamptz(null=True, default=None)
     cancelled_at = Timestamptz(null=True, default=None)
     cancel_reason = Text(null=True, default=None)
-    created_by = UUID(null=True)
-    created_at = Timestamptz()
-    state_changed_at = Timestamptz()
+    created_by = UUID(null=True, default=None)
+    created_at = Timestamptz(default=None)
+    state_changed_at = Timestamptz(default=None)
 
 
 class AwardAppeal(Table, tablename="award_appeal", db=DB):
     id = UUID(primary_key=True)
-    award = ForeignKey(Award, db_column_name="award_id")
-    tender = ForeignKey(Tender, db_column_name="tender_id")
-    lot = ForeignKey(TenderLot, db_column_name="lot_id")
-    appellant = ForeignKey(Organisation, db_column_name="appellant_id")
-    filed_by = UUID(null=True)
-    bid = ForeignKey(Bid, db_column_name="bid_id")
-    grounds = Text()
-    state = Varchar(length=16)
-    filed_at = Timestamptz()
+    award = ForeignKey(Award, db_column_name="award_id", null=False)
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    lot = ForeignKey(TenderLot, db_column_name="lot_id", null=False)
+    appellant = ForeignKey(Organisation, db_column_name="appellant_id", null=False)
+    filed_by = UUID(null=True, default=None)
+    bid = ForeignKey(Bid, db_column_name="bid_id", null=False)
+    grounds = Text(default=None)
+    state = Varchar(length=16, default=None)
+    filed_at = Timestamptz(default=None)
     decided_at = Timestamptz(null=True, default=None)
-    decided_by = UUID(null=True)
+    decided_by = UUID(null=True, default=None)
     decision_reason = Text(null=True, default=None)
+    bond_cents = BigInt()

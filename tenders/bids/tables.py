@@ -14,22 +14,23 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
+from marketplace.core.columns import Char
 from marketplace.core.db import DB
 from marketplace.core.tables import Organisation
 from tenders.tables import Tender, TenderLot
 
 
 class Bid(Table, tablename="bid", db=DB):
-    id = UUID(primary_key=True)
-    tender = ForeignKey(Tender, db_column_name="tender_id")
-    supplier = ForeignKey(Organisation, db_column_name="supplier_id")
-    submitted_by = UUID(null=True)
+    id = UUID(primary_key=True, default=None)
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    supplier = ForeignKey(Organisation, db_column_name="supplier_id", null=False)
+    submitted_by = UUID(null=True, default=None)
     status = Varchar(length=16, default="live")  # live | withdrawn
-    sealed = Bytea(secret=True)  # nonce || AES-256-GCM ciphertext of the bid content
-    sha256 = Varchar(length=64)  # of `sealed`
-    key_id = Text()
-    received_at = Timestamptz()
-    signature = Text()
+    sealed = Bytea(secret=True, default=None)  # nonce || AES-256-GCM ciphertext of the bid content
+    sha256 = Char(length=64, default=None)  # of `sealed`
+    key_id = Text(default=None)
+    received_at = Timestamptz(default=None)
+    signature = Text(default=None)
     version = Integer(default=1)
     needs_reconfirmation = Boolean(default=False)
     confirmed_at = Timestamptz(null=True, default=None)
@@ -42,18 +43,18 @@ class Bid(Table, tablename="bid", db=DB):
 
 # piccolo needs a one-column primary key; the real key is (bid_id, lot_id) (use raw SQL for writes).
 class BidLot(Table, tablename="bid_lot", db=DB):
-    bid = ForeignKey(Bid, db_column_name="bid_id", primary_key=True)
-    tender_id = UUID()
-    lot_id = UUID()
-    supplier_id = UUID()
+    bid = ForeignKey(Bid, db_column_name="bid_id", primary_key=True, null=False)
+    tender_id = UUID(default=None)
+    lot_id = UUID(default=None)
+    supplier_id = UUID(default=None)
     live = Boolean(default=True)
 
 
 # The real key is (lot_id, bid_id); declared on lot for piccolo's sake (reads only).
 class OpeningEntry(Table, tablename="opening_entry", db=DB):
-    tender = ForeignKey(Tender, db_column_name="tender_id")
-    lot = ForeignKey(TenderLot, db_column_name="lot_id", primary_key=True)
-    bid = ForeignKey(Bid, db_column_name="bid_id")
-    supplier = ForeignKey(Organisation, db_column_name="supplier_id")
-    price = BigInt()
-    received_at = Timestamptz()
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    lot = ForeignKey(TenderLot, db_column_name="lot_id", primary_key=True, null=False)
+    bid = ForeignKey(Bid, db_column_name="bid_id", null=False)
+    supplier = ForeignKey(Organisation, db_column_name="supplier_id", null=False)
+    price = BigInt(default=None)
+    received_at = Timestamptz(default=None)

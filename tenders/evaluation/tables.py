@@ -9,43 +9,43 @@ from tenders.tables import Tender, TenderLot
 
 
 class TenderScoring(Table, tablename="tender_scoring", db=DB):
-    tender = ForeignKey(Tender, db_column_name="tender_id", primary_key=True)
-    technical_weight = Numeric(digits=(4, 3))
-    price_weight = Numeric(digits=(4, 3))
+    tender = ForeignKey(Tender, db_column_name="tender_id", primary_key=True, null=False)
+    technical_weight = Numeric(digits=(4, 3), default=None)
+    price_weight = Numeric(digits=(4, 3), default=None)
     technical_minimum = Numeric(digits=(6, 2), null=True, default=None)
-    criteria = JSONB()
-    set_by = UUID(null=True)
-    set_at = Timestamptz()
+    criteria = JSONB(default="[]")
+    set_by = UUID(null=True, default=None)
+    set_at = Timestamptz(default=None)
 
 
 # The real key is (lot_id, bid_id, criterion); declared on lot for piccolo's sake (reads only).
 class TechnicalScore(Table, tablename="technical_score", db=DB):
-    tender = ForeignKey(Tender, db_column_name="tender_id")
-    lot = ForeignKey(TenderLot, db_column_name="lot_id", primary_key=True)
-    bid = ForeignKey(Bid, db_column_name="bid_id")
-    criterion = Text()
-    points = Numeric(digits=(6, 2))
-    entered_by = UUID(null=True)
-    entered_at = Timestamptz()
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    lot = ForeignKey(TenderLot, db_column_name="lot_id", primary_key=True, null=False)
+    bid = ForeignKey(Bid, db_column_name="bid_id", null=False)
+    criterion = Text(default=None)
+    points = Numeric(digits=(6, 2), default=None)
+    entered_by = UUID(null=True, default=None)
+    entered_at = Timestamptz(default=None)
 
 
 # The real key is (lot_id, bid_id).
 class BidQualification(Table, tablename="bid_qualification", db=DB):
-    tender = ForeignKey(Tender, db_column_name="tender_id")
-    lot = ForeignKey(TenderLot, db_column_name="lot_id", primary_key=True)
-    bid = ForeignKey(Bid, db_column_name="bid_id")
-    qualified = Boolean()
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    lot = ForeignKey(TenderLot, db_column_name="lot_id", primary_key=True, null=False)
+    bid = ForeignKey(Bid, db_column_name="bid_id", null=False)
+    qualified = Boolean(default=None)
     reason = Text()
-    decided_by = UUID(null=True)
-    decided_at = Timestamptz()
+    decided_by = UUID(null=True, default=None)
+    decided_at = Timestamptz(default=None)
 
 
 class ScoreSheet(Table, tablename="score_sheet", db=DB):
     id = UUID(primary_key=True)
-    tender = ForeignKey(Tender, db_column_name="tender_id")
-    lot = ForeignKey(TenderLot, db_column_name="lot_id")
-    round = Integer()
-    outcome = Varchar(length=16)
-    sheet = JSONB()
-    created_by = UUID(null=True)
-    created_at = Timestamptz()
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    lot = ForeignKey(TenderLot, db_column_name="lot_id", null=False)
+    round = Integer(default=None)
+    outcome = Varchar(length=16, default=None)
+    sheet = JSONB(default=None)
+    created_by = UUID(null=True, default=None)
+    created_at = Timestamptz(default=None)

@@ -163,7 +163,8 @@ async def test_catalogue_purchase_local_supplier_first(client, settings):
 
     order = ok(await client.post("/api/v1/orders", headers=officer.headers, json={
         "offer_id": first["offer_id"], "delivery_ubigeo": "080108", "quantity": 5}), 201)
-    assert (order["status"], order["total_cents"], order["supplier_id"]) == ("placed", 12_000, str(cusco.org_id))
+    assert (order["status"], order["total"], order["supplier_id"]) == (
+        "placed", {"amount": 12_000, "currency": "PEN"}, str(cusco.org_id))
     accepted = ok(await client.post(f"/api/v1/orders/{order['id']}/accept", headers=cusco.headers))
     assert accepted["status"] == "accepted"
 

@@ -30,17 +30,18 @@ async def test_order_at_the_delivery_regions_current_price(client, settings):
     assert r.status_code == 201, r.text
     order = r.json()
     assert order["status"] == "placed" and order["region_code"] == "08"
-    assert order["unit_price_cents"] == 2350 and order["total_cents"] == 9400 and order["delivery_days"] == 3
+    assert order["unit_price"] == {"amount": 2350, "currency": "PEN"} and order["delivery_days"] == 3
+    assert order["total"] == {"amount": 9400, "currency": "PEN"}
     assert order["delivery_place"] == "Wanchaq, Cusco, Cusco" and order["supplier_id"] == str(sup.org_id)
     assert await _stock(o["id"], "08") == 6
     # a later price change does not touch the order
-    await client.put(f"/api/v1/offers/{o['id']}/regions/08", json={"price_cents": 9999}, headers=sup.headers)
+    await client.put(f"/api/v1/offers/{o['id']}/regions/08", json={"price": {"amount": 9999}}, headers=sup.headers)
     again = (await client.get(f"/api/v1/orders/{order['id']}", headers=officer.headers)).json()
-    assert again["unit_price_cents"] == 2350
+    assert again["unit_price"]["amount"] == 2350
     # Lima is served at Lima's price
     r = await client.post("/api/v1/orders", headers=officer.headers,
                           json={"offer_id": o["id"], "delivery_ubigeo": "150122", "quantity": 1})
-    assert r.json()["unit_price_cents"] == 2600
+    assert r.json()["unit_price"]["amount"] == 2600
     topics = [r["topic"] for r in await db.fetch("SELECT topic FROM outbox WHERE topic LIKE 'order.%'")]
     assert topics == ["order.placed", "order.placed"]
 
@@ -188,4 +189,4 @@ async def test_an_order_total_beyond_any_budget_is_refused_by_name(client, setti
     assert (await db.fetchrow("SELECT count(*) AS n FROM purchase_order"))["n"] == 0
     r = await client.post("/api/v1/orders", headers=officer.headers,
                           json={"offer_id": o["id"], "delivery_ubigeo": "080108", "quantity": 100})
-    assert r.status_code == 201 and r.json()["total_cents"] == 10**15
+    assert r.status_code == 201 and r.json()["total"] == {"amount": 10**15, "currency": "PEN"}

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from marketplace.core import db, outbox
 from marketplace.core.actor import SYSTEM
+from marketplace.core.money import Money
 from suppliers.catalog import service as catalog
 from suppliers.catalog.schemas import CatalogCreate, OfferCreate, ProductSheetCreate, RegionOfferInput
 from tests import waiting
@@ -19,20 +20,20 @@ async def product(name: str, *, classification: str = "43211503", attributes: di
     async with db.unit_of_work():
         cat = await catalog.create_catalog(actor=SYSTEM, data=CatalogCreate(code=f"CAT-{n}", name=f"Catálogo {n}"))
         sheet = await catalog.create_product_sheet(
-            actor=SYSTEM, catalog_id=cat["id"],
+            actor=SYSTEM, catalog_id=cat.id,
             data=ProductSheetCreate(name=name, classification_code=classification, unit="unidad",
                                     attributes=attributes or {}))
-    return sheet["id"]
+    return sheet.id
 
 
 async def offer(supplier_id: UUID, sheet_id: UUID, regions: dict[str, int], *, brand: str = "") -> UUID:
     """An offer of `sheet_id` by `supplier_id`, priced per region {"08": 250_000, ...}."""
     async with db.unit_of_work():
-        row = await catalog.create_offer(actor=SYSTEM, supplier_id=supplier_id, data=OfferCreate(
+        created = await catalog.create_offer(actor=SYSTEM, supplier_id=supplier_id, data=OfferCreate(
             product_sheet_id=sheet_id, brand=brand,
-            regions=[RegionOfferInput(region_code=r, price_cents=p, delivery_days=3, stock=10)
+            regions=[RegionOfferInput(region_code=r, price=Money(amount=p), delivery_days=3, stock=10)
                      for r, p in regions.items()]))
-    return row["id"]
+    return created.id
 
 
 async def drain(*, wait: bool = True) -> outbox.DrainResult:

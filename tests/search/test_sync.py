@@ -12,10 +12,12 @@ import pytest
 
 from marketplace.core import clock, db
 from marketplace.core.actor import SYSTEM
+from marketplace.core.money import Money
 from search import service, sync
 from search.domain import CatalogQuery, Tier
 from suppliers import service as suppliers
 from suppliers.catalog import service as catalog
+from suppliers.catalog.schemas import OfferCreate, RegionOfferInput
 from tests.search.helpers import drain, offer, product
 from tests.suppliers.factories import active_supplier
 
@@ -142,10 +144,8 @@ async def test_a_transaction_that_commits_late_is_not_skipped(settings, index):
 
 
 def _offer_data(sheet_id):
-    from suppliers.catalog.schemas import OfferCreate, RegionOfferInput
-
     return OfferCreate(product_sheet_id=sheet_id,
-                       regions=[RegionOfferInput(region_code="08", price_cents=900, delivery_days=2, stock=5)])
+                       regions=[RegionOfferInput(region_code="08", price=Money(amount=900), delivery_days=2, stock=5)])
 
 
 async def test_check_reports_drift_and_repair_fixes_it(settings, index):

@@ -34,8 +34,8 @@ async def registered_supplier(settings, *, ruc: str | None = None, name: str | N
         contact=Contact(name="Contacto", email=email), admin=AdminUser(email=email, password=PASSWORD),
         categories=categories or [])
     async with db.unit_of_work():
-        row = await service.register(actor=Actor(), data=data)
-        org_id, user_id = row["organisation_id"], row["admin_user_id"]
+        registration = await service.register(actor=Actor(), data=data)
+        org_id, user_id = registration.supplier.id, registration.admin_user_id
         if status != "pending":
             await service.approve_registration(actor=SYSTEM, org_id=org_id, reason="test")
         if status == "suspended" and until is None:
@@ -70,10 +70,10 @@ async def catalog_with_product(client, settings, *, code: str | None = None, nam
 
 
 async def offer(client, supplier: Login, product: dict, regions: dict[str, tuple[int, int, int]]) -> dict:
-    """An offer over HTTP; regions maps a region code to (price_cents, delivery_days, stock)."""
+    """An offer over HTTP; regions maps a region code to (unit price in céntimos, delivery_days, stock)."""
     r = await client.post(f"/api/v1/suppliers/{supplier.org_id}/offers", headers=supplier.headers, json={
         "product_sheet_id": product["id"], "brand": "Atlas",
-        "regions": [{"region_code": k, "price_cents": p, "delivery_days": d, "stock": s}
+        "regions": [{"region_code": k, "price": {"amount": p, "currency": "PEN"}, "delivery_days": d, "stock": s}
                     for k, (p, d, s) in regions.items()]})
     assert r.status_code == 201, r.text
     return r.json()

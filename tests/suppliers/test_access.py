@@ -42,7 +42,8 @@ async def test_access_matrix(client, settings):
         "anonymous": 401, "officer": 403, "own_admin": 403, "own_bidder": 403, "other_supplier": 403,
         "auditor": 403, "platform": 201}
     offer_body = {"product_sheet_id": product2["id"],
-                  "regions": [{"region_code": "08", "price_cents": 100, "delivery_days": 1, "stock": 1}]}
+                  "regions": [{"region_code": "08", "price": {"amount": 100, "currency": "PEN"}, "delivery_days": 1,
+                               "stock": 1}]}
     assert await codes("POST", f"/api/v1/suppliers/{own.org_id}/offers", offer_body) == {
         "anonymous": 401, "officer": 403, "own_admin": 201, "own_bidder": 403, "other_supplier": 403,
         "auditor": 403, "platform": 403}

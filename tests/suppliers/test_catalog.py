@@ -41,24 +41,26 @@ async def test_offer_with_regional_prices_and_price_history(client, settings):
     _, product, _ = await catalog_with_product(client, settings)
     sup = await active_supplier(settings, ubigeo="080101", mype=True)
     o = await offer(client, sup, product, {"08": (2350, 2, 100), "03": (2490, 4, 40)})
-    assert [(r["region_code"], r["region_name"], r["price_cents"]) for r in o["regions"]] == [
-        ("03", "Apurímac", 2490), ("08", "Cusco", 2350)]
+    assert [(r["region_code"], r["region_name"], r["price"]) for r in o["regions"]] == [
+        ("03", "Apurímac", {"amount": 2490, "currency": "PEN"}), ("08", "Cusco", {"amount": 2350, "currency": "PEN"})]
     assert o["status"] == "active" and o["product_name"] == "Papel bond A4 80 g"
     # a price change is kept in the history; stock and delivery days alone are not price changes
-    r = await client.put(f"/api/v1/offers/{o['id']}/regions/08", json={"price_cents": 2290}, headers=sup.headers)
+    r = await client.put(f"/api/v1/offers/{o['id']}/regions/08", json={"price": {"amount": 2290, "currency": "PEN"}},
+                         headers=sup.headers)
     assert r.status_code == 200, r.text
     r = await client.put(f"/api/v1/offers/{o['id']}/regions/08", json={"stock": 120}, headers=sup.headers)
     assert [x for x in r.json()["regions"] if x["region_code"] == "08"][0] == {
-        "region_code": "08", "region_name": "Cusco", "price_cents": 2290, "currency": "PEN", "delivery_days": 2,
+        "region_code": "08", "region_name": "Cusco", "price": {"amount": 2290, "currency": "PEN"}, "delivery_days": 2,
         "stock": 120}
     history = (await client.get(f"/api/v1/offers/{o['id']}/price-history")).json()
-    assert [(h["region_code"], h["old_price_cents"], h["new_price_cents"]) for h in history] == [
-        ("08", None, 2350), ("03", None, 2490), ("08", 2350, 2290)]
+    assert [(h["region_code"], h["old_price"] and h["old_price"]["amount"], h["new_price"]) for h in history] == [
+        ("08", None, {"amount": 2350, "currency": "PEN"}), ("03", None, {"amount": 2490, "currency": "PEN"}),
+        ("08", 2350, {"amount": 2290, "currency": "PEN"})]
     # a new region needs full terms; an unknown region is refused
-    r = await client.put(f"/api/v1/offers/{o['id']}/regions/15", json={"price_cents": 2600}, headers=sup.headers)
+    r = await client.put(f"/api/v1/offers/{o['id']}/regions/15", json={"price": {"amount": 2600}}, headers=sup.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "required"
     r = await client.put(f"/api/v1/offers/{o['id']}/regions/99",
-                         json={"price_cents": 2600, "delivery_days": 5, "stock": 1}, headers=sup.headers)
+                         json={"price": {"amount": 2600}, "delivery_days": 5, "stock": 1}, headers=sup.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "region"
     # search is told: created, then price_changed with the new document
     upserts = await _events("offer.upserted")
@@ -75,17 +77,18 @@ async def test_offer_validation_and_ownership(client, settings):
     other = await active_supplier(settings)
     url = f"/api/v1/suppliers/{sup.org_id}/offers"
     body = {"product_sheet_id": product["id"], "regions": [
-        {"region_code": "15", "price_cents": 100, "delivery_days": 1, "stock": 1},
-        {"region_code": "15", "price_cents": 100, "delivery_days": 1, "stock": 1}]}
+        {"region_code": "15", "price": {"amount": 100}, "delivery_days": 1, "stock": 1},
+        {"region_code": "15", "price": {"amount": 100}, "delivery_days": 1, "stock": 1}]}
     r = await client.post(url, json=body, headers=sup.headers)
     assert r.status_code == 422 and r.json()["errors"][0] == {
         "field": "regions[1].region_code", "rule": "unique", "message": r.json()["detail"]}
-    body["regions"] = [{"region_code": "15", "price_cents": 0, "delivery_days": 1, "stock": 1}]
+    body["regions"] = [{"region_code": "15", "price": {"amount": 0}, "delivery_days": 1, "stock": 1}]
     r = await client.post(url, json=body, headers=sup.headers)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "regions[0].price_cents"
-    body["regions"] = [{"region_code": "15", "price_cents": 100, "delivery_days": 1, "stock": -1}]
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "regions[0].price.amount"
+    assert r.json()["rule"] == "range"
+    body["regions"] = [{"region_code": "15", "price": {"amount": 100}, "delivery_days": 1, "stock": -1}]
     assert (await client.post(url, json=body, headers=sup.headers)).status_code == 422
-    body["regions"] = [{"region_code": "15", "price_cents": 100, "delivery_days": 1, "stock": 1}]
+    body["regions"] = [{"region_code": "15", "price": {"amount": 100}, "delivery_days": 1, "stock": 1}]
     assert (await client.post(url, json=body, headers=other.headers)).status_code == 403
     r = await client.post(url, json=body, headers=sup.headers)
     assert r.status_code == 201
@@ -160,3 +163,41 @@ async def test_closing_a_catalogue_removes_its_offers(client, settings):
     assert [(e["offer_id"], e["change"]) for e in await _events("offer.deleted")] == [(o["id"], "catalog_closed")]
     page = await events.iter_offer_documents(limit=10)
     assert len(page) == 1 and page[0].searchable is False
+
+
+async def test_prices_are_money_in_soles(client, settings):
+    """Every price is {"amount": céntimos, "currency": "PEN"}: another currency, a price of 0 or a float is
+    refused naming the field and the rule, and nothing is written."""
+    _, product, _ = await catalog_with_product(client, settings)
+    sup = await active_supplier(settings)
+    url = f"/api/v1/suppliers/{sup.org_id}/offers"
+
+    def body(price):
+        return {"product_sheet_id": product["id"],
+                "regions": [{"region_code": "15", "price": price, "delivery_days": 1, "stock": 1}]}
+
+    r = await client.post(url, json=body({"amount": 2500, "currency": "USD"}), headers=sup.headers)
+    assert r.status_code == 422, r.text
+    assert (r.json()["field"], r.json()["rule"]) == ("regions[0].price.currency", "currency")
+    r = await client.post(url, json=body({"amount": 2500, "currency": "USD"}),
+                          headers={**sup.headers, "Accept-Language": "en"})
+    assert "soles (PEN)" in r.json()["detail"]
+    for bad in ({"amount": -5}, {"amount": 10**13 + 1}):
+        r = await client.post(url, json=body(bad), headers=sup.headers)
+        assert (r.status_code, r.json()["field"], r.json()["rule"]) == (422, "regions[0].price.amount", "range")
+    r = await client.post(url, json=body({"amount": 25.5, "currency": "PEN"}), headers=sup.headers)
+    assert (r.status_code, r.json()["field"]) == (422, "regions[0].price.amount")
+    r = await client.post(url, json=body(2500), headers=sup.headers)  # the old bare integer is not a price
+    assert (r.status_code, r.json()["field"]) == (422, "regions[0].price")
+    assert (await db.fetchrow("SELECT count(*) AS n FROM offer"))["n"] == 0
+
+    o = await offer(client, sup, product, {"15": (2500, 1, 1)})
+    r = await client.put(f"/api/v1/offers/{o['id']}/regions/15", json={"price": {"amount": 900, "currency": "EUR"}},
+                         headers=sup.headers)
+    assert (r.status_code, r.json()["field"], r.json()["rule"]) == (422, "price.currency", "currency")
+    r = await client.put(f"/api/v1/offers/{o['id']}/regions/15", json={"price": {"amount": 2400}},
+                         headers=sup.headers)
+    assert r.status_code == 200 and r.json()["regions"][0]["price"] == {"amount": 2400, "currency": "PEN"}
+    history = (await client.get(f"/api/v1/offers/{o['id']}/price-history")).json()
+    assert [(h["old_price"], h["new_price"]["amount"]) for h in history] == [
+        (None, 2500), ({"amount": 2500, "currency": "PEN"}, 2400)]

@@ -41,7 +41,7 @@ async def test_registration_creates_a_pending_supplier_and_its_admin(client):
     r = await client.post("/api/v1/suppliers", json=body)
     assert r.status_code == 201, r.text
     sup = r.json()
-    assert sup["status"] == "pending" and sup["ruc"] == body["ruc"] and sup["person_type"] == "juridica"
+    assert sup["status"] == "pending" and sup["ruc"] == body["ruc"] and sup["person_type"] == "company"
     assert sup["legal_name"] == "Ferretería Los Andes S.A.C."
     assert sup["ubigeo"] == "080101" and sup["region"] == "08" and sup["place"] == "Cusco, Cusco, Cusco"
     assert sup["mype"] is True and sup["categories"] == ["4321", "43211503"]
@@ -64,11 +64,11 @@ async def test_registration_creates_a_pending_supplier_and_its_admin(client):
 
 
 @pytest.mark.parametrize(("ruc", "person_type"), [
-    (ruc_with("10", "41234567"), "natural"),
-    (ruc_with("15"), "natural"),
-    (ruc_with("17"), "natural"),
-    (ruc_with("20"), "juridica"),
-    ("20100070970", "juridica"),  # a real RUC (Supermercados Peruanos)
+    (ruc_with("10", "41234567"), "individual"),
+    (ruc_with("15"), "individual"),
+    (ruc_with("17"), "individual"),
+    (ruc_with("20"), "company"),
+    ("20100070970", "company"),  # a real RUC (Supermercados Peruanos)
 ])
 async def test_valid_rucs(client, ruc, person_type):
     r = await client.post("/api/v1/suppliers", json=registration(ruc=ruc))

@@ -181,7 +181,7 @@ async def awarded(client, settings, fixed_clock, p):
     """A lot awarded to B; A and the harness's bidder persona (registered here as a supplier) lost."""
     async with db.unit_of_work():
         await db.execute("INSERT INTO supplier (organisation_id, ruc, legal_name, ubigeo, person_type, status)"
-                         " SELECT id, ruc, name, '150101', 'juridica', 'active' FROM organisation WHERE id = $1",
+                         " SELECT id, ruc, name, '150101', 'company', 'active' FROM organisation WHERE id = $1",
                          p.supplier_id)
     a = await active_supplier(settings, ubigeo="080101")
     b = await active_supplier(settings, ubigeo="040101")

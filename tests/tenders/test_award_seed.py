@@ -14,7 +14,7 @@ async def _register_demo_suppliers(demo) -> None:
     for org in demo.orgs["supplier"]:
         async with db.unit_of_work(join=True):  # inside the seed's transaction or alone
             await db.execute("INSERT INTO supplier (organisation_id, ruc, legal_name, ubigeo, person_type, mype,"
-                             " status) VALUES ($1, $2, $3, $4, 'juridica', $5, 'active')", org.id, org.ruc, org.name,
+                             " status) VALUES ($1, $2, $3, $4, 'company', $5, 'active')", org.id, org.ruc, org.name,
                              org.ubigeo, org.ubigeo.startswith("08"))
 
 
