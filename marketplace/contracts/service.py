@@ -248,7 +248,7 @@ async def create_from_award(*, actor: Actor = SYSTEM, award_id: UUID, tender_id:
 
 
 async def create_from_order(*, actor: Actor = SYSTEM, order_id: UUID, agency_org_id: UUID, supplier_org_id: UUID,
-                            number: str | None, total_cents: int, currency: str) -> ContractRow:
+                            number: str | int | None, total_cents: int, currency: str) -> ContractRow:
     """The contract of an accepted purchase order (the 'order.accepted' consumer). Idempotent by order."""
     title = f"Orden de compra {number}" if number else f"Orden de compra {order_id}"
     row, _ = await _insert(actor=actor, source_type="order", source_id=order_id, agency_org_id=agency_org_id,
