@@ -60,6 +60,6 @@ def reset() -> None:
     install(SystemClock())
 
 
-def use(clock: Clock) -> contextvars.Token:
+def use(clock: Clock) -> contextvars.Token[Clock | None]:
     """Use `clock` in this task only."""
     return _current.set(clock)

@@ -49,7 +49,7 @@ class Engine(PostgresEngine):
         return await super().run_querystring(querystring, in_pool=in_pool)
 
 
-class PooledConnection(asyncpg.Connection):
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no type information
     """A pooled connection goes back to the pool without asyncpg's reset query (advisory unlock, CLOSE ALL,
     UNLISTEN, RESET ALL): a round trip on every release, a third of a bid's, for session state this code
     never leaves on a pooled connection. asyncpg still rolls back a transaction left open. Whoever needs
@@ -132,7 +132,7 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
-def pool():
+def pool() -> asyncpg.Pool:
     if DB.pool is None:
         raise RuntimeError("the database pool is not started")
     return DB.pool
@@ -321,11 +321,13 @@ async def fetchrow(sql: str, *args: Any) -> dict[str, Any] | None:
 
 async def execute(sql: str, *args: Any) -> str:
     """Run a statement that writes, in the current transaction (NoTransaction outside one)."""
-    return await (await require_transaction("db.execute()").connection()).execute(sql, *args)
+    status: str = await (await require_transaction("db.execute()").connection()).execute(sql, *args)
+    return status
 
 
 async def execute_autocommit(sql: str, *args: Any) -> str:
     """Run a statement on a pooled connection of its own, committed at once whatever the caller's
     transaction does. Only for writes that must not depend on it: a usage hint, a counter. Callers say why."""
     async with pool().acquire() as conn:
-        return await conn.execute(sql, *args)
+        status: str = await conn.execute(sql, *args)
+        return status

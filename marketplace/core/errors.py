@@ -238,7 +238,7 @@ def _translated(text: str) -> str | None:
     return None
 
 
-def _validation_error(request: Request, exc: ValidationException) -> Response:
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     _speak(request)
     errors = []
     for item in exc.extra or []:
@@ -275,7 +275,7 @@ _HTTP_DETAILS = {
 }
 
 
-def _http_error(request: Request, exc: HTTPException) -> Response:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
         return _validation_error(request, exc)
     _speak(request)

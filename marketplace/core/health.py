@@ -37,7 +37,8 @@ async def _check_redis() -> str:
 async def ready() -> Response[dict[str, object]]:
     database, redis = await asyncio.gather(_check_db(), _check_redis())
     ok = database == "ok" and redis == "ok"
-    body = {"status": "ok" if ok else "unavailable", "checks": {"database": database, "redis": redis}}
+    body: dict[str, object] = {"status": "ok" if ok else "unavailable",
+                               "checks": {"database": database, "redis": redis}}
     return Response(body, status_code=200 if ok else 503, headers=None if ok else {"Retry-After": "5"})
 
 

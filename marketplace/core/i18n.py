@@ -82,7 +82,7 @@ def catalogue(lang: str) -> Catalogue:
             plurals[m.id[0]] = tuple(m.string)
     # gettext's own reading of the Plural-Forms expression (the C-like one of the header), as Python's
     # GNUTranslations does
-    index = _gettext_module.c2py(cat.plural_expr)  # type: ignore[attr-defined]
+    index = _gettext_module.c2py(cat.plural_expr)
     return Catalogue(lang, messages, plurals, cat.num_plurals, index)
 
 
@@ -132,7 +132,7 @@ def choose(*, query: str | None, cookie: str | None, accept_language: str | None
     return language(lang) if lang else negotiate(accept_language, default)
 
 
-def set_language(lang: str) -> contextvars.Token:
+def set_language(lang: str) -> contextvars.Token[str]:
     return _current.set(language(lang))
 
 

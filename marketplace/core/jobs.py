@@ -58,12 +58,12 @@ async def audit_chain(ctx: dict[str, Any]) -> int:
     return await audit.chain_pending(ctx.get("settings"))
 
 
-FUNCTIONS: list = [
+FUNCTIONS: list[Any] = [
     # keep_result=0: no result key, so the same job id (the follow-up) can be enqueued again at once
     func(outbox_drain, name=outbox.DRAIN_JOB, keep_result=0, timeout=120, max_tries=3),
     func(audit_chain, name="audit_chain", keep_result=0, timeout=300, max_tries=1),
 ]
-CRONS: list = [
+CRONS: list[Any] = [
     cron(outbox_sweep, name="outbox_sweep", second=set(range(60)), run_at_startup=True,
          timeout=120, keep_result=0, max_tries=1),
     cron(outbox_prune, name="outbox_prune", minute=17, second=0, timeout=1800, keep_result=0, max_tries=1),

@@ -52,7 +52,7 @@ class UnitOfWorkMiddleware(ASGIMiddleware):
     exclude_opt_key = "own_transaction"
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope["method"] not in UNSAFE_METHODS:
+        if scope["type"] != ScopeType.HTTP or scope["method"] not in UNSAFE_METHODS:
             await next_app(scope, receive, send)
             return
         async with db.unit_of_work() as uow:

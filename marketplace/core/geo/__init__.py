@@ -17,6 +17,7 @@ import csv
 import functools
 import io
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
@@ -199,14 +200,14 @@ def regions() -> list[Region]:
 
 
 def provinces(region_code: str | None = None) -> list[Province]:
-    items = _data().provinces.values()
+    items: Iterable[Province] = _data().provinces.values()
     if region_code is not None:
         items = [p for p in items if p.region_code == region_code[:2]]
     return sorted(items, key=lambda p: p.code)
 
 
 def districts(province_code: str | None = None) -> list[District]:
-    items = _data().districts.values()
+    items: Iterable[District] = _data().districts.values()
     if province_code is not None:
         items = [d for d in items if d.province_code == province_code[:4]]
     return sorted(items, key=lambda d: d.code)
