@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -157,7 +157,8 @@ class ContractsController(Controller):
           summary="Pay an accepted milestone (Stripe Connect, or a treasury transfer with its reference). "
                   "Send an Idempotency-Key. Through Stripe: 503 payments-not-configured, writing nothing, when "
                   "the Stripe settings are missing.")
-    async def pay_milestone(self, request: Request, actor: ActorDep, settings: SettingsDep, contract_id: FromPath[UUID],
+    async def pay_milestone(self, request: Request[Any, Any, Any], actor: ActorDep, settings: SettingsDep,
+                            contract_id: FromPath[UUID],
                             milestone_id: FromPath[UUID],
                             data: JSONBody[MilestonePayment]) -> Response[PaymentRead]:
         claim = await idempotency.claim(

@@ -22,7 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from piccolo.columns import Column
-from piccolo.columns.combination import Combinable
+from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Max, Sum
 
 from marketplace.contracts import domain

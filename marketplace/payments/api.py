@@ -4,7 +4,7 @@ GET /api/v1/oversight/payment-alarms (payments stuck in 'requested' past PAYMENT
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post, put
@@ -69,7 +69,7 @@ class PaymentsController(Controller):
         return connected_account_read(row)
 
     @post("/stripe/webhook", status_code=200, summary="Stripe webhook endpoint (signed; stored once by event id)")
-    async def stripe_webhook(self, request: Request, settings: SettingsDep) -> WebhookAck:
+    async def stripe_webhook(self, request: Request[Any, Any, Any], settings: SettingsDep) -> WebhookAck:
         payload = await request.body()
         new = await service.receive_webhook(settings=settings, payload=payload,
                                             signature=request.headers.get("stripe-signature"))

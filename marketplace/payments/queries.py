@@ -8,6 +8,7 @@ the columns as PostgreSQL knows them (piccolo selects a foreign key under its da
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -64,7 +65,7 @@ class StripeEventRow(msgspec.Struct):
     object_id: str | None
     api_created: datetime | None
     livemode: bool
-    payload: dict | str  # jsonb: piccolo hands it over as text
+    payload: dict[str, Any] | str  # jsonb (as text unless the query loads it)
     received_at: datetime
     applied_at: datetime | None
     outcome: str | None

@@ -30,7 +30,7 @@ from uuid import UUID
 
 import msgspec
 import stripe
-from piccolo.columns.combination import Combinable
+from piccolo.custom_types import Combinable
 
 from marketplace.core import audit, clock, db, outbox, queue, rows
 from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated, require_member
