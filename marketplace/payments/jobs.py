@@ -19,7 +19,8 @@ from marketplace.settings import Settings
 
 
 def _settings(ctx: dict[str, Any]) -> Settings:
-    return ctx["settings"]  # the worker's, given at its start-up (marketplace.worker)
+    settings: Settings = ctx["settings"]  # the worker's, given at its start-up (marketplace.worker)
+    return settings
 
 
 # Its own transactions: Stripe is called between them, never while one is open (service.execute_payment).
