@@ -415,6 +415,8 @@ class Settings:
     run_worker_in_process: bool = var("RUN_WORKER_IN_PROCESS", Bool(), False, shown="off (on in embedded mode)")
     registry_fee_cents: int = var("REGISTRY_FEE_CENTS", Int(1), 10_000)  # the supplier registry fee, in céntimos
     appeal_bond_percent: Decimal = var("APPEAL_BOND_PERCENT", PERCENT, Decimal(3))  # % of the lot's value
+    # alarm when a payment stays 'requested' (Stripe not reached) longer than this
+    payment_stuck_minutes: int = var("PAYMENT_STUCK_MINUTES", Int(1), 30)
     smtp_host: str | None = var("SMTP_HOST", Text(), None)
     smtp_port: int = var("SMTP_PORT", Int(1, 65_535), 25)
     mail_from: str = var("MAIL_FROM", Pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),

@@ -23,19 +23,20 @@ log = logging.getLogger(__name__)
 
 @outbox.consumer("tenders.contracts", topics=["contract.signed"])
 async def contract_signed(events: list[outbox.OutboxEvent]) -> None:
-    from marketplace.contracts import service as contracts
-
+    # Contracts sit above tenders: what this needs comes in the event (contract_id, source_type, tender_id,
+    # lot_id), never from contracts' service.
     for e in events:
-        c = await contracts.get_contract(actor=SYSTEM, contract_id=UUID(e.payload["contract_id"]))
-        if c["source_type"] != "award" or c["tender_id"] is None or c["lot_id"] is None:
+        p = e.payload
+        if p.get("source_type") != "award" or not p.get("tender_id") or not p.get("lot_id"):
             continue
-        t = await service.lock_tender(tender_id=c["tender_id"])
-        lot = next((x for x in await service.load_lots(tender_id=c["tender_id"]) if x["id"] == c["lot_id"]), None)
+        contract_id, tender_id, lot_id = p["contract_id"], UUID(p["tender_id"]), UUID(p["lot_id"])
+        t = await service.lock_tender(tender_id=tender_id)
+        lot = next((x for x in await service.load_lots(tender_id=tender_id) if x["id"] == lot_id), None)
         if lot is None or lot["state"] == State.CONTRACTED.value:
             continue
         if lot["state"] != State.AWARDED.value:
-            log.warning("contract %s signed but its lot %s is %s: not marked contracted", c["id"], c["lot_id"],
+            log.warning("contract %s signed but its lot %s is %s: not marked contracted", contract_id, lot_id,
                         lot["state"])
             continue
-        await service.apply_lot_action(actor=SYSTEM, tender_id=c["tender_id"], lot_id=c["lot_id"],
-                                       action=Action.CONTRACT, locked=t)
+        await service.apply_lot_action(actor=SYSTEM, tender_id=tender_id, lot_id=lot_id, action=Action.CONTRACT,
+                                       locked=t)

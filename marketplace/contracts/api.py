@@ -10,6 +10,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace.contracts import domain, service
+from marketplace.contracts.queries import (
+    AmendmentRow,
+    Balance,
+    ContractRow,
+    DeliveryRow,
+    Detail,
+    DocumentRow,
+    MilestoneRow,
+)
 from marketplace.contracts.schemas import (
     AmendmentCreate,
     AmendmentRead,
@@ -31,42 +40,69 @@ from marketplace.contracts.schemas import (
     Termination,
 )
 from marketplace.core import idempotency
-from marketplace.core.deps import ActorDep
+from marketplace.core.deps import ActorDep, SettingsDep
+from marketplace.core.money import money, score
 from marketplace.payments.schemas import PaymentRead, payment_read
 
 
-def _pick(row: dict[str, Any], cls: type) -> dict[str, Any]:
-    return {k: row[k] for k in cls.__struct_fields__ if k in row}
+def contract_read(c: ContractRow) -> ContractRead:
+    currency = c.currency.strip()
+    guarantee = None
+    if c.guarantee_kind and c.guarantee_expires_on:
+        guarantee = Guarantee(kind=c.guarantee_kind, amount=money(c.guarantee_amount_cents or 0, currency),
+                              issuer=c.guarantee_issuer or "", reference=c.guarantee_reference or "",
+                              expires_on=c.guarantee_expires_on)
+    return ContractRead(
+        id=c.id, source_type=c.source_type, source_id=c.source_id, tender_id=c.tender_id, lot_id=c.lot_id,
+        agency_org_id=c.agency_org_id, supplier_org_id=c.supplier_org_id, title=c.title,
+        original_value=money(c.original_value_cents, currency), value=money(c.value_cents, currency),
+        period_start=c.period_start, period_end=c.period_end, state=c.state,
+        cumulative_change_pct=score(c.cumulative_change_pct), flagged=domain.flagged(c.cumulative_change_pct),
+        guarantee=guarantee, signed_at=c.signed_at, completed_at=c.completed_at, terminated_at=c.terminated_at,
+        termination_reason=c.termination_reason, created_at=c.created_at, updated_at=c.updated_at)
 
 
-def contract_read(row: dict[str, Any], cls: type = ContractRead, **extra: Any) -> Any:
-    data = _pick(row, cls)
-    data.update(currency=row["currency"].strip(), flagged=domain.flagged(row["cumulative_change_pct"]),
-                guarantee=Guarantee(kind=row["guarantee_kind"], amount_cents=row["guarantee_amount_cents"],
-                                    issuer=row["guarantee_issuer"], reference=row["guarantee_reference"],
-                                    expires_on=row["guarantee_expires_on"]) if row["guarantee_kind"] else None)
-    data.update(extra)
-    return cls(**data)
+def milestone_read(m: MilestoneRow, currency: str = "PEN") -> MilestoneRead:
+    return MilestoneRead(id=m.id, contract_id=m.contract_id, seq=m.seq, deliverable=m.deliverable,
+                         due_date=m.due_date, amount=money(m.amount_cents, currency), state=m.state,
+                         accepted_at=m.accepted_at, paid_at=m.paid_at)
 
 
-def milestone_read(row: dict[str, Any]) -> MilestoneRead:
-    return MilestoneRead(**_pick(row, MilestoneRead))
+def amendment_read(a: AmendmentRow, currency: str = "PEN") -> AmendmentRead:
+    return AmendmentRead(
+        id=a.id, contract_id=a.contract_id, seq=a.seq, reason=a.reason,
+        value_change=money(a.value_change_cents, currency), previous_value=money(a.previous_value_cents, currency),
+        new_value=money(a.new_value_cents, currency), previous_period_end=a.previous_period_end,
+        new_period_end=a.new_period_end, change_pct=score(a.change_pct),
+        cumulative_change_pct=score(a.cumulative_change_pct), flagged=domain.flagged(a.cumulative_change_pct),
+        created_at=a.created_at)
 
 
-def amendment_read(row: dict[str, Any]) -> AmendmentRead:
-    return AmendmentRead(**_pick(row, AmendmentRead), flagged=domain.flagged(row["cumulative_change_pct"]))
+def delivery_read(d: DeliveryRow) -> DeliveryRead:
+    return DeliveryRead(id=d.id, contract_id=d.contract_id, milestone_id=d.milestone_id, note=d.note, state=d.state,
+                        submitted_at=d.submitted_at, decided_at=d.decided_at, decision_note=d.decision_note)
 
 
-def delivery_read(row: dict[str, Any]) -> DeliveryRead:
-    return DeliveryRead(**_pick(row, DeliveryRead))
+def document_read(d: DocumentRow) -> DocumentRead:
+    return DocumentRead(id=d.id, contract_id=d.contract_id, name=d.name, media_type=d.media_type, sha256=d.sha256,
+                        url=d.url, created_at=d.created_at)
 
 
-def document_read(row: dict[str, Any]) -> DocumentRead:
-    return DocumentRead(**_pick(row, DocumentRead))
+def balance_read(b: Balance) -> BalanceRead:
+    return BalanceRead(contract_id=b.contract_id, value=money(b.value_cents, b.currency),
+                       paid=money(b.paid_cents, b.currency), outstanding=money(b.outstanding_cents, b.currency),
+                       entries=b.entries)
 
 
-def balance_read(row: dict[str, Any]) -> BalanceRead:
-    return BalanceRead(**_pick(row, BalanceRead))
+def detail_read(d: Detail) -> ContractDetail:
+    base = contract_read(d.contract)
+    currency = d.contract.currency.strip()
+    return ContractDetail(
+        **{f: getattr(base, f) for f in ContractRead.__struct_fields__},
+        milestones=[milestone_read(m, currency) for m in d.milestones],
+        amendments=[amendment_read(a, currency) for a in d.amendments],
+        deliveries=[delivery_read(x) for x in d.deliveries], documents=[document_read(x) for x in d.documents],
+        balance=balance_read(d.balance), payments=[payment_read(p) for p in d.payments])
 
 
 class ContractsController(Controller):
@@ -79,22 +115,18 @@ class ContractsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> list[ContractRead]:
-        rows = await service.list_contracts(actor=actor, state=contract_state, limit=limit, offset=offset)
-        return [contract_read(r) for r in rows]
+        found = await service.list_contracts(actor=actor, state=contract_state, limit=limit, offset=offset)
+        return [contract_read(c) for c in found]
 
     @post("/", summary="The contract of a consented award or an accepted order (201 new, 200 existing)")
     async def create(self, actor: ActorDep, data: JSONBody[ContractCreate]) -> Response[ContractRead]:
         row, created = await service.create(actor=actor, source_type=data.source_type, source_id=data.source_id)
         return Response(contract_read(row), status_code=201 if created else 200)
 
-    @get("/{contract_id:uuid}", summary="A contract with its milestones, amendments, deliveries, documents, balance")
+    @get("/{contract_id:uuid}", summary="A contract with its milestones, amendments, deliveries, documents, balance "
+                                         "and payments (each with its state, and why it failed when it did)")
     async def detail(self, actor: ActorDep, contract_id: FromPath[UUID]) -> ContractDetail:
-        row = await service.contract_detail(actor=actor, contract_id=contract_id)
-        return contract_read(
-            row, ContractDetail, milestones=[milestone_read(m) for m in row["milestones"]],
-            amendments=[amendment_read(a) for a in row["amendments"]],
-            deliveries=[delivery_read(d) for d in row["deliveries"]],
-            documents=[document_read(d) for d in row["documents"]], balance=balance_read(row["balance"]))
+        return detail_read(await service.contract_detail(actor=actor, contract_id=contract_id))
 
     @get("/{contract_id:uuid}/balance", summary="Paid and outstanding, derived from the payment ledger")
     async def balance(self, actor: ActorDep, contract_id: FromPath[UUID]) -> BalanceRead:
@@ -113,19 +145,20 @@ class ContractsController(Controller):
 
     @get("/{contract_id:uuid}/milestones", summary="Milestones")
     async def list_milestones(self, actor: ActorDep, contract_id: FromPath[UUID]) -> list[MilestoneRead]:
-        await service.get_contract(actor=actor, contract_id=contract_id)
-        return [milestone_read(m) for m in await service.milestones(contract_id=contract_id)]
+        c = await service.get_contract(actor=actor, contract_id=contract_id)
+        return [milestone_read(m, c.currency.strip()) for m in await service.milestones(contract_id=contract_id)]
 
     @post("/{contract_id:uuid}/milestones", summary="Add a milestone (deliverable, due date, amount)")
     async def add_milestone(self, actor: ActorDep, contract_id: FromPath[UUID],
                             data: JSONBody[MilestoneCreate]) -> MilestoneRead:
-        row = await service.add_milestone(actor=actor, contract_id=contract_id, data=data)
-        return milestone_read(row)
+        return milestone_read(await service.add_milestone(actor=actor, contract_id=contract_id, data=data))
 
     @post("/{contract_id:uuid}/milestones/{milestone_id:uuid}/payments", status_code=202,
           summary="Pay an accepted milestone (Stripe Connect, or a treasury transfer with its reference). "
-                  "Send an Idempotency-Key.")
-    async def pay_milestone(self, request: Request, actor: ActorDep, contract_id: FromPath[UUID],
+                  "Send an Idempotency-Key. Through Stripe: 503 payments-not-configured, writing nothing, when "
+                  "the Stripe settings are missing.")
+    async def pay_milestone(self, request: Request[Any, Any, Any], actor: ActorDep, settings: SettingsDep,
+                            contract_id: FromPath[UUID],
                             milestone_id: FromPath[UUID],
                             data: JSONBody[MilestonePayment]) -> Response[PaymentRead]:
         claim = await idempotency.claim(
@@ -133,8 +166,8 @@ class ContractsController(Controller):
             key=request.headers.get(idempotency.HEADER),
             request=(str(contract_id), str(milestone_id), msgspec.to_builtins(data)))
         if claim.replay is None:
-            row = await service.pay_milestone(actor=actor, contract_id=contract_id, milestone_id=milestone_id,
-                                              external_reference=data.external_reference)
+            row = await service.pay_milestone(actor=actor, settings=settings, contract_id=contract_id,
+                                              milestone_id=milestone_id, external_reference=data.external_reference)
             body = msgspec.to_builtins(payment_read(row))
             await claim.store(status=202, response=body)
         if claim.replay is not None:
@@ -143,19 +176,23 @@ class ContractsController(Controller):
 
     @get("/{contract_id:uuid}/amendments", summary="Amendments, with the cumulative change in %")
     async def list_amendments(self, actor: ActorDep, contract_id: FromPath[UUID]) -> list[AmendmentRead]:
-        row = await service.contract_detail(actor=actor, contract_id=contract_id)
-        return [amendment_read(a) for a in row["amendments"]]
+        c = await service.get_contract(actor=actor, contract_id=contract_id)
+        return [amendment_read(a, c.currency.strip()) for a in await service.amendments(contract_id=contract_id)]
 
     @post("/{contract_id:uuid}/amendments", summary="Amend the value and/or the term, with a reason")
     async def amend(self, actor: ActorDep, contract_id: FromPath[UUID],
                     data: JSONBody[AmendmentCreate]) -> AmendmentRead:
-        row = await service.amend(actor=actor, contract_id=contract_id, data=data)
-        return amendment_read(row)
+        return amendment_read(await service.amend(actor=actor, contract_id=contract_id, data=data))
+
+    @get("/{contract_id:uuid}/payments", summary="The contract's payments, oldest first (each with its state, "
+                                                  "and why it failed when it did)")
+    async def list_payments(self, actor: ActorDep, contract_id: FromPath[UUID]) -> list[PaymentRead]:
+        return [payment_read(p) for p in await service.contract_payments(actor=actor, contract_id=contract_id)]
 
     @get("/{contract_id:uuid}/deliveries", summary="Deliveries and their acceptance")
     async def list_deliveries(self, actor: ActorDep, contract_id: FromPath[UUID]) -> list[DeliveryRead]:
-        row = await service.contract_detail(actor=actor, contract_id=contract_id)
-        return [delivery_read(d) for d in row["deliveries"]]
+        await service.get_contract(actor=actor, contract_id=contract_id)
+        return [delivery_read(d) for d in await service.deliveries(contract_id=contract_id)]
 
     @post("/{contract_id:uuid}/deliveries", summary="The supplier reports a milestone delivered")
     async def deliver(self, actor: ActorDep, contract_id: FromPath[UUID],
@@ -181,8 +218,8 @@ class ContractsController(Controller):
 
     @get("/{contract_id:uuid}/documents", summary="Documents (SHA-256 of each)")
     async def list_documents(self, actor: ActorDep, contract_id: FromPath[UUID]) -> list[DocumentRead]:
-        row = await service.contract_detail(actor=actor, contract_id=contract_id)
-        return [document_read(d) for d in row["documents"]]
+        await service.get_contract(actor=actor, contract_id=contract_id)
+        return [document_read(d) for d in await service.documents(contract_id=contract_id)]
 
     @post("/{contract_id:uuid}/documents", summary="Add a document by its SHA-256")
     async def add_document(self, actor: ActorDep, contract_id: FromPath[UUID],

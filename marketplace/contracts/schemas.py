@@ -1,21 +1,21 @@
-"""Contracts payloads (msgspec): separate Create / Update / Read."""
+"""Contracts payloads (msgspec): separate Create / Update / Read. Every amount is a Money object
+({"amount": <céntimos>, "currency": "PEN"}; amounts taken as input must be PEN); percentages are numbers."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
-from marketplace.core.money import Cents, Currency
+from marketplace.core.money import Money, Score
+from marketplace.payments.schemas import PaymentRead
 
 Text300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Reason = Annotated[str, msgspec.Meta(min_length=3, max_length=4000)]
 Note = Annotated[str, msgspec.Meta(max_length=4000)]
-PositiveCents = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
-SignedCents = Annotated[int, msgspec.Meta(ge=-(10**15), le=10**15)]
+Percent = Annotated[Score, msgspec.Meta(description="a percentage, a number rounded to 2 decimals")]
 
 
 class ContractCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,7 +27,7 @@ class ContractCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class GuaranteeCreate(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["bank_letter", "insurance_bond", "retention"]
-    amount_cents: PositiveCents
+    amount: Money  # PEN, positive, at least a tenth of the contract's value
     issuer: Text300
     reference: Text300
     expires_on: date
@@ -42,12 +42,12 @@ class ContractSign(msgspec.Struct, forbid_unknown_fields=True):
 class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
     deliverable: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
     due_date: date
-    amount_cents: PositiveCents
+    amount: Money  # PEN, positive
 
 
 class AmendmentCreate(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason
-    value_change_cents: SignedCents = 0
+    value_change: Money | None = None  # PEN; negative lowers the value
     new_period_end: date | None = None
 
 
@@ -87,7 +87,7 @@ class MilestoneRead(msgspec.Struct):
     seq: int
     deliverable: str
     due_date: date
-    amount_cents: Cents
+    amount: Money
     state: str
     accepted_at: datetime | None
     paid_at: datetime | None
@@ -98,13 +98,13 @@ class AmendmentRead(msgspec.Struct):
     contract_id: UUID
     seq: int
     reason: str
-    value_change_cents: int
-    previous_value_cents: Cents
-    new_value_cents: Cents
+    value_change: Money
+    previous_value: Money
+    new_value: Money
     previous_period_end: date | None
     new_period_end: date | None
-    change_pct: Decimal
-    cumulative_change_pct: Decimal
+    change_pct: Percent
+    cumulative_change_pct: Percent
     flagged: bool
     created_at: datetime
 
@@ -132,18 +132,19 @@ class DocumentRead(msgspec.Struct):
 
 class Guarantee(msgspec.Struct):
     kind: str
-    amount_cents: Cents
+    amount: Money
     issuer: str
     reference: str
     expires_on: date
 
 
 class BalanceRead(msgspec.Struct):
+    """Paid and outstanding, derived from the payment ledger."""
+
     contract_id: UUID
-    currency: Currency
-    value_cents: Cents
-    paid_cents: int
-    outstanding_cents: int
+    value: Money
+    paid: Money
+    outstanding: Money
     entries: int
 
 
@@ -156,13 +157,12 @@ class ContractRead(msgspec.Struct):
     agency_org_id: UUID
     supplier_org_id: UUID
     title: str
-    currency: Currency
-    original_value_cents: Cents
-    value_cents: Cents
+    original_value: Money
+    value: Money
     period_start: date | None
     period_end: date | None
     state: str
-    cumulative_change_pct: Decimal
+    cumulative_change_pct: Percent
     flagged: bool
     guarantee: Guarantee | None
     signed_at: datetime | None
@@ -179,3 +179,4 @@ class ContractDetail(ContractRead):
     deliveries: list[DeliveryRead] = []
     documents: list[DocumentRead] = []
     balance: BalanceRead | None = None
+    payments: list[PaymentRead] = []  # each with its state, and why it failed when it did

@@ -342,6 +342,28 @@ async def drain_all() -> dict[str, DrainResult]:
     return dict(zip(names, results, strict=True))
 
 
+async def pending_for(name: str, *, topic: str, aggregate_ids: Iterable[Any]) -> list[OutboxEvent]:
+    """Committed events of `topic` about these aggregates that consumer `name` has not been handed yet, in
+    its log order, whether or not the watermark holds them back: for a decision that must not be taken before
+    an event already on its way to the consumer (the awards consent job and a bond paid just before the
+    standstill ended). The consumer still gets them; its handler must be idempotent anyway.
+
+    Reads only the log beyond the consumer's cursor (a range of the (txid, id) index)."""
+    ids = [str(i) for i in aggregate_ids]
+    if not ids:
+        return []
+    cur = await db.fetchrow("SELECT coalesce(last_txid, '0'::xid8)::text AS last_txid, coalesce(last_id, 0) AS last_id"
+                            " FROM outbox_cursor WHERE consumer = $1", name)
+    rows = await db.fetch(
+        "SELECT o.id, o.topic, o.aggregate_type, o.aggregate_id, o.payload::text AS payload, o.created_at"
+        " FROM outbox o WHERE (o.txid, o.id) > ($1::text::xid8, $2::bigint) AND o.topic = $3"
+        " AND o.aggregate_id = ANY($4::text[]) ORDER BY o.txid, o.id",
+        cur["last_txid"] if cur else "0", cur["last_id"] if cur else 0, topic, ids)
+    return [OutboxEvent(id=r["id"], topic=r["topic"], aggregate_type=r["aggregate_type"],
+                        aggregate_id=r["aggregate_id"], payload=msgspec.json.decode(r["payload"]),
+                        created_at=r["created_at"]) for r in rows]
+
+
 # --- drainers: one background task per consumer, in the worker ------------------------------------------
 
 HELD_BACK_RETRY = 0.02  # seconds between looks while committed rows wait behind a running transaction

@@ -1,4 +1,5 @@
-"""Oversight's outbox consumers: the award history read model and the tenders' stage history.
+"""Oversight's outbox consumers: the award history read model, the tenders' stage history, and the agency's
+notification of a payment stuck in 'requested' ('payment.stuck', raised by payments).
 
 (The OCDS publisher is its own consumer, in ocds/publisher.py.) Writes join the drain's transaction, so
 each batch is applied exactly once with the cursor; both handlers are idempotent all the same.
@@ -10,6 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from marketplace.core import db, outbox
+from marketplace.core.money import format_money
 from marketplace.oversight.awards import service as award_history
 
 AWARD_TOPICS = ["award.created", "award.consented", "award.cancelled", "award.appealed", "appeal.decided"]
@@ -48,3 +50,19 @@ async def keep_stages(events: list[outbox.OutboxEvent]) -> None:
             "INSERT INTO tender_stage (tender_id, stage, entered_at, agency_id, method)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             tender_id, p["to"], at, t["agency_id"], t["method"])
+
+
+@outbox.consumer("oversight.payment_alarms", topics=["payment.stuck"])
+async def notify_stuck_payments(events: list[outbox.OutboxEvent]) -> None:
+    """The agency of a payment stuck in 'requested' hears of it once (the dedupe key is the payment's)."""
+    for ev in events:
+        p = ev.payload
+        if not p.get("agency_org_id"):
+            continue  # a supplier's fee or bond with no agency: oversight's alarm list shows it
+        amount = format_money(int(p["amount_cents"]), p.get("currency") or "PEN")
+        await db.execute(
+            "INSERT INTO agency_notification (agency_id, kind, dedupe_key, subject, data, created_at)"
+            " VALUES ($1, 'payment_stuck', $2, $3, $4::jsonb, $5) ON CONFLICT (dedupe_key) DO NOTHING",
+            UUID(p["agency_org_id"]), f"payment_stuck:{p['payment_id']}",
+            f"El pago de {amount} lleva {p['minutes_requested']} minutos sin llegar a Stripe"
+            f" (límite: {p['limit_minutes']} minutos)", outbox.encode(p), ev.created_at)

@@ -1,9 +1,10 @@
 """/api/v1/payments: payments and the ledger (scoped by the caller), the registry fee, connected accounts,
-and POST /api/v1/payments/stripe/webhook (raw body, verified, stored once)."""
+and POST /api/v1/payments/stripe/webhook (raw body, verified, stored once); for oversight bodies,
+GET /api/v1/oversight/payment-alarms (payments stuck in 'requested' past PAYMENT_STUCK_MINUTES)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post, put
@@ -15,9 +16,12 @@ from marketplace.payments.schemas import (
     ConnectedAccountRead,
     ConnectedAccountUpdate,
     LedgerEntryRead,
+    PaymentAlarmRead,
     PaymentRead,
     RegistryFeeCreate,
     WebhookAck,
+    alarm_read,
+    connected_account_read,
     ledger_read,
     payment_read,
 )
@@ -50,7 +54,8 @@ class PaymentsController(Controller):
 
     @post("/registry-fee", status_code=202,
           summary="Ask to pay the supplier registry fee (a PaymentIntent is created by a job; poll for its "
-                  "client_secret). Asking again returns the same payment.")
+                  "client_secret). Asking again returns the same payment. 503 payments-not-configured, writing "
+                  "nothing, when the Stripe settings are missing.")
     async def registry_fee(self, actor: ActorDep, settings: SettingsDep,
                            data: JSONBody[RegistryFeeCreate]) -> PaymentRead:
         row = await service.request_registry_fee(actor=actor, settings=settings, year=data.year)
@@ -61,14 +66,24 @@ class PaymentsController(Controller):
                                 data: JSONBody[ConnectedAccountUpdate]) -> ConnectedAccountRead:
         row = await service.set_connected_account(actor=actor, organisation_id=organisation_id,
                                                   stripe_account_id=data.stripe_account_id)
-        return ConnectedAccountRead(**row)
+        return connected_account_read(row)
 
     @post("/stripe/webhook", status_code=200, summary="Stripe webhook endpoint (signed; stored once by event id)")
-    async def stripe_webhook(self, request: Request, settings: SettingsDep) -> WebhookAck:
+    async def stripe_webhook(self, request: Request[Any, Any, Any], settings: SettingsDep) -> WebhookAck:
         payload = await request.body()
         new = await service.receive_webhook(settings=settings, payload=payload,
                                             signature=request.headers.get("stripe-signature"))
         return WebhookAck(received=True, duplicate=not new)
 
 
-ROUTES = [PaymentsController]
+@get("/api/v1/oversight/payment-alarms", tags=["oversight", "payments"],
+     summary="Payments stuck in 'requested' (Stripe not reached) past PAYMENT_STUCK_MINUTES: one alarm each, "
+             "cleared when the payment moves on (oversight bodies and the platform)")
+async def payment_alarms(
+    actor: ActorDep,
+    include_cleared: Annotated[bool, QueryParameter(description="also alarms whose payment moved on")] = False,
+) -> list[PaymentAlarmRead]:
+    return [alarm_read(a) for a in await service.alarms(actor=actor, open_only=not include_cleared)]
+
+
+ROUTES = [PaymentsController, payment_alarms]

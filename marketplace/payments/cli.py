@@ -22,6 +22,8 @@ def payments() -> None:
 def reconcile(limit: int, apply_: bool) -> None:
     """List Stripe events this database never received or has not applied (exit 1 when there are any and
     --apply was not given)."""
+    # Imported when the command runs, not when `marketplace` lists its commands (CLI start-up time: the
+    # service pulls in stripe and the database layer).
     from marketplace.payments import service
 
     with services(settings_from_env()) as settings:
@@ -35,7 +37,7 @@ def reconcile(limit: int, apply_: bool) -> None:
         return
     table = Table("event", "type", "created", "status")
     for row in rows:
-        table.add_row(row["id"], row["type"], str(row["created"]), row["status"])
+        table.add_row(row.id, row.type, str(row.created), row.status)
     console.print(table)
     if apply_:
         console.print(f"{len(rows)} event(s) stored and applied.")

@@ -1,4 +1,4 @@
-"""Payment rules without I/O: the forward-only state machine, idempotency keys, bonds and ledger entries.
+"""Payment rules without I/O: the forward-only state machine, idempotency keys and ledger entries.
 
 A payment's state only moves forward along RANK. Applying a Stripe event moves the state to
 max(current, state the event implies), so the final state is the same whatever the order in which
@@ -10,11 +10,8 @@ same reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
-
-from marketplace.core.money import percent_of
 
 KINDS = ("registry_fee", "appeal_bond", "bond_refund", "milestone")
 METHODS = ("stripe", "stripe_connect", "treasury")
@@ -58,11 +55,6 @@ def bond_refund_key(appeal_id: UUID) -> str:
 
 def milestone_key(milestone_id: UUID, attempt: int) -> str:
     return f"milestone:{milestone_id}:{attempt}"
-
-
-def appeal_bond_cents(estimated_value_cents: int, percent: Decimal) -> int:
-    """The appeal bond: `percent` of the lot's estimated value, at least one céntimo."""
-    return max(1, percent_of(estimated_value_cents, percent))
 
 
 # --- what a Stripe object or event says about the payment ------------------------------------------

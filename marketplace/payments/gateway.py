@@ -16,6 +16,43 @@ from marketplace.core.errors import Unavailable
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
 
+
+class PaymentsNotConfigured(Unavailable):
+    """503: a payment through Stripe was asked for, but the settings it needs are missing. Nothing is written
+    (the request's transaction rolls back); the problem names the settings in `missing_settings`."""
+
+    type = "payments-not-configured"
+    title = N_("Payments are not configured")
+
+
+# Paying through Stripe needs both: the key to call its API, and the webhook secret to learn that the
+# money moved (without it a PaymentIntent would stay 'pending' for ever).
+REQUIRED_SETTINGS = (("STRIPE_SECRET_KEY", "stripe_secret_key"), ("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secret"))
+
+
+def missing_settings(settings: Settings) -> list[str]:
+    """The environment variables Stripe payments need that are not set (none: payments are configured)."""
+    return [env for env, attr in REQUIRED_SETTINGS if not getattr(settings, attr)]
+
+
+def require_configured(settings: Settings) -> None:
+    """Refuse at once (503 payments-not-configured, naming what is missing) a payment that cannot be made."""
+    missing = missing_settings(settings)
+    if missing:
+        raise PaymentsNotConfigured(N_("Payments through Stripe need these settings, which are not set: {settings}"),
+                                    params={"settings": ", ".join(missing)}, missing_settings=missing)
+
+
+# The reasons a payment fails on our side, stored in `failure_reason` as message ids (English) and shown in
+# the reader's language; Stripe's own messages are stored as Stripe wrote them.
+NOT_CONFIGURED_REASON = {
+    ("STRIPE_SECRET_KEY",): N_("Payments are not configured: STRIPE_SECRET_KEY is not set"),
+    ("STRIPE_WEBHOOK_SECRET",): N_("Payments are not configured: STRIPE_WEBHOOK_SECRET is not set"),
+    ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        N_("Payments are not configured: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are not set"),
+}
+KEY_REFUSED_REASON = N_("Stripe refused the platform's key (STRIPE_SECRET_KEY)")
+
 # Stripe's own default (300 s). Passed explicitly: a falsy tolerance silently disables the replay check.
 WEBHOOK_TOLERANCE: int = stripe.Webhook.DEFAULT_TOLERANCE
 assert WEBHOOK_TOLERANCE > 0
@@ -26,7 +63,8 @@ _clients: dict[tuple[str, str | None, int], stripe.StripeClient] = {}
 def client(settings: Settings) -> stripe.StripeClient:
     """A StripeClient for this event loop (httpx connections belong to the loop that opened them)."""
     if not settings.stripe_secret_key:
-        raise Unavailable(N_("Payments through Stripe are not configured"))
+        raise PaymentsNotConfigured(N_("Payments through Stripe need these settings, which are not set: {settings}"),
+                                    params={"settings": "STRIPE_SECRET_KEY"}, missing_settings=["STRIPE_SECRET_KEY"])
     loop_id = id(asyncio.get_running_loop())
     key = (settings.stripe_secret_key, settings.stripe_api_base, loop_id)
     found = _clients.get(key)

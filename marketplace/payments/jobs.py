@@ -1,4 +1,5 @@
-"""Payments jobs: run a requested payment against Stripe, apply a stored webhook event, sweep leftovers.
+"""Payments jobs: run a requested payment against Stripe, apply a stored webhook event, sweep leftovers,
+raise alarms for payments stuck in 'requested'.
 
 Jobs may run more than once (arq is at-least-once): each is safe to, through the payment row's lock and
 state, the operation's idempotency key at Stripe, and the stored event's `applied_at`.
@@ -18,7 +19,8 @@ from marketplace.settings import Settings
 
 
 def _settings(ctx: dict[str, Any]) -> Settings:
-    return ctx["settings"]  # the worker's, given at its start-up (marketplace.worker)
+    settings: Settings = ctx["settings"]  # the worker's, given at its start-up (marketplace.worker)
+    return settings
 
 
 # Its own transactions: Stripe is called between them, never while one is open (service.execute_payment).
@@ -45,5 +47,12 @@ async def payments_sweep(ctx: dict[str, Any]) -> dict[str, int]:
     return {"payments": len(payments), "events": len(events)}
 
 
-FUNCTIONS = [payments_execute, payments_apply_event, payments_sweep]
-CRONS = [cron(payments_sweep, second={0}, run_at_startup=True)]
+async def payments_alarms(ctx: dict[str, Any]) -> int:
+    """Alarm (once per payment) when a payment stays 'requested' past PAYMENT_STUCK_MINUTES; clear the alarms
+    of payments that moved on. Returns how many were raised."""
+    return await service.raise_alarms(settings=_settings(ctx))
+
+
+FUNCTIONS = [payments_execute, payments_apply_event, payments_sweep, payments_alarms]
+CRONS = [cron(payments_sweep, second={0}, run_at_startup=True),
+         cron(payments_alarms, second={30}, run_at_startup=True, keep_result=0, max_tries=1)]

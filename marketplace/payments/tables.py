@@ -72,3 +72,15 @@ class LedgerEntry(Table, tablename="ledger_entry", db=DB):
     appeal_id = UUID(null=True, default=None)
     fee_year = Integer(null=True, default=None)
     reference = Text()
+
+
+class PaymentAlarm(Table, tablename="payment_alarm", db=DB):
+    """A payment stuck in 'requested' past PAYMENT_STUCK_MINUTES: one per payment, cleared when it moves on
+    (raised and cleared in SQL, payments/queries.py)."""
+
+    id = BigSerial(primary_key=True)
+    payment = ForeignKey(Payment, db_column_name="payment_id", null=False, unique=True)
+    requested_at = Timestamptz(default=None)
+    limit_minutes = Integer(default=None)
+    raised_at = Timestamptz(default=None)
+    cleared_at = Timestamptz(null=True, default=None)

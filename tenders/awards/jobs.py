@@ -38,12 +38,14 @@ async def consent_awards(ctx: dict[str, Any] | None = None, *, limit: int = 200)
     return changed
 
 
-@outbox.consumer("awards.paid_bonds", topics=["appeal_bond.paid"])
+@outbox.consumer(service.PAID_BONDS_CONSUMER, topics=["appeal_bond.paid"])
 async def admit_paid_appeals(events: list[outbox.OutboxEvent]) -> None:
-    """A paid bond opens its appeal (consent waits for the decision), or lapses it when paid too late.
-    Runs in the drain's transaction; idempotent (an appeal no longer waiting for its bond is left alone)."""
+    """A paid bond opens its appeal (consent waits for the decision), or lapses it when paid too late (judged
+    by when it was paid, as the event says). Runs in the drain's transaction; idempotent (an appeal no longer
+    waiting for its bond is left alone)."""
     for ev in events:
-        await service.admit_paid_appeal(appeal_id=UUID(ev.payload["appeal_id"]), actor=SYSTEM)
+        await service.admit_paid_appeal(appeal_id=UUID(ev.payload["appeal_id"]), paid_at=service.bond_paid_at(ev),
+                                        actor=SYSTEM)
 
 
 FUNCTIONS: list = []

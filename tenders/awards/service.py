@@ -10,6 +10,12 @@ Outbox topics emitted here (payloads carry ids as strings and times in RFC 3339)
 - 'award.consented'  {award_id, tender_id, ocid, lot_id, bid_id, supplier_id, value, currency, consented_at}
                      (contracts consume it)
 - 'award.cancelled'  {award_id, tender_id, lot_id, reason, cancelled_at}
+- 'appeal.bond_due'  {appeal_id, award_id, tender_id, lot_id, appellant_id, agency_id, bond_cents, currency}
+                     (payments consume it: the bond's payment is requested)
+- 'appeal.bond_refund_due' {appeal_id, award_id, reason}   (payments consume it: a paid bond goes back)
+
+Payments sit above tenders: this module never calls them. It learns that a bond was paid from the
+'appeal_bond.paid' event (jobs.py; `_admit_paid_bonds` also reads one still on its way).
 
 Locks: awarding locks the tender row (as committee entries do); appeals, decisions and consent lock the
 award row first, so an appeal filed at the last second and the consent job are ordered by that lock and
@@ -27,6 +33,7 @@ from marketplace.core import audit, clock, db, outbox
 from marketplace.core.actor import SYSTEM, Actor, require
 from marketplace.core.errors import Conflict, Forbidden, NotFound
 from marketplace.core.i18n import N_
+from marketplace.core.money import percent_of
 from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.awards import domain
@@ -51,6 +58,9 @@ TOPIC_APPEAL_DECIDED = "appeal.decided"
 TOPIC_APPEAL_ADMITTED = "appeal.admitted"
 TOPIC_CONSENTED = "award.consented"
 TOPIC_CANCELLED = "award.cancelled"
+TOPIC_BOND_DUE = "appeal.bond_due"
+TOPIC_BOND_REFUND_DUE = "appeal.bond_refund_due"
+PAID_BONDS_CONSUMER = "awards.paid_bonds"  # jobs.py: 'appeal_bond.paid' admits the appeal
 
 BIDDER_ROLES = ("bidder", "supplier_admin")
 OVERSIGHT_ROLES = ("auditor",)
@@ -204,26 +214,28 @@ async def _moot_open_appeals(*, actor: Actor, award_id: UUID, now: datetime, rea
                           " AND id IS DISTINCT FROM $2 FOR UPDATE", award_id, except_id,
                           list(domain.OPEN_APPEAL_STATES))
     for r in rows:
+        # A paid bond goes back to an appellant whose appeal will never be heard ('appeal.bond_refund_due',
+        # emitted by _lapse_appeal; payments refund it if it was paid).
         await _lapse_appeal(actor=actor, appeal_id=r["id"], state=r["state"], now=now, reason=reason)
-    if rows:
-        # A paid bond goes back to an appellant whose appeal will never be heard. The refund is the
-        # platform's doing (the actor may be oversight, who cannot move money); idempotent by its key.
-        from marketplace.payments import service as payments
-
-        for appeal_id in sorted(await payments.paid_bonds(appeal_ids=[r["id"] for r in rows])):
-            await payments.refund_appeal_bond(actor=SYSTEM, appeal_id=appeal_id)
 
 
 async def _admit_paid_bonds(*, actor: Actor, award_id: UUID) -> None:
-    """Appeals whose bond is already paid but not yet admitted (the 'appeal_bond.paid' consumer has not run
-    yet): admit them now, judged by when the bond was paid, before the consent job decides."""
+    """Appeals whose bond is already paid but not yet admitted (their 'appeal_bond.paid' event is committed but
+    the consumer has not handled it yet): admit them now, judged by when the bond was paid, before the consent
+    job decides."""
     rows = await db.fetch("SELECT id FROM award_appeal WHERE award_id = $1 AND state = 'pending_bond'", award_id)
     if not rows:
         return
-    from marketplace.payments import service as payments
+    paid = await outbox.pending_for(PAID_BONDS_CONSUMER, topic="appeal_bond.paid",
+                                    aggregate_ids=[r["id"] for r in rows])
+    for ev in sorted(paid, key=lambda e: e.aggregate_id):
+        await admit_paid_appeal(appeal_id=UUID(ev.aggregate_id), paid_at=bond_paid_at(ev), actor=actor)
 
-    for appeal_id in sorted(await payments.paid_bonds(appeal_ids=[r["id"] for r in rows])):
-        await admit_paid_appeal(appeal_id=appeal_id, actor=actor)
+
+def bond_paid_at(ev: outbox.OutboxEvent) -> datetime:
+    """When an 'appeal_bond.paid' event says the bond was paid (when it was recorded, if it does not say)."""
+    settled = ev.payload.get("settled_at")
+    return datetime.fromisoformat(settled) if settled else ev.created_at
 
 
 async def due_award_ids(*, limit: int = 200) -> list[UUID]:
@@ -294,9 +306,9 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     """A bidder of the lot (not the awardee) appeals during the standstill.
 
     Where the appeal owes a bond (`bond_percent` of the lot's estimated value, APPEAL_BOND_PERCENT) the bond
-    is requested in this same transaction and the appeal waits for it ('pending_bond'): the award stays in
-    standstill until the bond is paid (`admit_paid_appeal`); an appeal still unpaid when the standstill ends
-    lapses. With no bond owed the appeal suspends consent at once."""
+    is asked of payments in this same transaction ('appeal.bond_due') and the appeal waits for it
+    ('pending_bond'): the award stays in standstill until the bond is paid (`admit_paid_appeal`); an appeal
+    still unpaid when the standstill ends lapses. With no bond owed the appeal suspends consent at once."""
     require(actor, "supplier", *BIDDER_ROLES)
     from suppliers import service as suppliers
 
@@ -331,14 +343,14 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     appeal_id = row["id"]
     bond_cents = 0
     if owes_bond:
-        from marketplace.payments import service as payments
-
-        bond = await payments.request_appeal_bond(
-            actor=actor, bond_percent=bond_percent, appeal_id=appeal_id, supplier_org_id=actor.org_id,
-            agency_org_id=lot["agency_id"], estimated_value_cents=lot["estimated_value"],
-            currency=lot["currency"].strip())
-        bond_cents = bond["amount_cents"]
+        # The bond (bond_percent of the lot's estimated value, at least a céntimo) is requested from payments
+        # by the event; the appellant pays it there.
+        bond_cents = max(1, percent_of(lot["estimated_value"], bond_percent))
         await db.execute("UPDATE award_appeal SET bond_cents = $2 WHERE id = $1", appeal_id, bond_cents)
+        await outbox.emit(topic=TOPIC_BOND_DUE, aggregate_type="award", aggregate_id=award_id, payload={
+            "appeal_id": str(appeal_id), "award_id": str(award_id), "tender_id": str(a["tender_id"]),
+            "lot_id": str(a["lot_id"]), "appellant_id": str(actor.org_id), "agency_id": str(lot["agency_id"]),
+            "bond_cents": bond_cents, "currency": lot["currency"].strip()})
         target = a["state"]  # consent is suspended only once the bond is paid
     if a["state"] != target:
         await db.execute("UPDATE award SET state = $2, state_changed_at = $3 WHERE id = $1", award_id, target, now)
@@ -352,10 +364,12 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     return _appeal_read(await _appeal_row(appeal_id, award_id))
 
 
-async def admit_paid_appeal(*, appeal_id: UUID, actor: Actor = SYSTEM) -> str | None:
-    """The appeal's bond was paid: within the standstill the appeal opens and suspends consent; paid after
-    the standstill (or once the award moved on) it lapses and its bond is refunded. Idempotent: returns
-    the appeal's new state, or None when it was no longer waiting for its bond."""
+async def admit_paid_appeal(*, appeal_id: UUID, paid_at: datetime | None = None,
+                            actor: Actor = SYSTEM) -> str | None:
+    """The appeal's bond was paid (at `paid_at`, from the 'appeal_bond.paid' event): within the standstill
+    the appeal opens and suspends consent; paid after the standstill (or once the award moved on) it lapses
+    and its bond is refunded. Idempotent: returns the appeal's new state, or None when it was no longer
+    waiting for its bond."""
     p = await db.fetchrow("SELECT award_id FROM award_appeal WHERE id = $1", appeal_id)
     if p is None:
         return None
@@ -365,10 +379,7 @@ async def admit_paid_appeal(*, appeal_id: UUID, actor: Actor = SYSTEM) -> str | 
         return None
     now = clock.now()
     # Judged by when the bond was paid, not when this runs: a late webhook or outbox costs no appeal.
-    from marketplace.payments import service as payments
-
-    bond = await payments.appeal_bond(appeal_id=appeal_id)
-    paid_at = (bond["settled_at"] if bond and bond["state"] == "succeeded" else None) or now
+    paid_at = paid_at or now
     if (p["state"] == "pending_bond" and a["state"] in ("standstill", "appealed")
             and domain.in_standstill(paid_at, a["standstill_ends_at"])):
         new_state = APPEAL.next(p["state"], "admit")
@@ -384,18 +395,27 @@ async def admit_paid_appeal(*, appeal_id: UUID, actor: Actor = SYSTEM) -> str | 
     if p["state"] == "pending_bond":
         await _lapse_appeal(actor=actor, appeal_id=appeal_id, state=p["state"], now=now,
                             reason="the bond was paid after the standstill ended")
-    if p["state"] in ("pending_bond", "moot"):
-        # Paid for an appeal that can no longer be heard: the money goes back.
-        await payments.refund_appeal_bond(actor=actor, appeal_id=appeal_id)
+    if p["state"] == "moot":  # paid for an appeal that can no longer be heard: the money goes back
+        await _bond_refund_due(appeal_id=appeal_id, award_id=a["id"], reason="the bond was paid after it lapsed")
+    if p["state"] in ("pending_bond", "moot"):  # (a pending one lapsed just above, which says the same)
         return "moot"
     return None
 
 
 async def _lapse_appeal(*, actor: Actor, appeal_id: UUID, state: str, now: datetime, reason: str) -> None:
-    await db.execute("UPDATE award_appeal SET state = $2, decided_at = $3, decision_reason = $4 WHERE id = $1",
-                     appeal_id, APPEAL.next(state, "moot"), now, reason)
+    row = await db.fetchrow("UPDATE award_appeal SET state = $2, decided_at = $3, decision_reason = $4 WHERE id = $1"
+                            " RETURNING award_id", appeal_id, APPEAL.next(state, "moot"), now, reason)
     await audit.record(actor=actor, action="appeal.moot", entity_type="award_appeal", entity_id=appeal_id,
                        data={"reason": reason})
+    assert row is not None
+    await _bond_refund_due(appeal_id=appeal_id, award_id=row["award_id"], reason=reason)
+
+
+async def _bond_refund_due(*, appeal_id: UUID, award_id: UUID, reason: str) -> None:
+    """The appeal will never be heard: its bond, if paid, goes back to the appellant (payments refund it;
+    the refund is the platform's doing whoever lapsed the appeal, and is idempotent by its key)."""
+    await outbox.emit(topic=TOPIC_BOND_REFUND_DUE, aggregate_type="award", aggregate_id=award_id, payload={
+        "appeal_id": str(appeal_id), "award_id": str(award_id), "reason": reason})
 
 
 async def decide_appeal(*, actor: Actor, award_id: UUID, appeal_id: UUID,

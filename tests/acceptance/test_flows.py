@@ -105,10 +105,11 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     # One milestone for the whole value, signed; the supplier delivers, the agency accepts and pays.
     milestone = ok(await client.post(f"/api/v1/contracts/{cid}/milestones", headers=hdr(settings, p.officer),
                                      json={"deliverable": "Mantenimiento concluido", "due_date": "2027-03-15",
-                                           "amount_cents": 11_000_000}), 201)
+                                           "amount": {"amount": 11_000_000, "currency": "PEN"}}), 201)
     ok(await client.post(f"/api/v1/contracts/{cid}/sign", headers=hdr(settings, p.officer), json={
         "period_start": "2027-01-04", "period_end": "2027-06-30",
-        "guarantee": {"kind": "bank_letter", "amount_cents": 1_100_000, "issuer": "Banco de la Nación",
+        "guarantee": {"kind": "bank_letter", "amount": {"amount": 1_100_000, "currency": "PEN"},
+                      "issuer": "Banco de la Nación",
                       "reference": "CF-2027-0001", "expires_on": "2027-12-31"}}))
     delivery = ok(await client.post(f"/api/v1/contracts/{cid}/deliveries", headers=hdr(settings, cusco),
                                     json={"milestone_id": milestone["id"]}), 201)
@@ -118,9 +119,11 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
                                 headers=hdr(settings, p.officer), json={"external_reference": "SIAF-2027-000001"}),
               202)
     assert paid["method"] == "treasury" and paid["state"] == "succeeded"
+    assert paid["amount"] == {"amount": 11_000_000, "currency": "PEN"}
+    await drain_everything()  # payments tell contracts ('payment.succeeded'): the milestone is paid
     got = ok(await client.get(f"/api/v1/contracts/{cid}", headers=hdr(settings, cusco)))
     assert got["state"] == "completed"
-    assert (got["balance"]["paid_cents"], got["balance"]["outstanding_cents"]) == (11_000_000, 0)
+    assert (got["balance"]["paid"]["amount"], got["balance"]["outstanding"]["amount"]) == (11_000_000, 0)
 
     # A citizen, signed in as nobody, follows the money.
     await drain_everything()
@@ -167,8 +170,8 @@ async def test_catalogue_purchase_local_supplier_first(client, settings):
 
     await drain_everything()
     contracts = ok(await client.get("/api/v1/contracts", headers=officer.headers))
-    assert [(c["source_type"], c["source_id"], c["value_cents"], c["supplier_org_id"]) for c in contracts] == [
-        ("order", order["id"], 12_000, str(cusco.org_id))]
+    assert [(c["source_type"], c["source_id"], c["value"], c["supplier_org_id"]) for c in contracts] == [
+        ("order", order["id"], {"amount": 12_000, "currency": "PEN"}, str(cusco.org_id))]
     assert ok(await client.get(f"/api/v1/contracts/{contracts[0]['id']}", headers=cusco.headers))["id"] == \
         contracts[0]["id"]
 

@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+import marketplace.contracts.jobs  # noqa: F401  (registers the contracts consumers)
 from marketplace.contracts import service
 from marketplace.core import db, outbox
 from marketplace.core.actor import SYSTEM
@@ -19,8 +20,12 @@ from tests.harness import check_matrix, personas
 from tests.payments.helpers import run_jobs
 
 VALUE = 1_000_000  # S/ 10,000.00
-GUARANTEE = {"kind": "bank_letter", "amount_cents": 100_000, "issuer": "Banco de la Nación",
+GUARANTEE = {"kind": "bank_letter", "amount": {"amount": 100_000, "currency": "PEN"}, "issuer": "Banco de la Nación",
              "reference": "CF-2026-0001", "expires_on": "2027-06-30"}
+
+
+def pen(amount: int) -> dict:
+    return {"amount": amount, "currency": "PEN"}
 
 
 async def _contract(p, value: int = VALUE) -> str:
@@ -28,7 +33,7 @@ async def _contract(p, value: int = VALUE) -> str:
         row = await service.create_from_order(order_id=uuid.uuid4(), agency_org_id=p.agency_id,
                                               supplier_org_id=p.supplier_id, number="OC-2026-000001",
                                               total_cents=value, currency="PEN")
-    return str(row["id"])
+    return str(row.id)
 
 
 async def _signed(client, p, amounts=(600_000, 400_000)) -> tuple[str, list[str]]:
@@ -36,7 +41,7 @@ async def _signed(client, p, amounts=(600_000, 400_000)) -> tuple[str, list[str]
     ids = []
     for i, amount in enumerate(amounts):
         r = await client.post(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers, json={
-            "deliverable": f"Entregable {i + 1}", "due_date": f"2027-0{i + 1}-15", "amount_cents": amount})
+            "deliverable": f"Entregable {i + 1}", "due_date": f"2027-0{i + 1}-15", "amount": pen(amount)})
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     r = await client.post(f"/api/v1/contracts/{cid}/sign", headers=p.officer.headers, json={
@@ -65,21 +70,30 @@ async def _outbox(topic: str) -> list[dict]:
 async def test_milestones_and_signature(client, settings):
     p = await personas(settings, client)
     cid = await _contract(p)
-    body = {"deliverable": "Primer entregable", "due_date": "2027-01-15", "amount_cents": 600_000}
+    body = {"deliverable": "Primer entregable", "due_date": "2027-01-15", "amount": pen(600_000)}
     await check_matrix(client, "POST", f"/api/v1/contracts/{cid}/milestones", {
         p.anonymous: 401, p.other_officer: 404, p.committee: 403, p.bidder: 403, p.auditor: 403, p.admin: 403,
         p.officer: 201}, json=body)
     r = await client.post(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers,
-                          json={**body, "amount_cents": 400_001})
-    assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "exceeds-contract-value"
+                          json={**body, "amount": pen(400_001)})
+    assert r.status_code == 422 and (r.json()["field"], r.json()["rule"]) == ("amount", "exceeds-contract-value")
+    for amount, field, rule in (({"amount": 1, "currency": "USD"}, "amount.currency", "currency"),
+                                (pen(0), "amount.amount", "range"), (pen(-5), "amount.amount", "range"),
+                                (600_000, "amount", "type")):
+        r = await client.post(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers,
+                              json={**body, "amount": amount})
+        assert r.status_code == 422 and (r.json()["field"], r.json()["rule"]) == (field, rule), r.text
     sign = {"period_start": "2026-12-01", "period_end": "2027-05-31", "guarantee": GUARANTEE}
     r = await client.post(f"/api/v1/contracts/{cid}/sign", headers=p.officer.headers, json=sign)
     assert r.status_code == 409, r.text  # the milestones do not add up to the value yet
     await client.post(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers,
-                      json={**body, "deliverable": "Segundo", "amount_cents": 400_000})
-    low = {**sign, "guarantee": {**GUARANTEE, "amount_cents": 99_999}}
+                      json={**body, "deliverable": "Segundo", "amount": pen(400_000)})
+    low = {**sign, "guarantee": {**GUARANTEE, "amount": pen(99_999)}}
     r = await client.post(f"/api/v1/contracts/{cid}/sign", headers=p.officer.headers, json=low)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "guarantee.amount_cents"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "guarantee.amount"
+    dollars = {**sign, "guarantee": {**GUARANTEE, "amount": {"amount": 100_000, "currency": "USD"}}}
+    r = await client.post(f"/api/v1/contracts/{cid}/sign", headers=p.officer.headers, json=dollars)
+    assert r.status_code == 422 and (r.json()["field"], r.json()["rule"]) == ("guarantee.amount.currency", "currency")
     r = await client.post(f"/api/v1/contracts/{cid}/sign", headers=p.officer.headers,
                           json={**sign, "period_end": "2026-11-01"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "period_end"
@@ -87,10 +101,12 @@ async def test_milestones_and_signature(client, settings):
         p.anonymous: 401, p.other_officer: 404, p.committee: 403, p.bidder: 403, p.auditor: 403, p.admin: 403,
         p.officer: 200}, json=sign)
     got = (await client.get(f"/api/v1/contracts/{cid}", headers=p.bidder.headers)).json()
-    assert got["state"] == "signed" and got["guarantee"]["amount_cents"] == 100_000
-    assert [m["seq"] for m in got["milestones"]] == [1, 2]
-    assert got["balance"] == {"contract_id": cid, "currency": "PEN", "value_cents": VALUE, "paid_cents": 0,
-                              "outstanding_cents": VALUE, "entries": 0}
+    assert got["state"] == "signed" and got["guarantee"]["amount"] == pen(100_000)
+    assert got["value"] == got["original_value"] == pen(VALUE) and got["cumulative_change_pct"] == 0
+    assert [(m["seq"], m["amount"]) for m in got["milestones"]] == [(1, pen(600_000)), (2, pen(400_000))]
+    assert got["balance"] == {"contract_id": cid, "value": pen(VALUE), "paid": pen(0), "outstanding": pen(VALUE),
+                              "entries": 0}
+    assert got["payments"] == []
     r = await client.post(f"/api/v1/contracts/{cid}/sign", headers=p.officer.headers, json=sign)
     assert r.status_code == 409
     assert len(await _outbox("contract.signed")) == 1
@@ -117,30 +133,35 @@ async def test_reads_are_scoped_to_the_parties_and_oversight(client, settings):
 async def test_amendments_keep_the_cumulative_change(client, settings):
     p = await personas(settings, client)
     cid, _ = await _signed(client, p)
-    first = {"reason": "Prestaciones adicionales por ampliación del local", "value_change_cents": 100_000}
+    first = {"reason": "Prestaciones adicionales por ampliación del local", "value_change": pen(100_000)}
     responses = await check_matrix(client, "POST", f"/api/v1/contracts/{cid}/amendments", {
         p.anonymous: 401, p.other_officer: 404, p.committee: 403, p.bidder: 403, p.auditor: 403, p.admin: 403,
         p.officer: 201}, json=first)
     a1 = responses["officer"].json()
-    assert a1["change_pct"] == "10.0000" and a1["cumulative_change_pct"] == "10.0000" and not a1["flagged"]
+    assert a1["change_pct"] == 10 and a1["cumulative_change_pct"] == 10 and not a1["flagged"]
+    assert (a1["value_change"], a1["previous_value"], a1["new_value"]) == (pen(100_000), pen(VALUE), pen(1_100_000))
     r = await client.post(f"/api/v1/contracts/{cid}/amendments", headers=p.officer.headers, json={
-        "reason": "Mayores metrados", "value_change_cents": 200_000, "new_period_end": "2027-08-31"})
+        "reason": "Mayores metrados", "value_change": pen(200_000), "new_period_end": "2027-08-31"})
     a2 = r.json()
-    assert r.status_code == 201 and a2["change_pct"] == "18.1818" and a2["cumulative_change_pct"] == "30.0000"
+    assert r.status_code == 201 and a2["change_pct"] == 18.18 and a2["cumulative_change_pct"] == 30
     assert a2["flagged"] is True and a2["previous_period_end"] == "2027-05-31"
     r = await client.post(f"/api/v1/contracts/{cid}/amendments", headers=p.officer.headers, json={
-        "reason": "Reducción de prestaciones", "value_change_cents": -150_000})
-    assert r.json()["cumulative_change_pct"] == "15.0000" and r.json()["flagged"] is False
+        "reason": "Reducción de prestaciones", "value_change": pen(-150_000)})
+    assert r.json()["cumulative_change_pct"] == 15 and r.json()["flagged"] is False
+    assert r.json()["value_change"] == pen(-150_000)
     got = (await client.get(f"/api/v1/contracts/{cid}", headers=p.auditor.headers)).json()
-    assert got["value_cents"] == 1_150_000 and got["original_value_cents"] == VALUE
-    assert got["period_end"] == "2027-08-31" and got["cumulative_change_pct"] == "15.0000"
+    assert got["value"] == pen(1_150_000) and got["original_value"] == pen(VALUE)
+    assert got["period_end"] == "2027-08-31" and got["cumulative_change_pct"] == 15
     assert [a["seq"] for a in (await client.get(f"/api/v1/contracts/{cid}/amendments",
                                                 headers=p.bidder.headers)).json()] == [1, 2, 3]
     # bad input: a reason is required; an amendment changes something; never below zero
-    for body, field in (({"value_change_cents": 5}, "reason"),
-                        ({"reason": "Sin cambios"}, "value_change_cents"),
-                        ({"reason": "Reducción total", "value_change_cents": -2_000_000}, "value_change_cents"),
-                        ({"reason": "x", "value_change_cents": 5}, "reason")):
+    for body, field in (({"value_change": pen(5)}, "reason"),
+                        ({"reason": "Sin cambios"}, "value_change"),
+                        ({"reason": "Sin cambios", "value_change": pen(0)}, "value_change"),
+                        ({"reason": "Reducción total", "value_change": pen(-2_000_000)}, "value_change"),
+                        ({"reason": "En dólares", "value_change": {"amount": 5, "currency": "USD"}},
+                         "value_change.currency"),
+                        ({"reason": "x", "value_change": pen(5)}, "reason")):
         r = await client.post(f"/api/v1/contracts/{cid}/amendments", headers=p.officer.headers, json=body)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
     assert len(await _outbox("contract.amended")) == 3
@@ -214,7 +235,11 @@ async def test_milestone_payments_and_balances(client, pay_settings, stripe_serv
     r = await client.post(url1, headers=p.officer.headers, json=treasury)
     assert r.status_code == 409  # a new request for a paid milestone
     balance = (await client.get(f"/api/v1/contracts/{cid}/balance", headers=p.bidder.headers)).json()
-    assert (balance["paid_cents"], balance["outstanding_cents"], balance["entries"]) == (600_000, 400_000, 1)
+    assert (balance["paid"], balance["outstanding"], balance["entries"]) == (pen(600_000), pen(400_000), 1)
+    # The milestone becomes 'paid' when payments announce it ('payment.succeeded'), not in the request.
+    assert (await _drain("contracts.payments")).delivered == 1
+    ms = (await client.get(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers)).json()
+    assert [m["state"] for m in ms] == ["paid", "pending"]
 
     # The supplier links a Stripe Connect account: the second milestone goes by transfer, in a job.
     r = await client.put(f"/api/v1/payments/connected-accounts/{p.supplier_id}", headers=p.bidder.headers,
@@ -239,15 +264,18 @@ async def test_milestone_payments_and_balances(client, pay_settings, stripe_serv
     for ev in stripe_server.events:
         assert (await deliver(client, settings, ev)).status_code == 200
     await run_jobs(settings)
+    await _drain("contracts.payments")
     got = (await client.get(f"/api/v1/contracts/{cid}", headers=p.officer.headers)).json()
     assert got["state"] == "completed" and {m["state"] for m in got["milestones"]} == {"paid"}
-    assert (got["balance"]["paid_cents"], got["balance"]["outstanding_cents"]) == (VALUE, 0)
+    assert (got["balance"]["paid"], got["balance"]["outstanding"]) == (pen(VALUE), pen(0))
+    assert [(x["method"], x["state"], x["amount"]) for x in got["payments"]] == [
+        ("treasury", "succeeded", pen(600_000)), ("stripe_connect", "succeeded", pen(400_000))]
     pay = (await client.get(f"/api/v1/payments/{transfer['id']}", headers=p.bidder.headers)).json()
     assert pay["state"] == "succeeded" and pay["stripe_object_id"].startswith("tr_")
     ledger = (await client.get("/api/v1/payments/ledger", params={"contract_id": cid},
                                headers=p.auditor.headers)).json()
-    assert [(e["entry_type"], e["amount_cents"], e["reference"][:3]) for e in ledger] == [
-        ("milestone_payment", 600_000, "SIA"), ("milestone_payment", 400_000, "tr_")]
+    assert [(e["entry_type"], e["amount"], e["reference"][:3]) for e in ledger] == [
+        ("milestone_payment", pen(600_000), "SIA"), ("milestone_payment", pen(400_000), "tr_")]
     assert (await client.get("/api/v1/payments/ledger", params={"contract_id": cid},
                              headers=p.other_officer.headers)).json() == []
     assert len(await _outbox("milestone.paid")) == 2 and len(await _outbox("contract.completed")) == 1
@@ -268,8 +296,9 @@ async def test_reversed_transfer_reopens_the_milestone(client, pay_settings, str
     reversed_ = event("transfer.reversed", {**tr, "reversed": True, "amount_reversed": tr["amount"]})
     assert (await deliver(client, pay_settings, reversed_)).status_code == 200
     await run_jobs(pay_settings)
+    await _drain("contracts.payments")
     balance = (await client.get(f"/api/v1/contracts/{cid}/balance", headers=p.officer.headers)).json()
-    assert balance["paid_cents"] == 0 and balance["entries"] == 2
+    assert balance["paid"] == pen(0) and balance["entries"] == 2
     ms = (await client.get(f"/api/v1/contracts/{cid}/milestones", headers=p.officer.headers)).json()
     assert ms[0]["state"] == "accepted"
     # a second attempt is a new operation with its own key
@@ -300,7 +329,7 @@ async def test_transfer_job_killed_after_the_call_pays_once(client, pay_settings
     assert stripe_server.created == {"transfer": 1}
     assert stripe_server.keys("/v1/transfers") == [f"milestone:{m1}:1"] * 2
     balance = (await client.get(f"/api/v1/contracts/{cid}/balance", headers=p.officer.headers)).json()
-    assert balance["paid_cents"] == 500_000 and balance["entries"] == 1
+    assert balance["paid"] == pen(500_000) and balance["entries"] == 1
 
 
 async def test_termination_with_a_reason(client, settings):
@@ -317,15 +346,13 @@ async def test_termination_with_a_reason(client, settings):
                           json={"milestone_id": m1})
     assert r.status_code == 409
     r = await client.post(f"/api/v1/contracts/{cid}/amendments", headers=p.officer.headers,
-                          json={"reason": "Tarde", "value_change_cents": 1})
+                          json={"reason": "Tarde", "value_change": pen(1)})
     assert r.status_code == 409
     assert [e["reason"] for e in await _outbox("contract.terminated")] == [
         "Incumplimiento injustificado de obligaciones"]
 
 
 async def test_an_accepted_order_becomes_one_contract(client, settings):
-    import marketplace.contracts.jobs  # noqa: F401  (registers the consumer)
-
     p = await personas(settings, client)
     order_id = uuid.uuid4()
     async with db.unit_of_work():
@@ -342,8 +369,8 @@ async def test_an_accepted_order_becomes_one_contract(client, settings):
     listed = (await client.get("/api/v1/contracts", headers=p.officer.headers)).json()
     assert len(listed) == 1
     c = listed[0]
-    assert (c["source_type"], c["source_id"], c["value_cents"], c["state"]) == ("order", str(order_id), 123_450,
-                                                                                "pending")
+    assert (c["source_type"], c["source_id"], c["value"], c["state"]) == ("order", str(order_id), pen(123_450),
+                                                                          "pending")
     assert c["title"] == "Orden de compra OC-2026-000042" and c["supplier_org_id"] == str(p.supplier_id)
     r = await client.post("/api/v1/contracts", headers=p.officer.headers,
                           json={"source_type": "order", "source_id": str(order_id)})
@@ -375,7 +402,7 @@ async def test_a_settling_payment_waits_for_the_contract_lock_instead_of_deadloc
             await waiting.until_waiting_on_a_lock()  # the settling payment has reached a lock we hold
             await db.execute("SELECT 1 FROM contract_milestone WHERE id = $1 FOR UPDATE", uuid.UUID(m1))
 
-    async def payment_settles():
+    async def payment_settles():  # what the 'contracts.payments' consumer does on 'payment.succeeded'
         await contract_locked.wait()
         async with db.unit_of_work():
             await service.milestone_paid(milestone_id=uuid.UUID(m1), payment_id=uuid.uuid4())

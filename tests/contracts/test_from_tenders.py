@@ -12,7 +12,7 @@ from marketplace.core import db
 from marketplace.payments import service as payments
 from tests.contracts.test_contracts_http import _drain
 from tests.harness import personas
-from tests.payments.helpers import deliver, run_jobs
+from tests.payments.helpers import deliver, request_bonds, run_jobs
 from tests.tenders.test_award_http import awarded, consent_job
 from tests.tenders.test_evaluation_http import hdr, ok, outbox
 
@@ -28,12 +28,17 @@ async def test_appeal_bond_paid_through_stripe_and_refunded_when_upheld(client, 
                                   headers=hdr(settings, a)), 201)
     assert appeal["state"] == "pending_bond" and appeal["award_state"] == "standstill"
     lot = await db.fetchrow("SELECT estimated_value FROM tender_lot WHERE id = $1", UUID(award["lot_id"]))
+    assert appeal["bond_cents"] == round(lot["estimated_value"] * 3 / 100)
+    # Tenders say the bond is due ('appeal.bond_due'); payments request it.
+    assert [e["appeal_id"] for e in await outbox("appeal.bond_due")] == [appeal["id"]]
+    assert ok(await client.get("/api/v1/payments", params={"appeal_id": appeal["id"]}, headers=hdr(settings, a))) == []
+    await request_bonds()
     mine = ok(await client.get("/api/v1/payments", params={"appeal_id": appeal["id"]}, headers=hdr(settings, a)))
     assert len(mine) == 1
     bond = mine[0]
     assert bond["kind"] == "appeal_bond" and bond["supplier_org_id"] == str(a.org_id)
     assert bond["agency_org_id"] == str(p.agency_id)
-    assert bond["amount_cents"] == round(lot["estimated_value"] * 3 / 100)
+    assert bond["amount"] == {"amount": appeal["bond_cents"], "currency": "PEN"}
     assert not await payments.bond_paid(appeal_id=UUID(appeal["id"]))
     # The agency sees it too (without the client secret); another supplier does not.
     seen = ok(await client.get(f"/api/v1/payments/{bond['id']}", headers=hdr(settings, p.officer)))
@@ -48,7 +53,6 @@ async def test_appeal_bond_paid_through_stripe_and_refunded_when_upheld(client, 
     assert r.status_code == 200
     await run_jobs(settings)
     assert await payments.bond_paid(appeal_id=UUID(appeal["id"]))
-    assert await payments.paid_bonds(appeal_ids=[UUID(appeal["id"])]) == {UUID(appeal["id"])}
     assert [e["appeal_id"] for e in await outbox("appeal_bond.paid")] == [appeal["id"]]
     # The paid bond opens the appeal: consent now waits for the decision.
     assert (await _drain("awards.paid_bonds")).delivered == 1
@@ -60,8 +64,7 @@ async def test_appeal_bond_paid_through_stripe_and_refunded_when_upheld(client, 
     assert (await _drain("payments.appeals")).delivered == 1
     await run_jobs(settings)
     assert stripe_server.created == {"payment_intent": 1, "refund": 1}
-    refund = (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"]
-    assert refund == "succeeded"
+    assert (await payments.bond_refund(appeal_id=UUID(appeal["id"]))).state == "succeeded"
     ledger = ok(await client.get("/api/v1/payments/ledger", headers=hdr(settings, a)))
     assert [(e["entry_type"], e["direction"]) for e in ledger] == [("appeal_bond", "in"), ("bond_refund", "out")]
 
@@ -78,7 +81,7 @@ async def test_a_consented_award_becomes_a_contract(client, settings, fixed_cloc
     assert (c["source_type"], c["source_id"], c["tender_id"], c["lot_id"]) == (
         "award", award["id"], s.tender_id, award["lot_id"])
     assert c["supplier_org_id"] == str(b.org_id) and c["agency_org_id"] == str(p.agency_id)
-    assert c["value_cents"] == award["value"] and c["state"] == "pending"
+    assert c["value"] == {"amount": award["value"], "currency": "PEN"} and c["state"] == "pending"
     assert ok(await client.get(f"/api/v1/contracts/{c['id']}", headers=hdr(settings, b)))["id"] == c["id"]
     r = await client.post("/api/v1/contracts", headers=hdr(settings, p.officer),
                           json={"source_type": "award", "source_id": award["id"]})

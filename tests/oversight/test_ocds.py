@@ -198,6 +198,7 @@ async def test_award_cancellation_and_contract_lifecycle_releases_validate(clien
         MilestoneCreate,
     )
     from marketplace.core.actor import SYSTEM
+    from marketplace.core.money import money
     from tenders.awards import service as awards
     from tenders.awards.schemas import AppealCreate, AppealDecisionCreate
     from tests import factories
@@ -220,19 +221,19 @@ async def test_award_cancellation_and_contract_lifecycle_releases_validate(clien
         c = await contracts.create_from_award(actor=SYSTEM, award_id=second.id, tender_id=t.id,
                                               lot_id=second.lot_id, supplier_org_id=a.org_id,
                                               value_cents=second.value, currency="PEN")
-        m = await contracts.add_milestone(actor=officer, contract_id=c["id"], data=MilestoneCreate(
-            deliverable="Entrega de equipos", due_date=date(2027, 2, 1), amount_cents=second.value))
-        await contracts.sign(actor=officer, contract_id=c["id"], data=ContractSign(
+        m = await contracts.add_milestone(actor=officer, contract_id=c.id, data=MilestoneCreate(
+            deliverable="Entrega de equipos", due_date=date(2027, 2, 1), amount=money(second.value)))
+        await contracts.sign(actor=officer, contract_id=c.id, data=ContractSign(
             period_start=date(2026, 12, 15), period_end=date(2027, 3, 1),
-            guarantee=GuaranteeCreate(kind="bank_letter", amount_cents=second.value // 10, issuer="Banco",
+            guarantee=GuaranteeCreate(kind="bank_letter", amount=money(second.value // 10), issuer="Banco",
                                       reference="CF-1", expires_on=date(2027, 6, 1))))
-        await contracts.amend(actor=officer, contract_id=c["id"], data=AmendmentCreate(
+        await contracts.amend(actor=officer, contract_id=c.id, data=AmendmentCreate(
             reason="Ampliación de plazo", new_period_end=date(2027, 4, 1)))
     async with db.unit_of_work():
-        d = await contracts.submit_delivery(actor=a, contract_id=c["id"], data=DeliveryCreate(milestone_id=m["id"]))
-        await contracts.decide_delivery(actor=officer, contract_id=c["id"], delivery_id=d["id"], accept=True,
+        d = await contracts.submit_delivery(actor=a, contract_id=c.id, data=DeliveryCreate(milestone_id=m.id))
+        await contracts.decide_delivery(actor=officer, contract_id=c.id, delivery_id=d.id, accept=True,
                                         note="Conforme")
-        await contracts.terminate(actor=officer, contract_id=c["id"], reason="Resolución por mutuo acuerdo")
+        await contracts.terminate(actor=officer, contract_id=c.id, reason="Resolución por mutuo acuerdo")
     await helpers.drain()
     rows = await db.fetch("SELECT release_id, tags FROM ocds_release WHERE tender_id = $1 ORDER BY seq", t.id)
     tags = {x for r in rows for x in r["tags"]}

@@ -205,6 +205,7 @@ async def test_contract_value_raised_by_amendments(client, settings, fixed_clock
     from marketplace.contracts.schemas import AmendmentCreate, ContractSign, GuaranteeCreate, MilestoneCreate
     from marketplace.core import db
     from marketplace.core.actor import SYSTEM
+    from marketplace.core.money import money
 
     officer, committee = await builder.agency(settings)
     a, b = await builder.suppliers(settings, 2)
@@ -218,18 +219,18 @@ async def test_contract_value_raised_by_amendments(client, settings, fixed_clock
             row = await contracts.create_from_award(actor=SYSTEM, award_id=lot.award.id, tender_id=t.id,
                                                     lot_id=lot.lot_id, supplier_org_id=a.org_id,
                                                     value_cents=lot.award.value, currency="PEN")
-            ids.append(row["id"])
+            ids.append(row.id)
         for cid, value in zip(ids, (1_000_000, 2_000_000), strict=False):
             await contracts.add_milestone(actor=officer, contract_id=cid, data=MilestoneCreate(
-                deliverable="Entrega única", due_date=date(2027, 2, 1), amount_cents=value))
+                deliverable="Entrega única", due_date=date(2027, 2, 1), amount=money(value)))
             await contracts.sign(actor=officer, contract_id=cid, data=ContractSign(
                 period_start=date(2026, 12, 1), period_end=date(2027, 3, 1),
-                guarantee=GuaranteeCreate(kind="retention", amount_cents=value // 10, issuer="Banco de la Nación",
+                guarantee=GuaranteeCreate(kind="retention", amount=money(value // 10), issuer="Banco de la Nación",
                                           reference="G-1", expires_on=date(2027, 6, 1))))
         await contracts.amend(actor=officer, contract_id=ids[0], data=AmendmentCreate(
-            reason="Mayores metrados", value_change_cents=250_000))  # +25%
+            reason="Mayores metrados", value_change=money(250_000)))  # +25%
         await contracts.amend(actor=officer, contract_id=ids[1], data=AmendmentCreate(
-            reason="Ajuste", value_change_cents=200_000))  # +10%
+            reason="Ajuste", value_change=money(200_000)))  # +10%
     raised = codes(await redflags.compute(settings), "contract_value_raised")
     assert [f.subject_id for f in raised] == [str(ids[0])]
     assert raised[0].evidence["cumulative_change_pct"].startswith("25") and raised[0].tender_id == t.id

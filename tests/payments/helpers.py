@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import marketplace.payments.jobs  # noqa: F401  (registers the payments consumers)
 from marketplace import worker
 from marketplace.payments import service
 from tests.stripe_server import signed
@@ -27,17 +28,26 @@ async def deliver(client, settings, event: dict[str, Any], **kw):
     return await client.post("/api/v1/payments/stripe/webhook", content=body, headers=headers)
 
 
+async def request_bonds() -> None:
+    """Deliver tenders' 'appeal.bond_due' events to payments: the bonds of the appeals filed are requested."""
+    from tests.contracts.test_contracts_http import _drain
+
+    await _drain("payments.appeals")
+
+
 async def pay_appeal_bond(client, settings, stripe_server, appeal_id) -> None:
-    """The appellant pays its appeal's bond through Stripe: the job creates the PaymentIntent at the local
-    server, a signed payment_intent.succeeded arrives, and the awards consumer admits the appeal."""
+    """The appellant pays its appeal's bond through Stripe: payments request it ('appeal.bond_due'), the job
+    creates the PaymentIntent at the local server, a signed payment_intent.succeeded arrives, and the awards
+    consumer admits the appeal."""
     from uuid import UUID
 
     from tests.contracts.test_contracts_http import _drain
 
+    await request_bonds()
     await run_jobs(settings)
     bond = await service.appeal_bond(appeal_id=UUID(str(appeal_id)))
-    assert bond is not None and bond["stripe_object_id"], bond
-    r = await deliver(client, settings, stripe_server.intent_event(bond["stripe_object_id"],
+    assert bond is not None and bond.stripe_object_id, bond
+    r = await deliver(client, settings, stripe_server.intent_event(bond.stripe_object_id,
                                                                     "payment_intent.succeeded"))
     assert r.status_code == 200, r.text
     await run_jobs(settings)

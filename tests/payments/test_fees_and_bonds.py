@@ -7,7 +7,7 @@ import json
 import threading
 import uuid
 
-from marketplace.core import db
+from marketplace.core import db, outbox
 from marketplace.core.actor import Actor
 from marketplace.payments import jobs, service
 from tests import factories
@@ -25,7 +25,7 @@ async def test_registry_fee_is_paid_once_and_ledgered(client, pay_settings, stri
     assert r.status_code == 202, r.text
     fee = r.json()
     assert fee["state"] == "requested" and fee["kind"] == "registry_fee"
-    assert fee["amount_cents"] == pay_settings.registry_fee_cents and fee["currency"] == "PEN"
+    assert fee["amount"] == {"amount": pay_settings.registry_fee_cents, "currency": "PEN"}
     assert fee["idempotency_key"] == f"fee:{supplier.org_id}:{fee['fee_year']}"
 
     again = await client.post("/api/v1/payments/registry-fee", json={}, headers=supplier.headers)
@@ -51,8 +51,8 @@ async def test_registry_fee_is_paid_once_and_ledgered(client, pay_settings, stri
     got = (await client.get(f"/api/v1/payments/{fee['id']}", headers=supplier.headers)).json()
     assert got["state"] == "succeeded" and got["settled_at"]
     ledger = (await client.get("/api/v1/payments/ledger", headers=supplier.headers)).json()
-    assert [(e["entry_type"], e["direction"], e["amount_cents"]) for e in ledger] == [
-        ("registry_fee", "in", pay_settings.registry_fee_cents)]
+    assert [(e["entry_type"], e["direction"], e["amount"]) for e in ledger] == [
+        ("registry_fee", "in", {"amount": pay_settings.registry_fee_cents, "currency": "PEN"})]
     assert len(await _outbox("registry_fee.paid")) == 1
     # Running every job again changes nothing and calls Stripe no more.
     await jobs.payments_execute({"settings": pay_settings}, fee["id"])
@@ -79,33 +79,49 @@ async def test_fee_is_only_for_supplier_admins_and_reads_are_scoped(client, pay_
     assert (await client.get("/api/v1/payments")).status_code == 401
 
 
+async def _bond_due(appeal_id, supplier, officer, bond_cents: int) -> None:
+    """What tenders' awards say when an appeal is filed that owes a bond: 'appeal.bond_due', then delivered."""
+    from tests.contracts.test_contracts_http import _drain
+
+    async with db.unit_of_work():
+        await outbox.emit(topic="appeal.bond_due", aggregate_type="award", aggregate_id=uuid.uuid4(), payload={
+            "appeal_id": str(appeal_id), "award_id": str(uuid.uuid4()), "appellant_id": str(supplier.org_id),
+            "agency_id": str(officer.org_id), "bond_cents": bond_cents, "currency": "PEN"})
+    assert (await _drain("payments.appeals")).delivered == 1
+
+
 async def test_appeal_bond_paid_then_refunded_when_upheld(client, pay_settings, stripe_server):
+    from tests.contracts.test_contracts_http import _drain
+
     supplier = await factories.login(pay_settings, "supplier", "bidder")
     officer = await factories.login(pay_settings, "agency", "officer")
     appeal_id = uuid.uuid4()
-    bidder = Actor(user_id=supplier.user_id, org_id=supplier.org_id, org_kind="supplier",
-                   roles=frozenset({"bidder"}), via="jwt")
-    async with db.unit_of_work():
-        bond = await service.request_appeal_bond(
-            actor=bidder, bond_percent=pay_settings.appeal_bond_percent, appeal_id=appeal_id,
-            supplier_org_id=supplier.org_id,
-            agency_org_id=officer.org_id, estimated_value_cents=1_234_567_89)
-    assert bond["amount_cents"] == 3_703_704  # 3% of S/ 1,234,567.89, half-even to the céntimo
+    await _bond_due(appeal_id, supplier, officer, 3_703_704)
+    bond = await service.appeal_bond(appeal_id=appeal_id)
+    assert (bond.kind, bond.state, bond.amount_cents, bond.supplier_org_id) == (
+        "appeal_bond", "requested", 3_703_704, supplier.org_id)
     assert not await service.bond_paid(appeal_id=appeal_id)
     await run_jobs(pay_settings)
-    intent = (await service.appeal_bond(appeal_id=appeal_id))["stripe_object_id"]
+    intent = (await service.appeal_bond(appeal_id=appeal_id)).stripe_object_id
     for event_type in ("payment_intent.processing", "payment_intent.succeeded"):
         assert (await deliver(client, pay_settings, stripe_server.intent_event(intent, event_type))).status_code == 200
     await run_jobs(pay_settings)
     assert await service.bond_paid(appeal_id=appeal_id)
-    assert [e["payload"]["appeal_id"] for e in await _outbox("appeal_bond.paid")] == [str(appeal_id)]
+    paid = await _outbox("appeal_bond.paid")
+    assert [e["payload"]["appeal_id"] for e in paid] == [str(appeal_id)]
+    assert paid[0]["payload"]["settled_at"]  # tenders judge the appeal by when its bond was paid
 
-    # The appeal is upheld: the agency's officer refunds the bond (twice: same refund).
-    officer_actor = Actor(user_id=officer.user_id, org_id=officer.org_id, org_kind="agency",
-                          roles=frozenset({"officer"}), via="jwt")
+    # The appeal is upheld: tenders say so ('appeal.decided'), twice (delivered again): one refund.
     for _ in range(2):
         async with db.unit_of_work():
-            refund = await service.refund_appeal_bond(actor=officer_actor, appeal_id=appeal_id)
+            await outbox.emit(topic="appeal.decided", aggregate_type="award", aggregate_id=uuid.uuid4(), payload={
+                "appeal_id": str(appeal_id), "decision": "upheld", "reason": "fundada"})
+    assert (await _drain("payments.appeals")).delivered == 2
+    # An officer of the agency may also refund it by hand: still the same refund.
+    officer_actor = Actor(user_id=officer.user_id, org_id=officer.org_id, org_kind="agency",
+                          roles=frozenset({"officer"}), via="jwt")
+    async with db.unit_of_work():
+        refund = await service.refund_appeal_bond(actor=officer_actor, appeal_id=appeal_id)
     await run_jobs(pay_settings)
     assert stripe_server.created == {"payment_intent": 1, "refund": 1}
     assert stripe_server.keys("/v1/refunds") == [f"bond-refund:{appeal_id}"]
@@ -113,13 +129,13 @@ async def test_appeal_bond_paid_then_refunded_when_upheld(client, pay_settings, 
     for ev in [e for e in stripe_server.events if e["type"] in ("refund.created", "charge.refunded")]:
         assert (await deliver(client, pay_settings, ev)).status_code == 200
     await run_jobs(pay_settings)
-    after = await service.appeal_bond(appeal_id=appeal_id)
-    assert after["state"] == "succeeded" and after["refund_state"] == "succeeded"
+    assert (await service.appeal_bond(appeal_id=appeal_id)).state == "succeeded"
+    assert (await service.bond_refund(appeal_id=appeal_id)).state == "succeeded"
     rows = await db.fetch("SELECT entry_type, direction, amount_cents FROM ledger_entry ORDER BY id")
     assert [(r["entry_type"], r["direction"], r["amount_cents"]) for r in rows] == [
         ("appeal_bond", "in", 3_703_704), ("bond_refund", "out", 3_703_704)]
     assert len(await _outbox("appeal_bond.refunded")) == 1
-    assert refund["refund_of"] == bond["id"]
+    assert refund.refund_of == bond.id
 
 
 async def test_a_declined_call_marks_the_payment_failed(client, pay_settings, stripe_server):
@@ -142,7 +158,7 @@ async def test_stripe_down_retries_with_the_same_key(client, pay_settings, strip
         stripe_server.fail_next("/v1/payment_intents", 500, "error_api")
     with pytest.raises(Retry):
         await jobs.payments_execute({"settings": pay_settings, "job_try": 1}, fee["id"])
-    assert (await service.get_payment(actor=_system(), payment_id=uuid.UUID(fee["id"])))["state"] == "requested"
+    assert (await service.get_payment(actor=_system(), payment_id=uuid.UUID(fee["id"]))).state == "requested"
     assert await jobs.payments_execute({"settings": pay_settings, "job_try": 2}, fee["id"]) == "pending"
     assert set(stripe_server.keys()) == {fee["idempotency_key"]}
     assert stripe_server.created == {"payment_intent": 1}
@@ -192,5 +208,5 @@ async def test_a_slow_stripe_does_not_hold_the_payment_row(client, pay_settings,
     got = await service.get_payment(actor=Actor(user_id=supplier.user_id, org_id=supplier.org_id,
                                                 org_kind="supplier", roles=frozenset({"supplier_admin"})),
                                     payment_id=uuid.UUID(fee["id"]))
-    assert got["stripe_object_id"].startswith("pi_") and got["client_secret"]
+    assert got.stripe_object_id.startswith("pi_") and got.client_secret
     assert stripe_server.created == {"payment_intent": 1}

@@ -15,7 +15,6 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from marketplace.core import db
-from marketplace.core.actor import Actor
 from marketplace.payments import domain, gateway, jobs, service
 from tests import factories
 from tests.payments.helpers import deliver, run_jobs
@@ -126,16 +125,12 @@ async def appellant(client, pay_settings):
 @given(failures=st.integers(0, 2), ending=st.sampled_from(sorted(ENDINGS)), data=st.data())
 async def test_duplicated_and_shuffled_events_reach_the_same_state(
         client, pay_settings, stripe_server, appellant, failures, ending, data):
-    actor = Actor(user_id=appellant.user_id, org_id=appellant.org_id, org_kind="supplier",
-                  roles=frozenset({"bidder"}), via="jwt")
     appeal_id = uuid.uuid4()
     async with db.unit_of_work():
-        bond = await service.request_appeal_bond(
-            actor=actor, bond_percent=pay_settings.appeal_bond_percent, appeal_id=appeal_id,
-            supplier_org_id=appellant.org_id,
-            agency_org_id=None, estimated_value_cents=10_000_000)
-    await jobs.payments_execute({"settings": pay_settings}, str(bond["id"]))
-    intent = (await service.appeal_bond(appeal_id=appeal_id))["stripe_object_id"]
+        bond = await service.request_appeal_bond(appeal_id=appeal_id, supplier_org_id=appellant.org_id,
+                                                 agency_org_id=None, amount_cents=300_000)
+    await jobs.payments_execute({"settings": pay_settings}, str(bond.id))
+    intent = (await service.appeal_bond(appeal_id=appeal_id)).stripe_object_id
     created = [e for e in stripe_server.events
                if e["type"] == "payment_intent.created" and e["data"]["object"]["id"] == intent]
     history = FAILED_ATTEMPT * failures + ENDINGS[ending]
@@ -151,8 +146,8 @@ async def test_duplicated_and_shuffled_events_reach_the_same_state(
             await run_jobs(pay_settings)
     await run_jobs(pay_settings)
 
-    assert await _state(bond["id"]) == expected
-    entries = await db.fetch("SELECT entry_type FROM ledger_entry WHERE payment_id = $1", bond["id"])
+    assert await _state(bond.id) == expected
+    entries = await db.fetch("SELECT entry_type FROM ledger_entry WHERE payment_id = $1", bond.id)
     assert len(entries) == (1 if expected == "succeeded" else 0)
     assert await service.bond_paid(appeal_id=appeal_id) == (expected == "succeeded")
     stored = await db.fetchrow("SELECT count(*) AS n FROM stripe_event WHERE object_id = $1", intent)
@@ -214,12 +209,12 @@ async def test_reconcile_lists_and_applies_events_not_applied(client, pay_settin
     fee = await _fee(client, pay_settings)
     succeeded = stripe_server.intent_event(fee["stripe_object_id"], "payment_intent.succeeded")
     missing = await service.reconcile(settings=pay_settings)
-    assert [(m["type"], m["status"]) for m in missing] == [
+    assert [(m.type, m.status) for m in missing] == [
         ("payment_intent.succeeded", "missing"), ("payment_intent.created", "missing")]
 
     await deliver(client, pay_settings, succeeded)  # stored, but no job has applied it yet
     listed = await service.reconcile(settings=pay_settings)
-    assert {m["id"]: m["status"] for m in listed}[succeeded["id"]] == "unapplied"
+    assert {m.id: m.status for m in listed}[succeeded["id"]] == "unapplied"
 
     await service.reconcile(settings=pay_settings, apply=True)
     assert await _state(fee["id"]) == "succeeded"

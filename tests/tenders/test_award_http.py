@@ -11,7 +11,7 @@ from marketplace.core.calendar import BusinessCalendar
 from marketplace.payments import service as payments
 from tenders.awards import jobs
 from tests.harness import check_matrix, personas
-from tests.payments.helpers import pay_appeal_bond, run_jobs
+from tests.payments.helpers import pay_appeal_bond, request_bonds, run_jobs
 from tests.suppliers.factories import active_supplier
 from tests.tenders.test_evaluation_http import audit_actions, hdr, in_evaluation, ok, outbox, points
 
@@ -348,6 +348,7 @@ async def test_an_unpaid_appeal_lapses_and_a_bond_paid_too_late_is_refunded(clie
     appeal = ok(await client.post(url, json={"grounds": "La evaluación técnica del comité es arbitraria."},
                                   headers=hdr(settings, a)), 201)
     assert appeal["state"] == "pending_bond"
+    await request_bonds()  # payments request the bond tenders said is due ('appeal.bond_due')
     await run_jobs(pay_settings)  # the PaymentIntent exists; the appellant never pays in time
     # The standstill ends with the bond unpaid: the appeal lapses and the award is consented.
     fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]))
@@ -358,8 +359,11 @@ async def test_an_unpaid_appeal_lapses_and_a_bond_paid_too_late_is_refunded(clie
     # A payment arriving afterwards changes nothing but is given back.
     await pay_appeal_bond(client, pay_settings, stripe_server, appeal["id"])
     assert ok(await client.get(f"/api/v1/awards/{award['id']}"))["state"] == "consented"
+    assert [e["reason"] for e in await outbox("appeal.bond_refund_due")] == [
+        "the bond was not paid within the standstill", "the bond was paid after it lapsed"]
+    await request_bonds()  # ('appeal.bond_refund_due': payments refund the bond now that it is paid)
     await run_jobs(pay_settings)
-    assert (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"] == "succeeded"
+    assert (await payments.bond_refund(appeal_id=UUID(appeal["id"]))).state == "succeeded"
     assert stripe_server.created == {"payment_intent": 1, "refund": 1}
 
 
@@ -381,9 +385,10 @@ async def _bond_paid_not_admitted(client, pay_settings, stripe_server, appeal_id
     """The appellant pays inside the standstill; the 'appeal_bond.paid' consumer has not run yet."""
     from tests.payments.helpers import deliver
 
+    await request_bonds()
     await run_jobs(pay_settings)
     bond = await payments.appeal_bond(appeal_id=UUID(appeal_id))
-    r = await deliver(client, pay_settings, stripe_server.intent_event(bond["stripe_object_id"],
+    r = await deliver(client, pay_settings, stripe_server.intent_event(bond.stripe_object_id,
                                                                         "payment_intent.succeeded"))
     assert r.status_code == 200, r.text
     await run_jobs(pay_settings)
@@ -409,7 +414,8 @@ async def test_a_bond_paid_in_the_standstill_admits_the_appeal_even_if_the_conse
     await _drain("awards.paid_bonds")  # the late event changes nothing
     got = ok(await client.get(url))[0]
     assert (got["state"], got["award_state"]) == ("filed", "appealed")
-    assert (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"] is None
+    await request_bonds()
+    assert await payments.bond_refund(appeal_id=UUID(appeal["id"])) is None
 
 
 async def test_a_bond_paid_in_the_standstill_and_processed_after_it_admits_the_appeal(
@@ -443,8 +449,9 @@ async def test_a_paid_bond_is_refunded_when_the_cancelled_lot_moots_its_appeal(c
                          json={"reason": "Desaparecieron las necesidades"}))
     assert await consent_job() == 1
     assert ok(await client.get(url))[0]["state"] == "moot"
+    await request_bonds()  # 'appeal.bond_refund_due'
     await run_jobs(pay_settings)
-    assert (await payments.appeal_bond(appeal_id=UUID(appeal["id"])))["refund_state"] == "succeeded"
+    assert (await payments.bond_refund(appeal_id=UUID(appeal["id"]))).state == "succeeded"
     assert stripe_server.created == {"payment_intent": 1, "refund": 1}
 
 

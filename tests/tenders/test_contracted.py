@@ -21,12 +21,12 @@ async def test_a_signed_contract_moves_the_lot_and_tender_to_contracted(client, 
     assert (await _drain("contracts.sources")).delivered == 1
     c = ok(await client.get("/api/v1/contracts", headers=hdr(settings, p.officer)))[0]
     ok(await client.post(f"/api/v1/contracts/{c['id']}/milestones", headers=hdr(settings, p.officer), json={
-        "deliverable": "Servicio completo", "due_date": "2027-03-15", "amount_cents": c["value_cents"]}), 201)
+        "deliverable": "Servicio completo", "due_date": "2027-03-15", "amount": c["value"]}), 201)
     # Signing alone does not move the lot yet: the consumer does, after commit.
     ok(await client.post(f"/api/v1/contracts/{c['id']}/sign", headers=hdr(settings, p.officer), json={
         "period_start": "2026-12-01", "period_end": "2027-05-31",
-        "guarantee": {"kind": "bank_letter", "amount_cents": c["value_cents"] // 10, "issuer": "Banco de la Nación",
-                      "reference": "CF-2026-0001", "expires_on": "2027-06-30"}}))
+        "guarantee": {"kind": "bank_letter", "amount": {"amount": c["value"]["amount"] // 10, "currency": "PEN"},
+                      "issuer": "Banco de la Nación", "reference": "CF-2026-0001", "expires_on": "2027-06-30"}}))
     assert (await _drain("tenders.contracts")).delivered == 1
     assert await lot_states(s.tender_id) == ["contracted"]
     assert await tender_state(s.tender_id) == "contracted"
