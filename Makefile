@@ -54,8 +54,9 @@ migrate: $(VENV)/.installed-dev
 seed: $(VENV)/.installed-dev
 	$(BIN)/marketplace seed --demo
 
-lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check $(PACKAGES) tests
+lint: $(VENV)/.installed-dev  ## ruff, the import contract (pyproject [tool.importlinter]) and mypy
+	$(BIN)/ruff check $(PACKAGES) tests bench
+	$(BIN)/lint-imports
 
 # Message catalogues. babel.cfg maps the sources: Python (N_(), N_plural(), _(), gettext(), ngettext()) and the
 # portal's Jinja templates. `make messages` extracts every id into messages.pot, merges it into each language's
