@@ -281,7 +281,7 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
     assert n["n"] == 3
     # The end feeds the award: price only, the lowest final price wins. The room that closed it awards it; the
     # auction job, run here, awards it unless that is done already (under the auction row lock, once).
-    await sweep_auctions()
+    await sweep_auctions({"settings": settings})
     row = await db.fetchrow("SELECT award_state, award_note FROM auction WHERE id = $1", UUID(auction["id"]))
     assert row["award_state"] == "done", row
     awards = (await client.get(f"/api/v1/tenders/{s.tender['id']}/awards")).json()
