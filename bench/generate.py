@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from stdnum.pe import ruc as ruc_mod
 
+from bench import oversight, search
 from bench.common import bench_url, ensure_database
 
 REGIONS = [f"{i:02d}" for i in range(1, 26)]
@@ -178,7 +179,6 @@ async def load_core(url: str, *, scale: float, seed: int) -> dict[str, int]:
 
 
 async def generate(url: str, *, scale: float, seed: int) -> dict[str, int]:
-    from bench import oversight, search
 
     print(f"generating into {url.rsplit('/', 1)[-1]} at scale {scale} (seed {seed})", flush=True)
     await ensure_database(url, fresh=True)

@@ -30,10 +30,10 @@ import time
 import asyncpg
 
 from bench.common import ROOT, PrivateRedis, app_env, bench_url, ensure_database, pct
+from marketplace.core import db, outbox, queue
 
 
 async def run(args) -> dict:
-    from marketplace.core import db, outbox, queue
 
     url = bench_url()
     await ensure_database(url)

@@ -37,6 +37,10 @@ import psutil
 
 from bench.common import scratch_arguments, scratch_database
 from marketplace.core import db
+from marketplace.core.migrate import migrate_all
+from marketplace.oversight import reads
+from marketplace.oversight.awards import export, service
+from marketplace.oversight.awards.service import Filters
 
 METHODS = ["licitacion_publica", "concurso_publico", "adjudicacion_simplificada", "subasta_inversa_electronica",
            "comparacion_precios", "contratacion_directa"]
@@ -89,7 +93,6 @@ def _index_ddl() -> list[str]:
 
 async def build(url: str, rows: int, seed: int) -> None:
     db.configure(url)
-    from marketplace.core.migrate import migrate_all
 
     await migrate_all()
     conn = await asyncpg.connect(url)
@@ -121,7 +124,6 @@ async def build(url: str, rows: int, seed: int) -> None:
 
 
 def _random_filters(rnd: random.Random, agencies, suppliers):
-    from marketplace.oversight.awards.service import Filters
 
     kind = rnd.choice(["agency", "supplier", "region", "province_method", "classification", "value", "date",
                        "state_region"])
@@ -148,8 +150,6 @@ WARM_UP = 200
 
 
 async def measure_queries(queries: int, seed: int) -> dict[str, list[float]]:
-    from marketplace.oversight import reads
-    from marketplace.oversight.awards import service
 
     rnd = random.Random(seed + 1)
     warm = random.Random(seed + 2)
@@ -199,8 +199,6 @@ class RssSampler:
 
 
 async def measure_export(fmt: str) -> tuple[int, float, int]:
-    from marketplace.oversight.awards import export
-    from marketplace.oversight.awards.service import Filters
 
     lines = 0
     t = time.perf_counter()

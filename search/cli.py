@@ -16,6 +16,7 @@ BACKEND_CHOICE = click.Choice(["configured", "postgres", "meilisearch"])
 
 
 def _kinds(kind: str):
+    # deferred: CLI start-up time: a command loads only what it runs
     from search.protocol import KINDS
 
     return list(KINDS) if kind == "all" else [kind]
@@ -33,6 +34,7 @@ def _settings(backend: str):
 def reindex(kind: str, backend: str) -> None:
     """Rebuild search indexes from PostgreSQL (settings first, then every document, then stale ones out).
     The index keeps answering meanwhile; outbox events wait and are applied afterwards."""
+    # deferred: CLI start-up time: a command loads only what it runs
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -43,6 +45,7 @@ def reindex(kind: str, backend: str) -> None:
         TimeRemainingColumn,
     )
 
+    # deferred: CLI start-up time: a command loads only what it runs
     from search import service, sync
 
     with services(_settings(backend)) as settings:
@@ -80,8 +83,10 @@ def search() -> None:
 @click.option("--show", default=5, show_default=True, help="Ids to list per kind of drift.")
 def search_check(kind: str, repair: bool, backend: str, show: int) -> None:
     """Compare the index with PostgreSQL; exit 1 when drift remains."""
+    # deferred: CLI start-up time: a command loads only what it runs
     from rich.table import Table
 
+    # deferred: CLI start-up time: a command loads only what it runs
     from search import service, sync
 
     with services(_settings(backend)) as settings:

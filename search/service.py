@@ -29,9 +29,11 @@ def make_backend(settings: Any) -> SearchIndex:
     if choice == "meilisearch" or (choice == "auto" and meili_url):
         if not meili_url:
             raise RuntimeError("SEARCH_BACKEND=meilisearch needs MEILI_URL")
+        # deferred: the Meilisearch SDK loads only when MEILI_URL selects that backend
         from search.backends.meili import MeiliIndex
 
         return MeiliIndex(meili_url, getattr(settings, "meili_api_key", None))
+    # deferred: the Meilisearch SDK loads only when MEILI_URL selects that backend
     from search.backends.postgres import PostgresIndex
 
     return PostgresIndex()

@@ -30,6 +30,9 @@ from marketplace.core import db, geo, outbox
 from search import domain
 from search.domain import OfferDoc, TenderDoc
 from search.protocol import KINDS, Kind, SearchIndex
+from search.service import backend
+from suppliers.catalog import events as offer_events
+from tenders import service as tenders
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,6 @@ def offer_docs(document: Any) -> list[OfferDoc]:
 
 async def desired_offers(offer_ids: Sequence[str]) -> tuple[list[OfferDoc], list[str]]:
     """What the index should hold for these offers now: (documents to upsert, ids to delete)."""
-    from suppliers.catalog import events as offer_events
 
     ids = []
     for raw in offer_ids:
@@ -120,7 +122,6 @@ def tender_doc(t: dict[str, Any], lots: list[dict[str, Any]], agency: dict[str, 
 async def desired_tenders(tender_ids: Sequence[str]) -> tuple[list[TenderDoc], list[str]]:
     """The documents of these tenders as they are now, read in three round trips whatever their number (the
     consumer keeps up with a stream of amendments), and the ids to delete (gone, or not public)."""
-    from tenders import service as tenders
 
     ids: dict[str, UUID] = {}
     deletes: list[str] = []
@@ -172,7 +173,6 @@ def changed(events: Iterable[outbox.OutboxEvent]) -> dict[Kind, list[str]]:
 
 async def handle(events: list[outbox.OutboxEvent]) -> None:
     """The outbox consumer: re-read each changed offer or tender and write its current documents."""
-    from search.service import backend
 
     index = backend()
     for kind, ids in changed(events).items():
@@ -191,7 +191,6 @@ Progress = Callable[[str, int, int | None], None]  # (kind, done so far, total o
 
 
 async def _offer_pages():
-    from suppliers.catalog import events as offer_events
 
     after = None
     while True:

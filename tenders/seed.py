@@ -17,6 +17,7 @@ from uuid import UUID
 
 from marketplace.core import clock
 from marketplace.core.actor import SYSTEM, Actor
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.bids import service as bids
 from tenders.bids.schemas import BidCreate, BidLotPrice
@@ -42,7 +43,6 @@ def _actor(org: Any, role: str, kind: str) -> Actor:
 
 
 async def _suppliers(demo: Any) -> list[Actor]:
-    from suppliers import service as suppliers
 
     orgs = [o for o in demo.orgs.get("supplier", []) if "bidder" in o.users]
     standing = await suppliers.get_suppliers(org_ids=[o.id for o in orgs])

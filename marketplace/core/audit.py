@@ -32,6 +32,7 @@ Why concurrent writers never serialise here
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -129,13 +130,11 @@ def checkpoint_message(*, seq: int, hash: str, signed_at: datetime, key_id: str)
 
 
 def _b64(raw: bytes) -> str:
-    import base64
 
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _unb64(text: str) -> bytes:
-    import base64
 
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 

@@ -7,7 +7,11 @@ MigrationManager with `sql_migration(ID, app, description, SQL)`.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.apps.migrations.commands.forwards import run_forwards
 
 from marketplace.core.db import DB, autocommit_writes
 
@@ -39,10 +43,7 @@ def sql_migration(migration_id: str, app_name: str, description: str, sql: str) 
 
 async def migrate_all(*, quiet: bool = True) -> None:
     """Apply every app's pending migrations, in dependency order. Safe to call from several processes."""
-    import contextlib
-    import io
 
-    from piccolo.apps.migrations.commands.forwards import run_forwards
 
     conn = await DB.get_new_connection()
     try:

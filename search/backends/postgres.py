@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from marketplace.core import db
+from marketplace.core import db, geo
 from search import domain
 from search.domain import CatalogQuery, Hit, Locality, OfferDoc, Page, TenderDoc, TenderQuery, Tier
 from search.protocol import Kind
@@ -383,7 +383,6 @@ class PostgresIndex:
 
     async def _by_distance(self, sql: _Sql, tsq: str | None, loc: Locality, offset: int,
                            limit: int) -> list[Hit]:
-        from marketplace.core import geo
 
         lat, lng = geo.centroid(loc.ubigeo)
         rel = (f"CASE WHEN name_tsv @@ {tsq} THEN 1.0 ELSE 0.2 + 0.5 * least(1.0, "

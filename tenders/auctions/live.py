@@ -37,9 +37,11 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from redis.asyncio import Redis
 
 from marketplace.core import clock, db, queue
 from marketplace.settings import Settings
+from tenders.auctions import service
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,6 @@ class AuctionChannels(ChannelsPlugin):
         self._redis = None
         redis_url = settings.redis_url
         if redis_url:
-            from redis.asyncio import Redis
 
             self._redis = Redis.from_url(redis_url)
             backend: Any = RedisChannelsPubSubBackend(redis=self._redis)
@@ -162,14 +163,12 @@ class Room:
                 await self.hub.channels.unsubscribe(self.subscriber)
 
     async def _load(self):
-        from tenders.auctions import service
 
         return await service.load_board(self.auction_id)
 
     # -- messages
 
     def snapshot(self, listener: Listener) -> bytes:
-        from tenders.auctions import service
 
         read = service.render(self.board, viewer=listener.viewer, now=clock.now())
         return frame("snapshot", self.board.version, _enc.encode(read))
@@ -267,7 +266,6 @@ class Room:
 
     async def _clock(self) -> None:
         """Start and close the auction on time; catch up with PostgreSQL if a message was lost."""
-        from tenders.auctions import service
 
         last_keepalive = time.monotonic()
         while True:

@@ -40,6 +40,7 @@ from marketplace.core.actor import SYSTEM, Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, DomainError, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.auctions import domain, live
 from tenders.auctions import policy as policies
@@ -54,6 +55,8 @@ from tenders.auctions.schemas import (
     StandingRead,
     YouRead,
 )
+from tenders.awards import service as awards
+from tenders.awards.schemas import AwardCreate
 from tenders.domain import Method, State, rfc3339
 
 log = logging.getLogger(__name__)
@@ -267,8 +270,6 @@ async def settle(*, auction_id: UUID, settings: Settings, actor: Actor = SYSTEM)
 async def award_closed(*, auction_id: UUID, settings: Settings) -> str:
     """Award the lot of a closed auction through the awards service (price only), once. Returns the award
     state: 'done', 'failed' (the reason in award_note; an officer can still award by hand) or as it was."""
-    from tenders.awards import service as awards
-    from tenders.awards.schemas import AwardCreate
 
     try:
         async with db.unit_of_work(join=True):
@@ -320,7 +321,6 @@ def verify_receipt(public_key_b64: str, receipt: dict[str, Any]) -> bool:
 async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data: LanceCreate) -> LanceReceipt:
     """A participant lowers its price. The auction row is locked first; the time is read after the lock."""
     require(actor, "supplier", *BIDDER_ROLES)
-    from suppliers import service as suppliers
 
     await suppliers.require_good_standing(org_id=actor.org_id)  # before the lock: a suspended bidder is out
     # One round trip takes the lock and reads the bidder's standing (the lock is the hot spot: keep it short).

@@ -17,8 +17,21 @@ from uuid import UUID
 
 from marketplace.core import clock
 from marketplace.core.actor import Actor
+from suppliers import service as suppliers
+from tenders import service as tenders
 from tenders.awards import service as awards
 from tenders.awards.schemas import AppealCreate, AwardCreate
+from tenders.bids import service as bids
+from tenders.bids.schemas import BidCreate, BidLotPrice
+from tenders.evaluation import service as evaluation
+from tenders.evaluation.schemas import (
+    CriterionWrite,
+    PointsEntry,
+    QualificationCreate,
+    ScoringRulesWrite,
+    TechnicalPointsCreate,
+)
+from tenders.schemas import LotCreate, TenderCreate
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +50,6 @@ def _actor(org: Any, role: str, kind: str) -> Actor:
 async def _bidders(demo: Any) -> list[Actor]:
     """Four of the demo's suppliers that the registry has in good standing (the suppliers seeder registers
     them; it must run before this one), the preferred domiciles first."""
-    from suppliers import service as suppliers
 
     orgs = [o for o in demo.orgs.get("supplier", []) if "bidder" in o.users]
     standing = await suppliers.get_suppliers(org_ids=[o.id for o in orgs])
@@ -66,10 +78,6 @@ class _Scenario:
     async def draft(self, *, title: str, method: str, category: str, lots: list[tuple[str, int, str]],
                     consultancy: bool = False, rules: bool = True, enquiry_days: int = 4,
                     deadline_days: int = 10) -> None:
-        from tenders import service as tenders
-        from tenders.evaluation import service as evaluation
-        from tenders.evaluation.schemas import CriterionWrite, ScoringRulesWrite
-        from tenders.schemas import LotCreate, TenderCreate
 
         now = self.clock.now()
         data = TenderCreate(
@@ -91,8 +99,6 @@ class _Scenario:
         await tenders.publish(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
 
     async def bid_and_open(self, bidders: list[Actor], prices: list[dict[int, int]]) -> None:
-        from tenders.bids import service as bids
-        from tenders.bids.schemas import BidCreate, BidLotPrice
 
         assert self.tender_id is not None
         self.clock.set(self.enquiry_end + timedelta(hours=1))
@@ -106,8 +112,6 @@ class _Scenario:
         await bids.open_tender(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
 
     async def score(self, bidder: int, lot: int, exp: int, team: int) -> None:
-        from tenders.evaluation import service as evaluation
-        from tenders.evaluation.schemas import PointsEntry, TechnicalPointsCreate
 
         assert self.tender_id is not None
         await evaluation.enter_points(actor=self.committee, tender_id=self.tender_id, data=TechnicalPointsCreate(
@@ -116,8 +120,6 @@ class _Scenario:
                     PointsEntry(criterion="team", points=Decimal(team))]))
 
     async def disqualify(self, bidder: int, lot: int, reason: str) -> None:
-        from tenders.evaluation import service as evaluation
-        from tenders.evaluation.schemas import QualificationCreate
 
         assert self.tender_id is not None
         await evaluation.qualify(actor=self.committee, tender_id=self.tender_id, data=QualificationCreate(

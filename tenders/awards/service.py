@@ -35,6 +35,7 @@ from marketplace.core.errors import Conflict, Forbidden, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.money import percent_of
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.awards import domain
 from tenders.awards.domain import APPEAL, AWARD
@@ -310,7 +311,6 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     ('pending_bond'): the award stays in standstill until the bond is paid (`admit_paid_appeal`); an appeal
     still unpaid when the standstill ends lapses. With no bond owed the appeal suspends consent at once."""
     require(actor, "supplier", *BIDDER_ROLES)
-    from suppliers import service as suppliers
 
     await suppliers.require_good_standing(org_id=actor.org_id)
     a = await _award_row(award_id, lock=True)

@@ -73,6 +73,7 @@ _TYPES = ("uuid", "uuid", "uuid", "uuid", "bytea", "text", "text", "timestamptz"
 def _group_sql() -> str:
     """$1..$14 the columns of _COLUMNS as arrays (one element per bid), $15 the bids' ordinals and $16 the
     lots, flattened (lot $16[i] belongs to bid $15[i])."""
+    # deferred: tenders.bids.service imports this module (the single and the group statement share the rule)
     from tenders.bids.service import BID_INSERT, TOPIC_BID_RECEIVED, _accepted, _judged
 
     arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, 1))
