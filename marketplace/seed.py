@@ -94,7 +94,8 @@ async def seed_core(demo: Demo) -> None:
 
 def _load(ref: str) -> Callable[[Demo], Awaitable[None]]:
     module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+    seeder: Callable[[Demo], Awaitable[None]] = getattr(importlib.import_module(module), name)
+    return seeder
 
 
 async def database_is_empty() -> bool:

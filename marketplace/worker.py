@@ -19,8 +19,9 @@ import contextlib
 import dataclasses
 import importlib
 import logging
-from typing import Any
+from typing import Any, cast
 
+from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker, func
 
 from marketplace.core import db, outbox, queue, runtime
@@ -56,7 +57,9 @@ def gather() -> tuple[list[Any], list[Any]]:
         module = importlib.import_module(name)
         for job in getattr(module, "FUNCTIONS", []):
             if isinstance(job, Function):
-                functions.append(dataclasses.replace(job, coroutine=wrap_job(job.coroutine)))
+                # wrap_job keeps the job's call signature and __qualname__ (functools.wraps): still arq's shape
+                wrapped = cast(WorkerCoroutine, wrap_job(job.coroutine))
+                functions.append(dataclasses.replace(job, coroutine=wrapped))
             else:
                 functions.append(wrap_job(job))
         crons.extend(dataclasses.replace(c, coroutine=wrap_job(c.coroutine)) for c in getattr(module, "CRONS", []))

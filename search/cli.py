@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
 from marketplace.core.commands import console, err_console, run_with_database, services, settings_from_env
+from marketplace.settings import Settings
+
+if TYPE_CHECKING:
+    from search.protocol import Kind
 
 KIND_CHOICE = click.Choice(["offers", "tenders", "all"])
 BACKEND_CHOICE = click.Choice(["configured", "postgres", "meilisearch"])
 
 
-def _kinds(kind: str):
+def _kinds(kind: str) -> list[Kind]:
     # deferred: CLI start-up time: a command loads only what it runs
     from search.protocol import KINDS
 
-    return list(KINDS) if kind == "all" else [kind]
+    return [k for k in KINDS if kind in ("all", k)]
 
 
-def _settings(backend: str):
+def _settings(backend: str) -> Settings:
 
     settings = settings_from_env()
     return settings if backend == "configured" else replace(settings, search_backend=backend)
@@ -40,6 +45,7 @@ def reindex(kind: str, backend: str) -> None:
         MofNCompleteColumn,
         Progress,
         SpinnerColumn,
+        TaskID,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
@@ -53,14 +59,14 @@ def reindex(kind: str, backend: str) -> None:
         columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(k: str, done: int, total: int | None) -> None:
                 if k not in tasks:
                     tasks[k] = bar.add_task(f"{index.name}: {k}", total=total)
                 bar.update(tasks[k], completed=done, total=total)
 
-            async def go():
+            async def go() -> list[sync.ReindexResult]:
                 try:
                     return await sync.reindex(index, _kinds(kind), progress=progress)
                 finally:
@@ -92,7 +98,7 @@ def search_check(kind: str, repair: bool, backend: str, show: int) -> None:
     with services(_settings(backend)) as settings:
         index = service.make_backend(settings)
 
-        async def go():
+        async def go() -> list[sync.Drift]:
             try:
                 return await sync.check(index, _kinds(kind), repair=repair)
             finally:

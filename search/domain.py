@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import msgspec
 
@@ -123,12 +123,13 @@ class _Doc(msgspec.Struct, kw_only=True, omit_defaults=False):
     id: str
     digest: str = ""
 
-    def with_digest(self):
+    def with_digest(self) -> Self:
         body = msgspec.json.encode(msgspec.structs.replace(self, digest=""), order="sorted")
         return msgspec.structs.replace(self, digest=hashlib.sha256(body).hexdigest()[:24])
 
     def to_dict(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
 
 
 class OfferDoc(_Doc, kw_only=True):

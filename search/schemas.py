@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 import msgspec
 
 from search.domain import Hit, Page
+
+_Hit = TypeVar("_Hit", bound=msgspec.Struct)
 
 TierLabel = Literal["same_province", "same_region", "adjoining_region", "elsewhere"]
 
@@ -74,7 +76,7 @@ class TenderSearchRead(msgspec.Struct, kw_only=True):
     corrected_query: str | None = None
 
 
-def _pick(struct: type, hit: Hit) -> Any:
+def _pick(struct: type[_Hit], hit: Hit) -> _Hit:
     fields = {f: hit.doc.get(f) for f in struct.__struct_fields__ if f not in ("tier", "score")}
     for name, default in (("description", ""), ("attributes", ""), ("classification", ""), ("unit", ""),
                           ("currency", "PEN"), ("ocid", ""), ("agency_id", ""), ("agency_name", ""),

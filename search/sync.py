@@ -19,7 +19,7 @@ PostgreSQL and reports missing, stale and extra documents; `repair=True` fixes t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -190,9 +190,8 @@ def register() -> None:
 Progress = Callable[[str, int, int | None], None]  # (kind, done so far, total or None)
 
 
-async def _offer_pages():
-
-    after = None
+async def _offer_pages() -> AsyncIterator[tuple[list[OfferDoc], int]]:
+    after: UUID | None = None
     while True:
         page = await offer_events.iter_offer_documents(after=after, limit=PAGE)
         if not page:
@@ -201,7 +200,7 @@ async def _offer_pages():
         after = page[-1].offer_id
 
 
-async def _tender_pages():
+async def _tender_pages() -> AsyncIterator[tuple[list[TenderDoc], int]]:
     after = ""
     while True:
         # The ids of the tenders there are (read-only); each one's state is read through tenders.service.
@@ -225,12 +224,12 @@ async def _count(kind: Kind) -> int | None:
         return None
 
 
-def _pages(kind: Kind):
+def _pages(kind: Kind) -> AsyncIterator[tuple[Sequence[OfferDoc | TenderDoc], int]]:
     return _offer_pages() if kind == "offers" else _tender_pages()
 
 
 @asynccontextmanager
-async def consumer_paused():
+async def consumer_paused() -> AsyncIterator[None]:
     """Hold the search consumer's drain lock (drains return at once, their events wait) for a rebuild."""
     conn = await db.DB.get_new_connection()  # a session lock: a connection of its own (pooled ones keep none)
     try:

@@ -190,8 +190,8 @@ def _regions_served(demo: Any, home: str) -> dict[str, tuple[float, int, int]]:
 async def _offers(demo: Any, supplier_ids: list[tuple[Any, str]], sheets: list[dict[str, Any]]) -> int:
     now = clock.now()
     catalogues = sorted({s["catalog"] for s in sheets})
-    offers: list[tuple] = []
-    regions: list[tuple] = []
+    offers: list[tuple[uuid.UUID, Any, Any, str, str]] = []  # id, sheet, supplier, brand, status
+    regions: list[tuple[uuid.UUID, str, int, int, int]] = []  # offer, region, price, delivery days, stock
     for supplier_id, ubigeo in supplier_ids:
         lines = demo.rng.sample(catalogues, k=demo.rng.randint(2, 4))
         factor = demo.rng.uniform(0.88, 1.15)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Method(StrEnum):
@@ -243,7 +244,7 @@ DEFAULT_POLICY = TimelinePolicy(
 class TimelineProblem:
     field: str
     rule: str
-    params: dict
+    params: dict[str, Any]
 
 
 def check_timeline(

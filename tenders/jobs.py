@@ -13,6 +13,8 @@ import logging
 from typing import Any
 
 from arq import cron
+from arq.cron import CronJob
+from arq.worker import Function
 
 from marketplace.core.actor import SYSTEM
 from marketplace.core.db import unit_of_work
@@ -44,8 +46,8 @@ async def sweep_tenders(ctx: dict[str, Any], *, settings: Any = None, limit: int
     return moved
 
 
-FUNCTIONS: list = []
-CRONS: list = [
+FUNCTIONS: list[Function] = []
+CRONS: list[CronJob] = [
     cron(sweep_tenders, name="tenders_sweep", second=set(range(0, 60, 5)), run_at_startup=True, timeout=120,
          keep_result=0, max_tries=1),
 ]

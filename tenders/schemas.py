@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -113,7 +113,7 @@ class DocumentRead(msgspec.Struct):
 class AmendmentRead(msgspec.Struct):
     number: int
     reason: str
-    changes: dict
+    changes: dict[str, Any]
     material: bool
     amended_at: datetime
     deadline_before: datetime | None = None

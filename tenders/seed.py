@@ -10,6 +10,7 @@ waiting), opening (deadline passed, bids not opened yet), evaluation (opened), c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,14 +18,25 @@ from uuid import UUID
 
 from marketplace.core import clock
 from marketplace.core.actor import SYSTEM, Actor
+from marketplace.core.demo import Demo, DemoOrg
+from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.bids import service as bids
-from tenders.bids.schemas import BidCreate, BidLotPrice
-from tenders.schemas import EnquiryCreate, LotCreate, LotUpdate, TenderCreate, TenderUpdate
+from tenders.bids.schemas import BidCreate, BidLotPrice, Receipt
+from tenders.schemas import (
+    Category,
+    EnquiryCreate,
+    LotCreate,
+    LotUpdate,
+    MethodName,
+    TenderCreate,
+    TenderUpdate,
+)
 
 # (title, UNSPSC code, unit, quantity, estimated value in céntimos)
-GOODS = [
+Item = tuple[str, str, str, int, int]
+GOODS: list[Item] = [
     ("Cemento Portland tipo I, bolsa de 42.5 kg", "30111601", "bolsa", 4000, 12_400_000),
     ("Carpetas escolares unipersonales", "56121502", "unidad", 600, 14_700_000),
     ("Paracetamol 500 mg, tabletas", "51142106", "caja x 100", 2500, 3_750_000),
@@ -32,18 +44,17 @@ GOODS = [
     ("Kits de aseo escolar", "53131608", "kit", 3000, 6_000_000),
     ("Computadoras de escritorio", "43211507", "unidad", 80, 28_000_000),
 ]
-SERVICES = [
+SERVICES: list[Item] = [
     ("Servicio de limpieza de locales", "76111501", "mes", 12, 18_000_000),
     ("Mantenimiento de vías vecinales", "72141103", "km", 25, 45_000_000),
 ]
 
 
-def _actor(org: Any, role: str, kind: str) -> Actor:
+def _actor(org: DemoOrg, role: str, kind: str) -> Actor:
     return Actor(user_id=org.users[role], org_id=org.id, org_kind=kind, roles=frozenset({role}), via="jwt")
 
 
-async def _suppliers(demo: Any) -> list[Actor]:
-
+async def _suppliers(demo: Demo) -> list[Actor]:
     orgs = [o for o in demo.orgs.get("supplier", []) if "bidder" in o.users]
     standing = await suppliers.get_suppliers(org_ids=[o.id for o in orgs])
     return [_actor(o, "bidder", "supplier") for o in orgs if o.id in standing and standing[o.id].in_good_standing]
@@ -52,13 +63,13 @@ async def _suppliers(demo: Any) -> list[Actor]:
 class _Story:
     """One tender on a clock of its own."""
 
-    def __init__(self, *, settings: Any, officer: Actor, start: datetime) -> None:
+    def __init__(self, *, settings: Settings, officer: Actor, start: datetime) -> None:
         self.settings, self.officer = settings, officer
         self.clock = clock.FixedClock(start)
         self.tender_id: Any = None
         self.lots: list[Any] = []
 
-    async def draft(self, *, title: str, method: str, category: str, items: list[tuple], ubigeo: str,
+    async def draft(self, *, title: str, method: MethodName, category: Category, items: list[Item], ubigeo: str,
                     enquiry_days: float, deadline_days: float, consultancy: bool = False) -> None:
         now = self.clock.now()
         deadline = now + timedelta(days=deadline_days)
@@ -84,16 +95,18 @@ class _Story:
     def at(self, **delta: float) -> None:
         self.clock.advance(**delta)
 
-    async def bid(self, who: Actor, prices: list[int | None], notes: str = "") -> Any:
+    async def bid(self, who: Actor, prices: list[int | None], notes: str = "") -> Receipt:
         lots = [BidLotPrice(lot_id=lot, price=p) for lot, p in zip(self.lots, prices, strict=False) if p is not None]
-        return await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id,
-                                     data=BidCreate(lots=lots, notes=notes))
+        receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id,
+                                        data=BidCreate(lots=lots, notes=notes))
+        assert isinstance(receipt, Receipt)  # no Idempotency-Key claim: a new receipt, never a stored replay
+        return receipt
 
     async def sweep(self) -> None:
         await tenders.advance_by_clock(actor=SYSTEM, settings=self.settings, tender_id=self.tender_id)
 
 
-async def seed(demo: Any) -> None:
+async def seed(demo: Demo) -> None:
     settings = demo.settings()
     agencies = [o for o in demo.orgs.get("agency", []) if "officer" in o.users]
     suppliers = await _suppliers(demo)
@@ -109,7 +122,7 @@ async def seed(demo: Any) -> None:
     def price(value: int, _quantity: int) -> int:
         return int(value * rng.uniform(0.82, 1.05))
 
-    async def story(name: str, start: datetime, i: int, fn) -> None:
+    async def story(name: str, start: datetime, i: int, fn: Callable[[_Story], Awaitable[None]]) -> None:
         s = _Story(settings=settings, officer=officer(i), start=start)
         token = clock.use(s.clock)
         try:
@@ -118,7 +131,7 @@ async def seed(demo: Any) -> None:
             clock._current.reset(token)
         made[name] = made.get(name, 0) + 1
 
-    def pick(n: int) -> list[tuple]:
+    def pick(n: int) -> list[Item]:
         return rng.sample(GOODS, n)
 
     async def draft(s: _Story) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marketplace.agencies import service
 from marketplace.core.actor import SYSTEM
+from marketplace.core.demo import Demo
 
 
 def level_and_sector(name: str) -> tuple[str, str]:
@@ -16,7 +17,7 @@ def level_and_sector(name: str) -> tuple[str, str]:
     return "national", ""
 
 
-async def seed(demo) -> None:
+async def seed(demo: Demo) -> None:
     for org in demo.orgs.get("agency", []):
         level, sector = level_and_sector(org.name)
         await service.register_organisation(actor=SYSTEM, organisation_id=org.id, level=level, sector=sector)

@@ -21,7 +21,8 @@ class OrderController(Controller):
 
     @post("/", summary="Order from a catalogue offer at the delivery region's current price (agency officers); "
                        "stock is reserved. Send an Idempotency-Key header to retry safely.")
-    async def place(self, request: Request, data: JSONBody[OrderCreate], actor: ActorDep) -> Response[OrderRead]:
+    async def place(self, request: Request[Any, Any, Any], data: JSONBody[OrderCreate],
+                    actor: ActorDep) -> Response[OrderRead]:
         claim = await idempotency.claim(actor=actor, route="POST /api/v1/orders",
                                         key=request.headers.get(idempotency.HEADER), request=data)
         if claim.replay is None:

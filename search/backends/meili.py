@@ -17,8 +17,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import httpx
 from meilisearch_python_sdk import AsyncClient
@@ -29,13 +29,23 @@ from meilisearch_python_sdk.errors import (
     MeilisearchTaskFailedError,
     MeilisearchTimeoutError,
 )
-from meilisearch_python_sdk.models.search import Federation, FederationOptions, SearchParams
+from meilisearch_python_sdk.models.search import (
+    Federation,
+    FederationOptions,
+    SearchParams,
+    SearchResultsFederated,
+)
 from meilisearch_python_sdk.models.settings import MeilisearchSettings, MinWordSizeForTypos, TypoTolerance
 
 from marketplace.core import geo
 from search import domain
 from search.domain import CatalogQuery, Hit, Locality, OfferDoc, Page, TenderDoc, TenderQuery, Tier
 from search.protocol import KINDS, Kind, SearchUnavailable
+
+_T = TypeVar("_T")
+
+# A search filter as the SDK takes it: every condition must hold (an inner list would be an OR of them).
+Conditions = list[str | list[str]]
 
 BATCH = 1000
 REQUEST_TIMEOUT_S = 10
@@ -100,7 +110,7 @@ class MeiliIndex:
         except MeilisearchTimeoutError as exc:
             raise SearchUnavailable(f"Meilisearch task {task_uid} not done in {self.task_timeout_ms} ms") from exc
 
-    async def _call(self, coro):
+    async def _call(self, coro: Awaitable[_T]) -> _T:
         try:
             return await coro
         except (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError) as exc:
@@ -169,8 +179,8 @@ class MeiliIndex:
     # -------------------------------------------------------------------------------------------- search
 
     @staticmethod
-    def _offer_filter(query: CatalogQuery) -> list[str] | None:
-        parts: list[str] = []
+    def _offer_filter(query: CatalogQuery) -> Conditions | None:
+        parts: Conditions = []
         served = query.served_regions()
         if served == ():
             return None
@@ -186,8 +196,8 @@ class MeiliIndex:
         return parts
 
     @staticmethod
-    def _tender_filter(query: TenderQuery) -> list[str]:
-        parts: list[str] = []
+    def _tender_filter(query: TenderQuery) -> Conditions:
+        parts: Conditions = []
         for field, values in (("region", query.regions), ("method", query.methods),
                               ("category", query.categories), ("state", query.states)):
             if values:
@@ -214,7 +224,7 @@ class MeiliIndex:
             Tier.ELSEWHERE: f"{region_field} NOT IN [{', '.join(_q(v) for v in near)}]",
         }
 
-    async def _counts(self, kind: Kind, q: str, base: list[str], facets: Sequence[str]
+    async def _counts(self, kind: Kind, q: str, base: Conditions, facets: Sequence[str]
                       ) -> tuple[int, dict[str, dict[str, int]]]:
         index = self.client.index(self.uid(kind))
         result = await self._call(index.search(q or None, filter=base or None, facets=list(facets) or None,
@@ -224,16 +234,18 @@ class MeiliIndex:
                for f in facets}
         return int(result.estimated_total_hits or 0), out
 
-    async def _federated(self, kind: Kind, q: str, base: list[str], loc: Locality, province_field: str,
+    async def _federated(self, kind: Kind, q: str, base: Conditions, loc: Locality, province_field: str,
                          region_field: str, offset: int, limit: int, sort: list[str] | None) -> list[Hit]:
         queries = [
-            SearchParams(index_uid=self.uid(kind), query=q or None, filter=[*base, tier_filter],
+            SearchParams(index_uid=self.uid(kind), q=q or None, filter=[*base, tier_filter],
                          federation_options=FederationOptions(weight=domain.TIER_WEIGHTS[tier]),
                          sort=sort, show_ranking_score=True)
             for tier, tier_filter in self._tier_filters(loc, province_field, region_field).items()
         ]
         result = await self._call(self.client.multi_search(queries, federation=Federation(limit=limit,
                                                                                           offset=offset)))
+        if not isinstance(result, SearchResultsFederated):  # the SDK answers a list only without federation
+            raise SearchUnavailable("Meilisearch answered a federated search with separate results")
         hits = []
         for h in result.hits:
             meta = h.pop("_federation", {}) or {}
@@ -242,7 +254,7 @@ class MeiliIndex:
                             score=float(meta.get("weightedRankingScore", 0.0))))
         return hits
 
-    async def _plain(self, kind: Kind, q: str, base: list[str], offset: int, limit: int,
+    async def _plain(self, kind: Kind, q: str, base: Conditions, offset: int, limit: int,
                      sort: list[str] | None, loc: Locality | None, place_field: str) -> list[Hit]:
         index = self.client.index(self.uid(kind))
         result = await self._call(index.search(q or None, filter=base or None, offset=offset, limit=limit,

@@ -329,33 +329,39 @@ class PostgresIndex:
         """
         need = offset + limit
         held: list[Hit] = []
-        for tier in (list(Tier) if loc is not None else [None]):
-            if tier is not None:
+        places: list[tuple[Locality, Tier] | None] = [(loc, t) for t in Tier] if loc is not None else [None]
+        for place in places:
+            if place is not None:
+                at, tier = place
                 if len(held) >= need:
                     floor = sorted((h.score for h in held), reverse=True)[need - 1]
                     if domain.TIER_WEIGHTS[tier] <= floor:
                         break
-                if tier is Tier.SAME_PROVINCE and loc.province is None:
+                if tier is Tier.SAME_PROVINCE and at.province is None:
                     continue
-            held.extend(await self._tier(table, sql, tsq, loc, tier, province_col, region_col, need, tiebreak))
+            held.extend(await self._tier(table, sql, tsq, place, province_col, region_col, need, tiebreak))
         held.sort(key=lambda h: (-round(h.score, 9), h.tier or 0))  # stable: SQL order within a tier
         return held[offset:need]
 
-    async def _tier(self, table: str, sql: _Sql, tsq: str | None, loc: Locality | None, tier: Tier | None,
+    async def _tier(self, table: str, sql: _Sql, tsq: str | None, place: tuple[Locality, Tier] | None,
                     province_col: str, region_col: str, need: int, tiebreak: str) -> list[Hit]:
+        """One tier's hits around a place; `place` None: no place given, every hit unranked by locality."""
         q = sql.copy()
-        case = self._tier_case(q, loc, province_col, region_col) if loc is not None else "NULL::int"
-        # The tier also as an indexable predicate (the CASE alone cannot use an index).
-        if tier is None:
-            only = "TRUE"
-        elif tier is Tier.SAME_PROVINCE:
-            only = f"{province_col} = {q.arg(loc.province)}"
-        elif tier is Tier.SAME_REGION:
-            only = f"{region_col} = {q.arg(loc.region)} AND {province_col} IS DISTINCT FROM {q.arg(loc.province)}"
-        elif tier is Tier.ADJOINING_REGION:
-            only = f"{region_col} = ANY({q.arg(list(loc.adjoining))}::text[])"
+        if place is None:
+            case, only = "NULL::int", "TRUE"
         else:
-            only = f"NOT ({region_col} = ANY({q.arg([loc.region, *loc.adjoining])}::text[]))"
+            loc, tier = place
+            case = self._tier_case(q, loc, province_col, region_col)
+            # The tier also as an indexable predicate (the CASE alone cannot use an index).
+            if tier is Tier.SAME_PROVINCE:
+                only = f"{province_col} = {q.arg(loc.province)}"
+            elif tier is Tier.SAME_REGION:
+                only = (f"{region_col} = {q.arg(loc.region)} "
+                        f"AND {province_col} IS DISTINCT FROM {q.arg(loc.province)}")
+            elif tier is Tier.ADJOINING_REGION:
+                only = f"{region_col} = ANY({q.arg(list(loc.adjoining))}::text[])"
+            else:
+                only = f"NOT ({region_col} = ANY({q.arg([loc.region, *loc.adjoining])}::text[]))"
 
         def hits(rows: list[dict[str, Any]]) -> list[Hit]:
             out = []
@@ -396,11 +402,12 @@ class PostgresIndex:
         )
         hits = []
         for r in rows:
-            doc = _json(r["doc"])
+            doc: dict[str, Any] = _json(r["doc"])
             tier = loc.tier_of(doc.get("supplier_ubigeo"))
             hits.append(Hit(id=r["id"], doc=doc, score=domain.score(float(r["rel"]), tier), tier=tier))
         return hits
 
 
-def _json(value: Any) -> dict[str, Any]:
+def _json(value: Any) -> Any:
+    """A json/jsonb value as asyncpg returns it: text (no codec registered), or already decoded."""
     return msgspec.json.decode(value) if isinstance(value, (str, bytes)) else value

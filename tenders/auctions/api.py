@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -55,8 +56,8 @@ class AuctionController(Controller):
     @post("/bids", status_code=201,
           summary="Place a bid (lance): below your last price and the best by the minimum decrement; 201 with a"
                   " signed receipt; 409 after the end. Honours Idempotency-Key.")
-    async def bid(self, request: Request, auction_id: FromPath[UUID], data: JSONBody[LanceCreate], actor: ActorDep,
-                  settings: SettingsDep) -> Response[LanceReceipt]:
+    async def bid(self, request: Request[Any, Any, Any], auction_id: FromPath[UUID], data: JSONBody[LanceCreate],
+                  actor: ActorDep, settings: SettingsDep) -> Response[LanceReceipt]:
         claim = await idempotency.claim(actor=actor, route=BID_ROUTE, key=request.headers.get("idempotency-key"),
                                         request=(str(auction_id), data))
         if claim.replay is None:

@@ -176,7 +176,7 @@ class Standing:
     rank: int = 0
 
 
-def rank_key(s: Standing) -> tuple:
+def rank_key(s: Standing) -> tuple[int, int, datetime, str]:
     return (s.price, s.price_seq, s.initial_received_at, s.alias)
 
 

@@ -12,6 +12,8 @@ import logging
 from typing import Any
 
 from arq import cron
+from arq.cron import CronJob
+from arq.worker import Function
 
 from marketplace.core.transactions import own_transaction
 from tenders.auctions import service
@@ -34,8 +36,8 @@ async def sweep_auctions(ctx: dict[str, Any], *, limit: int = 200) -> int:
     return len(ids)
 
 
-FUNCTIONS: list = []
-CRONS: list = [
+FUNCTIONS: list[Function] = []
+CRONS: list[CronJob] = [
     cron(sweep_auctions, name="auctions_sweep", second=set(range(0, 60, 2)), run_at_startup=True, timeout=120,
          keep_result=0, max_tries=1),
 ]

@@ -42,6 +42,7 @@ from redis.asyncio import Redis
 from marketplace.core import clock, db, queue
 from marketplace.settings import Settings
 from tenders.auctions import service
+from tenders.auctions.domain import Board
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,9 @@ class Room:
         self.lock = asyncio.Lock()
         self.wake = asyncio.Event()
         self.subscriber: Any = None
-        self.tasks: list[asyncio.Task] = []
+        self.tasks: list[asyncio.Task[None]] = []
         self.pending: dict[int, dict[str, Any]] = {}  # bid events that arrived before an earlier version
-        self.gap_task: asyncio.Task | None = None
+        self.gap_task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         # Subscribe before loading: an event committed meanwhile is either in the load or arrives after.
@@ -162,8 +163,7 @@ class Room:
             with contextlib.suppress(Exception):
                 await self.hub.channels.unsubscribe(self.subscriber)
 
-    async def _load(self):
-
+    async def _load(self) -> Board:
         return await service.load_board(self.auction_id)
 
     # -- messages

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from uuid import UUID
 
 from marketplace.core import clock
-from marketplace.core.actor import SYSTEM
+from marketplace.core.actor import SYSTEM, Actor
+from marketplace.core.demo import Demo
+from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.auctions import service as auctions
 from tenders.auctions.schemas import AuctionCreate, LanceCreate
 from tenders.bids import service as bids
 from tenders.bids.schemas import BidCreate, BidLotPrice
 from tenders.schemas import LotCreate, TenderCreate
-from tenders.seed import _actor, _suppliers
+from tenders.seed import Item, _actor, _suppliers
 
 
-async def _opened_subasta(*, demo: Any, settings: Any, officer: Any, suppliers: list[Any], title: str,
-                          item: tuple[str, str, str, int, int], ubigeo: str, prices: list[float]) -> tuple[Any, Any]:
-    """A subasta inversa with one lot, bid on and opened, on the clock in force. Returns (tender id, lot id)."""
+async def _opened_subasta(*, on: clock.FixedClock, settings: Settings, officer: Actor, suppliers: list[Actor],
+                          title: str, item: Item, ubigeo: str, prices: list[float]) -> tuple[UUID, UUID]:
+    """A subasta inversa with one lot, bid on and opened, on the demo clock `on` (the clock in force, which
+    this moves). Returns (tender id, lot id)."""
     name, code, unit, qty, value = item
     now = clock.now()
     data = TenderCreate(
@@ -35,19 +38,18 @@ async def _opened_subasta(*, demo: Any, settings: Any, officer: Any, suppliers: 
         enquiry_end=now + timedelta(days=2), submission_deadline=now + timedelta(days=6),
         opening_time=now + timedelta(days=6, hours=1))
     tender_id = await tenders.create_tender(actor=officer, settings=settings, data=data)
-    lot_id = (await tenders.load_lots(tender_id=tender_id))[0]["id"]
+    lot_id: UUID = (await tenders.load_lots(tender_id=tender_id))[0]["id"]
     await tenders.publish(actor=officer, settings=settings, tender_id=tender_id)
-    demo_clock = clock._current.get()
-    demo_clock.advance(days=3)
+    on.advance(days=3)
     for who, factor in zip(suppliers, prices, strict=False):
         await bids.submit_bid(actor=who, settings=settings, tender_id=tender_id,
                               data=BidCreate(lots=[BidLotPrice(lot_id=lot_id, price=int(value * factor))]))
-    demo_clock.advance(days=3, hours=2)
+    on.advance(days=3, hours=2)
     await tenders.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id)  # closes and opens
     return tender_id, lot_id
 
 
-async def seed(demo: Any) -> None:
+async def seed(demo: Demo) -> None:
     settings = demo.settings()
     agencies = [o for o in demo.orgs.get("agency", []) if "officer" in o.users]
     suppliers = await _suppliers(demo)
@@ -62,7 +64,7 @@ async def seed(demo: Any) -> None:
     token = clock.use(c)
     try:
         tender_id, lot_id = await _opened_subasta(
-            demo=demo, settings=settings, officer=officer, suppliers=suppliers[:4],
+            on=c, settings=settings, officer=officer, suppliers=suppliers[:4],
             title="Subasta inversa: papel bond A4 para las sedes administrativas",
             item=("Papel bond A4 80 g, paquete x 500 hojas", "14111507", "paquete", 6000, 9_600_000),
             ubigeo="150101", prices=[0.97, 0.99, 1.01, 1.03][:len(suppliers[:4])])
@@ -93,7 +95,7 @@ async def seed(demo: Any) -> None:
     token = clock.use(c)
     try:
         tender_id, lot_id = await _opened_subasta(
-            demo=demo, settings=settings, officer=officer, suppliers=suppliers[:3],
+            on=c, settings=settings, officer=officer, suppliers=suppliers[:3],
             title="Subasta inversa: cemento Portland tipo I para obras de saneamiento",
             item=("Cemento Portland tipo I, bolsa de 42.5 kg", "30111601", "bolsa", 5000, 15_500_000),
             ubigeo="080101", prices=[0.98, 1.0, 1.04])

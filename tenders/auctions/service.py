@@ -275,7 +275,7 @@ async def award_closed(*, auction_id: UUID, settings: Settings) -> str:
         async with db.unit_of_work(join=True):
             a = await _auction(auction_id, lock=True)
             if a["award_state"] != "pending":
-                return a["award_state"]
+                return str(a["award_state"])
             result = await awards.award(actor=SYSTEM, settings=settings, tender_id=a["tender_id"],
                                         data=AwardCreate(lot_ids=[a["lot_id"]]))
             outcome = result.lots[0].outcome if result.lots else "none"
@@ -307,9 +307,10 @@ async def due_ids(*, limit: int = 200) -> list[UUID]:
 
 def make_receipt(settings: Settings, *, lance_id: UUID, auction_id: UUID, ocid: str, lot_id: UUID, seq: int,
                  price: int, received_at: datetime, ends_at: datetime) -> LanceReceipt:
-    fields = {"lance_id": str(lance_id), "auction_id": str(auction_id), "ocid": ocid, "lot_id": str(lot_id),
-              "seq": seq, "price": price, "received_at": rfc3339(received_at), "ends_at": rfc3339(ends_at),
-              "key_id": settings.signing_key_id}
+    fields: dict[str, Any] = {
+        "lance_id": str(lance_id), "auction_id": str(auction_id), "ocid": ocid, "lot_id": str(lot_id),
+        "seq": seq, "price": price, "received_at": rfc3339(received_at), "ends_at": rfc3339(ends_at),
+        "key_id": settings.signing_key_id}
     return LanceReceipt(**fields, signature=sealing.sign(settings.keys.signing_private_key(), fields))
 
 
@@ -321,7 +322,8 @@ def verify_receipt(public_key_b64: str, receipt: dict[str, Any]) -> bool:
 async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data: LanceCreate) -> LanceReceipt:
     """A participant lowers its price. The auction row is locked first; the time is read after the lock."""
     require(actor, "supplier", *BIDDER_ROLES)
-
+    if actor.org_id is None:  # a system actor passes `require`, but only a supplier organisation bids
+        raise Forbidden(N_("Only the qualified bidders of this lot take part in its auction"))
     await suppliers.require_good_standing(org_id=actor.org_id)  # before the lock: a suspended bidder is out
     # One round trip takes the lock and reads the bidder's standing (the lock is the hot spot: keep it short).
     a = await db.fetchrow(

@@ -14,6 +14,8 @@ from typing import Any
 from uuid import UUID
 
 from arq import cron
+from arq.cron import CronJob
+from arq.worker import Function
 
 from marketplace.core import outbox
 from marketplace.core.actor import SYSTEM
@@ -48,8 +50,8 @@ async def admit_paid_appeals(events: list[outbox.OutboxEvent]) -> None:
                                         actor=SYSTEM)
 
 
-FUNCTIONS: list = []
-CRONS: list = [
+FUNCTIONS: list[Function] = []
+CRONS: list[CronJob] = [
     cron(consent_awards, name="awards_consent", second={7, 37}, run_at_startup=True, timeout=120,
          keep_result=0, max_tries=1),
 ]

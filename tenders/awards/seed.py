@@ -10,6 +10,7 @@ Everything happens in the seed's one transaction; the clock is moved only for th
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,12 +18,14 @@ from uuid import UUID
 
 from marketplace.core import clock
 from marketplace.core.actor import Actor
+from marketplace.core.demo import Demo, DemoOrg
+from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.awards import service as awards
-from tenders.awards.schemas import AppealCreate, AwardCreate
+from tenders.awards.schemas import AppealCreate, AwardCreate, AwardResult
 from tenders.bids import service as bids
-from tenders.bids.schemas import BidCreate, BidLotPrice
+from tenders.bids.schemas import BidCreate, BidLotPrice, Receipt
 from tenders.evaluation import service as evaluation
 from tenders.evaluation.schemas import (
     CriterionWrite,
@@ -31,30 +34,32 @@ from tenders.evaluation.schemas import (
     ScoringRulesWrite,
     TechnicalPointsCreate,
 )
-from tenders.schemas import LotCreate, TenderCreate
+from tenders.schemas import Category, LotCreate, MethodName, TenderCreate
 
 log = logging.getLogger(__name__)
 
 # Preferred bidders among seed_core's suppliers, by domicile: Cusco, Arequipa, Arequipa, Lima.
 PREFERRED = ["080108", "040101", "040101", "150132"]
 
-RULES = {"technical_weight": Decimal("0.6"), "criteria": [
+# The scoring rules of every scenario that has them: the technical weight, and (code, name, maximum points).
+TECHNICAL_WEIGHT = Decimal("0.6")
+CRITERIA: list[tuple[str, str, Decimal]] = [
     ("exp", "Experiencia del postor en la especialidad", Decimal(60)),
-    ("team", "Calificación del personal clave", Decimal(40))]}
+    ("team", "Calificación del personal clave", Decimal(40))]
 
 
-def _actor(org: Any, role: str, kind: str) -> Actor:
+def _actor(org: DemoOrg, role: str, kind: str) -> Actor:
     return Actor(user_id=org.users[role], org_id=org.id, org_kind=kind, roles=frozenset({role}), via="jwt")
 
 
-async def _bidders(demo: Any) -> list[Actor]:
+async def _bidders(demo: Demo) -> list[Actor]:
     """Four of the demo's suppliers that the registry has in good standing (the suppliers seeder registers
     them; it must run before this one), the preferred domiciles first."""
 
     orgs = [o for o in demo.orgs.get("supplier", []) if "bidder" in o.users]
     standing = await suppliers.get_suppliers(org_ids=[o.id for o in orgs])
     active = [o for o in orgs if o.id in standing and standing[o.id].in_good_standing]
-    chosen: list[Any] = []
+    chosen: list[DemoOrg] = []
     for ubigeo in PREFERRED:
         match = next((o for o in active if o.ubigeo == ubigeo and o not in chosen), None)
         if match is not None:
@@ -66,7 +71,8 @@ async def _bidders(demo: Any) -> list[Actor]:
 class _Scenario:
     """One tender driven from draft to evaluation on a clock of its own."""
 
-    def __init__(self, *, demo: Any, settings: Any, officer: Actor, committee: Actor, start: datetime) -> None:
+    def __init__(self, *, demo: Demo, settings: Settings, officer: Actor, committee: Actor,
+                 start: datetime) -> None:
         self.demo, self.settings, self.officer, self.committee = demo, settings, officer, committee
         self.clock = clock.FixedClock(start)
         self.tender_id: UUID | None = None
@@ -75,7 +81,7 @@ class _Scenario:
         self.lots: list[UUID] = []
         self.bids: dict[tuple[int, int], UUID] = {}
 
-    async def draft(self, *, title: str, method: str, category: str, lots: list[tuple[str, int, str]],
+    async def draft(self, *, title: str, method: MethodName, category: Category, lots: list[tuple[str, int, str]],
                     consultancy: bool = False, rules: bool = True, enquiry_days: int = 4,
                     deadline_days: int = 10) -> None:
 
@@ -91,8 +97,8 @@ class _Scenario:
         self.tender_id = await tenders.create_tender(actor=self.officer, settings=self.settings, data=data)
         if rules:
             rules_data = ScoringRulesWrite(
-                technical_weight=RULES["technical_weight"],
-                criteria=[CriterionWrite(code=c, name=n, max_points=m) for c, n, m in RULES["criteria"]])
+                technical_weight=TECHNICAL_WEIGHT,
+                criteria=[CriterionWrite(code=c, name=n, max_points=m) for c, n, m in CRITERIA])
             await evaluation.set_rules(actor=self.officer, settings=self.settings, tender_id=self.tender_id,
                                        data=rules_data)
         self.lots = [lot["id"] for lot in await tenders.load_lots(tender_id=self.tender_id)]
@@ -105,6 +111,7 @@ class _Scenario:
         for i, (who, by_lot) in enumerate(zip(bidders, prices, strict=False)):
             receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id, data=BidCreate(
                 lots=[BidLotPrice(lot_id=self.lots[j], price=p) for j, p in by_lot.items()]))
+            assert isinstance(receipt, Receipt)  # no Idempotency-Key claim: a new receipt, never a stored replay
             for j in by_lot:
                 self.bids[(i, j)] = UUID(receipt.bid_id)
             self.clock.advance(hours=2)
@@ -125,19 +132,18 @@ class _Scenario:
         await evaluation.qualify(actor=self.committee, tender_id=self.tender_id, data=QualificationCreate(
             lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)], qualified=False, reason=reason))
 
-    async def award(self) -> Any:
+    async def award(self) -> AwardResult:
         assert self.tender_id is not None
         return await awards.award(actor=self.officer, settings=self.settings, tender_id=self.tender_id,
                                   data=AwardCreate())
 
 
-async def seed(demo: Any) -> None:
+async def seed(demo: Demo) -> None:
     """Five tenders past their opening: evaluated, awarded (standstill), appealed, consented, desierto."""
     agencies = {org.name: org for org in demo.orgs.get("agency", [])}
     cusco = agencies.get("Gobierno Regional del Cusco")
     arequipa = agencies.get("Municipalidad Provincial de Arequipa")
-    oversight = (demo.orgs.get("oversight") or [None])[0]
-    if cusco is None or arequipa is None or oversight is None:
+    if cusco is None or arequipa is None or not demo.orgs.get("oversight"):
         return  # seed_core did not run: nothing to build on
     settings = demo.settings()
     bidders = await _bidders(demo)
@@ -147,11 +153,11 @@ async def seed(demo: Any) -> None:
     a, b, c, d = bidders
     real_now = clock.now()
 
-    def scenario(agency: Any, start: datetime) -> _Scenario:
+    def scenario(agency: DemoOrg, start: datetime) -> _Scenario:
         return _Scenario(demo=demo, settings=settings, officer=_actor(agency, "officer", "agency"),
                          committee=_actor(agency, "committee", "agency"), start=start)
 
-    async def run(s: _Scenario, body) -> None:
+    async def run(s: _Scenario, body: Callable[[_Scenario], Awaitable[None]]) -> None:
         token = clock.use(s.clock)  # this task only: the rest of the process keeps the real clock
         try:
             await body(s)
@@ -171,9 +177,9 @@ async def seed(demo: Any) -> None:
             await s.score(bidder, lot, exp, team)
         result = await s.award()
         s.clock.advance(days=20)
-        for lot in result.lots:
-            if lot.award:
-                await awards.settle(award_id=lot.award.id)
+        for outcome in result.lots:
+            if outcome.award:
+                await awards.settle(award_id=outcome.award.id)
 
     await run(scenario(cusco, real_now - timedelta(days=70)), consented)
 

@@ -264,7 +264,7 @@ async def settle(*, award_id: UUID, actor: Actor = SYSTEM) -> str | None:
         await _admit_paid_bonds(actor=actor, award_id=award_id)
         admitted = await _award_row(award_id, lock=True)
         if admitted["state"] != a["state"]:
-            return admitted["state"]
+            return str(admitted["state"])
     open_appeals = await _open_appeals(award_id)
     if domain.can_consent(state=a["state"], now=now, standstill_ends_at=a["standstill_ends_at"],
                           open_appeals=open_appeals):
@@ -311,7 +311,8 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     ('pending_bond'): the award stays in standstill until the bond is paid (`admit_paid_appeal`); an appeal
     still unpaid when the standstill ends lapses. With no bond owed the appeal suspends consent at once."""
     require(actor, "supplier", *BIDDER_ROLES)
-
+    if actor.org_id is None:  # a system actor passes `require`, but only a supplier organisation can appeal
+        raise Forbidden(N_("Only a bidder of this lot may appeal its award"))
     await suppliers.require_good_standing(org_id=actor.org_id)
     a = await _award_row(award_id, lock=True)
     entry = await db.fetchrow("SELECT bid_id FROM opening_entry WHERE lot_id = $1 AND supplier_id = $2",
