@@ -1,0 +1,151 @@
+"""The red-flag read model: kept from the compiled releases' change feed (imported and ours), equal to the
+engine's batch run over the same compiled releases, updated incrementally when a process changes, and
+served in keyset pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from marketplace import worker
+from marketplace.core import db
+from marketplace.oversight.imports import queries as import_q
+from marketplace.oversight.imports.run import import_paths
+from marketplace.oversight.redflags import engine, readmodel
+from marketplace.oversight.redflags.settings import Settings as CardinalSettings
+from tests import waiting
+from tests.conftest import ROOT
+from tests.oversight import builder, helpers
+
+CARDINAL = ROOT / "tests" / "fixtures" / "cardinal" / "indicators"
+
+
+def package(path: Path, lines: list[dict[str, Any]], publisher: str = "Cardinal fixtures") -> Path:
+    """A release package of compiled releases (each one release of its process, with an id and a date)."""
+    releases = [{"id": f"{r['ocid']}-1", "date": "2024-01-01T00:00:00Z", "tag": ["compiled"], **r} for r in lines]
+    path.write_text(json.dumps({"uri": "https://example.com/p.json", "version": "1.1",
+                                "publisher": {"name": publisher}, "releases": releases}))
+    return path
+
+
+def fixture_lines(*names: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for name in names:
+        for line in (CARDINAL / f"{name}.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            if (r.get("tender") or {}).get("procurementMethodDetails") in ("NPC", "EXC"):
+                continue  # what the fixtures' global settings set apart; the read model runs with the defaults
+            r["ocid"] = f"{name}-{r['ocid']}"  # distinct processes across files
+            if r["ocid"] not in seen:
+                seen.add(r["ocid"])
+                out.append(r)
+    return out
+
+
+async def sync_all(settings) -> int:
+    """Run the sync job until it has read every compiled release committed so far (the feed's watermark may
+    wait for transactions of other test runs on the shared server)."""
+    total = 0
+
+    async def caught_up() -> bool:
+        nonlocal total
+        total += await worker.run_job("oversight_redflags_sync", {"settings": settings})
+        row = await db.fetchrow(
+            "SELECT NOT EXISTS (SELECT 1 FROM ocds_compiled c WHERE (c.txid, c.seq) > coalesce((SELECT"
+            " (last_txid::text::xid8, last_seq) FROM redflag_feed), ('0'::xid8, 0::bigint))) AS done")
+        return bool(row and row["done"])
+
+    await waiting.until(caught_up, "the red-flag sync to read the compiled releases")
+    return total
+
+
+async def population(settings) -> None:
+    async with db.unit_of_work():
+        await readmodel.refresh_population(settings, force=True)
+
+
+async def engine_output(publisher_id: int) -> dict[str, Any]:
+    rows = await db.fetch("SELECT data::text AS data FROM ocds_compiled WHERE publisher_id = $1 ORDER BY seq",
+                          publisher_id)
+    results, _ = engine.run([r["data"] for r in rows], CardinalSettings.all_indicators())
+    return results.as_dict(meta=False)
+
+
+def normalised(results: dict[str, Any]) -> dict[str, Any]:
+    return {g: {k: dict(sorted(v.items())) for k, v in sorted(members.items())}
+            for g, members in sorted(results.items())}
+
+
+async def publisher_id(name: str) -> int:
+    row = await db.fetchrow("SELECT id FROM ocds_publisher WHERE name = $1", name)
+    assert row is not None
+    return row["id"]
+
+
+POPULATION_FIXTURES = ("R024", "R025", "R038", "R038-tenderer", "R048-minimum_contracting_processes-1", "R058",
+                       "R018", "R028", "R030", "R035", "R036", "R044", "R003")
+
+
+async def test_the_read_model_equals_the_engines_run_over_the_same_compiled_releases(client, settings, tmp_path):
+    """Each fixture file is one publisher (populations are per publisher): after the sync and the population
+    pass, each publisher's flags are what the engine's batch run gives over its compiled releases."""
+    paths = [package(tmp_path / f"{name}.json", fixture_lines(name), publisher=f"Cardinal {name}")
+             for name in POPULATION_FIXTURES]
+    await import_paths(paths)
+    await sync_all(settings)
+    await population(settings)
+    codes: set[str] = set()
+    for name in POPULATION_FIXTURES:
+        pid = await publisher_id(f"Cardinal {name}")
+        expected = await engine_output(pid)
+        codes |= {c for g in expected.values() for v in g.values() for c in v}
+        assert normalised(await readmodel.as_results(pid)) == normalised(expected), name
+    assert {"R003", "R018", "R024", "R025", "R028", "R030", "R035", "R036", "R038", "R044", "R058"} <= codes
+    pid = await publisher_id("Cardinal R024")
+    fences = await db.fetchrow("SELECT meta::text AS meta, dirty FROM redflag_publisher WHERE publisher_id = $1", pid)
+    assert not fences["dirty"] and "lower_fence" in json.loads(fences["meta"])["R024"]
+
+
+async def test_a_changed_process_is_recomputed_alone_and_the_model_stays_equal(client, settings, tmp_path):
+    lines = fixture_lines("R038", "R025", "R018")
+    await import_paths([package(tmp_path / "p.json", lines)])
+    await sync_all(settings)
+    await population(settings)
+    pid = await publisher_id("Cardinal fixtures")
+    before = {r["ocid"]: r["updated_at"] for r in await db.fetch("SELECT ocid, updated_at FROM redflag_process")}
+
+    # One process changes: every bid of R038-F's first process is disqualified now.
+    changed = dict(lines[0], id=f"{lines[0]['ocid']}-2", date="2024-02-01T00:00:00Z")
+    for bid in changed.get("bids", {}).get("details", []):
+        bid["status"] = "disqualified"
+    await import_paths([package(tmp_path / "q.json", [changed])])
+    assert await sync_all(settings) == 1
+    after = {r["ocid"]: r["updated_at"] for r in await db.fetch("SELECT ocid, updated_at FROM redflag_process")}
+    assert [o for o in after if after[o] != before[o]] == [lines[0]["ocid"]]
+    # Tallies moved at once; the fences move with the population pass, and then all agrees again.
+    await population(settings)
+    assert normalised(await readmodel.as_results(pid)) == normalised(await engine_output(pid))
+
+
+async def test_our_own_process_is_flagged_within_a_sync_of_its_change(client, settings, fixed_clock):
+    officer, committee = await builder.agency(settings)
+    (a,) = await builder.suppliers(settings, 1)
+    t = await builder.Tender(settings, fixed_clock, officer, committee).publish()
+    await t.bid(a, {0: 9_000_000})
+    await t.open()
+    await helpers.drain()
+    await sync_all(settings)
+    ocid = (await db.fetchrow("SELECT ocid FROM tender WHERE id = $1", t.id))["ocid"]
+    rows = await db.fetch("SELECT code, scope, buyer_ruc FROM redflag WHERE ocid = $1", ocid)
+    assert ("R018", "process") in {(r["code"], r["scope"]) for r in rows}
+
+
+async def test_the_feed_cursor_moves_past_what_it_read(client, settings, tmp_path):
+    await import_paths([package(tmp_path / "p.json", fixture_lines("R018"))])
+    await sync_all(settings)
+    assert await worker.run_job("oversight_redflags_sync", {"settings": settings}) == 0
+    last = await import_q.compiled_feed(txid="0", seq=0, limit=100000)
+    cur = await db.fetchrow("SELECT last_txid, last_seq FROM redflag_feed")
+    assert (str(cur["last_txid"]), cur["last_seq"]) == (last[-1].txid, last[-1].seq)
