@@ -426,7 +426,8 @@ def _unless_auction_redated(p: _Process, auctioned: dict[str, dict[str, Any]]) -
     redone = []
     for d in details:
         info = auctioned.get(str(d.get("id"))) if isinstance(d, dict) else None
-        if info is not None and d.get("date") == ts(info["price_at"]):
+        if (info is not None and info["price_at"] != info["initial_received_at"]
+                and d.get("date") == ts(info["price_at"])):
             sealed = ts(info["initial_received_at"])
             redone.append({**d, "date": sealed})
             changed.append({"bid": d.get("id"), "date": d.get("date"), "sealed_bid_received_at": sealed,
