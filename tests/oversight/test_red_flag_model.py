@@ -149,3 +149,66 @@ async def test_the_feed_cursor_moves_past_what_it_read(client, settings, tmp_pat
     last = await import_q.compiled_feed(txid="0", seq=0, limit=100000)
     cur = await db.fetchrow("SELECT last_txid, last_seq FROM redflag_feed")
     assert (str(cur["last_txid"]), cur["last_seq"]) == (last[-1].txid, last[-1].seq)
+
+
+# --- the public API ------------------------------------------------------------------------------------------
+
+async def _walk(client, params: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(1000):
+        r = await client.get("/api/v1/oversight/red-flags",
+                             params={**params, "limit": limit, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["items"]) <= limit
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("the pages never ended")
+
+
+async def test_keyset_pages_walk_every_flag_once_newest_first_with_each_filter(client, settings, tmp_path):
+    await import_paths([package(tmp_path / f"{n}.json", fixture_lines(n), publisher=f"Cardinal {n}")
+                        for n in ("R018", "R028", "R038", "R044")])
+    await sync_all(settings)
+    await population(settings)
+    total = (await db.fetchrow("SELECT count(*) AS n FROM redflag"))["n"]
+    assert total > 10
+    items = await _walk(client, {}, 3)
+    assert len(items) == total and len({x["id"] for x in items}) == total
+    keys = [(x["date"], x["id"]) for x in items]
+    assert keys == sorted(keys, reverse=True)
+    # Each filter, against the same rows filtered here.
+    rows = await db.fetch("SELECT id, code, buyer_id, supplier_id, publisher_id FROM redflag")
+    slugs = {r["id"]: r["slug"] for r in await db.fetch("SELECT id, slug FROM ocds_publisher")}
+    one = next(r for r in rows if r["supplier_id"])
+    buyer = next(r for r in rows if r["buyer_id"])
+    for params, keep in (({"code": "R028"}, lambda r: r["code"] == "R028"),
+                         ({"supplier": one["supplier_id"]}, lambda r: r["supplier_id"] == one["supplier_id"]),
+                         ({"buyer": buyer["buyer_id"]}, lambda r: r["buyer_id"] == buyer["buyer_id"]),
+                         ({"publisher": slugs[one["publisher_id"]]}, lambda r: r["publisher_id"] == one["publisher_id"]),
+                         ({"publisher": slugs[one["publisher_id"]], "code": "R044"},
+                          lambda r: r["publisher_id"] == one["publisher_id"] and r["code"] == "R044")):
+        got = await _walk(client, params, 2)
+        assert sorted(x["id"] for x in got) == sorted(r["id"] for r in rows if keep(r)), params
+    assert await _walk(client, {"publisher": "nobody"}, 5) == []
+    first = (await client.get("/api/v1/oversight/red-flags", params={"limit": 1})).json()["items"][0]
+    assert {"code", "scope", "subject", "ocid", "publisher", "value", "evidence", "date"} <= set(first)
+
+
+async def test_bad_cursor_limit_or_code_is_a_problem_naming_the_field(client):
+    async def problem(params: dict[str, Any], lang: str = "es-PE") -> dict[str, Any]:
+        r = await client.get("/api/v1/oversight/red-flags", params=params, headers={"Accept-Language": lang})
+        assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        return r.json()
+
+    for cursor in ("nonsense", "MjAyNi0xMi0wMVQwMDowMDowMHx4", "!!!"):
+        p = await problem({"cursor": cursor})
+        assert (p["field"], p["rule"]) == ("query.cursor", "cursor")
+    for limit in ("0", "501", "many"):
+        p = await problem({"limit": limit})
+        assert p["errors"][0]["field"] in ("query.limit", "limit"), p
+    p = await problem({"code": "R999"}, lang="en")
+    assert (p["field"], p["rule"], p["detail"]) == ("query.code", "enum", "Unknown red flag")

@@ -265,6 +265,11 @@ async def sync_stage_alarms() -> None:
         " AND f.subject = s.id::text)")
 
 
+async def publisher_slugs() -> dict[int, str]:
+    """id -> slug of every publisher (a few rows)."""
+    return {r["id"]: r["slug"] for r in await reads.fetch("SELECT id, slug FROM ocds_publisher")}
+
+
 # --- the public page -----------------------------------------------------------------------------------------
 
 FILTER_COLUMNS = ("code", "publisher_id", "buyer_id", "buyer_ruc", "supplier_id", "supplier_ruc", "ocid")

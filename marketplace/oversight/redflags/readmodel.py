@@ -30,6 +30,8 @@ Where our own data knows better than bare OCDS (our processes only), the flag sa
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import time
 from collections import defaultdict
@@ -44,6 +46,8 @@ import msgspec
 
 from marketplace.core import clock
 from marketplace.core.db import unit_of_work
+from marketplace.core.errors import InvalidInput
+from marketplace.core.i18n import N_
 from marketplace.oversight.imports import domain as import_domain
 from marketplace.oversight.imports import queries as import_q
 from marketplace.oversight.ocds.build import bid_detail_id, ts
@@ -51,6 +55,8 @@ from marketplace.oversight.redflags import queries as q
 from marketplace.oversight.redflags.engine import Engine, Population, decode_line
 from marketplace.oversight.redflags.indicators import r030
 from marketplace.oversight.redflags.model import ProcessResult, Results
+from marketplace.oversight.redflags.schemas import RedFlagPage, RedFlagRead
+from marketplace.oversight.redflags.settings import INDICATORS
 from marketplace.oversight.redflags.settings import Settings as CardinalSettings
 
 OWN_CURRENCY = "PEN"
@@ -538,3 +544,60 @@ async def as_results(publisher_id: int) -> dict[str, Any]:
             continue
         out.set(GROUPS[f["scope"]], f["subject"], f["code"], f["value"])
     return out.as_dict(meta=False)
+
+
+# ------------------------------------------------------------------------------------------ the public page
+
+CODES = frozenset(INDICATORS) | {"MA-AMEND", "MA-STAGE"}
+MAX_LIMIT = q.MAX_LIMIT
+
+
+def encode_cursor(date: datetime, flag_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{date.isoformat()}|{flag_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, flag_id = text.partition("|")
+        parsed = datetime.fromisoformat(when)
+        if parsed.tzinfo is None or not flag_id.isascii() or not flag_id.isdigit() or len(flag_id) > 18:
+            raise ValueError(cursor)
+        return parsed, int(flag_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise InvalidInput(N_("This cursor is not one we gave out"), field="query.cursor", rule="cursor") from exc
+
+
+def _party_filter(value: str | None, id_column: str, ruc_column: str) -> dict[str, str]:
+    """A party given by its OCDS id, or by an 11-digit RUC (matched on the RUC read from its identifiers)."""
+    if value is None:
+        return {}
+    return {ruc_column: value} if len(value) == 11 and value.isdigit() else {id_column: value}
+
+
+async def page(*, code: str | None = None, buyer: str | None = None, supplier: str | None = None,
+               publisher: str | None = None, ocid: str | None = None, date_from: datetime | None = None,
+               date_to: datetime | None = None, cursor: str | None = None, limit: int = 50) -> RedFlagPage:
+    """One page of flags, newest first (keyset on (date, id); each filter has its index)."""
+    if code is not None and code not in CODES:
+        raise InvalidInput(N_("Unknown red flag"), field="query.code", rule="enum")
+    after = decode_cursor(cursor) if cursor else None
+    if any(v is not None and not v.isprintable() for v in (buyer, supplier, publisher, ocid)):
+        return RedFlagPage(items=[], next_cursor=None)  # ids are printable text: this names nothing stored
+    filters: dict[str, Any] = {"code": code, "ocid": ocid, **_party_filter(buyer, "buyer_id", "buyer_ruc"),
+                               **_party_filter(supplier, "supplier_id", "supplier_ruc")}
+    slugs = await q.publisher_slugs()
+    if publisher is not None:
+        ids = [i for i, slug in slugs.items() if slug == publisher]
+        if not ids:
+            return RedFlagPage(items=[], next_cursor=None)
+        filters["publisher_id"] = ids[0]
+    rows = await q.page(filters=filters, date_from=date_from, date_to=date_to, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [RedFlagRead(id=r.id, code=r.code, scope=r.scope, subject=r.subject, ocid=r.ocid,
+                         publisher=slugs.get(r.publisher_id, str(r.publisher_id)), buyer_id=r.buyer_id,
+                         buyer_ruc=r.buyer_ruc, supplier_id=r.supplier_id, supplier_ruc=r.supplier_ruc, value=r.value,
+                         evidence=msgspec.json.decode(r.evidence), date=r.date, computed_at=r.computed_at)
+             for r in rows]
+    return RedFlagPage(items=items, next_cursor=encode_cursor(rows[-1].date, rows[-1].id) if more else None)
