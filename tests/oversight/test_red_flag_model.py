@@ -188,7 +188,8 @@ async def test_keyset_pages_walk_every_flag_once_newest_first_with_each_filter(c
     for params, keep in (({"code": "R028"}, lambda r: r["code"] == "R028"),
                          ({"supplier": one["supplier_id"]}, lambda r: r["supplier_id"] == one["supplier_id"]),
                          ({"buyer": buyer["buyer_id"]}, lambda r: r["buyer_id"] == buyer["buyer_id"]),
-                         ({"publisher": slugs[one["publisher_id"]]}, lambda r: r["publisher_id"] == one["publisher_id"]),
+                         ({"publisher": slugs[one["publisher_id"]]},
+                          lambda r: r["publisher_id"] == one["publisher_id"]),
                          ({"publisher": slugs[one["publisher_id"]], "code": "R044"},
                           lambda r: r["publisher_id"] == one["publisher_id"] and r["code"] == "R044")):
         got = await _walk(client, params, 2)
