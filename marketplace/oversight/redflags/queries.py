@@ -192,9 +192,12 @@ async def apply_tallies(deltas: dict[Tally, list[int]]) -> None:
         " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])"
         " ON CONFLICT (publisher_id, kind, key, sub) DO UPDATE SET a = t.a + excluded.a, b = t.b + excluded.b",
         *cols)
-    await db.execute(
-        "DELETE FROM redflag_tally t USING unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS k(p, k, y, s)"
-        " WHERE t.publisher_id = k.p AND t.kind = k.k AND t.key = k.y AND t.sub = k.s AND t.b <= 0", *cols[:4])
+    falling = [k for k, d in items if d[1] < 0]  # only a count that went down can reach zero
+    if falling:
+        await db.execute(
+            "DELETE FROM redflag_tally t USING unnest($1::bigint[], $2::text[], $3::text[], $4::text[])"
+            " AS k(p, k, y, s) WHERE t.publisher_id = k.p AND t.kind = k.k AND t.key = k.y AND t.sub = k.s"
+            " AND t.b <= 0", *[[k[i] for k in falling] for i in range(4)])
 
 
 async def tallies(publisher_id: int, kinds: list[str], keys: list[str] | None = None) -> list[dict[str, Any]]:

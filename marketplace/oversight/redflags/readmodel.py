@@ -96,7 +96,7 @@ class SyncReport:
 
 
 class _Process:
-    __slots__ = ("row", "release", "result", "notes", "extra", "date", "buyer_id", "buyer_ruc", "rucs")
+    __slots__ = ("row", "release", "result", "notes", "extra", "date", "buyer_id", "buyer_ruc", "parties", "rucs")
 
     def __init__(self, row: import_q.CompiledFeedRow, release: Any, result: ProcessResult | None) -> None:
         self.row = row
@@ -107,6 +107,7 @@ class _Process:
         self.date = clock.now()
         self.buyer_id: str | None = None
         self.buyer_ruc: str | None = None
+        self.parties: dict[str, Any] = {}
         self.rucs: dict[str, str | None] = {}
         if isinstance(release, dict):
             date = release.get("date")
@@ -115,16 +116,17 @@ class _Process:
                 self.date = parsed
             for party in release.get("parties") or ():
                 if isinstance(party, dict) and isinstance(party.get("id"), str):
-                    self.rucs[party["id"]] = import_domain.ruc_of(party)
+                    self.parties[party["id"]] = party
             buyer = release.get("buyer")
             if isinstance(buyer, dict) and isinstance(buyer.get("id"), str):
                 self.buyer_id = buyer["id"]
                 self.buyer_ruc = self.ruc(buyer["id"])
 
     def ruc(self, party_id: str) -> str | None:
-        if party_id in self.rucs:
-            return self.rucs[party_id]
-        return import_domain.ruc_of({"id": party_id})
+        """The party's RUC (from its identifiers in `parties`, else its id), read when a flag names it."""
+        if party_id not in self.rucs:
+            self.rucs[party_id] = import_domain.ruc_of(self.parties.get(party_id) or {"id": party_id})
+        return self.rucs[party_id]
 
     def tender_id(self) -> UUID | None:
         tender = self.release.get("tender") if isinstance(self.release, dict) else None
