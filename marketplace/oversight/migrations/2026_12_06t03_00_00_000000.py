@@ -80,9 +80,10 @@ CREATE INDEX redflag_buyer_idx ON redflag (buyer_id, date DESC, id DESC) WHERE b
 CREATE INDEX redflag_buyer_ruc_idx ON redflag (buyer_ruc, date DESC, id DESC) WHERE buyer_ruc IS NOT NULL;
 CREATE INDEX redflag_supplier_idx ON redflag (supplier_id, date DESC, id DESC) WHERE supplier_id IS NOT NULL;
 CREATE INDEX redflag_supplier_ruc_idx ON redflag (supplier_ruc, date DESC, id DESC) WHERE supplier_ruc IS NOT NULL;
--- Replacing a process's flags, and an organisation's population flags.
+-- Replacing a process's flags, a publisher's or an organisation's population flags, the stage-alarm flags.
 CREATE INDEX redflag_ocid_idx ON redflag (ocid) WHERE ocid IS NOT NULL;
-CREATE INDEX redflag_subject_idx ON redflag (publisher_id, code, subject) WHERE origin = 'population';
+CREATE INDEX redflag_population_idx ON redflag (publisher_id, code, subject) WHERE origin IN ('ratio', 'population');
+CREATE INDEX redflag_alarm_idx ON redflag (subject) WHERE origin = 'alarm';
 
 CREATE TABLE redflag_feed (
     name text PRIMARY KEY,
