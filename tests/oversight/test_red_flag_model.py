@@ -213,3 +213,18 @@ async def test_bad_cursor_limit_or_code_is_a_problem_naming_the_field(client):
         assert p["errors"][0]["field"] in ("query.limit", "limit"), p
     p = await problem({"code": "R999"}, lang="en")
     assert (p["field"], p["rule"], p["detail"]) == ("query.code", "enum", "Unknown red flag")
+
+
+async def test_a_publisher_whose_bid_statuses_are_not_ocdss_is_prepared_first(client, settings):
+    """Prozorro keeps every bid "active": prepared as Cardinal's `prepare` with redflags/publishers/prozorro.ini,
+    its bids count as valid ones (here: the winner's valid bid gives R025 its numbers)."""
+    await import_paths([ROOT / "tests" / "fixtures" / "ocds" / "real" / "ukraine"])
+    await sync_all(settings)
+    rows = await db.fetch("SELECT ocid, parts::text AS parts FROM redflag_process WHERE ocid LIKE 'ocds-be6bcu-%'")
+    assert rows
+    raw = (await db.fetchrow("SELECT data::text AS d FROM ocds_compiled WHERE ocid = $1", rows[0]["ocid"]))["d"]
+    statuses = {b.get("status") for b in json.loads(raw).get("bids", {}).get("details", [])}
+    assert statuses == {"active"}  # as published
+    bare = engine.Engine(CardinalSettings.all_indicators()).evaluate(engine.decode_line(raw))
+    assert bare is not None and bare.r025 is None  # unprepared, no bid is valid
+    assert json.loads(rows[0]["parts"])["r025"] is not None

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -52,11 +53,13 @@ from marketplace.oversight.imports import domain as import_domain
 from marketplace.oversight.imports import queries as import_q
 from marketplace.oversight.ocds.build import bid_detail_id, ts
 from marketplace.oversight.redflags import queries as q
+from marketplace.oversight.redflags import settings as settings_mod
 from marketplace.oversight.redflags.engine import Engine, Population, decode_line
 from marketplace.oversight.redflags.indicators import r030
 from marketplace.oversight.redflags.model import ProcessResult, Results
+from marketplace.oversight.redflags.prepare import prepare_release
 from marketplace.oversight.redflags.schemas import RedFlagPage, RedFlagRead
-from marketplace.oversight.redflags.settings import INDICATORS
+from marketplace.oversight.redflags.settings import INDICATORS, PrepareSettings
 from marketplace.oversight.redflags.settings import Settings as CardinalSettings
 
 OWN_CURRENCY = "PEN"
@@ -68,6 +71,27 @@ GROUPS = {v: k for k, v in SCOPES.items()}
 R038_KINDS = {"r038_buyer": "Buyer", "r038_pe": "ProcuringEntity", "r038_tenderer": "Tenderer"}
 _json = msgspec.json.Encoder()
 NAN = float("nan")
+
+
+# Publishers whose data needs Cardinal's `prepare` before the indicators (their bid statuses are not OCDS's),
+# by ocid prefix, with the settings of redflags/publishers/ (the same files `marketplace redflags prepare` takes).
+PREPARED = (("ocds-be6bcu-", "prozorro.ini"), ("AM-PPS-", "armenia.ini"))
+PUBLISHERS_DIR = Path(__file__).with_name("publishers")
+
+
+@lru_cache(maxsize=8)
+def preparation(name: str) -> PrepareSettings:
+    return settings_mod.load(PUBLISHERS_DIR / name).prepare
+
+
+def prepared(release: Any) -> Any:
+    """The release as the indicators should see it: prepared when its publisher needs it (see PREPARED)."""
+    ocid = release.get("ocid") if isinstance(release, dict) else None
+    if isinstance(ocid, str):
+        for prefix, name in PREPARED:
+            if ocid.startswith(prefix):
+                return prepare_release(release, preparation(name))
+    return release
 
 
 @lru_cache(maxsize=64)
@@ -182,7 +206,7 @@ async def _apply(settings: Any, rows: list[import_q.CompiledFeedRow], report: Sy
             currency = OWN_CURRENCY if r.publisher_id == own else states[r.publisher_id].currency
             engine = engines[r.publisher_id] = Engine(cardinal(currency))
         try:
-            release = decode_line(r.data)
+            release = prepared(decode_line(r.data))
         except ValueError:
             release = None
         procs.append(_Process(r, release, engine.evaluate(release)))
