@@ -108,6 +108,10 @@ async def test_the_read_model_equals_the_engines_run_over_the_same_compiled_rele
     assert not fences["dirty"] and "lower_fence" in json.loads(fences["meta"])["R024"]
 
 
+B_R038 = ("SELECT value, evidence::text AS e FROM redflag WHERE code = 'R038' AND scope = 'buyer' AND subject = 'B'"
+          " AND publisher_id = $1")
+
+
 async def test_a_changed_process_is_recomputed_alone_and_the_model_stays_equal(client, settings, tmp_path):
     lines = fixture_lines("R038", "R025", "R018")
     await import_paths([package(tmp_path / "p.json", lines)])
@@ -115,6 +119,7 @@ async def test_a_changed_process_is_recomputed_alone_and_the_model_stays_equal(c
     await population(settings)
     pid = await publisher_id("Cardinal fixtures")
     before = {r["ocid"]: r["updated_at"] for r in await db.fetch("SELECT ocid, updated_at FROM redflag_process")}
+    b_before = (await db.fetchrow(B_R038, pid))["value"]
 
     # One process changes: every bid of R038-F's first process is disqualified now.
     changed = dict(lines[0], id=f"{lines[0]['ocid']}-2", date="2024-02-01T00:00:00Z")
@@ -124,7 +129,11 @@ async def test_a_changed_process_is_recomputed_alone_and_the_model_stays_equal(c
     assert await sync_all(settings) == 1
     after = {r["ocid"]: r["updated_at"] for r in await db.fetch("SELECT ocid, updated_at FROM redflag_process")}
     assert [o for o in after if after[o] != before[o]] == [lines[0]["ocid"]]
-    # Tallies moved at once; the fences move with the population pass, and then all agrees again.
+    # The buyer it touches is judged at once against the last fences: one more of B's 4 bids disqualified.
+    row = await db.fetchrow(B_R038, pid)
+    assert row is not None and (row["value"], b_before) == (0.75, 0.5)
+    assert json.loads(row["e"])["disqualified"] == 3 and json.loads(row["e"])["submitted"] == 4
+    # The fences move with the population pass, and then all agrees again.
     await population(settings)
     assert normalised(await readmodel.as_results(pid)) == normalised(await engine_output(pid))
 
