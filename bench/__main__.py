@@ -6,6 +6,7 @@
     awards     award history query p95 and CSV / JSON Lines export rows/s against COPY (bench/oversight.py)
     outbox     outbox lag from commit to searchable at 200 writes/s, against a no-op consumer
     auction    live auction: commit -> every board with 200 SSE bidders (bench/auction.py)
+    redflags   red-flag read model: full computation, per-process updates, list p95 (bench/redflags.py)
     all        rush, search, awards and outbox in one run; writes bench/RESULTS.md
 
 `search` and `awards` measure the data `generate` loaded (their --reuse); give them --rows N to build a
@@ -22,7 +23,8 @@ from bench.common import bench_url, database_name
 
 OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outbox_lag", "all": "bench.all"}
 # scenarios written as `async def main()` reading sys.argv, with --reuse DBNAME for generated data
-DELEGATED = {"search": "bench.search", "awards": "bench.oversight", "auction": "bench.auction"}
+DELEGATED = {"search": "bench.search", "awards": "bench.oversight", "auction": "bench.auction",
+             "redflags": "bench.redflags"}
 REUSES_GENERATED = {"search", "awards"}
 NEEDS_WRK = {"rush"}  # `all` checks when its selection includes rush (bench/all.py)
 

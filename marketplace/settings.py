@@ -382,6 +382,10 @@ class RedFlagSettings:
     max_families: int = var("REDFLAG_MAX_FAMILIES", Int(1), 5)
     amendment_max_pct: Decimal = var("REDFLAG_AMENDMENT_MAX_PCT", Dec(0), Decimal(20))
     gap_min_sample: int = var("REDFLAG_GAP_MIN_SAMPLE", Int(1), 8)
+    # the read model (oversight/redflags/readmodel.py): population fences recomputed at most this often...
+    fences_minutes: int = var("REDFLAG_FENCES_MINUTES", Int(1, 1440), 15)
+    # ...and compiled releases taken per sync transaction
+    sync_batch: int = var("REDFLAG_SYNC_BATCH", Int(1, 100_000), 1000)
 
 
 # ---------------------------------------------------------------------------------------------- Settings

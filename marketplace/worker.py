@@ -41,6 +41,7 @@ JOB_MODULES: list[str] = [
     "marketplace.payments.jobs",
     "marketplace.contracts.jobs",
     "marketplace.oversight.jobs",
+    "marketplace.oversight.redflags.jobs",
 ]
 
 # arq's defaults (poll_delay 0.5 s, max_jobs 10) cap a worker at about 200 jobs/s here; these do ~2,200.

@@ -30,7 +30,9 @@ from marketplace.oversight.awards import export
 from marketplace.oversight.awards import service as history
 from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
+from marketplace.oversight.redflags import readmodel as redflag_model
 from marketplace.oversight.redflags import service as redflags
+from marketplace.oversight.redflags.schemas import RedFlagPage
 from marketplace.oversight.stages import service as stages
 from marketplace.settings import Settings
 
@@ -148,21 +150,24 @@ def _red_flags(settings: Settings, flags: list[redflags.Flag]) -> s.RedFlags:
                       thresholds=policy_mod.of(settings).public(), items=[_flag(f) for f in flags])
 
 
-@get("/api/v1/oversight/red-flags", tags=TAGS, summary="Red flags across all tenders, with definitions, "
-     "thresholds and evidence (public)")
+@get("/api/v1/oversight/red-flags", tags=TAGS, summary="Red flags (Cardinal's indicators and ours, MA-*) of every "
+     "process and organisation, ours and imported, from the read model: filtered, newest first, keyset pages (public)")
 async def red_flags(
-    settings: SettingsDep,
-    code: Annotated[str | None, QueryParameter(description="only this flag")] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
-) -> s.RedFlags:
-    if code is not None and code not in redflags.DEFINITIONS:
-        raise InvalidInput(N_("Unknown red flag"), field="query.code", rule="enum")
-    flags = await redflags.compute(settings)
-    out = _red_flags(settings, flags)
-    if code is not None:
-        out.items = [f for f in out.items if f.code == code]
-    out.items = out.items[:limit]
-    return out
+    code: Annotated[str | None, QueryParameter(max_length=16, description="indicator code: R003 ... R058, MA-AMEND, "
+                                                                          "MA-STAGE")] = None,
+    buyer: Annotated[str | None, QueryParameter(max_length=200, description="buyer: OCDS party id or RUC")] = None,
+    supplier: Annotated[str | None, QueryParameter(max_length=200,
+                                                   description="supplier / tenderer: OCDS party id or RUC")] = None,
+    publisher: Annotated[str | None, QueryParameter(max_length=200, description="OCDS publisher slug")] = None,
+    ocid: Annotated[str | None, QueryParameter(max_length=200, description="one contracting process")] = None,
+    date_from: Annotated[datetime | None, QueryParameter(description="dated at or after (RFC 3339)")] = None,
+    date_to: Annotated[datetime | None, QueryParameter(description="dated before (RFC 3339)")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=redflag_model.MAX_LIMIT, description="page size")] = 50,
+    cursor: Annotated[str | None,
+                      QueryParameter(max_length=200, description="`next_cursor` of the previous page")] = None,
+) -> RedFlagPage:
+    return await redflag_model.page(code=code, buyer=buyer, supplier=supplier, publisher=publisher, ocid=ocid,
+                                    date_from=date_from, date_to=date_to, cursor=cursor, limit=limit)
 
 
 async def _public_tender(tender_id: UUID) -> dict[str, Any]:

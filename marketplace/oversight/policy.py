@@ -38,6 +38,7 @@ class Policy:
 def of(settings: Settings) -> Policy:
     """The policy in force for these Settings (their REDFLAG_* and STAGE_LIMIT_DAYS values)."""
     r = settings.redflags
-    values = {f.name: getattr(r, f.name) for f in fields(r)}
+    wanted = {f.name for f in fields(Policy)}  # the read model's own settings (fences_minutes...) are not thresholds
+    values = {f.name: getattr(r, f.name) for f in fields(r) if f.name in wanted}
     values["min_submission_days"] = dict(r.min_submission_days)
     return Policy(**values, stage_limit_days=dict(settings.stage_limit_days))

@@ -59,7 +59,7 @@ async def test_the_read_model_follows_the_awards(client, settings):
     assert len(items) == sum(1 for x in rows.values() if x["supplier_ruc"] == ruc)
     # The other public views answer over the same demo data.
     r = await client.get("/api/v1/oversight/red-flags")
-    assert r.status_code == 200 and set(r.json()["summary"]) == set(r.json()["definitions"])
+    assert r.status_code == 200 and "next_cursor" in r.json()
     r = await client.get("/api/v1/oversight/stage-times")
     assert r.status_code == 200 and r.json()["items"]
     r = await client.get("/api/v1/oversight/awards/concentration")
