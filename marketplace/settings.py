@@ -48,6 +48,8 @@ METHODS = ("licitacion_publica", "concurso_publico", "adjudicacion_simplificada"
 COMPETITIVE_METHODS = METHODS[:5]
 STAGES = ("published", "tendering", "opening", "evaluation", "awarded")  # the stages a tender may overstay
 LANGUAGES = ("es", "en", "qu")
+# The mark after OCID_PREFIX of every process made in training mode (Settings.process_ocid_prefix).
+TRAINING_OCID_MARK = "training-"
 
 
 # ------------------------------------------------------------------------------------------ value types
@@ -388,7 +390,8 @@ class RedFlagSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    mode: str = var("MODE", Choice("development", "production"), "development")
+    # training: a sandbox for rehearsing whole procedures (short periods, marked data); see README
+    mode: str = var("MODE", Choice("development", "production", "training"), "development")
     database_url: str | None = var("DATABASE_URL", Url("postgresql", "postgres"), None, shown="embedded")
     database_replica_url: str | None = var("DATABASE_REPLICA_URL", Url("postgresql", "postgres"), None)
     redis_url: str | None = var("REDIS_URL", Url("redis", "rediss", "unix"), None, shown="embedded")
@@ -426,6 +429,8 @@ class Settings:
     audit_checkpoint_seconds: int = var("AUDIT_CHECKPOINT_SECONDS", Int(1), 300)  # ...or every T seconds
     outbox_retention_days: int = var("OUTBOX_RETENTION_DAYS", Int(1), 7)
     bonus: BonusSettings = group(BonusSettings)
+    # Training mode: a day of the minimum periods, the amendment window and the standstill lasts this long.
+    training_day_seconds: int = var("TRAINING_DAY_SECONDS", Int(1, 86_400), 15)
     # Days to appeal an award ("plazo para apelar la buena pro"), in business days, per method.
     standstill_business_days: FrozenMap[int] = var("STANDSTILL_BUSINESS_DAYS", DaysByKey(METHODS, 1, 90), FrozenMap({
         "licitacion_publica": 8, "concurso_publico": 8, "adjudicacion_simplificada": 5,
@@ -440,6 +445,17 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def training(self) -> bool:
+        """The training sandbox: short periods, every answer marked, ocids of its own (never real records)."""
+        return self.mode == "training"
+
+    @property
+    def process_ocid_prefix(self) -> str:
+        """What a new contracting process's ocid starts with: OCID_PREFIX, followed in training mode by
+        TRAINING_OCID_MARK so that a training record can never be taken for a real one."""
+        return self.ocid_prefix + (TRAINING_OCID_MARK if self.training else "")
 
     @property
     def embedded_database(self) -> bool:
@@ -624,11 +640,26 @@ def _problems(settings: Settings) -> list[str]:
     return out
 
 
+def _check_training(settings: Settings) -> None:
+    """Production is MODE=production, so one deployment is never both; training mode also refuses what only
+    production has: a live Stripe key (real money) and keys given as production gives them."""
+    problems = []
+    if settings.stripe_secret_key and settings.stripe_secret_key.startswith(("sk_live_", "rk_live_")):
+        problems.append("STRIPE_SECRET_KEY is a live key (real payments)")
+    if settings.keys.jwt_secret and not settings.keys.jwt_secret.startswith(DEV_MARKER):
+        problems.append("JWT_SECRET, SIGNING_KEY, SEALING_KEY are given (production keys; training generates its"
+                        " own)")
+    if problems:
+        raise SettingsError("training mode refused: " + "; ".join(problems))
+
+
 def check(settings: Settings) -> None:
     """Refuse combinations that must never run (one line), then production's unsafe settings (one line)."""
     problems = _problems(settings)
     if problems:
         raise SettingsError("; ".join(problems))
+    if settings.training:
+        _check_training(settings)
     if not settings.production:
         return
     k = settings.keys

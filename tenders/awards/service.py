@@ -24,7 +24,7 @@ judged by the clock read after it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -119,7 +119,10 @@ async def award(*, actor: Actor, settings: Settings, tender_id: UUID, data: Awar
                for lot in chosen]
     now = clock.now()
     days = policy.standstill_for(t["method"], t.get("standstill_days"))
-    ends = policy.calendar.ends_after_business_days(now, days)
+    if settings.training:  # the sandbox: a business day of the standstill lasts TRAINING_DAY_SECONDS
+        ends = now + days * timedelta(seconds=settings.training_day_seconds)
+    else:
+        ends = policy.calendar.ends_after_business_days(now, days)
     outcomes: list[LotOutcome] = []
     for lot, result in results:
         sheet_id, rnd = await evaluation.save_sheet(actor=actor, tender_id=tender_id, lot_id=lot["id"],
