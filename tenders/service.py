@@ -48,6 +48,7 @@ TOPIC_AMENDED = "tender.amended"
 TOPIC_CANCELLED = "tender.cancelled"
 TOPIC_STATE_CHANGED = "tender.state_changed"
 TOPIC_OPENED = "tender.opened"
+TOPIC_ENQUIRY_ANSWERED = "tender.enquiry_answered"
 
 OFFICER_ROLES = ("officer", "agency_admin")
 MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
@@ -751,6 +752,11 @@ async def answer(*, actor: Actor, tender_id: UUID, enquiry_id: UUID, text: str) 
         raise NotFound(N_("Enquiry not found"))
     await audit.record(actor=actor, action="tender.enquiry_answered", entity_type="tender", entity_id=tender_id,
                        data={"enquiry_id": str(enquiry_id), "number": row["number"]})
+    await outbox.emit(topic=TOPIC_ENQUIRY_ANSWERED, aggregate_type="tender", aggregate_id=tender_id, payload={
+        "tender_id": str(tender_id), "ocid": t["ocid"], "title": t["title"], "enquiry_id": str(enquiry_id),
+        "number": row["number"], "lot_id": str(row["lot_id"]) if row["lot_id"] else None,
+        "question": row["question"], "answer": text, "asker_org_id": str(row["asker_org_id"]),
+        "answered_at": now.isoformat()})
     return EnquiryRead(mine=False, **row)
 
 
