@@ -418,6 +418,10 @@ class Settings:
     run_worker_in_process: bool = var("RUN_WORKER_IN_PROCESS", Bool(), False, shown="off (on in embedded mode)")
     registry_fee_cents: int = var("REGISTRY_FEE_CENTS", Int(1), 10_000)  # the supplier registry fee, in céntimos
     appeal_bond_percent: Decimal = var("APPEAL_BOND_PERCENT", PERCENT, Decimal(3))  # % of the lot's value
+    # The UIT (unidad impositiva tributaria) in force, in céntimos: S/ 5,500 in 2026 (it changes every year).
+    uit_value_cents: int = var("UIT_VALUE_CENTS", Int(1), 550_000)
+    # Appeals of a lot estimated above this many UIT go to the Tribunal; up to it, to the agency's head.
+    appeal_tribunal_uit: int = var("APPEAL_TRIBUNAL_UIT", Int(0, 1_000_000), 50)
     # alarm when a payment stays 'requested' (Stripe not reached) longer than this
     payment_stuck_minutes: int = var("PAYMENT_STUCK_MINUTES", Int(1), 30)
     smtp_host: str | None = var("SMTP_HOST", Text(), None)
@@ -456,6 +460,12 @@ class Settings:
         """What a new contracting process's ocid starts with: OCID_PREFIX, followed in training mode by
         TRAINING_OCID_MARK so that a training record can never be taken for a real one."""
         return self.ocid_prefix + (TRAINING_OCID_MARK if self.training else "")
+
+    @property
+    def appeal_tribunal_above_cents(self) -> int:
+        """Appeals of a lot whose estimated value is above this go to the Tribunal; up to it, to the agency's
+        head (APPEAL_TRIBUNAL_UIT x UIT_VALUE_CENTS)."""
+        return self.appeal_tribunal_uit * self.uit_value_cents
 
     @property
     def embedded_database(self) -> bool:
