@@ -4,7 +4,8 @@ training data, ocids of its own, and refused where production's signs are.
 The training app is a second application built from the same settings with MODE=training; it shares the
 test process's database pool (the session app's lifespan started it), so it is driven without a lifespan
 of its own. Time moves with the clock seam (`fixed_clock`): the test asserts how much procedure time the
-whole story took, not how long the test ran.
+whole story (publish, enquiries, bids, opening, evaluation, award, appeal, standstill, contract, payment)
+took, not how long the test ran.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import pytest
 
 from marketplace.app import create_app
 from marketplace.settings import TRAINING_OCID_MARK, SettingsError, load_settings, override
+from tests import factories
 from tests.acceptance.test_flows import drain_everything
 from tests.harness import personas
+from tests.payments.helpers import pay_appeal_bond
 from tests.suppliers.factories import active_supplier
 from tests.tenders.test_award_http import consent_job
 from tests.tenders.test_evaluation_http import MIXED_RULES, Setup, hdr, ok, points
 
 
 @pytest.fixture
-def training_settings(settings):
-    return override(settings, {"MODE": "training", "TRAINING_DAY_SECONDS": "15"})
+def training_settings(pay_settings):
+    """Training mode, with Stripe at the local recorded-response server (the appeal's bond is paid there)."""
+    return override(pay_settings, {"MODE": "training", "TRAINING_DAY_SECONDS": "15"})
 
 
 @pytest.fixture
@@ -81,7 +85,8 @@ async def test_the_real_mode_keeps_days_and_its_answers_unmarked(client, setting
     assert "training-banner" not in (await client.get("/tenders")).text
 
 
-async def test_a_whole_procedure_over_http_in_minutes(training, client, training_settings, fixed_clock):
+async def test_a_whole_procedure_over_http_in_minutes(training, client, training_settings, fixed_clock,
+                                                      stripe_server):
     settings = training_settings
     p = await personas(settings, client)
     andes = await active_supplier(settings, ubigeo="080101", mype=True, name="Andes Servicios S.A.C.")
@@ -131,6 +136,20 @@ async def test_a_whole_procedure_over_http_in_minutes(training, client, training
     assert award["supplier_id"] == str(andes.org_id)
     ends = datetime.fromisoformat(award["standstill_ends_at"])
     assert ends - datetime.fromisoformat(award["notified_at"]) == timedelta(seconds=75)
+
+    # The loser appeals within the standstill and pays the bond; the agency's head (the lot is below 50 UIT)
+    # dismisses it while the standstill still runs.
+    fixed_clock.advance(seconds=10)
+    url = f"/api/v1/awards/{award['id']}/appeals"
+    appeal = ok(_marked(await training.post(url, headers=hdr(settings, lima),
+                                            json={"grounds": "El ganador no acreditó la experiencia exigida."})), 201)
+    await pay_appeal_bond(training, settings, stripe_server, appeal["id"])
+    assert ok(await training.get(url))[0]["state"] == "filed"
+    fixed_clock.advance(seconds=20)
+    head = await factories.login(settings, "agency", "agency_head", org_id=p.agency_id)
+    decided = ok(_marked(await training.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, head),
+                                             json={"decision": "dismissed", "reason": "Experiencia acreditada"})))
+    assert (decided["state"], decided["award_state"]) == ("dismissed", "standstill")
 
     # The standstill passes; the consent job consents; the contract follows; a treasury payment closes it.
     fixed_clock.set(ends + timedelta(seconds=1))
