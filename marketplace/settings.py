@@ -426,6 +426,10 @@ class Settings:
     payment_stuck_minutes: int = var("PAYMENT_STUCK_MINUTES", Int(1), 30)
     smtp_host: str | None = var("SMTP_HOST", Text(), None)
     smtp_port: int = var("SMTP_PORT", Int(1, 65_535), 25)
+    # none: plain SMTP (a local relay); starttls: upgrade the connection (port 587); tls: TLS from the start (465)
+    smtp_security: str = var("SMTP_SECURITY", Choice("none", "starttls", "tls"), "none")
+    smtp_username: str | None = var("SMTP_USERNAME", Text(), None)
+    smtp_password: str | None = var("SMTP_PASSWORD", Text(), None, secret=True)
     mail_from: str = var("MAIL_FROM", Pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
                          "no-responder@mercado-abierto.pe")
     public_base_url: str = var("PUBLIC_BASE_URL", Url("http", "https"), "http://127.0.0.1:8000")
@@ -627,6 +631,8 @@ def _problems(settings: Settings) -> list[str]:
     if settings.db_pool_max < settings.db_pool_min:
         out.append(f"DB_POOL_MAX: must be at least DB_POOL_MIN ({settings.db_pool_min}), "
                    f"got {_quote(str(settings.db_pool_max))}")
+    if bool(settings.smtp_username) != bool(settings.smtp_password):
+        out.append("SMTP_USERNAME, SMTP_PASSWORD: give both or neither")
     a = settings.auction
     if a.soft_close_seconds > a.duration_seconds:
         out.append(f"AUCTION_SOFT_CLOSE_SECONDS: must be at most AUCTION_DURATION_SECONDS ({a.duration_seconds}), "
@@ -681,5 +687,7 @@ def check(settings: Settings) -> None:
         problems.append("REDIS_URL is required (the embedded Redis is for development only)")
     if settings.stripe_secret_key and settings.stripe_secret_key.startswith("sk_test_"):
         problems.append("STRIPE_SECRET_KEY is a test key")
+    if settings.smtp_password and settings.smtp_security == "none":
+        problems.append("SMTP_PASSWORD would cross the network in clear: set SMTP_SECURITY to starttls or tls")
     if problems:
         raise SettingsError("production mode refused: " + "; ".join(problems))

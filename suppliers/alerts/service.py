@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -335,8 +336,18 @@ def _notice_message(mail: queries.ClaimedMail, mail_from: str, base_url: str) ->
     return msg
 
 
-def _deliver(host: str, port: int, message: EmailMessage) -> None:
-    with smtplib.SMTP(host, port, timeout=15) as smtp:
+def _deliver(settings: Any, message: EmailMessage) -> None:
+    """One message to SMTP_HOST: over TLS from the start (SMTP_SECURITY=tls) or upgraded (starttls), the
+    server's certificate checked against the system's CAs; signed in when SMTP_USERNAME is set."""
+    host, port, security = settings.smtp_host, settings.smtp_port, settings.smtp_security
+    context = ssl.create_default_context() if security != "none" else None
+    smtp = (smtplib.SMTP_SSL(host, port, timeout=15, context=context) if security == "tls"
+            else smtplib.SMTP(host, port, timeout=15))
+    with smtp:
+        if security == "starttls":
+            smtp.starttls(context=context)
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
         smtp.send_message(message)
 
 
@@ -371,7 +382,7 @@ async def send_pending_emails(settings: Any, *, limit: int = 100) -> int:
             break
         try:
             message = _message(mail, settings.mail_from, settings.public_base_url)
-            await asyncio.to_thread(_deliver, settings.smtp_host, settings.smtp_port, message)
+            await asyncio.to_thread(_deliver, settings, message)
         except Exception as exc:  # noqa: BLE001  (one bad mail must not strand the rest of the batch)
             status = "pending" if mail.email_attempts < MAX_ATTEMPTS else "failed"
             log.warning("alert mail %s to %s not delivered (%r); now %s", mail.id, mail.email, exc, status)
