@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/ma_bench"
 
 
-WRK_MISSING = "{what} needs wrk (the HTTP load generator), which is not installed: apt-get install wrk"
+WRK_MISSING = ("{what} needs wrk (the HTTP load generator), which is not installed: apt-get install wrk"
+               " (Debian, Ubuntu), brew install wrk (macOS), or build it from https://github.com/wg/wrk;"
+               " then run it again")
 
 
 def require_wrk(what: str) -> None:

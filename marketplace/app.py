@@ -16,7 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.core import db, i18n, outbox, queue, runtime
 from marketplace.core.auth.dependencies import provide_actor
@@ -55,6 +55,8 @@ class MarketplacePlugin(InitPluginProtocol):
         )
         app_config.exception_handlers.update(exception_handlers)  # type: ignore[arg-type]
         app_config.middleware.insert(0, _language_middleware(settings.default_locale))
+        if settings.training:  # every answer (pages, API, errors, 404s) says it is training data
+            app_config.before_send.append(_mark_training)
         app_config.lifespan.append(self.lifespan)
         # live auction boards: Redis pub/sub (Litestar channels)
         app_config.plugins.append(__import__("tenders.auctions.live", fromlist=["x"]).channels_plugin(settings))
@@ -106,6 +108,15 @@ class MarketplacePlugin(InitPluginProtocol):
             await outbox.kicks_sent()  # a bid's drain kick still on its way to Redis
             await queue.stop()
             await db.stop()
+
+
+MODE_HEADER = "x-mercado-mode"
+
+
+async def _mark_training(message: Message, scope: Scope) -> None:
+    """The training sandbox's mark on every HTTP response: `X-Mercado-Mode: training`."""
+    if message["type"] == "http.response.start":
+        message["headers"] = [*message.get("headers", []), (MODE_HEADER.encode(), b"training")]
 
 
 def _language_middleware(default_locale: str):

@@ -48,6 +48,8 @@ METHODS = ("licitacion_publica", "concurso_publico", "adjudicacion_simplificada"
 COMPETITIVE_METHODS = METHODS[:5]
 STAGES = ("published", "tendering", "opening", "evaluation", "awarded")  # the stages a tender may overstay
 LANGUAGES = ("es", "en", "qu")
+# The mark after OCID_PREFIX of every process made in training mode (Settings.process_ocid_prefix).
+TRAINING_OCID_MARK = "training-"
 
 
 # ------------------------------------------------------------------------------------------ value types
@@ -392,7 +394,8 @@ class RedFlagSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    mode: str = var("MODE", Choice("development", "production"), "development")
+    # training: a sandbox for rehearsing whole procedures (short periods, marked data); see README
+    mode: str = var("MODE", Choice("development", "production", "training"), "development")
     database_url: str | None = var("DATABASE_URL", Url("postgresql", "postgres"), None, shown="embedded")
     database_replica_url: str | None = var("DATABASE_REPLICA_URL", Url("postgresql", "postgres"), None)
     redis_url: str | None = var("REDIS_URL", Url("redis", "rediss", "unix"), None, shown="embedded")
@@ -419,10 +422,18 @@ class Settings:
     run_worker_in_process: bool = var("RUN_WORKER_IN_PROCESS", Bool(), False, shown="off (on in embedded mode)")
     registry_fee_cents: int = var("REGISTRY_FEE_CENTS", Int(1), 10_000)  # the supplier registry fee, in céntimos
     appeal_bond_percent: Decimal = var("APPEAL_BOND_PERCENT", PERCENT, Decimal(3))  # % of the lot's value
+    # The UIT (unidad impositiva tributaria) in force, in céntimos: S/ 5,500 in 2026 (it changes every year).
+    uit_value_cents: int = var("UIT_VALUE_CENTS", Int(1), 550_000)
+    # Appeals of a lot estimated above this many UIT go to the Tribunal; up to it, to the agency's head.
+    appeal_tribunal_uit: int = var("APPEAL_TRIBUNAL_UIT", Int(0, 1_000_000), 50)
     # alarm when a payment stays 'requested' (Stripe not reached) longer than this
     payment_stuck_minutes: int = var("PAYMENT_STUCK_MINUTES", Int(1), 30)
     smtp_host: str | None = var("SMTP_HOST", Text(), None)
     smtp_port: int = var("SMTP_PORT", Int(1, 65_535), 25)
+    # none: plain SMTP (a local relay); starttls: upgrade the connection (port 587); tls: TLS from the start (465)
+    smtp_security: str = var("SMTP_SECURITY", Choice("none", "starttls", "tls"), "none")
+    smtp_username: str | None = var("SMTP_USERNAME", Text(), None)
+    smtp_password: str | None = var("SMTP_PASSWORD", Text(), None, secret=True)
     mail_from: str = var("MAIL_FROM", Pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
                          "no-responder@mercado-abierto.pe")
     public_base_url: str = var("PUBLIC_BASE_URL", Url("http", "https"), "http://127.0.0.1:8000")
@@ -430,6 +441,8 @@ class Settings:
     audit_checkpoint_seconds: int = var("AUDIT_CHECKPOINT_SECONDS", Int(1), 300)  # ...or every T seconds
     outbox_retention_days: int = var("OUTBOX_RETENTION_DAYS", Int(1), 7)
     bonus: BonusSettings = group(BonusSettings)
+    # Training mode: a day of the minimum periods, the amendment window and the standstill lasts this long.
+    training_day_seconds: int = var("TRAINING_DAY_SECONDS", Int(1, 86_400), 15)
     # Days to appeal an award ("plazo para apelar la buena pro"), in business days, per method.
     standstill_business_days: FrozenMap[int] = var("STANDSTILL_BUSINESS_DAYS", DaysByKey(METHODS, 1, 90), FrozenMap({
         "licitacion_publica": 8, "concurso_publico": 8, "adjudicacion_simplificada": 5,
@@ -444,6 +457,23 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def training(self) -> bool:
+        """The training sandbox: short periods, every answer marked, ocids of its own (never real records)."""
+        return self.mode == "training"
+
+    @property
+    def process_ocid_prefix(self) -> str:
+        """What a new contracting process's ocid starts with: OCID_PREFIX, followed in training mode by
+        TRAINING_OCID_MARK so that a training record can never be taken for a real one."""
+        return self.ocid_prefix + (TRAINING_OCID_MARK if self.training else "")
+
+    @property
+    def appeal_tribunal_above_cents(self) -> int:
+        """Appeals of a lot whose estimated value is above this go to the Tribunal; up to it, to the agency's
+        head (APPEAL_TRIBUNAL_UIT x UIT_VALUE_CENTS)."""
+        return self.appeal_tribunal_uit * self.uit_value_cents
 
     @property
     def embedded_database(self) -> bool:
@@ -605,6 +635,8 @@ def _problems(settings: Settings) -> list[str]:
     if settings.db_pool_max < settings.db_pool_min:
         out.append(f"DB_POOL_MAX: must be at least DB_POOL_MIN ({settings.db_pool_min}), "
                    f"got {_quote(str(settings.db_pool_max))}")
+    if bool(settings.smtp_username) != bool(settings.smtp_password):
+        out.append("SMTP_USERNAME, SMTP_PASSWORD: give both or neither")
     a = settings.auction
     if a.soft_close_seconds > a.duration_seconds:
         out.append(f"AUCTION_SOFT_CLOSE_SECONDS: must be at most AUCTION_DURATION_SECONDS ({a.duration_seconds}), "
@@ -628,11 +660,26 @@ def _problems(settings: Settings) -> list[str]:
     return out
 
 
+def _check_training(settings: Settings) -> None:
+    """Production is MODE=production, so one deployment is never both; training mode also refuses what only
+    production has: a live Stripe key (real money) and keys given as production gives them."""
+    problems = []
+    if settings.stripe_secret_key and settings.stripe_secret_key.startswith(("sk_live_", "rk_live_")):
+        problems.append("STRIPE_SECRET_KEY is a live key (real payments)")
+    if settings.keys.jwt_secret and not settings.keys.jwt_secret.startswith(DEV_MARKER):
+        problems.append("JWT_SECRET, SIGNING_KEY, SEALING_KEY are given (production keys; training generates its"
+                        " own)")
+    if problems:
+        raise SettingsError("training mode refused: " + "; ".join(problems))
+
+
 def check(settings: Settings) -> None:
     """Refuse combinations that must never run (one line), then production's unsafe settings (one line)."""
     problems = _problems(settings)
     if problems:
         raise SettingsError("; ".join(problems))
+    if settings.training:
+        _check_training(settings)
     if not settings.production:
         return
     k = settings.keys
@@ -644,5 +691,7 @@ def check(settings: Settings) -> None:
         problems.append("REDIS_URL is required (the embedded Redis is for development only)")
     if settings.stripe_secret_key and settings.stripe_secret_key.startswith("sk_test_"):
         problems.append("STRIPE_SECRET_KEY is a test key")
+    if settings.smtp_password and settings.smtp_security == "none":
+        problems.append("SMTP_PASSWORD would cross the network in clear: set SMTP_SECURITY to starttls or tls")
     if problems:
         raise SettingsError("production mode refused: " + "; ".join(problems))

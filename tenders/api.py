@@ -70,8 +70,9 @@ class TenderController(Controller):
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
     @patch("/{tender_id:uuid}", summary="Edit a draft, or amend a published tender (reason required)")
-    async def update(self, tender_id: FromPath[UUID], data: JSONBody[TenderUpdate], actor: ActorDep) -> TenderRead:
-        await service.update_tender(actor=actor, tender_id=tender_id, data=data)
+    async def update(self, tender_id: FromPath[UUID], data: JSONBody[TenderUpdate], actor: ActorDep,
+                     settings: SettingsDep) -> TenderRead:
+        await service.update_tender(actor=actor, tender_id=tender_id, data=data, settings=settings)
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
     @post("/{tender_id:uuid}/publish", summary="Publish a draft", status_code=200)
@@ -115,7 +116,7 @@ class TenderController(Controller):
           summary="Upload a document (multipart: file, title, optional document_id for a new version, lot_id, "
                   "reason after publication)")
     async def upload(
-        self, tender_id: FromPath[UUID], actor: ActorDep,
+        self, tender_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> DocumentRead:
         await service.check_document_uploader(actor=actor, tender_id=tender_id)  # before reading the file
@@ -128,7 +129,7 @@ class TenderController(Controller):
         return await service.upload_document(
             actor=actor, tender_id=tender_id, title=title or upload.filename or "",
             filename=upload.filename or "document", media_type=upload.content_type or "application/octet-stream",
-            content=content, document_id=document_id, lot_id=lot_id, reason=reason)
+            content=content, document_id=document_id, lot_id=lot_id, reason=reason, settings=settings)
 
     @get("/{tender_id:uuid}/documents/{document_id:uuid}", summary="Download a document (latest or ?version=)",
          media_type="application/octet-stream")

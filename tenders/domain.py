@@ -23,7 +23,7 @@ methods added later.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -223,9 +223,15 @@ class TimelinePolicy:
     amendment_window_days: int = 3
     amendment_extension_days: int = 3
     max_opening_delay_days: int = 30  # the opening is at most this long after the deadline
+    # How long one "day" of the periods above lasts: a day, except in the training sandbox (MODE=training),
+    # where `training_policy` makes it TRAINING_DAY_SECONDS so that a whole procedure fits in minutes.
+    day: timedelta = timedelta(days=1)
 
     def for_method(self, method: Method | str) -> MethodPeriods:
         return self.periods[Method(method)]
+
+    def days(self, n: int) -> timedelta:
+        return n * self.day
 
 
 DEFAULT_POLICY = TimelinePolicy(
@@ -238,6 +244,11 @@ DEFAULT_POLICY = TimelinePolicy(
         Method.CONTRATACION_DIRECTA: MethodPeriods(1, 0, 0, 0),
     }
 )
+
+
+def training_policy(day_seconds: int, base: TimelinePolicy = DEFAULT_POLICY) -> TimelinePolicy:
+    """The training sandbox's policy: the same periods per method, each day lasting `day_seconds`."""
+    return replace(base, day=timedelta(seconds=day_seconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,26 +274,26 @@ def check_timeline(
     if out:
         return out
     assert enquiry_end and submission_deadline and opening_time
-    if submission_deadline < published_at + timedelta(days=p.min_submission_days):
+    if submission_deadline < published_at + policy.days(p.min_submission_days):
         out.append(TimelineProblem("submission_deadline", "min_submission_period",
                                    {"days": p.min_submission_days}))
-    if enquiry_end < published_at + timedelta(days=p.min_enquiry_days):
+    if enquiry_end < published_at + policy.days(p.min_enquiry_days):
         out.append(TimelineProblem("enquiry_end", "min_enquiry_period", {"days": p.min_enquiry_days}))
-    if enquiry_end > submission_deadline - timedelta(days=p.min_enquiry_to_deadline_days):
+    if enquiry_end > submission_deadline - policy.days(p.min_enquiry_to_deadline_days):
         out.append(TimelineProblem("enquiry_end", "enquiry_before_deadline",
                                    {"days": p.min_enquiry_to_deadline_days}))
     if opening_time < submission_deadline:
         out.append(TimelineProblem("opening_time", "opening_after_deadline", {}))
-    elif opening_time > submission_deadline + timedelta(days=policy.max_opening_delay_days):
+    elif opening_time > submission_deadline + policy.days(policy.max_opening_delay_days):
         out.append(TimelineProblem("opening_time", "max_opening_delay", {"days": policy.max_opening_delay_days}))
     return out
 
 
 def extended_deadline(*, now: datetime, deadline: datetime, policy: TimelinePolicy = DEFAULT_POLICY) -> datetime:
     """The deadline after a material amendment at `now`: unchanged when far enough away, else pushed."""
-    if deadline - now >= timedelta(days=policy.amendment_window_days):
+    if deadline - now >= policy.days(policy.amendment_window_days):
         return deadline
-    return max(deadline, now + timedelta(days=policy.amendment_extension_days))
+    return max(deadline, now + policy.days(policy.amendment_extension_days))
 
 
 # Fields whose change after publication is material (bidders may have to change their offers).

@@ -21,6 +21,7 @@ from marketplace.core.db import unit_of_work
 from marketplace.core.transactions import own_transaction
 from tenders import (
     consumers,  # noqa: F401  (registers the outbox consumers)
+    notices,  # noqa: F401  (registers the bidder notices' outbox consumer)
     service,
 )
 

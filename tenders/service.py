@@ -48,6 +48,7 @@ TOPIC_AMENDED = "tender.amended"
 TOPIC_CANCELLED = "tender.cancelled"
 TOPIC_STATE_CHANGED = "tender.state_changed"
 TOPIC_OPENED = "tender.opened"
+TOPIC_ENQUIRY_ANSWERED = "tender.enquiry_answered"
 
 OFFICER_ROLES = ("officer", "agency_admin")
 MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
@@ -55,8 +56,11 @@ MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
 _policy: domain.TimelinePolicy = domain.DEFAULT_POLICY
 
 
-def policy() -> domain.TimelinePolicy:
-    """The timeline policy in force (minimum periods per method, amendment extension)."""
+def policy(settings: Settings | None = None) -> domain.TimelinePolicy:
+    """The timeline policy in force (minimum periods per method, amendment extension); in training mode
+    (MODE=training) each of its days lasts TRAINING_DAY_SECONDS."""
+    if settings is not None and settings.training:
+        return domain.training_policy(settings.training_day_seconds, _policy)
     return _policy
 
 
@@ -176,10 +180,10 @@ _TIMELINE_MESSAGES = {
 }
 
 
-def _check_policy(t: dict[str, Any], *, published_at: datetime) -> None:
+def _check_policy(t: dict[str, Any], *, published_at: datetime, settings: Settings | None) -> None:
     problems = domain.check_timeline(
         method=t["method"], published_at=published_at, enquiry_end=t["enquiry_end"],
-        submission_deadline=t["submission_deadline"], opening_time=t["opening_time"], policy=policy())
+        submission_deadline=t["submission_deadline"], opening_time=t["opening_time"], policy=policy(settings))
     if problems:
         p = problems[0]
         raise InvalidInput(_TIMELINE_MESSAGES[p.rule], field=p.field, rule=p.rule, params=p.params)
@@ -218,7 +222,8 @@ async def create_tender(*, actor: Actor, settings: Settings, data: TenderCreate)
         "INSERT INTO tender (id, ocid, agency_id, created_by, title, description, method, procurement_method,"
         " category, consultancy, enquiry_end, submission_deadline, opening_time, standstill_days, state_changed_at,"
         " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $15)",
-        tender_id, settings.ocid_prefix + str(tender_id), actor.org_id, actor.user_id, data.title, data.description,
+        tender_id, settings.process_ocid_prefix + str(tender_id), actor.org_id, actor.user_id, data.title,
+        data.description,
         method.value, domain.OCDS_PROCUREMENT_METHOD[method], data.category, data.consultancy, data.enquiry_end,
         data.submission_deadline, data.opening_time, policy().for_method(method).standstill_business_days, now,
     )
@@ -242,7 +247,7 @@ _LOT_FIELDS = ("title", "estimated_value", "classification_scheme", "classificat
                "delivery_ubigeo", "description")
 
 
-async def update_tender(*, actor: Actor, tender_id: UUID, data: TenderUpdate) -> None:
+async def update_tender(*, actor: Actor, tender_id: UUID, data: TenderUpdate, settings: Settings | None = None) -> None:
     """Edit a draft; after publication (enquiries or tendering), record an amendment with its reason."""
     t = await lock_tender(tender_id=tender_id)
     require_tender_officer(actor, t)
@@ -319,7 +324,8 @@ async def update_tender(*, actor: Actor, tender_id: UUID, data: TenderUpdate) ->
             raise InvalidInput(N_("The deadline must be in the future"), field="submission_deadline",
                                rule="deadline_in_past")
         if material:
-            extended = domain.extended_deadline(now=now, deadline=new["submission_deadline"], policy=policy())
+            extended = domain.extended_deadline(now=now, deadline=new["submission_deadline"],
+                                                policy=policy(settings))
             if extended != new["submission_deadline"]:
                 shift = extended - new["submission_deadline"]
                 new["submission_deadline"] = extended
@@ -329,7 +335,7 @@ async def update_tender(*, actor: Actor, tender_id: UUID, data: TenderUpdate) ->
                                                   "extended_by_policy": True}
                 changes.setdefault("opening_time", {"from": _jsonable(t["opening_time"]),
                                                     "to": _jsonable(new["opening_time"])})
-        _check_policy(new, published_at=t["published_at"])
+        _check_policy(new, published_at=t["published_at"], settings=settings)
 
     await db.execute(
         "UPDATE tender SET title = $2, description = $3, method = $4, procurement_method = $5, category = $6,"
@@ -450,7 +456,7 @@ async def publish(*, actor: Actor, settings: Settings, tender_id: UUID) -> None:
     now = clock.now()
     lots = [lot for lot in await load_lots(tender_id=tender_id) if lot["state"] != State.CANCELLED]
     if t["state"] == State.DRAFT:
-        _check_policy(t, published_at=now)
+        _check_policy(t, published_at=now, settings=settings)
     # The tender's own data key for sealed bids, stored only wrapped by the key-encryption key.
     kek = settings.keys.sealing_key_bytes()
     wrapped = sealing.wrap_key(kek, sealing.new_data_key(), context=str(tender_id).encode())
@@ -606,7 +612,7 @@ async def check_document_uploader(*, actor: Actor, tender_id: UUID) -> None:
 
 async def upload_document(*, actor: Actor, tender_id: UUID, title: str, filename: str, media_type: str,
                           content: bytes, document_id: UUID | None = None, lot_id: UUID | None = None,
-                          reason: str | None = None) -> DocumentRead:
+                          reason: str | None = None, settings: Settings | None = None) -> DocumentRead:
     """Store a document (or the next version of `document_id`). After publication it is an amendment."""
     t = await lock_tender(tender_id=tender_id)
     require_tender_officer(actor, t)
@@ -651,7 +657,7 @@ async def upload_document(*, actor: Actor, tender_id: UUID, title: str, filename
                              "filename": filename})
     if state != State.DRAFT:
         # A new or changed document after publication is a material amendment.
-        await _document_amendment(actor=actor, t=t, now=now, reason=reason or "",
+        await _document_amendment(actor=actor, t=t, now=now, reason=reason or "", settings=settings,
                                   change={"document_id": str(document_id), "version": version, "sha256": digest,
                                           "title": title})
     return DocumentRead(id=row["id"], document_id=document_id, version=version, title=title.strip(),
@@ -660,9 +666,9 @@ async def upload_document(*, actor: Actor, tender_id: UUID, title: str, filename
 
 
 async def _document_amendment(*, actor: Actor, t: dict[str, Any], now: datetime, reason: str,
-                              change: dict[str, Any]) -> None:
+                              change: dict[str, Any], settings: Settings | None) -> None:
     deadline = t["submission_deadline"]
-    extended = domain.extended_deadline(now=now, deadline=deadline, policy=policy())
+    extended = domain.extended_deadline(now=now, deadline=deadline, policy=policy(settings))
     changes: dict[str, Any] = {"documents": change}
     if extended != deadline:
         opening = t["opening_time"] + (extended - deadline) if t["opening_time"] < extended else t["opening_time"]
@@ -746,6 +752,11 @@ async def answer(*, actor: Actor, tender_id: UUID, enquiry_id: UUID, text: str) 
         raise NotFound(N_("Enquiry not found"))
     await audit.record(actor=actor, action="tender.enquiry_answered", entity_type="tender", entity_id=tender_id,
                        data={"enquiry_id": str(enquiry_id), "number": row["number"]})
+    await outbox.emit(topic=TOPIC_ENQUIRY_ANSWERED, aggregate_type="tender", aggregate_id=tender_id, payload={
+        "tender_id": str(tender_id), "ocid": t["ocid"], "title": t["title"], "enquiry_id": str(enquiry_id),
+        "number": row["number"], "lot_id": str(row["lot_id"]) if row["lot_id"] else None,
+        "question": row["question"], "answer": text, "asker_org_id": str(row["asker_org_id"]),
+        "answered_at": now.isoformat()})
     return EnquiryRead(mine=False, **row)
 
 

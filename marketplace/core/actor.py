@@ -14,9 +14,11 @@ from marketplace.core.i18n import N_
 
 # Organisation kinds and the roles a user of each may hold.
 ROLES: dict[str, frozenset[str]] = {
-    "agency": frozenset({"officer", "committee", "agency_admin"}),
+    # agency_head: the agency's head (titular), who decides appeals up to APPEAL_TRIBUNAL_UIT
+    "agency": frozenset({"officer", "committee", "agency_admin", "agency_head"}),
     "supplier": frozenset({"bidder", "supplier_admin"}),
-    "oversight": frozenset({"auditor"}),
+    # tribunal: the Tribunal de Contrataciones del Estado, which decides appeals above APPEAL_TRIBUNAL_UIT
+    "oversight": frozenset({"auditor", "tribunal"}),
     "platform": frozenset({"admin"}),
 }
 

@@ -35,8 +35,12 @@ class SubscriptionRead(msgspec.Struct):
 
 
 class NotificationRead(msgspec.Struct):
+    """A tender alert (kind 'tender_published', from a subscription) or a notice about the supplier's bids
+    (tender_amended, enquiry_answered, tender_opened, award_made, appeal_filed, appeal_decided; no
+    subscription); `data` says what happened (for an amendment to reconfirm, `reconfirm_by`)."""
+
     id: UUID
-    subscription_id: UUID
+    subscription_id: UUID | None
     tender_id: UUID
     title: str
     data: dict[str, Any]
@@ -44,6 +48,7 @@ class NotificationRead(msgspec.Struct):
     emailed_at: datetime | None
     read_at: datetime | None
     created_at: datetime
+    kind: str = "tender_published"
 
 
 class NotificationPage(msgspec.Struct):

@@ -11,6 +11,12 @@ Delivery, never twice:
    'failed'). Only a claim left by a killed worker (older than STALE_CLAIM) is taken again: that mail may
    go out twice if the worker died after the SMTP server accepted it, which beats losing it.
    It runs as a job kicked after the consumer commits, and as a cron sweeper every minute.
+
+Bidder notices go the same way: what concerns a supplier's bids (an amendment, with the date to reconfirm by
+when it is material; an answer to an enquiry; the opening, with its bid opened or excluded and why; the award;
+an appeal and its decision) becomes a notification of its `kind` (NOTICE_KINDS), one per supplier and source
+event (`event_key`), listed with the alerts and mailed by the same sender to the supplier's contact address.
+Tenders decide who is told and what (tenders/notices.py, an outbox consumer); this module stores and mails.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -26,6 +33,7 @@ from uuid import UUID
 
 import msgspec
 from babel.dates import format_datetime, get_timezone
+from babel.numbers import format_currency
 from piccolo.columns.combination import WhereRaw
 
 from marketplace.core import audit, clock, db, geo, outbox, queue
@@ -67,7 +75,8 @@ def _subscription(row: dict[str, Any]) -> SubscriptionRead:
 def _notification(row: dict[str, Any]) -> NotificationRead:
     return NotificationRead(id=row["id"], subscription_id=row["subscription_id"], tender_id=row["tender_id"],
                             title=row["title"], data=_data.decode(row["data"]), email_status=row["email_status"],
-                            emailed_at=row["emailed_at"], read_at=row["read_at"], created_at=row["created_at"])
+                            emailed_at=row["emailed_at"], read_at=row["read_at"], created_at=row["created_at"],
+                            kind=row["kind"])
 
 
 async def subscribe(*, actor: Actor, supplier_id: UUID, data: SubscriptionCreate) -> SubscriptionRead:
@@ -181,6 +190,37 @@ async def handle(events: list[outbox.OutboxEvent]) -> None:
         queue.enqueue_after_commit(SEND_JOB)
 
 
+# ---------------------------------------------------------------------------------------------- bidder notices
+
+TENDER_PUBLISHED = "tender_published"  # a tender alert (a subscription matched)
+NOTICE_KINDS = ("tender_amended", "enquiry_answered", "tender_opened", "award_made", "appeal_filed",
+                "appeal_decided")
+
+
+async def notify_suppliers(*, kind: str, tender_id: UUID, title: str, event_key: str,
+                           notices: dict[UUID, dict[str, Any]]) -> int:
+    """Tell each supplier of `notices` (supplier id -> what its notice says) about `kind`, once per
+    `event_key` (the source event: a redelivered event adds nothing); returns how many notices are new and
+    kicks the mail job after the commit when there are."""
+    if kind not in NOTICE_KINDS:
+        raise ValueError(kind)
+    if not notices:
+        return 0
+    created = await queries.notify_suppliers(
+        tender_id=tender_id, title=title, kind=kind, event_key=event_key, now=clock.now(),
+        notices={sid: _encoder.encode(data).decode() for sid, data in notices.items()})
+    if created:
+        queue.enqueue_after_commit(SEND_JOB)
+    return created
+
+
+async def alerted_suppliers(*, tender_id: UUID) -> set[UUID]:
+    """The suppliers a tender alert told of this tender (they may be preparing a bid)."""
+    rows = await AlertNotification.select(AlertNotification.supplier_id).where(
+        (AlertNotification.tender_id == tender_id) & (AlertNotification.kind == TENDER_PUBLISHED))
+    return {r["supplier_id"] for r in rows}
+
+
 # ---------------------------------------------------------------------------------------------- e-mail
 
 def _header(value: str) -> str:
@@ -189,15 +229,77 @@ def _header(value: str) -> str:
     return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
 
 
+def _lima(value: Any) -> str:
+    """An RFC 3339 time as a Lima reader writes it (the text itself when it is not one)."""
+    try:
+        return format_datetime(datetime.fromisoformat(str(value)), "d 'de' MMMM 'de' y, HH:mm", tzinfo=LIMA,
+                               locale="es_PE")
+    except (ValueError, TypeError):
+        return str(value)
+
+
+_SUBJECTS = {
+    "tender_amended": N_("Amendment to a tender you bid on: {title}"),
+    "enquiry_answered": N_("A question was answered: {title}"),
+    "tender_opened": N_("The bids were opened: {title}"),
+    "award_made": N_("Award made: {title}"),
+    "appeal_filed": N_("An appeal was filed: {title}"),
+    "appeal_decided": N_("An appeal was decided: {title}"),
+}
+_EXCLUSIONS = {
+    "not_reconfirmed": N_("it was not reconfirmed after a material amendment"),
+    "corrupt": N_("its sealed content could not be read"),
+}
+_DECISIONS = {"upheld": N_("upheld"), "dismissed": N_("dismissed")}
+
+
+def _notice_lines(kind: str, data: dict[str, Any], lang: str) -> list[str]:
+    """The body of a bidder notice, in `lang`."""
+    def t(msgid: str, **params: Any) -> str:
+        return gettext(msgid, lang, **params)
+
+    lot = data.get("lot_number", "?")
+    if kind == "tender_amended":
+        lines = [t(N_("Amendment {number}: {reason}"), number=data.get("number", "?"), reason=data.get("reason", ""))]
+        if data.get("reconfirm_by"):
+            lines.append(t(N_("The amendment is material: confirm or replace your bid by {deadline} (Lima time), or"
+                              " it will be excluded at the opening."), deadline=_lima(data["reconfirm_by"])))
+        else:
+            lines.append(t(N_("Your bid stands; nothing needs doing.")))
+        return lines
+    if kind == "enquiry_answered":
+        return [t(N_("Question {number}: {question}"), number=data.get("number", "?"),
+                  question=data.get("question", "")),
+                t(N_("Answer: {answer}"), answer=data.get("answer", ""))]
+    if kind == "tender_opened":
+        if data.get("outcome") == "excluded":
+            reason = str(data.get("reason", ""))
+            return [t(N_("Your bid was excluded at the opening: {reason}."),
+                      reason=t(_EXCLUSIONS[reason]) if reason in _EXCLUSIONS else reason)]
+        return [t(N_("Your bid was opened and goes to the evaluation."))]
+    if kind == "award_made":
+        value = format_currency(int(data.get("value") or 0) / 100, "PEN", locale="es_PE")
+        lines = [t(N_("Your bid won lot {number}."), number=lot) if data.get("won") else
+                 t(N_("Lot {number} was awarded to {supplier} for {value}."), number=lot,
+                   supplier=data.get("supplier_name", ""), value=value)]
+        if data.get("standstill_ends_at"):
+            lines.append(t(N_("The period to appeal ends on {ends} (Lima time)."),
+                           ends=_lima(data["standstill_ends_at"])))
+        return lines
+    if kind == "appeal_filed":
+        return [t(N_("An appeal was filed against the award of lot {number}."), number=lot)]
+    if kind == "appeal_decided":
+        decision = str(data.get("decision", ""))
+        return [t(N_("The appeal against the award of lot {number} was {decision}."), number=lot,
+                  decision=t(_DECISIONS[decision]) if decision in _DECISIONS else decision)]
+    return []
+
+
 def _message(mail: queries.ClaimedMail, mail_from: str, base_url: str) -> EmailMessage:
+    if mail.kind != TENDER_PUBLISHED:
+        return _notice_message(mail, mail_from, base_url)
     data = mail.data
-    deadline = ""
-    if data.get("submission_deadline"):
-        try:
-            when = datetime.fromisoformat(data["submission_deadline"])
-            deadline = format_datetime(when, "d 'de' MMMM 'de' y, HH:mm", tzinfo=LIMA, locale="es_PE")
-        except (ValueError, TypeError):
-            deadline = str(data["submission_deadline"])
+    deadline = _lima(data["submission_deadline"]) if data.get("submission_deadline") else ""
     places = ", ".join(geo.display_name(u) for u in data.get("delivery_ubigeos", []) if geo.is_valid_ubigeo(u))
     msg = EmailMessage()
     msg["From"] = mail_from
@@ -220,8 +322,32 @@ def _message(mail: queries.ClaimedMail, mail_from: str, base_url: str) -> EmailM
     return msg
 
 
-def _deliver(host: str, port: int, message: EmailMessage) -> None:
-    with smtplib.SMTP(host, port, timeout=15) as smtp:
+def _notice_message(mail: queries.ClaimedMail, mail_from: str, base_url: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = _header(mail.email)
+    msg["Subject"] = gettext(_SUBJECTS[mail.kind], "es", title=_header(mail.title))
+    msg["Message-ID"] = make_msgid(idstring=f"notice-{mail.id}", domain=mail_from.rpartition("@")[2] or None)
+    msg["X-Alert-Id"] = str(mail.id)
+    msg["X-Notice-Kind"] = mail.kind
+    lines = [mail.title, "", *_notice_lines(mail.kind, mail.data, "es"), "",
+             f"{base_url.rstrip('/')}/api/v1/tenders/{mail.tender_id}"]
+    msg.set_content("\n".join(lines))
+    return msg
+
+
+def _deliver(settings: Any, message: EmailMessage) -> None:
+    """One message to SMTP_HOST: over TLS from the start (SMTP_SECURITY=tls) or upgraded (starttls), the
+    server's certificate checked against the system's CAs; signed in when SMTP_USERNAME is set."""
+    host, port, security = settings.smtp_host, settings.smtp_port, settings.smtp_security
+    context = ssl.create_default_context() if security != "none" else None
+    smtp = (smtplib.SMTP_SSL(host, port, timeout=15, context=context) if security == "tls"
+            else smtplib.SMTP(host, port, timeout=15))
+    with smtp:
+        if security == "starttls":
+            smtp.starttls(context=context)
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
         smtp.send_message(message)
 
 
@@ -256,7 +382,7 @@ async def send_pending_emails(settings: Any, *, limit: int = 100) -> int:
             break
         try:
             message = _message(mail, settings.mail_from, settings.public_base_url)
-            await asyncio.to_thread(_deliver, settings.smtp_host, settings.smtp_port, message)
+            await asyncio.to_thread(_deliver, settings, message)
         except Exception as exc:  # noqa: BLE001  (one bad mail must not strand the rest of the batch)
             status = "pending" if mail.email_attempts < MAX_ATTEMPTS else "failed"
             log.warning("alert mail %s to %s not delivered (%r); now %s", mail.id, mail.email, exc, status)

@@ -49,15 +49,17 @@ class AwardController(Controller):
     async def file_appeal(self, award_id: FromPath[UUID], data: JSONBody[AppealCreate], actor: ActorDep,
                           settings: SettingsDep) -> AppealRead:
         result = await service.file_appeal(actor=actor, award_id=award_id, data=data,
-                                           bond_percent=settings.appeal_bond_percent)
+                                           bond_percent=settings.appeal_bond_percent,
+                                           tribunal_above_cents=settings.appeal_tribunal_above_cents)
         return result
 
     @get("/appeals", summary="The award's appeals and their decisions (public)")
     async def list_appeals(self, award_id: FromPath[UUID], actor: ActorDep) -> list[AppealRead]:
         return await service.list_appeals(actor=actor, award_id=award_id)
 
-    @post("/appeals/{appeal_id:uuid}/decision", summary="Decide an appeal (oversight auditor): upheld cancels "
-          "the award and reopens the lot's evaluation; dismissed lets consent proceed", status_code=200)
+    @post("/appeals/{appeal_id:uuid}/decision", summary="Decide an appeal (its deciding body: the agency's head up "
+          "to APPEAL_TRIBUNAL_UIT of the lot's estimated value, the Tribunal above): upheld cancels the award and "
+          "reopens the lot's evaluation; dismissed lets consent proceed", status_code=200)
     async def decide(self, award_id: FromPath[UUID], appeal_id: FromPath[UUID], data: JSONBody[AppealDecisionCreate],
                      actor: ActorDep) -> AppealRead:
         result = await service.decide_appeal(actor=actor, award_id=award_id, appeal_id=appeal_id, data=data)
@@ -76,8 +78,11 @@ class AppealsController(Controller):
         = "filed",
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
+        deciding_body: Annotated[str | None, QueryParameter(pattern="^(agency_head|tribunal)$",
+                                                            description="one deciding body's work list")] = None,
     ) -> list[AppealRead]:
-        return await service.pending_appeals(actor=actor, state=appeal_state, limit=limit, offset=offset)
+        return await service.pending_appeals(actor=actor, state=appeal_state, limit=limit, offset=offset,
+                                             deciding_body=deciding_body)
 
 
 ROUTES = [TenderAwardsController, AwardController, AppealsController]

@@ -103,6 +103,19 @@ APPEAL_DECISIONS = ("upheld", "dismissed")
 OPEN_APPEAL_STATES = ("pending_bond", "filed")
 
 
+# Who decides an appeal (Ley 30225, art. 41): the agency's head when the lot's estimated value is at most
+# APPEAL_TRIBUNAL_UIT UIT, the Tribunal de Contrataciones del Estado above it.
+AGENCY_HEAD, TRIBUNAL = "agency_head", "tribunal"
+DECIDING_BODIES = (AGENCY_HEAD, TRIBUNAL)
+# The default threshold (50 UIT of S/ 5,500), for callers without settings; the app passes Settings'.
+DEFAULT_TRIBUNAL_ABOVE_CENTS = 50 * 550_000
+
+
+def deciding_body(*, estimated_value_cents: int, tribunal_above_cents: int) -> str:
+    """The body that decides an appeal against the award of a lot of this estimated value."""
+    return TRIBUNAL if estimated_value_cents > tribunal_above_cents else AGENCY_HEAD
+
+
 def bond_required(*, bond_percent: Decimal, estimated_value_cents: int) -> bool:
     """An appeal owes a bond (APPEAL_BOND_PERCENT of the lot's estimated value) unless the rate is 0."""
     return bond_percent > 0 and estimated_value_cents > 0

@@ -72,3 +72,5 @@ class AppealRead(msgspec.Struct):
     decided_at: datetime | None = None
     decision_reason: str | None = None
     bond_cents: int = 0  # the bond this appeal owes; while unpaid the appeal is 'pending_bond'
+    # who decides it: 'agency_head' (the lot's estimated value is at most APPEAL_TRIBUNAL_UIT UIT) or 'tribunal'
+    deciding_body: str = "tribunal"

@@ -24,7 +24,7 @@ judged by the clock read after it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -64,7 +64,8 @@ TOPIC_BOND_REFUND_DUE = "appeal.bond_refund_due"
 PAID_BONDS_CONSUMER = "awards.paid_bonds"  # jobs.py: 'appeal_bond.paid' admits the appeal
 
 BIDDER_ROLES = ("bidder", "supplier_admin")
-OVERSIGHT_ROLES = ("auditor",)
+# Who may decide an appeal: its deciding body (domain.deciding_body). The agency's head only of its own agency.
+DECIDING_ROLES = {domain.AGENCY_HEAD: ("agency", "agency_head"), domain.TRIBUNAL: ("oversight", "tribunal")}
 
 _AWARD_COLUMNS = (
     "a.id, a.tender_id, a.lot_id, a.bid_id, a.supplier_id, o.name AS supplier_name, a.value, a.currency,"
@@ -120,7 +121,10 @@ async def award(*, actor: Actor, settings: Settings, tender_id: UUID, data: Awar
                for lot in chosen]
     now = clock.now()
     days = policy.standstill_for(t["method"], t.get("standstill_days"))
-    ends = policy.calendar.ends_after_business_days(now, days)
+    if settings.training:  # the sandbox: a business day of the standstill lasts TRAINING_DAY_SECONDS
+        ends = now + days * timedelta(seconds=settings.training_day_seconds)
+    else:
+        ends = policy.calendar.ends_after_business_days(now, days)
     outcomes: list[LotOutcome] = []
     for lot, result in results:
         sheet_id, rnd = await evaluation.save_sheet(actor=actor, tender_id=tender_id, lot_id=lot["id"],
@@ -285,7 +289,7 @@ async def _open_appeals(award_id: UUID, except_id: UUID | None = None) -> int:
 
 _APPEAL_COLUMNS = (
     "p.id, p.award_id, p.tender_id, p.lot_id, p.appellant_id, o.name AS appellant_name, p.grounds, p.state,"
-    " p.filed_at, p.decided_at, p.decision_reason, p.bond_cents, a.state AS award_state"
+    " p.filed_at, p.decided_at, p.decision_reason, p.bond_cents, p.deciding_body, a.state AS award_state"
 )
 
 
@@ -303,13 +307,16 @@ def _appeal_read(row: dict[str, Any]) -> AppealRead:
 
 
 async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
-                      bond_percent: Decimal = Decimal(0)) -> AppealRead:
+                      bond_percent: Decimal = Decimal(0),
+                      tribunal_above_cents: int = domain.DEFAULT_TRIBUNAL_ABOVE_CENTS) -> AppealRead:
     """A bidder of the lot (not the awardee) appeals during the standstill.
 
     Where the appeal owes a bond (`bond_percent` of the lot's estimated value, APPEAL_BOND_PERCENT) the bond
     is asked of payments in this same transaction ('appeal.bond_due') and the appeal waits for it
     ('pending_bond'): the award stays in standstill until the bond is paid (`admit_paid_appeal`); an appeal
-    still unpaid when the standstill ends lapses. With no bond owed the appeal suspends consent at once."""
+    still unpaid when the standstill ends lapses. With no bond owed the appeal suspends consent at once.
+    Who will decide it is fixed now: the agency's head when the lot's estimated value is at most
+    `tribunal_above_cents` (APPEAL_TRIBUNAL_UIT x UIT_VALUE_CENTS), else the Tribunal."""
     require(actor, "supplier", *BIDDER_ROLES)
     if actor.org_id is None:  # a system actor passes `require`, but only a supplier organisation can appeal
         raise Forbidden(N_("Only a bidder of this lot may appeal its award"))
@@ -335,11 +342,12 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
         raise Conflict(N_("You already have an open appeal against this award"), field="award", rule="duplicate")
     owes_bond = domain.bond_required(bond_percent=bond_percent, estimated_value_cents=lot["estimated_value"])
     state = domain.first_appeal_state(owes_bond=owes_bond)
+    body = domain.deciding_body(estimated_value_cents=lot["estimated_value"], tribunal_above_cents=tribunal_above_cents)
     row = await db.fetchrow(
         "INSERT INTO award_appeal (award_id, tender_id, lot_id, appellant_id, filed_by, bid_id, grounds, state,"
-        " filed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        " filed_at, deciding_body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         award_id, a["tender_id"], a["lot_id"], actor.org_id, actor.user_id, entry["bid_id"], data.grounds,
-        state, now)
+        state, now, body)
     assert row is not None
     appeal_id = row["id"]
     bond_cents = 0
@@ -361,7 +369,7 @@ async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,
     await outbox.emit(topic=TOPIC_APPEALED, aggregate_type="award", aggregate_id=award_id, payload={
         "award_id": str(award_id), "appeal_id": str(appeal_id), "tender_id": str(a["tender_id"]),
         "lot_id": str(a["lot_id"]), "appellant_id": str(actor.org_id), "filed_at": now.isoformat(),
-        "state": state, "bond_cents": bond_cents})
+        "state": state, "bond_cents": bond_cents, "deciding_body": body})
     return _appeal_read(await _appeal_row(appeal_id, award_id))
 
 
@@ -421,14 +429,16 @@ async def _bond_refund_due(*, appeal_id: UUID, award_id: UUID, reason: str) -> N
 
 async def decide_appeal(*, actor: Actor, award_id: UUID, appeal_id: UUID,
                         data: AppealDecisionCreate) -> AppealRead:
-    """An oversight user decides: upheld cancels the award and sends the lot back to evaluation (the
-    committee re-evaluates, the officer awards again); dismissed lets consent proceed."""
-    require(actor, "oversight", *OVERSIGHT_ROLES)
+    """The appeal's deciding body decides (the agency's head of the tender's agency, or the Tribunal; see
+    `file_appeal`): upheld cancels the award and sends the lot back to evaluation (the committee re-evaluates,
+    the officer awards again); dismissed lets consent proceed."""
+    require(actor, ("agency", "oversight"), "agency_head", "tribunal")
     a = await _award_row(award_id, lock=True)
-    p = await db.fetchrow("SELECT id, state FROM award_appeal WHERE id = $1 AND award_id = $2 FOR UPDATE",
-                          appeal_id, award_id)
+    p = await db.fetchrow("SELECT id, state, deciding_body FROM award_appeal WHERE id = $1 AND award_id = $2"
+                          " FOR UPDATE", appeal_id, award_id)
     if p is None:
         raise NotFound(N_("Appeal not found"))
+    await _require_deciding_body(actor, body=p["deciding_body"], tender_id=a["tender_id"])
     now = clock.now()
     new_state = APPEAL.next(p["state"], "uphold" if data.decision == "upheld" else "dismiss")
     await db.execute("UPDATE award_appeal SET state = $2, decided_at = $3, decided_by = $4, decision_reason = $5"
@@ -452,6 +462,23 @@ async def decide_appeal(*, actor: Actor, award_id: UUID, appeal_id: UUID,
     return _appeal_read(await _appeal_row(appeal_id, award_id))
 
 
+_DECIDED_BY = {domain.AGENCY_HEAD: N_("This appeal is decided by the head of the tender's agency"),
+               domain.TRIBUNAL: N_("This appeal is decided by the Tribunal de Contrataciones del Estado")}
+
+
+async def _require_deciding_body(actor: Actor, *, body: str, tender_id: UUID) -> None:
+    """The actor is the appeal's deciding body: the Tribunal, or the head of the agency whose tender it is."""
+    if actor.via == "system":
+        return
+    kind, role = DECIDING_ROLES[body]
+    if not actor.is_(kind, role):
+        raise Forbidden(_DECIDED_BY[body], field="deciding_body", rule="deciding_body", params={"body": body})
+    if body == domain.AGENCY_HEAD:
+        t = await tenders.load_tender(tender_id=tender_id)
+        if not actor.member_of(t["agency_id"]):
+            raise Forbidden(N_("This tender belongs to another agency"))
+
+
 async def list_appeals(*, actor: Actor, award_id: UUID) -> list[AppealRead]:
     """Appeals are public (the grounds and the decision are part of the record)."""
     await _award_row(award_id)
@@ -462,10 +489,12 @@ async def list_appeals(*, actor: Actor, award_id: UUID) -> list[AppealRead]:
 
 
 async def pending_appeals(*, actor: Actor, state: str | None = "filed", limit: int = 100,
-                          offset: int = 0) -> list[AppealRead]:
-    """Appeals across awards (public), oldest first: what oversight has to decide ('filed' by default)."""
+                          offset: int = 0, deciding_body: str | None = None) -> list[AppealRead]:
+    """Appeals across awards (public), oldest first: what the deciding bodies have to decide ('filed' by
+    default; `deciding_body` for one body's work list)."""
     rows = await db.fetch(
         f"SELECT {_APPEAL_COLUMNS} FROM award_appeal p JOIN organisation o ON o.id = p.appellant_id"
         " JOIN award a ON a.id = p.award_id WHERE ($1::text IS NULL OR p.state = $1)"
-        " ORDER BY p.filed_at, p.id LIMIT $2 OFFSET $3", state, limit, offset)
+        " AND ($4::text IS NULL OR p.deciding_body = $4)"
+        " ORDER BY p.filed_at, p.id LIMIT $2 OFFSET $3", state, limit, offset, deciding_body)
     return [_appeal_read(r) for r in rows]

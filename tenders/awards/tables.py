@@ -48,3 +48,4 @@ class AwardAppeal(Table, tablename="award_appeal", db=DB):
     decided_by = UUID(null=True, default=None)
     decision_reason = Text(null=True, default=None)
     bond_cents = BigInt()
+    deciding_body = Varchar(length=16, default="tribunal")  # agency_head | tribunal (domain.deciding_body)

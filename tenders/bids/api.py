@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace.core import idempotency
 from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.transactions import OWN_TRANSACTION
 from marketplace.settings import Settings
-from tenders.bids import service
-from tenders.bids.schemas import BidCreate, BidRead, Receipt, ReceiptKey
+from tenders.bids import listing, service
+from tenders.bids.schemas import BidCreate, BidPage, BidRead, Receipt, ReceiptKey
 
 SUBMIT_ROUTE = "POST /api/v1/tenders/{id}/bids"
 
@@ -52,6 +54,22 @@ class SubmitBidController(Controller):
 class BidController(Controller):
     path = "/api/v1/bids"
     tags = ["bids"]
+
+    @get("/", summary="Your organisation's own bids, newest first, with their states (a supplier's bidder); keyset"
+         " pages")
+    async def list_bids(
+        self, actor: ActorDep,
+        tender_id: Annotated[UUID | None, QueryParameter(description="only this tender's")] = None,
+        bid_state: Annotated[str | None, QueryParameter(
+            name="state", description="submitted, to_reconfirm, withdrawn, excluded, opened or awarded")] = None,
+        date_from: Annotated[datetime | None, QueryParameter(description="received at or after (RFC 3339)")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(description="received before (RFC 3339)")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="page size")] = 50,
+        cursor: Annotated[str | None,
+                          QueryParameter(max_length=200, description="`next_cursor` of the previous page")] = None,
+    ) -> BidPage:
+        return await listing.list_bids(actor=actor, tender_id=tender_id, state=bid_state, date_from=date_from,
+                                       date_to=date_to, cursor=cursor, limit=limit)
 
     @get("/receipt-key", summary="The public key that verifies bid receipts (Ed25519)")
     async def receipt_key(self, settings: SettingsDep) -> ReceiptKey:

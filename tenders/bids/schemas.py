@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from marketplace.core.money import Cents
+from marketplace.core.money import Cents, Money
 
 MAX_DOCUMENT_B64 = 7_000_000  # about 5 MB per document once decoded
 
@@ -67,3 +67,44 @@ class ReceiptKey(msgspec.Struct):
     algorithm: str
     public_key: str  # raw Ed25519 public key, base64url
     signed_fields: list[str]
+
+
+BID_STATES = ("submitted", "to_reconfirm", "withdrawn", "excluded", "opened", "awarded")
+
+
+class BidLotSummary(msgspec.Struct):
+    lot_id: UUID
+    number: int
+    title: str
+    price: Money | None = None  # the opened price: none before the opening (bids are sealed until then)
+
+
+class BidSummary(msgspec.Struct):
+    """One of the supplier's own bids, as `GET /api/v1/bids` lists it.
+
+    `state`: submitted (live, waiting for the opening); to_reconfirm (a material amendment came after it:
+    confirm or replace it before the deadline, or it is excluded); withdrawn; excluded (at the opening,
+    `excluded_reason` says why: not_reconfirmed, corrupt); opened (in the evaluation); awarded (an award of it
+    stands: `award_ids`)."""
+
+    id: UUID
+    tender_id: UUID
+    ocid: str
+    tender_title: str
+    tender_state: str
+    status: str
+    state: str
+    version: int
+    needs_reconfirmation: bool
+    received_at: datetime
+    lots: list[BidLotSummary]
+    excluded_reason: str | None = None
+    confirmed_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    opened_at: datetime | None = None
+    award_ids: list[UUID] = []
+
+
+class BidPage(msgspec.Struct):
+    items: list[BidSummary]
+    next_cursor: str | None  # give it as `cursor` for the next page; none on the last

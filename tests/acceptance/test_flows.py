@@ -191,8 +191,10 @@ async def test_appeal_with_bond_dismissed_then_consent(client, pay_settings, str
     assert (admitted["state"], admitted["award_state"]) == ("filed", "appealed")
     fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]) + timedelta(days=1))
     assert await consent_job() == 0
-    # Oversight dismisses it after the standstill: the decision consents the award; the contract follows.
-    decision = ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
+    # The agency's head (the lot is below 50 UIT) dismisses it after the standstill: the decision consents the
+    # award; the contract follows.
+    head = await factories.login(settings, "agency", "agency_head", org_id=p.agency_id)
+    decision = ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, head),
                                     json={"decision": "dismissed", "reason": "La experiencia fue acreditada"}))
     assert (decision["state"], decision["award_state"]) == ("dismissed", "consented")
     await drain_everything()

@@ -13,7 +13,7 @@ from marketplace.payments import service as payments
 from tests.contracts.test_contracts_http import _drain
 from tests.harness import personas
 from tests.payments.helpers import deliver, request_bonds, run_jobs
-from tests.tenders.test_award_http import awarded, consent_job
+from tests.tenders.test_award_http import agency_head, awarded, consent_job
 from tests.tenders.test_evaluation_http import hdr, ok, outbox
 
 
@@ -59,7 +59,7 @@ async def test_appeal_bond_paid_through_stripe_and_refunded_when_upheld(client, 
     admitted = ok(await client.get(url))[0]
     assert (admitted["state"], admitted["award_state"]) == ("filed", "appealed")
 
-    ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
+    ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, await agency_head(settings, p)),
                          json={"decision": "upheld", "reason": "La experiencia no fue acreditada"}))
     assert (await _drain("payments.appeals")).delivered == 1
     await run_jobs(settings)

@@ -212,11 +212,12 @@ async def test_award_cancellation_and_contract_lifecycle_releases_validate(clien
     await t.open()
     result = await t.award()
     first, second = (lot.award for lot in result.lots)
-    auditor = builder.actor_of(await factories.login(settings, "oversight", "auditor"), "oversight", "auditor")
+    head = builder.actor_of(await factories.login(settings, "agency", "agency_head", org_id=officer.org_id),
+                            "agency", "agency_head")  # the lot is below 50 UIT: the agency's head decides
     async with db.unit_of_work():
         appeal = await awards.file_appeal(actor=b, award_id=first.id, data=AppealCreate(
             grounds="El postor ganador no acreditó la experiencia requerida."))
-        await awards.decide_appeal(actor=auditor, award_id=first.id, appeal_id=appeal.id,
+        await awards.decide_appeal(actor=head, award_id=first.id, appeal_id=appeal.id,
                                    data=AppealDecisionCreate(decision="upheld", reason="Fundada"))
         c = await contracts.create_from_award(actor=SYSTEM, award_id=second.id, tender_id=t.id,
                                               lot_id=second.lot_id, supplier_org_id=a.org_id,

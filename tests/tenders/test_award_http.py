@@ -1,5 +1,6 @@
 """Awards over HTTP: award per lot with bonuses and the tie rule, desierto, standstill in business days,
-consent by the job, appeals decided by oversight; every refusal and role."""
+consent by the job, appeals decided by their deciding body (here the agency's head: the lots are below
+APPEAL_TRIBUNAL_UIT; tests/tenders/test_appeal_bodies.py has both sides); every refusal and role."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from marketplace.core import db
 from marketplace.core.calendar import BusinessCalendar
 from marketplace.payments import service as payments
 from tenders.awards import jobs
+from tests import factories
 from tests.harness import check_matrix, personas
 from tests.payments.helpers import pay_appeal_bond, request_bonds, run_jobs
 from tests.suppliers.factories import active_supplier
@@ -18,6 +20,11 @@ from tests.tenders.test_evaluation_http import audit_actions, hdr, in_evaluation
 
 async def consent_job() -> int:
     return await jobs.consent_awards({})
+
+
+async def agency_head(settings, p):
+    """The head (titular) of the owning agency: decides appeals up to APPEAL_TRIBUNAL_UIT."""
+    return await factories.login(settings, "agency", "agency_head", org_id=p.agency_id)
 
 
 async def lot_states(tender_id) -> list[str]:
@@ -234,14 +241,17 @@ async def test_appeal_upheld_cancels_the_award_and_reopens_the_evaluation(client
 
     await p.refresh(settings)
     decision = {"decision": "upheld", "reason": "La experiencia no fue acreditada"}
+    # Oversight's auditor no longer decides appeals: the agency's head does (the lot is below 50 UIT).
     await check_matrix(client, "POST", f"{url}/{appeal['id']}/decision", {
         p.anonymous: 401, p.officer: 403, p.other_officer: 403, p.committee: 403, p.bidder: 403, p.admin: 403,
-        p.auditor: 200,
+        p.auditor: 403, p.agency_admin: 403,
     }, json=decision)
-    assert (await client.post(f"{url}/{appeal['id']}/decision", json=decision, headers=p.auditor.headers)
+    head = await agency_head(settings, p)
+    ok(await client.post(f"{url}/{appeal['id']}/decision", json=decision, headers=hdr(settings, head)))
+    assert (await client.post(f"{url}/{appeal['id']}/decision", json=decision, headers=hdr(settings, head))
             ).status_code == 409  # already decided
     assert (await client.post(f"{url}/{appeal['id']}/decision", json={"decision": "maybe", "reason": "x y z"},
-                              headers=p.auditor.headers)).status_code == 422
+                              headers=hdr(settings, head))).status_code == 422
     got = ok(await client.get(f"/api/v1/awards/{award['id']}"))
     assert got["state"] == "cancelled" and got["cancel_reason"].startswith("appeal upheld")
     appeals = {x["id"]: x for x in ok(await client.get(url))}
@@ -272,12 +282,12 @@ async def test_appeal_dismissed_lets_consent_proceed(client, settings, fixed_clo
     appeal = ok(await client.post(url, json={"grounds": "La evaluación técnica del comité es arbitraria."},
                                   headers=hdr(settings, a)), 201)
     # An appeal whose bond is unpaid cannot be decided.
-    r = await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
+    r = await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, await agency_head(settings, p)),
                           json={"decision": "dismissed", "reason": "Infundado"})
     assert r.status_code == 409
     await pay_appeal_bond(client, pay_settings, stripe_server, appeal["id"])
     # Dismissed while the period still runs: back to standstill; the job consents at its end.
-    got = ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
+    got = ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, await agency_head(settings, p)),
                                json={"decision": "dismissed", "reason": "Infundado"}))
     assert got["state"] == "dismissed" and got["award_state"] == "standstill"
     ends = datetime.fromisoformat(award["standstill_ends_at"])
@@ -310,13 +320,14 @@ async def test_appeal_after_the_standstill_is_refused_and_late_dismissal_consent
     assert (await client.post(url, json={"grounds": "No participé pero quiero apelar."},
                               headers=hdr(settings, stranger))).status_code == 403
     fixed_clock.set(ends + timedelta(days=2))
-    got = ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, p.auditor),
+    got = ok(await client.post(f"{url}/{appeal['id']}/decision", headers=hdr(settings, await agency_head(settings, p)),
                                json={"decision": "dismissed", "reason": "Infundado"}))
     assert got["award_state"] == "consented"
     assert [e["award_id"] for e in await outbox("award.consented")] == [award["id"]]
     assert await consent_job() == 0
     r = await client.post(f"/api/v1/awards/{award['id']}/appeals/00000000-0000-0000-0000-000000000001/decision",
-                          headers=hdr(settings, p.auditor), json={"decision": "dismissed", "reason": "nada"})
+                          headers=hdr(settings, await agency_head(settings, p)),
+                          json={"decision": "dismissed", "reason": "nada"})
     assert r.status_code == 404
     assert (await client.get("/api/v1/awards/00000000-0000-0000-0000-000000000001")).status_code == 404
 

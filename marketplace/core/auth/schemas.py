@@ -9,7 +9,8 @@ import msgspec
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=10, max_length=1024)]
 # Every role of every organisation kind (marketplace.core.actor.ROLES); the service checks the kind.
-Role = Literal["officer", "committee", "agency_admin", "bidder", "supplier_admin", "auditor", "admin"]
+Role = Literal["officer", "committee", "agency_admin", "agency_head", "bidder", "supplier_admin", "auditor",
+               "tribunal", "admin"]
 Locale = Literal["es", "en", "qu"]
 
 
