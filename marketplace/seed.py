@@ -61,8 +61,10 @@ SUPPLIERS: list[tuple[str, str, bool]] = [
 
 
 async def seed_core(demo: Demo) -> None:
-    """The platform and its admin, an oversight body and its auditor, agencies across regions (an officer,
-    two committee members and an administrator each) and suppliers (an administrator and a bidder each)."""
+    """The platform and its admin, an oversight body (its auditor, and a member of the Tribunal who decides
+    appeals above APPEAL_TRIBUNAL_UIT), agencies across regions (an officer, two committee members, an
+    administrator and the head who decides appeals up to that threshold) and suppliers (an administrator and a
+    bidder each)."""
     platform = await demo.organisation(kind="platform", name="Mercado Abierto", ruc=None, ubigeo="150101")
     await demo.user(platform, email=f"admin@{DEMO_DOMAIN}", full_name="Administración de la plataforma",
                     roles=["admin"])
@@ -70,6 +72,7 @@ async def seed_core(demo: Demo) -> None:
     oversight = await demo.organisation(kind="oversight", name="Contraloría de Demostración",
                                         ruc=demo.ruc("20"), ubigeo="150101")
     await demo.user(oversight, email=f"auditor@{DEMO_DOMAIN}", full_name=demo.person(), roles=["auditor"])
+    await demo.user(oversight, email=f"tribunal@{DEMO_DOMAIN}", full_name=demo.person(), roles=["tribunal"])
 
     for name, ubigeo in AGENCIES:
         org = await demo.organisation(kind="agency", name=name, ruc=demo.ruc("20"), ubigeo=ubigeo)
@@ -79,6 +82,8 @@ async def seed_core(demo: Demo) -> None:
         await demo.user(org, email=f"admin.{short}@{DEMO_DOMAIN}", full_name=demo.person(),
                         roles=["agency_admin"])
         await demo.user(org, email=f"oficial.{short}@{DEMO_DOMAIN}", full_name=demo.person(), roles=["officer"])
+        await demo.user(org, email=f"titular.{short}@{DEMO_DOMAIN}", full_name=demo.person(),
+                        roles=["agency_head"])
         for n in (1, 2):
             await demo.user(org, email=f"comite{n}.{short}@{DEMO_DOMAIN}", full_name=demo.person(),
                             roles=["committee"])

@@ -206,7 +206,7 @@ async def seed(demo: Demo) -> None:
 
     await run(scenario(arequipa, real_now - timedelta(days=10, hours=3)), standstill)
 
-    # 4. Appealed: awarded yesterday; a losing bidder appealed; oversight has not decided yet.
+    # 4. Appealed: awarded yesterday; a losing bidder appealed; the Tribunal (a lot above 50 UIT) has not decided.
     async def appealed(s: _Scenario) -> None:
         await s.draft(title="Mantenimiento de vías vecinales de Anta",
                       method="adjudicacion_simplificada", category="works",

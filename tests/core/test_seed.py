@@ -29,12 +29,27 @@ async def test_demo_seed_fills_an_empty_database_with_valid_peruvian_data(client
         " unnest(u.roles) r WHERE o.kind = 'agency' AND o.name = ANY($1::text[]) GROUP BY o.name",
         [name for name, _ in seed.AGENCIES])
     assert len(per_agency) == len(seed.AGENCIES)
-    assert all({"officer", "committee"} <= set(a["roles"]) for a in per_agency)
+    assert all({"officer", "committee", "agency_head"} <= set(a["roles"]) for a in per_agency)
     users = await db.fetchrow("SELECT count(*) AS n FROM app_user")
     assert users["n"] >= len(demo.accounts)  # later seeders may add users of their own
     token, _ = await auth.login(email=f"auditor@{seed.DEMO_DOMAIN}", password=seed.DEMO_PASSWORD,
                                 secret="x" * 32, ttl_seconds=60)
     assert token
+
+    # The demo's appealed award (Cusco, works estimated at S/ 600,000, above APPEAL_TRIBUNAL_UIT) is on the
+    # Tribunal's work list; the agency head's list is empty.
+    head = await client.post("/api/v1/auth/token", data={
+        "grant_type": "password", "username": f"titular.gore-cusco@{seed.DEMO_DOMAIN}", "password": seed.DEMO_PASSWORD})
+    tribunal = await client.post("/api/v1/auth/token", data={
+        "grant_type": "password", "username": f"tribunal@{seed.DEMO_DOMAIN}", "password": seed.DEMO_PASSWORD})
+    assert head.status_code == tribunal.status_code == 200, (head.text, tribunal.text)
+    as_head = {"Authorization": f"Bearer {head.json()['access_token']}"}
+    as_tribunal = {"Authorization": f"Bearer {tribunal.json()['access_token']}"}
+    above = await client.get("/api/v1/appeals", params={"deciding_body": "tribunal"}, headers=as_tribunal)
+    assert above.status_code == 200 and len(above.json()) == 1, above.text
+    assert above.json()[0]["deciding_body"] == "tribunal"
+    listed = await client.get("/api/v1/appeals", params={"deciding_body": "agency_head"}, headers=as_head)
+    assert listed.status_code == 200 and listed.json() == [], listed.text
 
 
 async def test_demo_seed_is_deterministic_and_a_second_run_is_a_no_op(client, settings):
