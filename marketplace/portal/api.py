@@ -70,6 +70,27 @@ def _int(value: str | None, default: int = 0, top: int = 10_000) -> int:
         return default
 
 
+class Paged:
+    """A search page as the portal shows it: PAGE hits at most, whether another page follows (asked for one
+    more hit than shown, so "Next" never opens an empty page), and the count in words: exact when the search
+    counted exactly or when this is the last page; otherwise only what is known for sure ("more than N")."""
+
+    def __init__(self, page: Any, offset: int, limit: int) -> None:
+        self.hits = page.hits[:limit]
+        self.has_next = len(page.hits) > limit
+        self.corrected = page.corrected
+        self.offset = offset
+        if page.total_exact:
+            self.total, self.exact = int(page.total), True
+        elif not self.has_next and self.hits:
+            self.total, self.exact = offset + len(self.hits), True
+        else:
+            self.total, self.exact = offset + len(self.hits), False
+        self.past_end = not self.hits and offset > 0
+        self.first = offset + 1
+        self.last = offset + len(self.hits)
+
+
 def _region_of(ubigeo: str | None) -> str | None:
     return ubigeo[:2] if ubigeo and geo.is_valid_ubigeo(ubigeo) else None
 
@@ -119,6 +140,7 @@ async def tender_list(request: Request, settings: SettingsDep) -> Template:
     method = request.query_params.get("method") or None
     category = request.query_params.get("category") or None
     offset = _int(request.query_params.get("offset"))
+    size = max(1, min(_int(request.query_params.get("limit"), PAGE), 100))
     error = None
     status = 422
     page = None
@@ -126,15 +148,15 @@ async def tender_list(request: Request, settings: SettingsDep) -> Template:
         page = await search.search_tenders(
             actor=ANONYMOUS, index=search.backend(settings), q=q, ubigeo=ubigeo,
             states=[state] if state else None, methods=[method] if method else None,
-            categories=[category] if category else None, offset=offset, limit=PAGE)
+            categories=[category] if category else None, offset=offset, limit=size + 1)
     except InvalidInput as exc:
         error = _error(exc)
     except SearchUnavailable:
         error, status = _("Search is not available right now; try again in a moment."), 503
     ctx = {"q": q, "ubigeo": ubigeo or "", "state": state or "", "method": method or "", "category": category or "",
-           "page": page, "error": error, "offset": offset, "limit": PAGE,
-           "next_query": _query(request, offset=offset + PAGE),
-           "prev_query": _query(request, offset=max(offset - PAGE, 0))}
+           "page": Paged(page, offset, size) if page is not None else None, "error": error, "offset": offset,
+           "limit": size, "next_query": _query(request, offset=offset + size),
+           "prev_query": _query(request, offset=max(offset - size, 0))}
     return Template("tenders.html", context=ctx, status_code=status if error else 200)
 
 
@@ -227,20 +249,22 @@ async def catalog(request: Request, settings: SettingsDep) -> Template:
     q = request.query_params.get("q", "")[:200]
     ubigeo = request.query_params.get("ubigeo") or None
     offset = _int(request.query_params.get("offset"))
+    size = max(1, min(_int(request.query_params.get("limit"), PAGE), 100))
     error = page = None
     status = 422
     if q or ubigeo:
         try:
             page = await search.search_catalog(actor=ANONYMOUS, index=search.backend(settings), q=q,
-                                               ubigeo=ubigeo, offset=offset, limit=PAGE)
+                                               ubigeo=ubigeo, offset=offset, limit=size + 1)
         except InvalidInput as exc:
             error = _error(exc)
         except SearchUnavailable:
             error, status = _("Search is not available right now; try again in a moment."), 503
     return Template("catalog.html", context={
-        "q": q, "ubigeo": ubigeo or "", "page": page, "error": error, "offset": offset, "limit": PAGE,
-        "next_query": _query(request, offset=offset + PAGE),
-        "prev_query": _query(request, offset=max(offset - PAGE, 0)),
+        "q": q, "ubigeo": ubigeo or "", "page": Paged(page, offset, size) if page is not None else None,
+        "error": error, "offset": offset, "limit": size,
+        "next_query": _query(request, offset=offset + size),
+        "prev_query": _query(request, offset=max(offset - size, 0)),
     }, status_code=status if error else 200)
 
 
