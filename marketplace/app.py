@@ -53,7 +53,9 @@ class MarketplacePlugin(InitPluginProtocol):
                 "actor": Provide(provide_actor),
             }
         )
-        app_config.exception_handlers.update(exception_handlers)  # type: ignore[arg-type]
+        from marketplace.portal.errors import negotiate_all  # browsers get error pages (content negotiation)
+
+        app_config.exception_handlers.update(negotiate_all(exception_handlers))  # type: ignore[arg-type]
         app_config.middleware.insert(0, _language_middleware(settings.default_locale))
         app_config.lifespan.append(self.lifespan)
         # live auction boards: Redis pub/sub (Litestar channels)

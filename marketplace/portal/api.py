@@ -22,21 +22,21 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
 
 from marketplace.core import clock, geo, i18n
+from marketplace.core import errors as core_errors
 from marketplace.core.actor import ANONYMOUS
 from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.i18n import gettext as _
-from marketplace.portal import charts, formatting, labels, sources
+from marketplace.portal import charts, errors, formatting, labels, sources
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
 from search.protocol import SearchUnavailable
@@ -503,19 +503,12 @@ async def language(code: FromPath[str], request: Request) -> Redirect:
                                               samesite="lax")])
 
 
-# ---------------------------------------------------------------------------------------------- not found
-
-
-def _not_found(request: Request, exc: Exception) -> Response:
-    message = _error(exc) if isinstance(exc, DomainError) else _("Page not found")
-    return Template("404.html", context={"message": message}, status_code=404)
-
-
 portal = Router(
     path="/",
     route_handlers=[home, tender_list, tender_page, catalog, supplier_page, agency_page, awards_explorer,
                     awards_csv, red_flags, stage_times, verify, verify_receipt, language],
-    exception_handlers={NotFound: _not_found, NotFoundException: _not_found},
+    # the portal's pages answer errors as pages (problem+json still to a client that asks for JSON)
+    exception_handlers=errors.negotiate_all(core_errors.exception_handlers, page=True),
     include_in_schema=False,
     tags=["portal"],
 )
