@@ -9,6 +9,8 @@ GET /suppliers/{id}           a supplier's registry entry and award history
 GET /agencies/{id}            an agency's record, award history and supplier concentration
 GET /awards                   the award history explorer (filters, charts); /awards.csv downloads it
 GET /red-flags  /stage-times  oversight's indicators, explained
+GET /datos-abiertos           what is published as open data: the OCDS feed, records and bulk files, CSV files
+                              (/datos-abiertos/{convocatorias,adjudicaciones,contratos,alertas}.csv), licence
 GET /verify                   how to verify the audit trail and a bid receipt; POST /verify/receipt checks one
 GET /language/{code}          sets the `lang` cookie and goes back
 """
@@ -36,7 +38,7 @@ from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.i18n import gettext as _
-from marketplace.portal import charts, errors, formatting, labels, sources
+from marketplace.portal import charts, errors, formatting, labels, opendata, sources
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
 from search.protocol import SearchUnavailable
@@ -399,14 +401,47 @@ async def awards_explorer(request: Request) -> Template:
     return Template("awards.html", context=ctx, status_code=422 if error else 200)
 
 
+def _csv(dataset: opendata.Dataset, batches: Any) -> Stream:
+    stamp = clock.now().astimezone(formatting.LIMA).strftime("%Y%m%d")
+    return Stream(opendata.encode(dataset, batches), media_type="text/csv; charset=utf-8",
+                  headers={"Content-Disposition": f'attachment; filename="{dataset.filename}-{stamp}.csv"',
+                           "Cache-Control": "public, max-age=300"})
+
+
 @get("/awards.csv", name="portal:awards_csv")
 async def awards_csv(request: Request) -> Stream:
+    """The explorer's awards, filtered as on the page (amounts in soles, Lima times, a BOM: opendata)."""
     f, _form = _filters_from(request)
     if f is None:
         raise NotFound(N_("The award history is not available"))
-    stamp = clock.now().astimezone(formatting.LIMA).strftime("%Y%m%d")
-    return Stream(sources.csv_chunks(f), media_type="text/csv; charset=utf-8",
-                  headers={"Content-Disposition": f'attachment; filename="adjudicaciones-{stamp}.csv"'})
+    return _csv(opendata.AWARDS, opendata.award_rows(f))
+
+
+# ------------------------------------------------------------------------------------------------ open data
+
+
+@get("/datos-abiertos", name="portal:open_data")
+async def open_data(settings: SettingsDep) -> Template:
+    base = settings.public_base_url.rstrip("/")
+    return Template("open_data.html", context={
+        "base": base, "datasets": list(opendata.DATASETS.values()), "bulk": sources.bulk_files(settings),
+        "today": clock.now()})
+
+
+@get("/datos-abiertos/{name:str}", name="portal:open_data_csv")
+async def open_data_csv(name: FromPath[str], settings: SettingsDep) -> Stream:
+    dataset = opendata.BY_FILENAME.get(name.removesuffix(".csv")) if name.endswith(".csv") else None
+    if dataset is None:
+        raise NotFound(N_("Page not found"))
+    if dataset is opendata.AWARDS:
+        return _csv(dataset, opendata.award_rows(sources.filters()))
+    if dataset is opendata.TENDERS:
+        from search import service as search
+
+        return _csv(dataset, opendata.tender_rows(search.backend(settings)))
+    if dataset is opendata.CONTRACTS:
+        return _csv(dataset, opendata.contract_rows())
+    return _csv(dataset, opendata.red_flag_rows(await sources.red_flags(settings)))
 
 
 # ------------------------------------------------------------------------------------------------ oversight
@@ -506,7 +541,7 @@ async def language(code: FromPath[str], request: Request) -> Redirect:
 portal = Router(
     path="/",
     route_handlers=[home, tender_list, tender_page, catalog, supplier_page, agency_page, awards_explorer,
-                    awards_csv, red_flags, stage_times, verify, verify_receipt, language],
+                    awards_csv, open_data, open_data_csv, red_flags, stage_times, verify, verify_receipt, language],
     # the portal's pages answer errors as pages (problem+json still to a client that asks for JSON)
     exception_handlers=errors.negotiate_all(core_errors.exception_handlers, page=True),
     include_in_schema=False,

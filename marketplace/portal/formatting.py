@@ -127,3 +127,15 @@ def ocds_money(value: dict[str, Any] | None) -> str:
     if not value or value.get("amount") is None:
         return "—"
     return money(int(Decimal(str(value["amount"])).scaleb(2)), value.get("currency") or "PEN")
+
+
+def filesize(size: int | None) -> str:
+    """A file's size in the reader's locale: '850 byte', '12.3 kB', '1.5 MB' (1 kB = 1024 bytes here)."""
+    if size is None:
+        return "—"
+    loc = _locale()
+    if size < 1024:
+        return format_unit(size, "digital-byte", length="short", locale=loc)
+    if size < 1024 * 1024:
+        return format_unit(round(size / 1024, 1), "digital-kilobyte", length="short", locale=loc)
+    return format_unit(round(size / (1024 * 1024), 1), "digital-megabyte", length="short", locale=loc)

@@ -183,3 +183,12 @@ async def release(*, tender_id: UUID, ocid: str) -> dict[str, Any] | None:
         return None
     return await build_release(tender_id=tender_id, ocid=ocid, release_id=f"{ocid}-portal", tags=["tender"],
                                date_=clock.now())
+
+
+def bulk_files(settings: Any) -> list[dict[str, Any]]:
+    """OCDS bulk files published so far (name, date, size, sha256, url), newest first."""
+    try:
+        from marketplace.oversight.ocds import publisher
+    except ImportError:  # pragma: no cover
+        return []
+    return sorted(publisher.list_bulk(settings), key=lambda b: b["name"], reverse=True)

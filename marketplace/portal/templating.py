@@ -47,7 +47,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
     )
     env.filters.update(money=formatting.money, when=formatting.when, day=formatting.day,
                        number=formatting.number, percent=formatting.percent, iso=formatting.iso,
-                       ocds_money=formatting.ocds_money, duration=formatting.duration)
+                       ocds_money=formatting.ocds_money, duration=formatting.duration,
+                       filesize=formatting.filesize)
     env.trim_blocks = True
     env.lstrip_blocks = True
 

@@ -182,6 +182,7 @@ async def _pages(site) -> list[tuple[str, str, dict, int]]:
              ("GET", "/verify", {}, 200), ("POST", "/verify/receipt", {"receipt": "{"}, 200),
              ("POST", "/verify/receipt", {"receipt": '{"bid_id": "x", "signature": "AAAA"}'}, 200),
              ("GET", f"/tenders/{uuid.uuid4()}", {}, 404), ("GET", "/no-such-page", {}, 404),
+             ("GET", "/datos-abiertos", {}, 200),
              ("GET", "/tenders?limit=2&offset=2", {}, 200), ("GET", "/tenders?offset=9999", {}, 200)]
     pages += [("GET", f"/tenders/{t['id']}", {}, 200) for t in tenders]
     pages += [("GET", f"/agencies/{a['id']}", {}, 200) for a in agencies]
