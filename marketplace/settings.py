@@ -427,6 +427,8 @@ class Settings:
     audit_checkpoint_every: int = var("AUDIT_CHECKPOINT_EVERY", Int(1), 1000)  # sign the chain's head every N
     audit_checkpoint_seconds: int = var("AUDIT_CHECKPOINT_SECONDS", Int(1), 300)  # ...or every T seconds
     outbox_retention_days: int = var("OUTBOX_RETENTION_DAYS", Int(1), 7)
+    # the portal shows a statistic (concentration, stage times) only when at least this many processes are behind it
+    portal_min_sample: int = var("PORTAL_MIN_SAMPLE", Int(1, 10_000), 5)
     bonus: BonusSettings = group(BonusSettings)
     # Days to appeal an award ("plazo para apelar la buena pro"), in business days, per method.
     standstill_business_days: FrozenMap[int] = var("STANDSTILL_BUSINESS_DAYS", DaysByKey(METHODS, 1, 90), FrozenMap({

@@ -276,7 +276,8 @@ async def catalog(request: Request, settings: SettingsDep) -> Template:
 async def _history(f: Any) -> dict[str, Any]:
     rows, nxt = await sources.award_page(f, limit=50)
     by_region = await sources.totals_by(f, "region", limit=30)
-    return {"rows": rows, "more": nxt is not None, "total": sum(int(r["total"]) for r in by_region),
+    return {"rows": rows, "more": nxt is not None, "by_region": by_region,
+            "total": sum(int(r["total"]) for r in by_region),
             "count": sum(int(r["count"]) for r in by_region),
             "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
                                    title=_("Awarded value by region"),
@@ -299,7 +300,7 @@ async def supplier_page(org_id: FromPath[str]) -> Template:
 
 
 @get("/agencies/{org_id:str}", name="portal:agency")
-async def agency_page(org_id: FromPath[str]) -> Template:
+async def agency_page(org_id: FromPath[str], settings: SettingsDep) -> Template:
     from marketplace.agencies import service as agencies
 
     aid = _uuid(org_id, N_("Agency not found"))
@@ -307,12 +308,13 @@ async def agency_page(org_id: FromPath[str]) -> Template:
     f = sources.filters(agency_id=aid)
     history = await _history(f)
     suppliers = await sources.totals_by(f, "supplier", limit=10)
-    conc = await sources.concentration(f, limit=1)
+    conc = await sources.concentration_sized(f, settings.portal_min_sample, limit=1)
     top = [(r["label"] or r["key"], float(r["total"]), formatting.money(int(r["total"]))) for r in suppliers]
     chart = charts.hbars(top, title=_("Largest suppliers of this agency"),
                          desc=_("Total value awarded to each supplier, largest first."), ident="agency-suppliers")
     return Template("agency.html", context={"a": a, "history": history, "suppliers": suppliers,
                                             "concentration": conc[0] if conc else None, "chart": chart,
+                                            "min_sample": settings.portal_min_sample,
                                             "awards_query": urlencode({"agency_id": str(aid)})})
 
 
@@ -338,7 +340,7 @@ def _filters_from(request: Request) -> tuple[Any, dict[str, str]]:
 
 
 @get("/awards", name="portal:awards")
-async def awards_explorer(request: Request) -> Template:
+async def awards_explorer(request: Request, settings: SettingsDep) -> Template:
     error = None
     try:
         f, form = _filters_from(request)
@@ -371,12 +373,14 @@ async def awards_explorer(request: Request) -> Template:
         months, partial = await sources.by_month(f)
         by_region = await sources.totals_by(f, "region", limit=30)
         suppliers = await sources.totals_by(f, "supplier", limit=10)
-        conc = await sources.concentration(f, limit=10)
+        conc = await sources.concentration_sized(f, settings.portal_min_sample, limit=10)
+        sized = [r for r in conc if r["enough"]]
         ctx.update({
             "total": sum(int(r["total"]) for r in by_region), "count": sum(int(r["count"]) for r in by_region),
             "months": months, "months_partial": partial, "by_region": by_region, "suppliers": suppliers,
-            "concentration": conc,
-            "months_chart": charts.bars([(m, float(v)) for m, _n, v in months], title=_("Awarded value by month"),
+            "concentration": conc, "min_sample": settings.portal_min_sample,
+            "months_chart": charts.bars([(formatting.month(m), float(v)) for m, _n, v in months],
+                                        years=[m[:4] for m, _n, _v in months], title=_("Awarded value by month"),
                                         desc=_("Total value of the awards made each month (Lima time)."),
                                         fmt=formatting.money_short, ident="months"),
             "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
@@ -391,7 +395,7 @@ async def awards_explorer(request: Request) -> Template:
                 title=_("Largest suppliers"), desc=_("Total value awarded to each supplier, largest first."),
                 ident="suppliers"),
             "concentration_chart": charts.hbars(
-                [(r["agency_name"], float(r["hhi"]), formatting.number(r["hhi"], 0)) for r in conc],
+                [(r["agency_name"], float(r["hhi"]), formatting.number(r["hhi"], 0)) for r in sized],
                 title=_("Supplier concentration by agency"),
                 desc=_("Herfindahl-Hirschman index of each agency's suppliers' shares (0 to 10,000; above 2,500 "
                        "is highly concentrated)."), ident="hhi", max_value=10_000),
@@ -472,22 +476,28 @@ async def red_flags(request: Request, settings: SettingsDep) -> Template:
 
 @get("/stage-times", name="portal:stage_times")
 async def stage_times(settings: SettingsDep) -> Template:
-    rows = await sources.stage_times()
+    raw = await sources.stage_times()
+    rows = sources.stage_rows(raw, settings.portal_min_sample)
     stuck = await sources.stuck(settings)
     per_stage: dict[str, list[float]] = {}
-    for r in rows or []:
+    for r in rows:
         acc = per_stage.setdefault(r["stage"], [0.0, 0.0])
         acc[0] += r["p50_days"] * r["count"]
         acc[1] += r["count"]
     order = list(labels.STAGES)
-    points = [(labels.label("stage", s), acc[0] / acc[1], formatting.number(acc[0] / acc[1], 1))
-              for s, acc in sorted(per_stage.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
-              if acc[1]]
+    stages = [(s, acc[0] / acc[1], int(acc[1])) for s, acc in
+              sorted(per_stage.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99) if acc[1]]
+    enough = [n >= settings.portal_min_sample for _s, _v, n in stages]
+    points = [(labels.label("stage", s), v if ok else 0.0,
+               _("{days} (n={n})", days=formatting.days(v), n=formatting.number(n)) if ok
+               else _("not enough data (n={n})", n=formatting.number(n)))
+              for (s, v, n), ok in zip(stages, enough, strict=True)]
     chart = charts.hbars(points, title=_("Typical days in each stage"),
                          desc=_("Median days each stage took, averaged over agencies and methods weighted by the "
-                                "number of tenders."), ident="stages")
+                                "number of tenders."), ident="stages", muted=[not ok for ok in enough])
     return Template("stage_times.html", context={"rows": rows, "stuck": stuck, "chart": chart,
-                                                 "available": rows is not None})
+                                                 "available": raw is not None,
+                                                 "min_sample": settings.portal_min_sample})
 
 
 # --------------------------------------------------------------------------------------------------- verify

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -51,7 +52,8 @@ def money_short(cents: float | None) -> str:
     if cents is None:
         return "—"
     text = format_compact_currency(Decimal(int(cents)).scaleb(-2), "PEN", locale=_locale(), fraction_digits=1)
-    return text.replace("PEN", "S/\xa0") if "S/" not in text else text
+    # one spelling of the symbol in every locale and size: CLDR writes "S/750 k" but "S/ 1 M" in es
+    return re.sub(r"(PEN|S/)\s*", "S/\xa0", text)
 
 
 def when(value: datetime | str | None, fmt: str | None = None) -> str:
@@ -77,6 +79,21 @@ def duration(seconds: int | float | None) -> str:
     parts = [format_unit(n, unit, length="long", locale=_locale())
              for n, unit in ((hours, "duration-hour"), (minutes, "duration-minute"), (secs, "duration-second")) if n]
     return " ".join(parts) or format_unit(0, "duration-second", length="long", locale=_locale())
+
+
+def month(key: str, fmt: str = "LLL") -> str:
+    """A 'YYYY-MM' month in the reader's language: 'oct.' (LLL), or 'octubre de 2026' (fmt='yMMMM')."""
+    d = date(int(key[:4]), int(key[5:7]), 1)
+    if fmt == "LLL":
+        return format_date(d, "LLL", locale=_locale())
+    return format_skeleton(fmt, d, locale=_locale())
+
+
+def days(value: float | None) -> str:
+    """A number of days in words, one decimal: '8.0 días', '1.5 days'."""
+    if value is None:
+        return "—"
+    return format_unit(value, "duration-day", length="long", format="#,##0.0", locale=_locale())
 
 
 def day(value: datetime | date | str | None, fmt: str = "medium") -> str:

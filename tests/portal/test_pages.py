@@ -108,7 +108,7 @@ async def test_home_and_search_pages(site):
 async def test_award_explorer_filters_charts_and_csv(site):
     n = (await db.fetchrow("SELECT count(*) AS n FROM award"))["n"]
     text = _html(await site.get("/awards"))
-    assert 'id="months-t"' in text and 'id="awards-map-t"' in text and 'id="hhi-t"' in text
+    assert 'id="months-t"' in text and 'id="awards-map-t"' in text and 'id="hhi-cap"' in text
     r = await site.get("/awards.csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]

@@ -1,0 +1,61 @@
+"""Statistics state their sample: below PORTAL_MIN_SAMPLE a concentration index or a stage time reads "not
+enough data (n=...)"; drafts and stages that took no time are not stage times. Charts carry their title and
+unit outside the drawing, months and numbers in the reader's language."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from marketplace.core import db
+
+
+async def test_concentration_is_shown_only_with_enough_awards(site, settings):
+    low = settings.portal_min_sample
+    agencies = await db.fetch(
+        "SELECT t.agency_id, count(*) AS n FROM award a JOIN tender t ON t.id = a.tender_id"
+        " WHERE a.state <> 'cancelled' GROUP BY t.agency_id")
+    assert agencies
+    for a in agencies:
+        text = html.unescape((await site.get(f"/agencies/{a['agency_id']}")).text)
+        if a["n"] < low:
+            assert f"datos insuficientes (n={a['n']})" in text
+        else:
+            assert re.search(r"Concentración de proveedores \(IHH\)</dt><dd>[\d,]+ ", text), a
+    text = html.unescape((await site.get("/awards")).text)
+    assert "de 0 a 10,000" in text  # the unit in the caption; the same number format as the figures
+    for a in agencies:
+        if a["n"] < low:
+            assert f"datos insuficientes (n={a['n']})" in text
+
+
+async def test_stage_times_leave_out_drafts_and_instant_stages_and_state_their_sample(site, settings):
+    rows = await db.fetch(
+        "SELECT stage, count(*) AS n FROM tender_stage WHERE left_at IS NOT NULL GROUP BY stage")
+    assert rows
+    text = html.unescape((await site.get("/stage-times")).text)
+    table = text.split('id="st-h"')[1]
+    assert "Borrador" not in table
+    assert not re.search(r"[^0-9]0\.0 días", text)
+    assert "(n=" in text  # every figure of the chart names its sample
+    if any(r["n"] < settings.portal_min_sample for r in rows):
+        assert "datos insuficientes (n=" in text
+    en = html.unescape((await site.get("/stage-times", params={"lang": "en"})).text)
+    assert "days, median" in en
+
+
+async def test_charts_have_captions_with_units_and_localised_months(site):
+    text = html.unescape((await site.get("/awards")).text)
+    for cap in ("months-cap", "awards-map-cap", "hhi-cap"):
+        assert f'<figcaption id="{cap}">' in text
+    assert "(soles, hora de Lima)" in text
+    # months by name in the table and the chart, never 2026-10
+    assert not re.search(r"<td>\d{4}-\d\d</td>", text)
+    assert re.search(r"<td>[a-z]+ de \d{4}</td>", text)
+    en = html.unescape((await site.get("/awards", params={"lang": "en"})).text)
+    assert re.search(r"<td>[A-Z][a-z]+ \d{4}</td>", en)
+    # the money axis writes the symbol one way
+    axis = re.findall(r'text-anchor="end" font-size="\d+" fill="#1a1a1a">([^<]+)<', text)
+    assert axis and all(a.startswith("S/\xa0") for a in axis), axis
+    # the map holds links: not an image (whose content assistive technology skips)
+    assert re.search(r'<svg [^>]*role="group"[^>]*id="awards-map"', text)
