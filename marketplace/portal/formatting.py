@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
 from babel.units import format_unit
+from markupsafe import Markup, escape
 
 from marketplace.core import geo, i18n
 
@@ -144,6 +145,22 @@ def ocds_money(value: dict[str, Any] | None) -> str:
     if not value or value.get("amount") is None:
         return "—"
     return money(int(Decimal(str(value["amount"])).scaleb(2)), value.get("currency") or "PEN")
+
+
+_URL = re.compile(r"(https?://[^\s<>\"']*[^\s<>\"'.,;:)]|/(?:api|ocds|schema)[^\s<>\"']*[^\s<>\"'.,;:)])")
+
+
+def linkify(text: str) -> Markup:
+    """Text with its addresses (http(s) URLs and the site's /api, /ocds, /schema paths) made links, the rest
+    escaped."""
+    out, last = [], 0
+    for m in _URL.finditer(str(text)):
+        out.append(escape(str(text)[last:m.start()]))
+        url = escape(m.group(0))
+        out.append(Markup(f'<a href="{url}">{url}</a>'))
+        last = m.end()
+    out.append(escape(str(text)[last:]))
+    return Markup("").join(out)
 
 
 def filesize(size: int | None) -> str:

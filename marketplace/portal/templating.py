@@ -48,7 +48,8 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.filters.update(money=formatting.money, when=formatting.when, day=formatting.day,
                        number=formatting.number, percent=formatting.percent, iso=formatting.iso,
                        ocds_money=formatting.ocds_money, duration=formatting.duration,
-                       filesize=formatting.filesize, month=formatting.month, days=formatting.days)
+                       filesize=formatting.filesize, month=formatting.month, days=formatting.days,
+                       linkify=formatting.linkify)
     env.trim_blocks = True
     env.lstrip_blocks = True
 

@@ -59,3 +59,17 @@ async def test_charts_have_captions_with_units_and_localised_months(site):
     assert axis and all(a.startswith("S/\xa0") for a in axis), axis
     # the map holds links: not an image (whose content assistive technology skips)
     assert re.search(r'<svg [^>]*role="group"[^>]*id="awards-map"', text)
+
+
+async def test_accessibility_fixes_verify_page_links_and_scrollable_code(site):
+    text = (await site.get("/verify")).text
+    assert '<pre tabindex="0" role="region"' in text  # keyboard-scrollable, named
+    for url in ("/api/v1/keys", "/api/v1/audit/checkpoints", "/api/v1/audit/verify"):
+        assert f'<a href="{url}">{url}</a>' in text
+    # a table's scroll region is not named like the section around it (landmarks have unique names)
+    tender = await db.fetchrow("SELECT tender_id FROM award LIMIT 1")
+    page = (await site.get(f"/tenders/{tender['tender_id']}")).text
+    names = re.findall(r'role="region" aria-label="([^"]+)"', page)
+    sections = re.findall(r'<h2 id="[^"]+">([^<]+)</h2>', page)
+    assert names and not set(names) & set(sections)
+    assert len(names) == len(set(names))
