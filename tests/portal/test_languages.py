@@ -19,7 +19,7 @@ from tests.portal.test_catalogues import _po
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
         "wbr"}
-SHOWN_ATTRIBUTES = ("aria-label", "placeholder", "alt", "title")
+SHOWN_ATTRIBUTES = ("aria-label", "placeholder", "alt", "title", "data-label", "data-hint")  # data-*: shown by CSS
 TAGS = {"qu": "qu-PE", "en": "en"}
 
 
