@@ -218,6 +218,10 @@ async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Templa
     lot_titles = {lot.id: lot for lot in t.lots}
     auctions = [_auction_view(a, lot_titles.get(a.lot_id))
                 for a in await auctions_svc.list_auctions(actor=ANONYMOUS, tender_id=tid)]
+    now = clock.now()
+    left = (t.submission_deadline - now).total_seconds() if t.submission_deadline else None
+    open_for_bids = t.state in ("published", "tendering") and left is not None and left > 0
+    flags = await sources.red_flags(settings, tender_id=tid)
     criteria = {}
     for s in sheets:
         for c in ((s.sheet or {}).get("rules") or {}).get("criteria", []):
@@ -228,6 +232,7 @@ async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Templa
         "contracts": contracts, "lots_by_id": lot_titles, "criteria": criteria,
         "timeline": _timeline(t, awards, contracts), "ocds_url": f"/ocds/records/{t.ocid}",
         "total_estimate": sum(lot.estimated_value for lot in t.lots), "auctions": auctions,
+        "countdown": formatting.countdown(left) if open_for_bids else None, "flags": flags,
     })
 
 

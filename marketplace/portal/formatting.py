@@ -97,6 +97,21 @@ def days(value: float | None) -> str:
     return format_unit(value, "duration-day", length="long", format="#,##0.0", locale=_locale())
 
 
+def countdown(seconds: float | None) -> str:
+    """Time left in words, to the hour when days are left, to the minute within a day: '2 días 3 horas',
+    '5 hours 20 minutes', '12 minutos'."""
+    if seconds is None:
+        return "—"
+    total = max(0, int(seconds))
+    d, rest = divmod(total, 86_400)
+    h, rest = divmod(rest, 3600)
+    m = rest // 60
+    loc = _locale()
+    parts = ([(d, "duration-day"), (h, "duration-hour")] if d else
+             [(h, "duration-hour"), (m, "duration-minute")] if h else [(max(m, 1), "duration-minute")])
+    return " ".join(format_unit(n, unit, length="long", locale=loc) for n, unit in parts if n)
+
+
 def day(value: datetime | date | str | None, fmt: str = "medium") -> str:
     if not value:  # None, "" or a template's Undefined
         return "—"
