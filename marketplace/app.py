@@ -47,6 +47,9 @@ class MarketplacePlugin(InitPluginProtocol):
         from marketplace.portal.templating import template_config  # the public portal's HTML pages
 
         app_config.template_config = template_config()
+        from marketplace.portal.caching import compression  # gzip, except the live auction board's events
+
+        app_config.compression_config = compression()
         app_config.dependencies.update(
             {
                 "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),

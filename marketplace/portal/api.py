@@ -38,7 +38,7 @@ from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.i18n import gettext as _
-from marketplace.portal import charts, errors, formatting, labels, opendata, sources
+from marketplace.portal import caching, charts, errors, formatting, labels, opendata, sources
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
 from search.protocol import SearchUnavailable
@@ -561,8 +561,10 @@ portal = Router(
     exception_handlers=errors.negotiate_all(core_errors.exception_handlers, page=True),
     include_in_schema=False,
     tags=["portal"],
+    middleware=[caching.page_cache],
 )
+# fingerprinted addresses (caching.static_url): cached for a year
 static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
-                                    name="portal:static", cache_control=None)
+                                    name="portal:static", cache_control=caching.STATIC_CACHE)
 
 ROUTES = [portal, static]
