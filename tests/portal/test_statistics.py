@@ -23,7 +23,8 @@ async def test_concentration_is_shown_only_with_enough_awards(site, settings):
         else:
             assert re.search(r"Concentración de proveedores \(IHH\)</dt><dd>[\d,]+ ", text), a
     text = html.unescape((await site.get("/awards")).text)
-    assert "de 0 a 10,000" in text  # the unit in the caption; the same number format as the figures
+    if any(a["n"] >= low for a in agencies):
+        assert "de 0 a 10,000" in text  # the unit in the caption; the same number format as the figures
     for a in agencies:
         if a["n"] < low:
             assert f"datos insuficientes (n={a['n']})" in text
@@ -46,8 +47,9 @@ async def test_stage_times_leave_out_drafts_and_instant_stages_and_state_their_s
 
 async def test_charts_have_captions_with_units_and_localised_months(site):
     text = html.unescape((await site.get("/awards")).text)
-    for cap in ("months-cap", "awards-map-cap", "hhi-cap"):
+    for cap in ("months-cap", "awards-map-cap"):
         assert f'<figcaption id="{cap}">' in text
+    assert '<figcaption id="hhi-cap">' in text or "Ninguna entidad tiene aún suficientes" in text
     assert "(soles, hora de Lima)" in text
     # months by name in the table and the chart, never 2026-10
     assert not re.search(r"<td>\d{4}-\d\d</td>", text)
@@ -73,3 +75,19 @@ async def test_accessibility_fixes_verify_page_links_and_scrollable_code(site):
     sections = re.findall(r'<h2 id="[^"]+">([^<]+)</h2>', page)
     assert names and not set(names) & set(sections)
     assert len(names) == len(set(names))
+
+
+async def test_the_minimum_sample_decides_which_figures_are_shown(site):
+    from marketplace.portal import sources
+
+    f = sources.filters()
+    every = await sources.concentration_sized(f, 1, limit=100)
+    assert every and all(r["enough"] for r in every)
+    assert [float(r["hhi"]) for r in every] == sorted((float(r["hhi"]) for r in every), reverse=True)
+    most = max(r["awards"] for r in every)
+    strict = await sources.concentration_sized(f, most + 1, limit=100)
+    assert not any(r["enough"] for r in strict)
+    rows = [{"stage": "draft", "p90_days": 3.0, "count": 9}, {"stage": "opening", "p90_days": 0.0, "count": 9},
+            {"stage": "evaluation", "p90_days": 4.0, "count": 2}, {"stage": "awarded", "p90_days": 8.0, "count": 7}]
+    shown = sources.stage_rows(rows, 5)
+    assert [(r["stage"], r["enough"]) for r in shown] == [("evaluation", False), ("awarded", True)]
