@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 PAGE_MAX_AGE = 60  # seconds a browser may show a page again without asking
 STATIC_CACHE = CacheControlHeader(public=True, max_age=365 * 24 * 3600, immutable=True)
@@ -31,13 +32,13 @@ def page_cache(app: ASGIApp) -> ASGIApp:
     answered 200 with HTML (the page is buffered: pages are tens of kilobytes; CSV streams pass through)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+        if str(scope["type"]) != "http" or scope.get("method") not in ("GET", "HEAD"):
             await app(scope, receive, send)
             return
-        start: Message | None = None
+        start: Any = None
         body: list[bytes] = []
 
-        async def buffered(message: Message) -> None:
+        async def buffered(message: Any) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
                 headers = MutableScopeHeaders(message)

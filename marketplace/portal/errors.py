@@ -55,7 +55,7 @@ def wants_html(request: Request[Any, Any, Any], *, page: bool = False) -> bool:
 def page_for(request: Request[Any, Any, Any], response: Response[Any]) -> Response[Any]:
     """The problem in `response` as the error page."""
     body: Mapping[str, Any] = response.content if isinstance(response.content, Mapping) else {}
-    status = response.status_code
+    status = response.status_code or 500
     heading = _(HEADINGS[status]) if status in HEADINGS else str(body.get("title") or "")
     detail = body.get("detail") or (body.get("title") if status in HEADINGS else None)
     headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
@@ -76,5 +76,5 @@ def negotiated(handler: Handler, *, page: bool = False) -> Handler:
     return handle
 
 
-def negotiate_all(handlers: Mapping[Any, Handler], *, page: bool = False) -> dict[Any, Handler]:
+def negotiate_all(handlers: Mapping[Any, Any], *, page: bool = False) -> dict[Any, Handler]:
     return {exc: negotiated(h, page=page) for exc, h in handlers.items()}
