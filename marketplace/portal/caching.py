@@ -19,6 +19,8 @@ from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 PAGE_MAX_AGE = 60  # seconds a browser may show a page again without asking
+# what a page depends on besides its address: the language (cookie or header) and htmx's fragment requests
+VARY = ("Accept-Language", "Cookie", "HX-Request")
 STATIC_CACHE = CacheControlHeader(public=True, max_age=365 * 24 * 3600, immutable=True)
 
 
@@ -59,7 +61,7 @@ def page_cache(app: ASGIApp) -> ASGIApp:
             headers["ETag"] = etag
             headers.setdefault("Cache-Control", f"public, max-age={PAGE_MAX_AGE}")
             vary = [v.strip() for v in (headers.get("Vary") or "").split(",") if v.strip()]
-            headers["Vary"] = ", ".join([*vary, *(v for v in ("Accept-Language", "Cookie") if v not in vary)])
+            headers["Vary"] = ", ".join([*vary, *(v for v in VARY if v not in vary)])
             asked = [t.strip() for t in _header(scope, b"if-none-match").split(",") if t.strip()]
             if etag in asked or "*" in asked:
                 del headers["Content-Length"]
