@@ -7,6 +7,13 @@ import html
 import uuid
 
 import pytest
+from litestar import Litestar, get
+from litestar.exceptions import PermissionDeniedException
+from litestar.testing import TestClient
+
+from marketplace.core.errors import exception_handlers
+from marketplace.portal.errors import negotiate_all
+from marketplace.portal.templating import template_config
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
@@ -56,3 +63,25 @@ async def test_a_wrong_method_and_a_forbidden_resource_are_pages_for_a_browser(s
     r = await site.get("/api/v1/oversight/alarms", headers={"Accept": BROWSER, "Accept-Language": "en"})
     assert r.status_code in (401, 403) and r.headers["content-type"].startswith("text/html")
     assert "Sign in to see this page" in r.text or "You may not see this page" in r.text
+
+
+def test_an_internal_error_is_a_page_with_its_reference_for_a_browser_and_a_problem_for_a_client():
+    @get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    @get("/secret")
+    async def secret() -> None:
+        raise PermissionDeniedException()
+
+    app = Litestar(route_handlers=[boom, secret], exception_handlers=negotiate_all(exception_handlers),
+                   template_config=template_config())
+    with TestClient(app) as client:
+        r = client.get("/boom", headers={"Accept": BROWSER, "Accept-Language": "en"})
+        assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+        assert "Something went wrong on our side" in r.text and "Reference: " in r.text and "a bug" not in r.text
+        r = client.get("/boom")
+        assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["error_id"]
+        r = client.get("/secret", headers={"Accept": BROWSER, "Accept-Language": "es"})
+        assert r.status_code == 403 and "No puede ver esta página" in html.unescape(r.text)
