@@ -11,7 +11,7 @@ LOCALE_DIR := marketplace/core/locale
 PACKAGES := marketplace suppliers tenders search
 export HOST PORT
 
-.PHONY: run test test-stress migrate seed lint messages messages-extract messages-update messages-compile venv install-dev install-test clean-data
+.PHONY: run test test-stress migrate seed lint messages messages-extract messages-update messages-compile venv install-dev install-test clean-data screenshots
 
 # --- environment -------------------------------------------------------------------------------------------
 
@@ -45,6 +45,12 @@ test: $(VENV)/.installed-test  ## every test, on real PostgreSQL and Redis (the 
 STRESS_TESTS ?= tests/tenders tests/core tests/drills tests/search tests/payments tests/contracts
 test-stress: $(VENV)/.installed-test  ## STRESS_TESTS with both cores busy: a test that needs an idle machine fails
 	$(BIN)/python -m tests.stress -q -p no:cacheprovider $(STRESS_TESTS) $(PYTEST_ARGS)
+
+# The portal's key pages (home, a tender, awards, open data) at desktop and phone sizes, in es, en and qu, as
+# PNGs in screenshots/ (git-ignored), on the demo data and a live server; needs Debian's Chromium
+# (apt-get install chromium) and the test extras (playwright, never `playwright install`).
+screenshots: $(VENV)/.installed-test  ## PNGs of the portal's key pages into screenshots/
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/portal/test_screenshots.py $(PYTEST_ARGS)
 
 # --- everyday tasks ----------------------------------------------------------------------------------------
 

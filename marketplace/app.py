@@ -47,13 +47,18 @@ class MarketplacePlugin(InitPluginProtocol):
         from marketplace.portal.templating import template_config  # the public portal's HTML pages
 
         app_config.template_config = template_config()
+        from marketplace.portal.caching import compression  # gzip, except the live auction board's events
+
+        app_config.compression_config = compression()
         app_config.dependencies.update(
             {
                 "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
                 "actor": Provide(provide_actor),
             }
         )
-        app_config.exception_handlers.update(exception_handlers)  # type: ignore[arg-type]
+        from marketplace.portal.errors import negotiate_all  # browsers get error pages (content negotiation)
+
+        app_config.exception_handlers.update(negotiate_all(exception_handlers))  # type: ignore[arg-type]
         app_config.middleware.insert(0, _language_middleware(settings.default_locale))
         if settings.training:  # every answer (pages, API, errors, 404s) says it is training data
             app_config.before_send.append(_mark_training)

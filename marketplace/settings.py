@@ -436,10 +436,14 @@ class Settings:
     smtp_password: str | None = var("SMTP_PASSWORD", Text(), None, secret=True)
     mail_from: str = var("MAIL_FROM", Pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address"),
                          "no-responder@mercado-abierto.pe")
-    public_base_url: str = var("PUBLIC_BASE_URL", Url("http", "https"), "http://127.0.0.1:8000")
+    # unset: the address actually served, http://HOST:PORT (see served_url)
+    public_base_url: str = var("PUBLIC_BASE_URL", Url("http", "https"), "http://127.0.0.1:8000",
+                               shown="http://HOST:PORT")
     audit_checkpoint_every: int = var("AUDIT_CHECKPOINT_EVERY", Int(1), 1000)  # sign the chain's head every N
     audit_checkpoint_seconds: int = var("AUDIT_CHECKPOINT_SECONDS", Int(1), 300)  # ...or every T seconds
     outbox_retention_days: int = var("OUTBOX_RETENTION_DAYS", Int(1), 7)
+    # the portal shows a statistic (concentration, stage times) only when at least this many processes are behind it
+    portal_min_sample: int = var("PORTAL_MIN_SAMPLE", Int(1, 10_000), 5)
     bonus: BonusSettings = group(BonusSettings)
     # Training mode: a day of the minimum periods, the amendment window and the standstill lasts this long.
     training_day_seconds: int = var("TRAINING_DAY_SECONDS", Int(1, 86_400), 15)
@@ -593,6 +597,13 @@ def _keys(env: Mapping[str, str], mode: str, data_dir: Path, persist_dev_keys: b
     return Keys.generate()
 
 
+def served_url(host: str, port: int) -> str:
+    """PUBLIC_BASE_URL when it is not set: the address `marketplace serve` listens on (a wildcard address
+    as the local machine's)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: bool = True) -> Settings:
     """Build Settings from the environment (the process's when `env` is None), checking every value.
     Raises SettingsError: one line naming each bad variable and its rule."""
@@ -602,6 +613,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, persist_dev_keys: boo
         raise SettingsError("; ".join(errors))
     settings = _assign(Settings(keys=Keys("", "", "")), values)
     settings = replace(settings, data_dir=settings.data_dir.resolve())
+    if not env.get("PUBLIC_BASE_URL"):
+        settings = replace(settings, public_base_url=served_url(settings.host, settings.port))
     settings = replace(settings, keys=_keys(env, settings.mode, settings.data_dir, persist_dev_keys))
     check(settings)
     return settings
@@ -621,7 +634,10 @@ def override(settings: Settings, env: Mapping[str, str]) -> Settings:
     for v in variables():
         if v.name in env and v.path not in values:
             values[v.path] = v.default
+    follows = settings.public_base_url == served_url(settings.host, settings.port)
     settings = _assign(settings, values)
+    if not env.get("PUBLIC_BASE_URL") and ("PUBLIC_BASE_URL" in env or follows):
+        settings = replace(settings, public_base_url=served_url(settings.host, settings.port))
     settings = replace(settings, data_dir=settings.data_dir.resolve())
     check(settings)
     return settings

@@ -50,6 +50,32 @@ SERVICES: list[Item] = [
 ]
 
 
+def demo_pdf(title: str, lines: list[str]) -> bytes:
+    """A small, valid one-page PDF (Helvetica, WinAnsi text): the demo's bases are real files a browser opens."""
+    def text(s: str) -> str:
+        return s.encode("cp1252", "replace").decode("latin-1").replace("\\", "\\\\").replace("(", "\\(") \
+            .replace(")", "\\)")
+
+    body = ["BT /F1 16 Tf 56 780 Td (" + text(title) + ") Tj ET"]
+    body += [f"BT /F1 11 Tf 56 {750 - 16 * i} Td ({text(line)}) Tj ET" for i, line in enumerate(lines)]
+    stream = "\n".join(body).encode("latin-1")
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >>"
+               b" /Contents 4 0 R >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
 def _actor(org: DemoOrg, role: str, kind: str) -> Actor:
     return Actor(user_id=org.users[role], org_id=org.id, org_kind=kind, roles=frozenset({role}), via="jwt")
 
@@ -85,11 +111,15 @@ class _Story:
         self.lots = [lot["id"] for lot in await tenders.load_lots(tender_id=self.tender_id)]
 
     async def document(self, title: str, text: str, reason: str | None = None) -> None:
+        self.documents = getattr(self, "documents", 0) + 1
         await tenders.upload_document(actor=self.officer, tender_id=self.tender_id, title=title,
-                                      filename=title.lower().replace(" ", "_") + ".txt", media_type="text/plain",
-                                      content=text.encode(), reason=reason)
+                                      filename=title.lower().replace(" ", "_") + ".pdf", media_type="application/pdf",
+                                      content=demo_pdf(title, [text]), reason=reason)
 
     async def publish(self) -> None:
+        if not getattr(self, "documents", 0):  # every public demo tender has its bases, as a real one would
+            await self.document("Bases del procedimiento", "Requisitos, plazos, forma de pago y penalidades.")
+            await self.document("Especificaciones técnicas", "Características, cantidades y lugar de entrega.")
         await tenders.publish(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
 
     def at(self, **delta: float) -> None:

@@ -9,6 +9,8 @@ GET /suppliers/{id}           a supplier's registry entry and award history
 GET /agencies/{id}            an agency's record, award history and supplier concentration
 GET /awards                   the award history explorer (filters, charts); /awards.csv downloads it
 GET /red-flags  /stage-times  oversight's indicators, explained
+GET /datos-abiertos           what is published as open data: the OCDS feed, records and bulk files, CSV files
+                              (/datos-abiertos/{convocatorias,adjudicaciones,contratos,alertas}.csv), licence
 GET /verify                   how to verify the audit trail and a bid receipt; POST /verify/receipt checks one
 GET /language/{code}          sets the `lang` cookie and goes back
 """
@@ -22,21 +24,21 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
 
 from marketplace.core import clock, geo, i18n
+from marketplace.core import errors as core_errors
 from marketplace.core.actor import ANONYMOUS
 from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.i18n import gettext as _
-from marketplace.portal import charts, formatting, labels, sources
+from marketplace.portal import caching, charts, errors, formatting, labels, opendata, sources
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
 from search.protocol import SearchUnavailable
@@ -68,6 +70,27 @@ def _int(value: str | None, default: int = 0, top: int = 10_000) -> int:
         return max(0, min(int(value or default), top))
     except ValueError:
         return default
+
+
+class Paged:
+    """A search page as the portal shows it: PAGE hits at most, whether another page follows (asked for one
+    more hit than shown, so "Next" never opens an empty page), and the count in words: exact when the search
+    counted exactly or when this is the last page; otherwise only what is known for sure ("more than N")."""
+
+    def __init__(self, page: Any, offset: int, limit: int) -> None:
+        self.hits = page.hits[:limit]
+        self.has_next = len(page.hits) > limit
+        self.corrected = page.corrected
+        self.offset = offset
+        if page.total_exact:
+            self.total, self.exact = int(page.total), True
+        elif not self.has_next and self.hits:
+            self.total, self.exact = offset + len(self.hits), True
+        else:
+            self.total, self.exact = offset + len(self.hits), False
+        self.past_end = not self.hits and offset > 0
+        self.first = offset + 1
+        self.last = offset + len(self.hits)
 
 
 def _region_of(ubigeo: str | None) -> str | None:
@@ -119,6 +142,7 @@ async def tender_list(request: Request, settings: SettingsDep) -> Template:
     method = request.query_params.get("method") or None
     category = request.query_params.get("category") or None
     offset = _int(request.query_params.get("offset"))
+    size = max(1, min(_int(request.query_params.get("limit"), PAGE), 100))
     error = None
     status = 422
     page = None
@@ -126,15 +150,15 @@ async def tender_list(request: Request, settings: SettingsDep) -> Template:
         page = await search.search_tenders(
             actor=ANONYMOUS, index=search.backend(settings), q=q, ubigeo=ubigeo,
             states=[state] if state else None, methods=[method] if method else None,
-            categories=[category] if category else None, offset=offset, limit=PAGE)
+            categories=[category] if category else None, offset=offset, limit=size + 1)
     except InvalidInput as exc:
         error = _error(exc)
     except SearchUnavailable:
         error, status = _("Search is not available right now; try again in a moment."), 503
     ctx = {"q": q, "ubigeo": ubigeo or "", "state": state or "", "method": method or "", "category": category or "",
-           "page": page, "error": error, "offset": offset, "limit": PAGE,
-           "next_query": _query(request, offset=offset + PAGE),
-           "prev_query": _query(request, offset=max(offset - PAGE, 0))}
+           "page": Paged(page, offset, size) if page is not None else None, "error": error, "offset": offset,
+           "limit": size, "next_query": _query(request, offset=offset + size),
+           "prev_query": _query(request, offset=max(offset - size, 0))}
     return Template("tenders.html", context=ctx, status_code=status if error else 200)
 
 
@@ -194,6 +218,10 @@ async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Templa
     lot_titles = {lot.id: lot for lot in t.lots}
     auctions = [_auction_view(a, lot_titles.get(a.lot_id))
                 for a in await auctions_svc.list_auctions(actor=ANONYMOUS, tender_id=tid)]
+    now = clock.now()
+    left = (t.submission_deadline - now).total_seconds() if t.submission_deadline else None
+    open_for_bids = t.state in ("published", "tendering") and left is not None and left > 0
+    flags = await sources.red_flags(settings, tender_id=tid)
     criteria = {}
     for s in sheets:
         for c in ((s.sheet or {}).get("rules") or {}).get("criteria", []):
@@ -204,6 +232,7 @@ async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Templa
         "contracts": contracts, "lots_by_id": lot_titles, "criteria": criteria,
         "timeline": _timeline(t, awards, contracts), "ocds_url": f"/ocds/records/{t.ocid}",
         "total_estimate": sum(lot.estimated_value for lot in t.lots), "auctions": auctions,
+        "countdown": formatting.countdown(left) if open_for_bids else None, "flags": flags,
     })
 
 
@@ -227,20 +256,22 @@ async def catalog(request: Request, settings: SettingsDep) -> Template:
     q = request.query_params.get("q", "")[:200]
     ubigeo = request.query_params.get("ubigeo") or None
     offset = _int(request.query_params.get("offset"))
+    size = max(1, min(_int(request.query_params.get("limit"), PAGE), 100))
     error = page = None
     status = 422
     if q or ubigeo:
         try:
             page = await search.search_catalog(actor=ANONYMOUS, index=search.backend(settings), q=q,
-                                               ubigeo=ubigeo, offset=offset, limit=PAGE)
+                                               ubigeo=ubigeo, offset=offset, limit=size + 1)
         except InvalidInput as exc:
             error = _error(exc)
         except SearchUnavailable:
             error, status = _("Search is not available right now; try again in a moment."), 503
     return Template("catalog.html", context={
-        "q": q, "ubigeo": ubigeo or "", "page": page, "error": error, "offset": offset, "limit": PAGE,
-        "next_query": _query(request, offset=offset + PAGE),
-        "prev_query": _query(request, offset=max(offset - PAGE, 0)),
+        "q": q, "ubigeo": ubigeo or "", "page": Paged(page, offset, size) if page is not None else None,
+        "error": error, "offset": offset, "limit": size,
+        "next_query": _query(request, offset=offset + size),
+        "prev_query": _query(request, offset=max(offset - size, 0)),
     }, status_code=status if error else 200)
 
 
@@ -250,7 +281,8 @@ async def catalog(request: Request, settings: SettingsDep) -> Template:
 async def _history(f: Any) -> dict[str, Any]:
     rows, nxt = await sources.award_page(f, limit=50)
     by_region = await sources.totals_by(f, "region", limit=30)
-    return {"rows": rows, "more": nxt is not None, "total": sum(int(r["total"]) for r in by_region),
+    return {"rows": rows, "more": nxt is not None, "by_region": by_region,
+            "total": sum(int(r["total"]) for r in by_region),
             "count": sum(int(r["count"]) for r in by_region),
             "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
                                    title=_("Awarded value by region"),
@@ -273,7 +305,7 @@ async def supplier_page(org_id: FromPath[str]) -> Template:
 
 
 @get("/agencies/{org_id:str}", name="portal:agency")
-async def agency_page(org_id: FromPath[str]) -> Template:
+async def agency_page(org_id: FromPath[str], settings: SettingsDep) -> Template:
     from marketplace.agencies import service as agencies
 
     aid = _uuid(org_id, N_("Agency not found"))
@@ -281,12 +313,13 @@ async def agency_page(org_id: FromPath[str]) -> Template:
     f = sources.filters(agency_id=aid)
     history = await _history(f)
     suppliers = await sources.totals_by(f, "supplier", limit=10)
-    conc = await sources.concentration(f, limit=1)
+    conc = await sources.concentration_sized(f, settings.portal_min_sample, limit=1)
     top = [(r["label"] or r["key"], float(r["total"]), formatting.money(int(r["total"]))) for r in suppliers]
     chart = charts.hbars(top, title=_("Largest suppliers of this agency"),
                          desc=_("Total value awarded to each supplier, largest first."), ident="agency-suppliers")
     return Template("agency.html", context={"a": a, "history": history, "suppliers": suppliers,
                                             "concentration": conc[0] if conc else None, "chart": chart,
+                                            "min_sample": settings.portal_min_sample,
                                             "awards_query": urlencode({"agency_id": str(aid)})})
 
 
@@ -312,7 +345,7 @@ def _filters_from(request: Request) -> tuple[Any, dict[str, str]]:
 
 
 @get("/awards", name="portal:awards")
-async def awards_explorer(request: Request) -> Template:
+async def awards_explorer(request: Request, settings: SettingsDep) -> Template:
     error = None
     try:
         f, form = _filters_from(request)
@@ -345,12 +378,14 @@ async def awards_explorer(request: Request) -> Template:
         months, partial = await sources.by_month(f)
         by_region = await sources.totals_by(f, "region", limit=30)
         suppliers = await sources.totals_by(f, "supplier", limit=10)
-        conc = await sources.concentration(f, limit=10)
+        conc = await sources.concentration_sized(f, settings.portal_min_sample, limit=10)
+        sized = [r for r in conc if r["enough"]]
         ctx.update({
             "total": sum(int(r["total"]) for r in by_region), "count": sum(int(r["count"]) for r in by_region),
             "months": months, "months_partial": partial, "by_region": by_region, "suppliers": suppliers,
-            "concentration": conc,
-            "months_chart": charts.bars([(m, float(v)) for m, _n, v in months], title=_("Awarded value by month"),
+            "concentration": conc, "min_sample": settings.portal_min_sample,
+            "months_chart": charts.bars([(formatting.month(m), float(v)) for m, _n, v in months],
+                                        years=[m[:4] for m, _n, _v in months], title=_("Awarded value by month"),
                                         desc=_("Total value of the awards made each month (Lima time)."),
                                         fmt=formatting.money_short, ident="months"),
             "map": charts.peru_map({r["key"]: float(r["total"]) for r in by_region},
@@ -365,7 +400,7 @@ async def awards_explorer(request: Request) -> Template:
                 title=_("Largest suppliers"), desc=_("Total value awarded to each supplier, largest first."),
                 ident="suppliers"),
             "concentration_chart": charts.hbars(
-                [(r["agency_name"], float(r["hhi"]), formatting.number(r["hhi"], 0)) for r in conc],
+                [(r["agency_name"], float(r["hhi"]), formatting.number(r["hhi"], 0)) for r in sized],
                 title=_("Supplier concentration by agency"),
                 desc=_("Herfindahl-Hirschman index of each agency's suppliers' shares (0 to 10,000; above 2,500 "
                        "is highly concentrated)."), ident="hhi", max_value=10_000),
@@ -375,14 +410,47 @@ async def awards_explorer(request: Request) -> Template:
     return Template("awards.html", context=ctx, status_code=422 if error else 200)
 
 
+def _csv(dataset: opendata.Dataset, batches: Any) -> Stream:
+    stamp = clock.now().astimezone(formatting.LIMA).strftime("%Y%m%d")
+    return Stream(opendata.encode(dataset, batches), media_type="text/csv; charset=utf-8",
+                  headers={"Content-Disposition": f'attachment; filename="{dataset.filename}-{stamp}.csv"',
+                           "Cache-Control": "public, max-age=300"})
+
+
 @get("/awards.csv", name="portal:awards_csv")
 async def awards_csv(request: Request) -> Stream:
+    """The explorer's awards, filtered as on the page (amounts in soles, Lima times, a BOM: opendata)."""
     f, _form = _filters_from(request)
     if f is None:
         raise NotFound(N_("The award history is not available"))
-    stamp = clock.now().astimezone(formatting.LIMA).strftime("%Y%m%d")
-    return Stream(sources.csv_chunks(f), media_type="text/csv; charset=utf-8",
-                  headers={"Content-Disposition": f'attachment; filename="adjudicaciones-{stamp}.csv"'})
+    return _csv(opendata.AWARDS, opendata.award_rows(f))
+
+
+# ------------------------------------------------------------------------------------------------ open data
+
+
+@get("/datos-abiertos", name="portal:open_data")
+async def open_data(settings: SettingsDep) -> Template:
+    base = settings.public_base_url.rstrip("/")
+    return Template("open_data.html", context={
+        "base": base, "datasets": list(opendata.DATASETS.values()), "bulk": sources.bulk_files(settings),
+        "today": clock.now()})
+
+
+@get("/datos-abiertos/{name:str}", name="portal:open_data_csv")
+async def open_data_csv(name: FromPath[str], settings: SettingsDep) -> Stream:
+    dataset = opendata.BY_FILENAME.get(name.removesuffix(".csv")) if name.endswith(".csv") else None
+    if dataset is None:
+        raise NotFound(N_("Page not found"))
+    if dataset is opendata.AWARDS:
+        return _csv(dataset, opendata.award_rows(sources.filters()))
+    if dataset is opendata.TENDERS:
+        from search import service as search
+
+        return _csv(dataset, opendata.tender_rows(search.backend(settings)))
+    if dataset is opendata.CONTRACTS:
+        return _csv(dataset, opendata.contract_rows())
+    return _csv(dataset, opendata.red_flag_rows(await sources.red_flags(settings)))
 
 
 # ------------------------------------------------------------------------------------------------ oversight
@@ -413,22 +481,28 @@ async def red_flags(request: Request, settings: SettingsDep) -> Template:
 
 @get("/stage-times", name="portal:stage_times")
 async def stage_times(settings: SettingsDep) -> Template:
-    rows = await sources.stage_times()
+    raw = await sources.stage_times()
+    rows = sources.stage_rows(raw, settings.portal_min_sample)
     stuck = await sources.stuck(settings)
     per_stage: dict[str, list[float]] = {}
-    for r in rows or []:
+    for r in rows:
         acc = per_stage.setdefault(r["stage"], [0.0, 0.0])
         acc[0] += r["p50_days"] * r["count"]
         acc[1] += r["count"]
     order = list(labels.STAGES)
-    points = [(labels.label("stage", s), acc[0] / acc[1], formatting.number(acc[0] / acc[1], 1))
-              for s, acc in sorted(per_stage.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
-              if acc[1]]
+    stages = [(s, acc[0] / acc[1], int(acc[1])) for s, acc in
+              sorted(per_stage.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99) if acc[1]]
+    enough = [n >= settings.portal_min_sample for _s, _v, n in stages]
+    points = [(labels.label("stage", s), v if ok else 0.0,
+               _("{days} (n={n})", days=formatting.days(v), n=formatting.number(n)) if ok
+               else _("not enough data (n={n})", n=formatting.number(n)))
+              for (s, v, n), ok in zip(stages, enough, strict=True)]
     chart = charts.hbars(points, title=_("Typical days in each stage"),
                          desc=_("Median days each stage took, averaged over agencies and methods weighted by the "
-                                "number of tenders."), ident="stages")
+                                "number of tenders."), ident="stages", muted=[not ok for ok in enough])
     return Template("stage_times.html", context={"rows": rows, "stuck": stuck, "chart": chart,
-                                                 "available": rows is not None})
+                                                 "available": raw is not None,
+                                                 "min_sample": settings.portal_min_sample})
 
 
 # --------------------------------------------------------------------------------------------------- verify
@@ -479,23 +553,18 @@ async def language(code: FromPath[str], request: Request) -> Redirect:
                                               samesite="lax")])
 
 
-# ---------------------------------------------------------------------------------------------- not found
-
-
-def _not_found(request: Request, exc: Exception) -> Response:
-    message = _error(exc) if isinstance(exc, DomainError) else _("Page not found")
-    return Template("404.html", context={"message": message}, status_code=404)
-
-
 portal = Router(
     path="/",
     route_handlers=[home, tender_list, tender_page, catalog, supplier_page, agency_page, awards_explorer,
-                    awards_csv, red_flags, stage_times, verify, verify_receipt, language],
-    exception_handlers={NotFound: _not_found, NotFoundException: _not_found},
+                    awards_csv, open_data, open_data_csv, red_flags, stage_times, verify, verify_receipt, language],
+    # the portal's pages answer errors as pages (problem+json still to a client that asks for JSON)
+    exception_handlers=errors.negotiate_all(core_errors.exception_handlers, page=True),
     include_in_schema=False,
     tags=["portal"],
+    middleware=[caching.page_cache],
 )
+# fingerprinted addresses (caching.static_url): cached for a year
 static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
-                                    name="portal:static", cache_control=None)
+                                    name="portal:static", cache_control=caching.STATIC_CACHE)
 
 ROUTES = [portal, static]

@@ -1,7 +1,9 @@
 """Small server-side SVG charts: bars over time, horizontal bars, and a choropleth of Peru's regions.
 
-Every chart is an accessible `<svg role="img">` with a <title> and a <desc>, and the figures it shows are
-also in a table next to it on the page (a chart is never the only way to read a number). No JavaScript.
+Every SVG chart is named by a <title> and a <desc> (role "img", or "group" for the map whose regions are
+links), and the figures it shows are also in a table next to it on the page (a chart is never the only way to
+read a number); horizontal bars are plain HTML lists, text in themselves. The page shows each chart's title
+and unit in a <figcaption> outside the drawing. No JavaScript.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def _svg(width: int, height: int, title: str, desc: str, body: str, ident: str) -> Markup:
+def _svg(width: int, height: int, title: str, desc: str, body: str, ident: str, role: str = "img") -> Markup:
+    """An SVG chart named by its <title> and <desc>. `role` "img" for a picture; "group" when it holds links
+    (an image's content is hidden from assistive technology, so links inside role="img" would be lost)."""
     return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="img"'
-        f' aria-labelledby="{ident}-t {ident}-d" preserveAspectRatio="xMidYMid meet">'
-        f'<title id="{ident}-t">{_e(title)}</title><desc id="{ident}-d">{_e(desc)}</desc>{body}</svg>')
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="{role}"'
+        f' aria-labelledby="{ident}-t" aria-describedby="{ident}-d" preserveAspectRatio="xMidYMid meet"'
+        f' id="{ident}"><title id="{ident}-t">{_e(title)}</title><desc id="{ident}-d">{_e(desc)}</desc>{body}</svg>')
 
 
 def _nice_max(value: float) -> float:
@@ -44,10 +48,10 @@ def _nice_max(value: float) -> float:
     return 10 * exp
 
 
-def bars(points: Sequence[tuple[str, float]], *, title: str, desc: str, fmt: Callable[[float], str],
-         ident: str = "bars", width: int = 640, height: int = 260) -> Markup:
-    """Vertical bars, one per label (e.g. a month), with a labelled y axis."""
-    left, right, top, bottom = 92, 12, 14, 44
+def _bars_svg(points: Sequence[tuple[str, float]], *, title: str, desc: str, fmt: Callable[[float], str],
+              ident: str, width: int, height: int, font: int, max_labels: int,
+              years: Sequence[str] | None = None) -> Markup:
+    left, right, top, bottom = 6 + font * 6, 8, font, font * 3 + 8
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for _, v in points), default=0))
     parts: list[str] = []
@@ -55,43 +59,57 @@ def bars(points: Sequence[tuple[str, float]], *, title: str, desc: str, fmt: Cal
         v = top_value * i / 4
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d0d0"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{TEXT}">'
+                     f'<text x="{left - 6}" y="{y + font / 3:.1f}" text-anchor="end" font-size="{font}" fill="{TEXT}">'
                      f'{_e(fmt(v))}</text>')
     n = max(len(points), 1)
     slot = plot_w / n
     bar_w = max(min(slot * 0.7, 48), 2)
-    every = max(1, math.ceil(n / 12))
+    every = max(1, math.ceil(n / max_labels))
     for i, (label, value) in enumerate(points):
         h = plot_h * (value / top_value) if top_value else 0
         x = left + slot * i + (slot - bar_w) / 2
         y = top + plot_h - h
+        year = years[i] if years else ""
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{BAR}">'
-                     f'<title>{_e(label)}: {_e(fmt(value))}</title></rect>')
+                     f'<title>{_e(label)} {_e(year)}: {_e(fmt(value))}</title></rect>')
         if i % every == 0:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle"'
-                         f' font-size="11" fill="{TEXT}">{_e(label)}</text>')
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + font + 4}" text-anchor="middle"'
+                         f' font-size="{font}" fill="{TEXT}">{_e(label)}</text>')
+            if years and (i == 0 or years[i] != years[i - every]):
+                parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 2 * font + 6}" text-anchor="middle"'
+                             f' font-size="{font}" fill="{TEXT}">{_e(year)}</text>')
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{TEXT}"/>')
     return _svg(width, height, title, desc, "".join(parts), ident)
 
 
+def bars(points: Sequence[tuple[str, float]], *, title: str, desc: str, fmt: Callable[[float], str],
+         ident: str = "bars", years: Sequence[str] | None = None) -> Markup:
+    """Vertical bars, one per label (e.g. a month, with its year under the first bar of each year), with a
+    labelled y axis. Drawn twice: wide for a desktop, narrow with larger text for a phone (the stylesheet
+    shows one), so that text is never below 12 px on a 390 px screen."""
+    wide = _bars_svg(points, title=title, desc=desc, fmt=fmt, ident=ident, width=640, height=260, font=12,
+                     max_labels=12, years=years)
+    narrow = _bars_svg(points, title=title, desc=desc, fmt=fmt, ident=ident + "-n", width=340, height=240,
+                       font=13, max_labels=6, years=years)
+    return Markup(f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>')
+
+
 def hbars(rows: Sequence[tuple[str, float, str]], *, title: str, desc: str, ident: str = "hbars",
-          width: int = 560, row_h: int = 28, label_w: int = 210, max_value: float | None = None) -> Markup:
-    """Horizontal bars: (label, value, shown value) per row, largest scale first as given."""
-    height = max(len(rows), 1) * row_h + 8
+          max_value: float | None = None, muted: Sequence[bool] | None = None) -> Markup:
+    """Horizontal bars as HTML, not SVG: (label, value, shown value) per row, in the order given. Labels
+    wrap instead of being cut, text keeps the page's size on any screen, and the list reads as text to a
+    screen reader (it is its own data table). `title` names the list; `desc` is its description; a row
+    `muted` is drawn grey (a figure with too small a sample)."""
     top_value = max_value or max((v for _, v, _ in rows), default=0) or 1
-    plot_w = width - label_w - 120
-    parts: list[str] = []
+    items = []
     for i, (label, value, shown) in enumerate(rows):
-        y = 4 + i * row_h
-        w = max(plot_w * (value / top_value), 1 if value else 0)
-        short = label if len(label) <= 28 else label[:27] + "…"
-        parts.append(f'<text x="{label_w - 8}" y="{y + row_h * 0.65:.1f}" text-anchor="end" font-size="13"'
-                     f' fill="{TEXT}">{_e(short)}</text>'
-                     f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" fill="{BAR}">'
-                     f'<title>{_e(label)}: {_e(shown)}</title></rect>'
-                     f'<text x="{label_w + w + 6:.1f}" y="{y + row_h * 0.65:.1f}" font-size="13" fill="{TEXT}">'
-                     f'{_e(shown)}</text>')
-    return _svg(width, height, title, desc, "".join(parts), ident)
+        pct = max(0.0, min(100.0, 100 * value / top_value))
+        grey = " muted" if muted and muted[i] else ""
+        items.append(f'<li class="hbar-row{grey}"><span class="hbar-label">{_e(label)}</span>'
+                     f'<span class="hbar-track" aria-hidden="true"><span class="hbar" style="width:{pct:.1f}%">'
+                     f'</span></span><span class="hbar-value">{_e(shown)}</span></li>')
+    return Markup(f'<ol class="hbars" id="{_e(ident)}" aria-label="{_e(title)}" aria-describedby="{_e(ident)}-d">'
+                  f'{"".join(items)}</ol><p class="visually-hidden" id="{_e(ident)}-d">{_e(desc)}</p>')
 
 
 # --- the map ----------------------------------------------------------------------------------------------
@@ -175,9 +193,9 @@ def peru_map(values: dict[str, float], *, title: str, desc: str, fmt: Callable[[
     for i, b in enumerate(bounds):
         y = y0 + i * 24
         parts.append(f'<rect x="10" y="{y}" width="18" height="18" fill="{PALETTE[i]}" stroke="#888"/>'
-                     f'<text x="34" y="{y + 14}" font-size="13" fill="{TEXT}">{_e(fmt(lower))} – {_e(fmt(b))}</text>')
+                     f'<text x="34" y="{y + 14}" font-size="15" fill="{TEXT}">{_e(fmt(lower))} – {_e(fmt(b))}</text>')
         lower = b
     y = y0 + len(bounds) * 24
     parts.append(f'<rect x="10" y="{y}" width="18" height="18" fill="{EMPTY}" stroke="#888"/>'
-                 f'<text x="34" y="{y + 14}" font-size="13" fill="{TEXT}">{_e(no_data)}</text>')
-    return _svg(_W, _H, title, desc, "".join(parts), ident)
+                 f'<text x="34" y="{y + 14}" font-size="15" fill="{TEXT}">{_e(no_data)}</text>')
+    return _svg(_W, _H, title, desc, "".join(parts), ident, role="group" if link else "img")

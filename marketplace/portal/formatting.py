@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
 from babel.units import format_unit
+from markupsafe import Markup, escape
 
 from marketplace.core import geo, i18n
 
@@ -51,7 +53,8 @@ def money_short(cents: float | None) -> str:
     if cents is None:
         return "—"
     text = format_compact_currency(Decimal(int(cents)).scaleb(-2), "PEN", locale=_locale(), fraction_digits=1)
-    return text.replace("PEN", "S/\xa0") if "S/" not in text else text
+    # one spelling of the symbol in every locale and size: CLDR writes "S/750 k" but "S/ 1 M" in es
+    return re.sub(r"(PEN|S/)\s*", "S/\xa0", text)
 
 
 def when(value: datetime | str | None, fmt: str | None = None) -> str:
@@ -77,6 +80,36 @@ def duration(seconds: int | float | None) -> str:
     parts = [format_unit(n, unit, length="long", locale=_locale())
              for n, unit in ((hours, "duration-hour"), (minutes, "duration-minute"), (secs, "duration-second")) if n]
     return " ".join(parts) or format_unit(0, "duration-second", length="long", locale=_locale())
+
+
+def month(key: str, fmt: str = "LLL") -> str:
+    """A 'YYYY-MM' month in the reader's language: 'oct.' (LLL), or 'octubre de 2026' (fmt='yMMMM')."""
+    d = date(int(key[:4]), int(key[5:7]), 1)
+    if fmt == "LLL":
+        return format_date(d, "LLL", locale=_locale())
+    return format_skeleton(fmt, d, locale=_locale())
+
+
+def days(value: float | None) -> str:
+    """A number of days in words, one decimal: '8.0 días', '1.5 days'."""
+    if value is None:
+        return "—"
+    return format_unit(value, "duration-day", length="long", format="#,##0.0", locale=_locale())
+
+
+def countdown(seconds: float | None) -> str:
+    """Time left in words, to the hour when days are left, to the minute within a day: '2 días 3 horas',
+    '5 hours 20 minutes', '12 minutos'."""
+    if seconds is None:
+        return "—"
+    total = max(0, int(seconds))
+    d, rest = divmod(total, 86_400)
+    h, rest = divmod(rest, 3600)
+    m = rest // 60
+    loc = _locale()
+    parts = ([(d, "duration-day"), (h, "duration-hour")] if d else
+             [(h, "duration-hour"), (m, "duration-minute")] if h else [(max(m, 1), "duration-minute")])
+    return " ".join(format_unit(n, unit, length="long", locale=loc) for n, unit in parts if n)
 
 
 def day(value: datetime | date | str | None, fmt: str = "medium") -> str:
@@ -127,3 +160,31 @@ def ocds_money(value: dict[str, Any] | None) -> str:
     if not value or value.get("amount") is None:
         return "—"
     return money(int(Decimal(str(value["amount"])).scaleb(2)), value.get("currency") or "PEN")
+
+
+_URL = re.compile(r"(https?://[^\s<>\"']*[^\s<>\"'.,;:)]|/(?:api|ocds|schema)[^\s<>\"']*[^\s<>\"'.,;:)])")
+
+
+def linkify(text: str) -> Markup:
+    """Text with its addresses (http(s) URLs and the site's /api, /ocds, /schema paths) made links, the rest
+    escaped."""
+    out, last = [], 0
+    for m in _URL.finditer(str(text)):
+        out.append(escape(str(text)[last:m.start()]))
+        url = escape(m.group(0))
+        out.append(Markup(f'<a href="{url}">{url}</a>'))
+        last = m.end()
+    out.append(escape(str(text)[last:]))
+    return Markup("").join(out)
+
+
+def filesize(size: int | None) -> str:
+    """A file's size in the reader's locale: '850 byte', '12.3 kB', '1.5 MB' (1 kB = 1024 bytes here)."""
+    if size is None:
+        return "—"
+    loc = _locale()
+    if size < 1024:
+        return format_unit(size, "digital-byte", length="short", locale=loc)
+    if size < 1024 * 1024:
+        return format_unit(round(size / 1024, 1), "digital-kilobyte", length="short", locale=loc)
+    return format_unit(round(size / (1024 * 1024), 1), "digital-megabyte", length="short", locale=loc)

@@ -82,6 +82,30 @@ async def concentration(f: Any, limit: int = 20) -> list[dict[str, Any]]:
     return await svc.concentration(filters=f, limit=limit)
 
 
+async def concentration_sized(f: Any, min_sample: int, limit: int = 10) -> list[dict[str, Any]]:
+    """Concentration per agency with `awards`, the number of awards behind it, and `enough` (at least
+    `min_sample`): agencies with enough awards first (most concentrated first), then the others."""
+    rows = await concentration(f, limit=1000)
+    counts = {str(r["key"]): int(r["count"]) for r in await totals_by(f, "agency", limit=1000)}
+    for r in rows:
+        r["awards"] = counts.get(str(r["agency_id"]), 0)
+        r["enough"] = r["awards"] >= min_sample
+    rows.sort(key=lambda r: (not r["enough"], -float(r["hhi"]) if r["enough"] else -r["awards"]))
+    return rows[:limit]
+
+
+def stage_rows(rows: list[dict[str, Any]] | None, min_sample: int) -> list[dict[str, Any]]:
+    """Stage times as the portal shows them: no draft stage (not public) and no stage that took no time at all
+    (a stage passed through in the same instant says nothing about delays); `enough` when at least
+    `min_sample` tenders are behind the figures."""
+    out = []
+    for r in rows or []:
+        if r["stage"] == "draft" or float(r["p90_days"]) <= 0:
+            continue
+        out.append({**r, "enough": int(r["count"]) >= min_sample})
+    return out
+
+
 MONTHS_SCANNED = 100_000  # the monthly chart reads at most this many awards (newest first)
 
 
@@ -183,3 +207,12 @@ async def release(*, tender_id: UUID, ocid: str) -> dict[str, Any] | None:
         return None
     return await build_release(tender_id=tender_id, ocid=ocid, release_id=f"{ocid}-portal", tags=["tender"],
                                date_=clock.now())
+
+
+def bulk_files(settings: Any) -> list[dict[str, Any]]:
+    """OCDS bulk files published so far (name, date, size, sha256, url), newest first."""
+    try:
+        from marketplace.oversight.ocds import publisher
+    except ImportError:  # pragma: no cover
+        return []
+    return sorted(publisher.list_bulk(settings), key=lambda b: b["name"], reverse=True)

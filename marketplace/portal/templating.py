@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,17 @@ def _ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
 
 
 @functools.cache
+def _fingerprint(name: str) -> str:
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """The address of a static file, fingerprinted with its content ('/static/portal.css?v=3f2a...'): cached
+    for a year, and a changed file gets a new address."""
+    return f"/static/{name}?v={_fingerprint(name)}"
+
+
+@functools.cache
 def _places() -> list[dict[str, Any]]:
     """Regions with their provinces, for the place selector (local first)."""
     return [{"code": r.ubigeo, "name": r.display_name,
@@ -43,11 +55,13 @@ def configure(engine: JinjaTemplateEngine) -> None:
         _=_gettext, gettext=_gettext, ngettext=_ngettext, label=labels.label, options=labels.options,
         languages=LANGUAGES, current_language=i18n.current_language, language_tag=i18n.language_tag,
         places=_places, regions=geo.regions, flag_definitions=labels.FLAG_DEFINITIONS,
-        region_name=formatting.region_name, place=formatting.place,
+        region_name=formatting.region_name, place=formatting.place, static=static_url,
     )
     env.filters.update(money=formatting.money, when=formatting.when, day=formatting.day,
                        number=formatting.number, percent=formatting.percent, iso=formatting.iso,
-                       ocds_money=formatting.ocds_money, duration=formatting.duration)
+                       ocds_money=formatting.ocds_money, duration=formatting.duration,
+                       filesize=formatting.filesize, month=formatting.month, days=formatting.days,
+                       linkify=formatting.linkify)
     env.trim_blocks = True
     env.lstrip_blocks = True
 

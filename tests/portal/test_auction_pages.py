@@ -20,12 +20,17 @@ async def _auction(state: str):
                              " LIMIT 1", state)
 
 
+def _auction_section(text: str) -> str:
+    start = text.index('id="auction"')
+    return text[start:text.index("</section>", start)]
+
+
 async def test_a_finished_auction_shows_its_final_price_winner_and_public_sequence_of_bids(site):
     a = await _auction("closed")
     assert a is not None, "the demo seed has a finished auction"
     text = _html(await site.get(f"/tenders/{a['tender_id']}"))
     assert 'id="auction"' in text and "Subasta inversa" in text
-    section = text[text.index('id="auction"'):text.index('id="evaluation"')]
+    section = _auction_section(text)
     assert "Precio final" in section and formatting.money(a["best_price"], a["currency"]) in section
     winner = await db.fetchrow("SELECT w.supplier_id, o.name, w.value FROM award w JOIN organisation o"
                                " ON o.id = w.supplier_id WHERE w.tender_id = $1", a["tender_id"])
@@ -50,7 +55,7 @@ async def test_a_scheduled_auction_shows_its_start_in_lima_time_and_its_rules(si
     a = await _auction("scheduled")
     assert a is not None, "the demo seed has an auction scheduled to start"
     text = _html(await site.get(f"/tenders/{a['tender_id']}"))
-    section = text[text.index('id="auction"'):text.index('id="evaluation"')]
+    section = _auction_section(text)
     assert formatting.when(a["starts_at"]) in section and "hora de Lima" in section
     assert "10:00" in formatting.when(a["starts_at"])  # 15:00 UTC, shown as Lima time
     assert "Duración de la puja" in section and "20 minutos" in section
@@ -81,7 +86,7 @@ async def test_a_running_auction_links_the_anonymous_live_board_with_best_price_
         text = _html(await site.get(f"/tenders/{a['tender_id']}"))
     finally:
         clock.reset()
-    section = text[text.index('id="auction"'):text.index('id="evaluation"')]
+    section = _auction_section(text)
     assert f'href="/api/v1/auctions/{a["id"]}/events"' in section
     assert "Mejor precio actual" in section and formatting.money(a["best_price"], a["currency"]) in section
     assert "Tiempo restante" in section and "15 minutos" in section  # 20-minute window, 5 minutes in

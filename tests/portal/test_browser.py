@@ -176,7 +176,7 @@ async def test_a_citizen_searches_opens_a_tender_switches_language_and_downloads
             download = await info.value
             target = ARTIFACTS / "awards.csv"
             await download.save_as(str(target))
-            with target.open(newline="", encoding="utf-8") as fh:
+            with target.open(newline="", encoding="utf-8-sig") as fh:
                 rows = list(csv.reader(fh))
             awards = (await db.fetchrow("SELECT count(*) AS n FROM award"))["n"]
             assert rows[0][:2] == ["award_id", "tender_id"] and len(rows) - 1 == awards > 0

@@ -19,7 +19,7 @@ from tests.portal.test_catalogues import _po
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
         "wbr"}
-SHOWN_ATTRIBUTES = ("aria-label", "placeholder", "alt", "title")
+SHOWN_ATTRIBUTES = ("aria-label", "placeholder", "alt", "title", "data-label", "data-hint")  # data-*: shown by CSS
 TAGS = {"qu": "qu-PE", "en": "en"}
 
 
@@ -181,7 +181,9 @@ async def _pages(site) -> list[tuple[str, str, dict, int]]:
              ("GET", f"/red-flags?tender={some_tender}", {}, 200), ("GET", "/stage-times", {}, 200),
              ("GET", "/verify", {}, 200), ("POST", "/verify/receipt", {"receipt": "{"}, 200),
              ("POST", "/verify/receipt", {"receipt": '{"bid_id": "x", "signature": "AAAA"}'}, 200),
-             ("GET", f"/tenders/{uuid.uuid4()}", {}, 404)]
+             ("GET", f"/tenders/{uuid.uuid4()}", {}, 404), ("GET", "/no-such-page", {}, 404),
+             ("GET", "/datos-abiertos", {}, 200),
+             ("GET", "/tenders?limit=2&offset=2", {}, 200), ("GET", "/tenders?offset=9999", {}, 200)]
     pages += [("GET", f"/tenders/{t['id']}", {}, 200) for t in tenders]
     pages += [("GET", f"/agencies/{a['id']}", {}, 200) for a in agencies]
     pages += [("GET", f"/suppliers/{s['id']}", {}, 200) for s in suppliers]
@@ -199,7 +201,7 @@ async def test_pages_in_quechua_and_english_show_no_spanish_interface_string(sit
     problems = []
     for method, path, form, status in pages:
         url = f"{path}{'&' if '?' in path else '?'}lang={lang}"
-        r = await site.request(method, url, data=form or None)
+        r = await site.request(method, url, data=form or None, headers={"Accept": "text/html"})
         assert r.status_code == status, (path, r.status_code, r.text[:500])
         assert r.headers["content-type"].startswith("text/html")
         problems += [f"{path}: {p}" for p in checker.foreign_in(r.text)]
