@@ -19,6 +19,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from marketplace.core import db, i18n, outbox, queue, runtime
+from marketplace.core.auth import passwords
 from marketplace.core.auth.dependencies import provide_actor
 from marketplace.core.errors import exception_handlers
 from marketplace.core.transactions import UnitOfWorkMiddleware
@@ -86,6 +87,7 @@ class MarketplacePlugin(InitPluginProtocol):
         await db.start(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                        replica_url=settings.database_replica_url)
         search_service.backend(settings)  # the process's search backend, from Settings (no I/O)
+        passwords.configure(settings.security.password_hash_workers, settings.security.password_hash_queue)
         if settings.redis_url:
             try:
                 await queue.start(settings.redis_url)

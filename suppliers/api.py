@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from marketplace.core.deps import ActorDep
+from marketplace.core import ratelimit
+from marketplace.core.auth import service as auth
+from marketplace.core.deps import ActorDep, SettingsDep
 from suppliers import service
 from suppliers.alerts import api as alerts_api
 from suppliers.catalog import api as catalog_api
@@ -21,7 +23,11 @@ class SupplierController(Controller):
 
     @post("/", summary="Register as a supplier (public): creates the organisation, its pending registry entry "
                        "and its first administrator", security=[])
-    async def register(self, data: JSONBody[SupplierCreate], actor: ActorDep) -> SupplierRead:
+    async def register(self, request: Request[Any, Any, Any], data: JSONBody[SupplierCreate], actor: ActorDep,
+                       settings: SettingsDep) -> SupplierRead:
+        limits = settings.security
+        await ratelimit.hit("register-ip", auth.client_address(request, limits.trusted_proxy_hops),
+                            limit=limits.rate_limit_register_per_ip, window=limits.rate_limit_window_seconds)
         return (await service.register(actor=actor, data=data)).supplier
 
     @get("/", summary="The supplier registry (pending registrations only for oversight and the platform)")

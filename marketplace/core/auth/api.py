@@ -28,6 +28,7 @@ from marketplace.core.auth.schemas import (
 )
 from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.i18n import N_
+from marketplace.core.transactions import OWN_TRANSACTION
 
 T = TypeVar("T")
 FORM = "application/x-www-form-urlencoded"
@@ -71,8 +72,11 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/token", summary="Sign in with email and password; returns a bearer token", status_code=200,
-          operation_class=_TokenOperation, security=[])
+    # Own transaction: sign-in only reads, and must hold no connection while its hash is checked (a storm of
+    # sign-ins waiting for the hashing threads would otherwise take every pooled connection from the bids).
+    @post("/token", summary="Sign in with email and password; returns a bearer token (rate limited: 429 with "
+                            "Retry-After)", status_code=200, operation_class=_TokenOperation, security=[],
+          opt=OWN_TRANSACTION)
     async def token(self, request: Request, settings: SettingsDep) -> TokenRead:
         if request.content_type[0] == FORM:
             form = await request.form()
@@ -84,8 +88,11 @@ class AuthController(Controller):
                 raise ValidationException(detail="Validation failed", extra=[
                     {"message": N_("The body is not valid JSON"), "key": "data", "source": "body"}]) from exc
             creds = _convert(raw, TokenRequest)
+        limits = settings.security
         token, ttl = await service.login(email=creds.username, password=creds.password,
-                                         secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
+                                         secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds,
+                                         client=service.client_address(request, limits.trusted_proxy_hops),
+                                         limits=limits)
         return TokenRead(access_token=token, token_type="bearer", expires_in=ttl)
 
     @get("/me", summary="Who am I: the signed-in user, their organisation and roles")

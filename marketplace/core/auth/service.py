@@ -16,12 +16,14 @@ from uuid import UUID
 import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection
 
-from marketplace.core import audit, clock, db
+from marketplace.core import audit, clock, db, ratelimit
 from marketplace.core.actor import ROLES, SYSTEM, Actor, require_authenticated
-from marketplace.core.auth import tokens
+from marketplace.core.auth import passwords, tokens
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from marketplace.core.i18n import N_
+from marketplace.settings import SecuritySettings
 
 API_KEY_FIELD = "header.x-api-key"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -31,22 +33,64 @@ _DUMMY_HASH = _hasher.hash("not-a-password")
 
 
 def hash_password(password: str) -> str:
+    """The Argon2id hash of `password` (slow on purpose: call it through `hash_password_off_loop`)."""
     if len(password) < 10:
         raise InvalidInput(N_("The password must have at least 10 characters"), field="password", rule="min_length")
     return _hasher.hash(password)
 
 
-async def login(*, email: str, password: str, secret: str, ttl_seconds: int) -> tuple[str, int]:
+async def hash_password_off_loop(password: str) -> str:
+    """`hash_password` on the hashing threads (marketplace.core.auth.passwords), never on the event loop.
+    Looked up by name at each call, so a stand-in for `hash_password` (the seed's, the tests') is honoured."""
+    if len(password) < 10:  # refused before taking a hashing thread
+        raise InvalidInput(N_("The password must have at least 10 characters"), field="password", rule="min_length")
+    return await passwords.run(hash_password, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def client_address(conn: ASGIConnection[Any, Any, Any, Any], trusted_proxy_hops: int) -> str:
+    """The caller's address: the peer, or behind `trusted_proxy_hops` proxies the address the outermost of
+    them saw (its entry in X-Forwarded-For, counted from the right: entries further left are the client's
+    own say and can be forged)."""
+    peer = conn.client.host if conn.client else "unknown"
+    if trusted_proxy_hops <= 0:
+        return peer
+    forwarded = [p.strip() for h in conn.headers.getall("x-forwarded-for", []) for p in h.split(",") if p.strip()]
+    if not forwarded:
+        return peer
+    return forwarded[-trusted_proxy_hops] if len(forwarded) >= trusted_proxy_hops else forwarded[0]
+
+
+async def login(*, email: str, password: str, secret: str, ttl_seconds: int, client: str = "local",
+                limits: SecuritySettings | None = None) -> tuple[str, int]:
+    """A bearer token for the user whose email and password these are.
+
+    Rate limited (429): attempts per client address, failed attempts per account (the limits of `limits`,
+    none when it is None). The Argon2 check runs on the hashing threads; an unknown email is checked against
+    a dummy hash, so that timing does not reveal which emails exist. Runs outside any transaction (the
+    handler is OWN_TRANSACTION): no connection is held while the hash is checked."""
+    account = ratelimit.account_subject(email)
+    if limits is not None:
+        window = limits.rate_limit_window_seconds
+        await ratelimit.hit("signin-ip", client, limit=limits.rate_limit_signin_per_ip, window=window)
+        await ratelimit.check("signin-account", account, limit=limits.rate_limit_signin_per_account,
+                              window=window, field="username")
     row = await db.fetchrow(
         "SELECT u.id, u.password_hash, u.roles, u.active, o.id AS org_id, o.kind"
         " FROM app_user u JOIN organisation o ON o.id = u.organisation_id WHERE lower(u.email) = lower($1)",
         email,
     )
-    try:
-        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        row = None
-    if row is None or not row["active"]:
+    ok = await passwords.run(_verify, row["password_hash"] if row else _DUMMY_HASH, password)
+    if row is None or not ok or not row["active"]:
+        if limits is not None:
+            await ratelimit.hit("signin-account", account, limit=limits.rate_limit_signin_per_account,
+                                window=limits.rate_limit_window_seconds, field="username")
         raise Unauthorized(N_("Wrong email or password"), field="password", rule="credentials")
     return tokens.issue(secret=secret, ttl_seconds=ttl_seconds, user_id=row["id"], org_id=row["org_id"],
                         org_kind=row["kind"], roles=list(row["roles"]))
@@ -128,7 +172,7 @@ async def create_user(*, organisation_id: UUID, email: str, password: str, roles
     roles = sorted(set(roles))
     if await db.fetchrow("SELECT 1 FROM app_user WHERE lower(email) = lower($1)", email):
         raise Conflict(N_("A user with this email already exists"), field="email", rule="unique")
-    password_hash = hash_password(password)
+    password_hash = await hash_password_off_loop(password)
     try:
         row = await db.fetchrow(
             "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles, locale, created_at)"
