@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,7 @@ class Hasher:
     def __init__(self, workers: int = DEFAULT_WORKERS, queue: int = DEFAULT_QUEUE) -> None:
         self.workers, self.queue = workers, queue
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self.in_flight = 0  # running plus waiting
         self.hold: Hold | None = None  # only ever set by a test (held())
@@ -68,6 +70,11 @@ class Hasher:
             if self.in_flight >= self.workers + self.queue:
                 raise Busy(N_("Too many sign-ins are being checked at this moment; please retry in a moment"),
                            headers={"Retry-After": "1"})
+            if self._pid != os.getpid():
+                # A forked child (granian's workers, after the seed hashed in the parent) inherits an executor
+                # whose threads exist only in the parent: work given to it would never run.
+                self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="argon2")
+                self._pid = os.getpid()
             self.in_flight += 1
             if self.hold is not None and self.in_flight == self.workers + self.queue:
                 self.hold.full.set()

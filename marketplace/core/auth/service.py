@@ -156,10 +156,12 @@ _USER_COLUMNS = "id, organisation_id, email, full_name, roles, locale, active, c
 
 
 async def create_user(*, organisation_id: UUID, email: str, password: str, roles: list[str],
-                      full_name: str = "", locale: str = "es", actor: Actor = SYSTEM) -> UUID:
+                      full_name: str = "", locale: str = "es", actor: Actor = SYSTEM,
+                      password_hash: str | None = None) -> UUID:
     """Create a user of an organisation (no authorisation here: callers check; see create_org_user).
 
     Roles must exist for the organisation's kind; the email must be unused (case-insensitive) -> 409.
+    `password_hash`: the password's hash when the caller made it already (before its transaction began).
     """
     org = await db.fetchrow("SELECT kind FROM organisation WHERE id = $1", organisation_id)
     if org is None:
@@ -172,7 +174,7 @@ async def create_user(*, organisation_id: UUID, email: str, password: str, roles
     roles = sorted(set(roles))
     if await db.fetchrow("SELECT 1 FROM app_user WHERE lower(email) = lower($1)", email):
         raise Conflict(N_("A user with this email already exists"), field="email", rule="unique")
-    password_hash = await hash_password_off_loop(password)
+    password_hash = password_hash or await hash_password_off_loop(password)
     try:
         row = await db.fetchrow(
             "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles, locale, created_at)"
