@@ -20,7 +20,7 @@ from litestar.connection import ASGIConnection
 
 from marketplace.core import audit, clock, db, ratelimit
 from marketplace.core.actor import ROLES, SYSTEM, Actor, require_authenticated
-from marketplace.core.auth import passwords, tokens
+from marketplace.core.auth import passwords, tokens, user_state
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from marketplace.core.i18n import N_
 from marketplace.settings import SecuritySettings
@@ -82,7 +82,7 @@ async def login(*, email: str, password: str, secret: str, ttl_seconds: int, cli
         await ratelimit.check("signin-account", account, limit=limits.rate_limit_signin_per_account,
                               window=window, field="username")
     row = await db.fetchrow(
-        "SELECT u.id, u.password_hash, u.roles, u.active, o.id AS org_id, o.kind"
+        "SELECT u.id, u.password_hash, u.roles, u.active, u.token_version, o.id AS org_id, o.kind"
         " FROM app_user u JOIN organisation o ON o.id = u.organisation_id WHERE lower(u.email) = lower($1)",
         email,
     )
@@ -93,7 +93,7 @@ async def login(*, email: str, password: str, secret: str, ttl_seconds: int, cli
                                 window=limits.rate_limit_window_seconds, field="username")
         raise Unauthorized(N_("Wrong email or password"), field="password", rule="credentials")
     return tokens.issue(secret=secret, ttl_seconds=ttl_seconds, user_id=row["id"], org_id=row["org_id"],
-                        org_kind=row["kind"], roles=list(row["roles"]))
+                        org_kind=row["kind"], roles=list(row["roles"]), version=row["token_version"])
 
 
 def _digest(secret: str) -> str:
@@ -290,3 +290,72 @@ async def revoke_api_key(*, actor: Actor, key_id: UUID) -> None:
         return
     await db.execute("UPDATE api_key SET revoked_at = $2 WHERE id = $1", key_id, clock.now())
     await audit.record(actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key_id)
+
+
+# Standing of a user: disable, roles, sign out everywhere (issue 17, finding 7) ------------------------------
+
+async def _managed_user(actor: Actor, user_id: UUID) -> dict[str, Any]:
+    """The user's row, locked, for a platform admin or the administrator of the user's organisation; a user
+    another caller may not manage is not found (404) unless the caller is a platform admin."""
+    require_authenticated(actor)
+    row = await db.fetchrow(
+        "SELECT u.id, u.organisation_id, u.roles, u.active, o.kind FROM app_user u"
+        " JOIN organisation o ON o.id = u.organisation_id WHERE u.id = $1 FOR UPDATE OF u", user_id)
+    if row is None:
+        raise NotFound(N_("User not found"))
+    if not can_administer(actor, row["organisation_id"], row["kind"]):
+        if actor.member_of(row["organisation_id"]):
+            raise Forbidden(N_("Only the organisation's administrator can manage its users"))
+        raise NotFound(N_("User not found"))  # another organisation's users are not shown to exist
+    return row
+
+
+async def _bump(user_id: UUID) -> None:
+    """Every bearer token issued so far for this user is refused from now on (marketplace.core.auth.user_state)."""
+    await db.execute("UPDATE app_user SET token_version = token_version + 1 WHERE id = $1", user_id)
+    user_state.forget_after_commit(user_id)
+
+
+async def set_user_active(*, actor: Actor, user_id: UUID, active: bool, reason: str = "") -> dict[str, Any]:
+    """Disable (or enable again) a user. Disabled: no sign-in, and their tokens and API keys are refused."""
+    row = await _managed_user(actor, user_id)
+    if not active and user_id == actor.user_id:
+        raise Conflict(N_("You cannot disable your own account"), field="user_id", rule="self")
+    if row["active"] != active:
+        await db.execute("UPDATE app_user SET active = $2 WHERE id = $1", user_id, active)
+        await _bump(user_id)
+        await audit.record(actor=actor, action="user.enabled" if active else "user.disabled", entity_type="user",
+                           entity_id=user_id, data={"reason": reason})
+    return await _user_row(user_id)
+
+
+async def set_user_roles(*, actor: Actor, user_id: UUID, roles: list[str]) -> dict[str, Any]:
+    """Replace a user's roles (those of their organisation's kind); their tokens are refused from now on, so
+    the new roles apply from their next sign-in."""
+    row = await _managed_user(actor, user_id)
+    allowed = ROLES[row["kind"]]
+    bad = [r for r in roles if r not in allowed]
+    if bad:
+        raise InvalidInput(N_("Role {role} does not exist for this organisation"), field="roles", rule="enum",
+                           params={"role": bad[0]})
+    roles = sorted(set(roles))
+    if roles != sorted(row["roles"]):
+        await db.execute("UPDATE app_user SET roles = $2 WHERE id = $1", user_id, roles)
+        await _bump(user_id)
+        await audit.record(actor=actor, action="user.roles_changed", entity_type="user", entity_id=user_id,
+                           data={"from": sorted(row["roles"]), "to": roles})
+    return await _user_row(user_id)
+
+
+async def sign_out_everywhere(*, actor: Actor, user_id: UUID | None = None) -> None:
+    """Refuse every bearer token issued so far to `user_id` (the actor's own user when None). API keys are
+    revoked one by one (DELETE /api/v1/auth/api-keys/{id})."""
+    require_authenticated(actor)
+    if user_id is None or user_id == actor.user_id:
+        if actor.user_id is None:
+            raise Forbidden(N_("Only a user can sign out"))
+        user_id = actor.user_id
+    else:
+        await _managed_user(actor, user_id)
+    await _bump(user_id)
+    await audit.record(actor=actor, action="user.signed_out_everywhere", entity_type="user", entity_id=user_id)
