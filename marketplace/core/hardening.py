@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.core import i18n
@@ -83,7 +84,7 @@ def body_limits(max_bytes: int, max_depth: int) -> Any:
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            if scope["type"] != ScopeType.HTTP or scope["method"] not in BODY_METHODS:
                 await app(scope, receive, send)
                 return
             content_type = b""
@@ -106,7 +107,7 @@ def body_limits(max_bytes: int, max_depth: int) -> Any:
             size = 0
             more = True
             while more:
-                message = await receive()
+                message: Any = await receive()
                 if message["type"] != "http.request":  # the client went away
                     await app(scope, _replay([], message, receive), send)
                     return
@@ -131,18 +132,18 @@ def body_limits(max_bytes: int, max_depth: int) -> Any:
     return factory
 
 
-def _replay(bodies: list[bytes], pending: Message | None, receive: Receive) -> Receive:
+def _replay(bodies: list[bytes], pending: Any, receive: Receive) -> Receive:
     """A receive that gives the body already read, then whatever the client sends next (its disconnect)."""
-    queue: list[Message] = [{"type": "http.request", "body": b, "more_body": False} for b in bodies]
+    queue: list[Any] = [{"type": "http.request", "body": b, "more_body": False} for b in bodies]
     if pending is not None:
         queue.append(pending)
 
-    async def replay() -> Message:
+    async def replay() -> Any:
         if queue:
             return queue.pop(0)
         return await receive()
 
-    return replay  # type: ignore[return-value]
+    return replay
 
 
 def security_headers(settings: Settings) -> Any:
@@ -162,6 +163,6 @@ def security_headers(settings: Settings) -> Any:
         headers = list(message.get("headers") or [])
         present = {bytes(name).lower() for name, _ in headers} & names
         headers.extend(h for h in extra if h[0] not in present)
-        message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+        message["headers"] = headers
 
     return hook
