@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -30,10 +32,11 @@ from marketplace.core.transactions import UnitOfWorkMiddleware
 from marketplace.settings import Settings, load_settings
 from search import service as search_service
 
-try:  # Swagger UI's files, served by the app itself (see _docs_renderers)
-    import swagger_ui_bundle
-except ImportError:  # pragma: no cover - a checkout whose venv predates the dependency
-    swagger_ui_bundle = None
+# Swagger UI's files (5.x, which reads OpenAPI 3.1), shipped by the swagger-ui-py package and served by the
+# app itself (see _docs_renderers). Found without importing the package (it would import its framework glue).
+_SWAGGER_SPEC = importlib.util.find_spec("swagger_ui")
+SWAGGER_FILES = (Path(_SWAGGER_SPEC.submodule_search_locations[0]) / "static"
+                 if _SWAGGER_SPEC and _SWAGGER_SPEC.submodule_search_locations else None)
 
 log = logging.getLogger("marketplace")
 
@@ -161,9 +164,9 @@ def _language_middleware(default_locale: str):
 
 
 def _docs_renderers() -> list[OpenAPIRenderPlugin]:
-    """Swagger UI from our own copy of its files (swagger-ui-bundle), never a CDN; without that package, no UI
+    """Swagger UI from our own copy of its files (swagger-ui-py), never a CDN; without that package, no UI
     (the JSON and YAML documents are still served at /schema/openapi.json and .yaml)."""
-    if swagger_ui_bundle is None:
+    if SWAGGER_FILES is None:
         return []
     return [SwaggerRenderPlugin(js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
                                 css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
@@ -172,9 +175,9 @@ def _docs_renderers() -> list[OpenAPIRenderPlugin]:
 
 
 def _docs_assets() -> list[Any]:
-    if swagger_ui_bundle is None:
+    if SWAGGER_FILES is None:
         return []
-    return [create_static_files_router(path=SWAGGER_ASSETS, directories=[swagger_ui_bundle.swagger_ui_path],
+    return [create_static_files_router(path=SWAGGER_ASSETS, directories=[SWAGGER_FILES],
                                        include_in_schema=False, name="swagger-ui-assets")]
 
 
