@@ -89,6 +89,9 @@ class MarketplacePlugin(InitPluginProtocol):
         # Second: a body too large or nested too deep is refused (in the caller's language) before any parsing.
         app_config.middleware.insert(1, hardening.body_limits(settings.security.request_max_body_bytes,
                                                               settings.security.json_max_depth))
+        app_config.middleware.insert(2, hardening.StreamLimits(settings.security.sse_anonymous_max,
+                                                               settings.security.sse_anonymous_per_ip,
+                                                               settings.security.trusted_proxy_hops).middleware)
         app_config.before_send.append(hardening.security_headers(settings))
         app_config.lifespan.append(self.lifespan)
         # live auction boards: Redis pub/sub (Litestar channels)

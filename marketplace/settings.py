@@ -403,6 +403,9 @@ class SecuritySettings:
     request_max_body_bytes: int = var("REQUEST_MAX_BODY_BYTES", Int(1_024), 20 * 1024 * 1024)
     metrics_token: str | None = var("METRICS_TOKEN", Pattern(r"[!-~]{16,256}", "at least 16 printable characters"),
                                     None, secret=True)
+    # Anonymous live-board streams (SSE) per process, and per client address.
+    sse_anonymous_max: int = var("SSE_ANONYMOUS_MAX", Int(0), 2_000)
+    sse_anonymous_per_ip: int = var("SSE_ANONYMOUS_PER_IP", Int(0), 20)
     # A bearer token's user (disabled? signed out everywhere? roles changed?) is read again after this long.
     auth_recheck_seconds: int = var("AUTH_RECHECK_SECONDS", Int(0, 300), 5)
 

@@ -7,6 +7,8 @@
   anonymous ones included. Any body but a form is checked: Litestar decodes a JSON handler's body whatever
   the Content-Type says. The depth is only measured when the body has more brackets than the limit (two
   C-speed counts for every body; a sealed bid has a handful), so the bids' hot path does not pay for it.
+* `StreamLimits`: at most SSE_ANONYMOUS_MAX anonymous live-board streams (Server-Sent Events) per process
+  and SSE_ANONYMOUS_PER_IP per client address; beyond, 429 problem+json with Retry-After.
 * `security_headers(settings)`: a before-send hook adding, to every response (pages, API, errors), a
   Content-Security-Policy (only our own origin, no inline script, no framing), X-Frame-Options DENY,
   X-Content-Type-Options nosniff, Referrer-Policy and, behind HTTPS, Strict-Transport-Security. The API
@@ -18,13 +20,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 
 import msgspec
+from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.core import i18n
+from marketplace.core.auth.service import client_address
 from marketplace.core.errors import PROBLEM_JSON, problem_body
 from marketplace.core.i18n import N_, gettext
 from marketplace.settings import Settings
@@ -78,13 +83,14 @@ def too_deep(body: bytes, max_depth: int) -> bool:
     return json_depth(body) > max_depth
 
 
-async def _refuse(send: Send, status: int, type_: str, title: str, message: str, rule: str, path: str) -> None:
+async def _refuse(send: Send, status: int, type_: str, title: str, message: str, rule: str, path: str,
+                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = problem_body(status=status, type_=type_, title=title, detail=message, instance=path,
                         errors=[{"field": "body", "rule": rule, "message": message}])
     raw = msgspec.json.encode(body)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(raw)).encode()),
-                            (b"content-language", i18n.language_tag().encode())]})
+                            (b"content-language", i18n.language_tag().encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": raw, "more_body": False})
 
 
@@ -175,3 +181,45 @@ def security_headers(settings: Settings) -> Any:
         message["headers"] = headers
 
     return hook
+
+
+# Live boards (Server-Sent Events) an anonymous caller may hold open: each is a connection and a task for as
+# long as the caller likes, so they are counted per process and per client address (issue 17).
+STREAM_PATH = re.compile(r"^/api/v1/auctions/[^/]+/events/?$")
+
+
+class StreamLimits:
+    """Open anonymous event streams of this process: at most `total`, and `per_ip` per client address (0: no
+    limit). A signed-in caller (a bearer token or an API key) is not counted: their streams are theirs."""
+
+    def __init__(self, total: int, per_ip: int, trusted_proxy_hops: int) -> None:
+        self.total, self.per_ip, self.hops = total, per_ip, trusted_proxy_hops
+        self.open = 0
+        self.by_ip: dict[str, int] = {}
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if (scope["type"] != ScopeType.HTTP or scope["method"] != "GET"
+                    or not scope["path"].endswith(("/events", "/events/")) or not STREAM_PATH.match(scope["path"])
+                    or any(name in (b"authorization", b"x-api-key") for name, _ in scope["headers"])):
+                await app(scope, receive, send)
+                return
+            ip = client_address(ASGIConnection(scope), self.hops)
+            if (self.total and self.open >= self.total) or (self.per_ip and self.by_ip.get(ip, 0) >= self.per_ip):
+                message = gettext(N_("Too many live connections are open; close one or try again later"))
+                await _refuse(send, 429, "too-many-requests", gettext(N_("Too many requests")), message, "streams",
+                              scope["path"], headers=[(b"retry-after", b"10")])
+                return
+            self.open += 1
+            self.by_ip[ip] = self.by_ip.get(ip, 0) + 1
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.open -= 1
+                left = self.by_ip[ip] - 1
+                if left:
+                    self.by_ip[ip] = left
+                else:
+                    del self.by_ip[ip]
+
+        return middleware
