@@ -5,6 +5,10 @@ subject, INCR'd and given the window as its expiry by one Lua script, so a count
 apart. A subject over its limit gets 429 problem+json with Retry-After (the seconds left in its window).
 The subjects are a client address and a hash of an account's email (the email itself is not kept).
 
+Failed sign-ins lock an account for the rest of the window, from any address, except from the addresses it
+signed in from before (`remember`/`known`, kept 30 days): otherwise anyone could lock a competitor out of
+signing in just before a deadline by failing on purpose with their email.
+
 Redis down: the limits are not applied (logged), because refusing every sign-in would turn a Redis outage
 into a platform outage; the hashing cap (marketplace.core.auth.passwords) still protects the event loop.
 """
@@ -86,6 +90,36 @@ async def check(rule: str, subject: str, *, limit: int, window: int, field: str 
     got = await _count(rule, subject, window=window, increment=0)
     if got is not None and got[0] >= limit:
         raise _refuse(field, rule, got[1])
+
+
+KNOWN_DAYS = 30  # how long an address a user signed in from is remembered
+
+
+async def remember(account: str, client: str) -> None:
+    """`client` signed in to `account`: the account's limit on failures will not lock it out from there."""
+    pool = queue.get_pool()
+    if pool is None:
+        return
+    key = f"{PREFIX}known:{account}"
+    try:
+        pipe: Any = pool.pipeline(transaction=False)
+        pipe.sadd(key, client)
+        pipe.expire(key, KNOWN_DAYS * 86_400)
+        await pipe.execute()
+    except Exception:  # noqa: BLE001 - a hint only
+        log.warning("could not remember a sign-in address", exc_info=True)
+
+
+async def known(account: str, client: str) -> bool:
+    """Has `client` signed in to `account` before (within KNOWN_DAYS)?"""
+    pool = queue.get_pool()
+    if pool is None:
+        return False
+    try:
+        found: Any = pool.sismember(f"{PREFIX}known:{account}", client)
+        return bool(await found)
+    except Exception:  # noqa: BLE001 - unknown, as if Redis said no
+        return False
 
 
 async def reset() -> None:

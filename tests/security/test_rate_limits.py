@@ -63,6 +63,17 @@ async def test_failed_sign_ins_to_one_account_are_limited_whatever_the_address(c
     assert (await _sign_in(client, "198.51.100.200", other.email, factories.PASSWORD)).status_code == 200
 
 
+async def test_failures_do_not_lock_an_account_out_of_an_address_it_signed_in_from(client, settings):
+    """Anyone can fail with a competitor's email on purpose; that must not keep the competitor from signing in
+    (and bidding) from where they always do, just before a deadline."""
+    who = await factories.login(settings, "supplier", "bidder")
+    assert (await _sign_in(client, "192.0.2.77", who.email, factories.PASSWORD)).status_code == 200
+    for i in range(settings.security.rate_limit_signin_per_account + 2):
+        assert (await _sign_in(client, f"198.51.100.{i + 1}", who.email)).status_code in (401, 429)
+    assert (await _sign_in(client, "198.51.100.250", who.email, factories.PASSWORD)).status_code == 429
+    assert (await _sign_in(client, "192.0.2.77", who.email, factories.PASSWORD)).status_code == 200
+
+
 async def test_a_successful_sign_in_is_not_counted_against_the_account(client, settings):
     who = await factories.login(settings, "agency", "officer")
     for i in range(settings.security.rate_limit_signin_per_account + 1):

@@ -72,15 +72,16 @@ async def login(*, email: str, password: str, secret: str, ttl_seconds: int, cli
     """A bearer token for the user whose email and password these are.
 
     Rate limited (429): attempts per client address, failed attempts per account (the limits of `limits`,
-    none when it is None). The Argon2 check runs on the hashing threads; an unknown email is checked against
+    none when it is None), the latter not from an address the account signed in from before. The Argon2 check runs on the hashing threads; an unknown email is checked against
     a dummy hash, so that timing does not reveal which emails exist. Runs outside any transaction (the
     handler is OWN_TRANSACTION): no connection is held while the hash is checked."""
     account = ratelimit.account_subject(email)
     if limits is not None:
         window = limits.rate_limit_window_seconds
         await ratelimit.hit("signin-ip", client, limit=limits.rate_limit_signin_per_ip, window=window)
-        await ratelimit.check("signin-account", account, limit=limits.rate_limit_signin_per_account,
-                              window=window, field="username")
+        if limits.rate_limit_signin_per_account and not await ratelimit.known(account, client):
+            await ratelimit.check("signin-account", account, limit=limits.rate_limit_signin_per_account,
+                                  window=window, field="username")
     row = await db.fetchrow(
         "SELECT u.id, u.password_hash, u.roles, u.active, u.token_version, o.id AS org_id, o.kind"
         " FROM app_user u JOIN organisation o ON o.id = u.organisation_id WHERE lower(u.email) = lower($1)",
@@ -92,6 +93,8 @@ async def login(*, email: str, password: str, secret: str, ttl_seconds: int, cli
             await ratelimit.hit("signin-account", account, limit=limits.rate_limit_signin_per_account,
                                 window=limits.rate_limit_window_seconds, field="username")
         raise Unauthorized(N_("Wrong email or password"), field="password", rule="credentials")
+    if limits is not None and limits.rate_limit_signin_per_account:
+        await ratelimit.remember(account, client)
     return tokens.issue(secret=secret, ttl_seconds=ttl_seconds, user_id=row["id"], org_id=row["org_id"],
                         org_kind=row["kind"], roles=list(row["roles"]), version=row["token_version"])
 
