@@ -72,9 +72,10 @@ async def login(*, email: str, password: str, secret: str, ttl_seconds: int, cli
     """A bearer token for the user whose email and password these are.
 
     Rate limited (429): attempts per client address, failed attempts per account (the limits of `limits`,
-    none when it is None), the latter not from an address the account signed in from before. The Argon2 check runs on the hashing threads; an unknown email is checked against
-    a dummy hash, so that timing does not reveal which emails exist. Runs outside any transaction (the
-    handler is OWN_TRANSACTION): no connection is held while the hash is checked."""
+    none when it is None), the latter not from an address the account signed in from before. The Argon2
+    check runs on the hashing threads; an unknown email is checked against a dummy hash, so that timing does
+    not reveal which emails exist. Runs outside any transaction (the handler is OWN_TRANSACTION): no
+    connection is held while the hash is checked."""
     account = ratelimit.account_subject(email)
     if limits is not None:
         window = limits.rate_limit_window_seconds
