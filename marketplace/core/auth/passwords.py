@@ -28,6 +28,22 @@ DEFAULT_WORKERS = 1
 DEFAULT_QUEUE = 32
 
 
+# Hashing threads run at a lower CPU priority than the event loop's thread (Linux schedules threads on their
+# own nice value): on a busy machine the loop, which serves bids and reads their clock, wins the core.
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the threads keep the process's priority
+        pass
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2", initializer=_lower_priority)
+
+
 class Busy(Unavailable):
     type = "password-hashing-busy"
 
@@ -58,7 +74,7 @@ class Hasher:
 
     def __init__(self, workers: int = DEFAULT_WORKERS, queue: int = DEFAULT_QUEUE) -> None:
         self.workers, self.queue = workers, queue
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._executor = _executor(workers)
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self.in_flight = 0  # running plus waiting
@@ -73,7 +89,7 @@ class Hasher:
             if self._pid != os.getpid():
                 # A forked child (granian's workers, after the seed hashed in the parent) inherits an executor
                 # whose threads exist only in the parent: work given to it would never run.
-                self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="argon2")
+                self._executor = _executor(self.workers)
                 self._pid = os.getpid()
             self.in_flight += 1
             if self.hold is not None and self.in_flight == self.workers + self.queue:
