@@ -34,10 +34,9 @@ HASHING_NICENESS = 10
 
 
 def _lower_priority() -> None:
-    try:
+    # not Linux, or not allowed: the threads keep the process's priority
+    with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not allowed: the threads keep the process's priority
-        pass
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
