@@ -2,35 +2,66 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from marketplace.core import db, i18n, outbox, queue, runtime
+from marketplace.core import db, hardening, i18n, outbox, queue, runtime
+from marketplace.core.auth import passwords
 from marketplace.core.auth.dependencies import provide_actor
 from marketplace.core.errors import exception_handlers
 from marketplace.core.transactions import UnitOfWorkMiddleware
 from marketplace.settings import Settings, load_settings
 from search import service as search_service
 
+# Swagger UI's files (5.x, which reads OpenAPI 3.1), shipped by the swagger-ui-py package and served by the
+# app itself (see _docs_renderers). Found without importing the package (it would import its framework glue).
+_SWAGGER_SPEC = importlib.util.find_spec("swagger_ui")
+SWAGGER_FILES = (Path(_SWAGGER_SPEC.submodule_search_locations[0]) / "static"
+                 if _SWAGGER_SPEC and _SWAGGER_SPEC.submodule_search_locations else None)
+
 log = logging.getLogger("marketplace")
+
+
+def _metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """/metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without METRICS_TOKEN it is not served
+    (404): request counts are for operators, not the public (issue 17, finding 7)."""
+    token = connection.app.state["settings"].security.metrics_token
+    if token is None:
+        raise NotFoundException()
+    given = connection.headers.get("authorization", "")
+    if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise NotAuthorizedException(headers={"WWW-Authenticate": "Bearer"})
 
 
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+    guards = [_metrics_guard]
+
+
+# Requests not counted in /metrics: sealed bids (their number before the opening is nobody's business, and
+# the bid path is spared the timing), whatever the caller.
+METRICS_EXCLUDE = [r"^/api/v1/tenders/[^/]+/bids", r"^/api/v1/bids"]
+SWAGGER_ASSETS = "/_docs/swagger-ui"
 
 
 class MarketplacePlugin(InitPluginProtocol):
@@ -43,7 +74,7 @@ class MarketplacePlugin(InitPluginProtocol):
         from marketplace.routes import route_handlers
 
         settings = self.settings
-        app_config.route_handlers.extend([*route_handlers(), MetricsController])
+        app_config.route_handlers.extend([*route_handlers(), MetricsController, *_docs_assets()])
         from marketplace.portal.templating import template_config  # the public portal's HTML pages
 
         app_config.template_config = template_config()
@@ -60,12 +91,20 @@ class MarketplacePlugin(InitPluginProtocol):
 
         app_config.exception_handlers.update(negotiate_all(exception_handlers))  # type: ignore[arg-type]
         app_config.middleware.insert(0, _language_middleware(settings.default_locale))
+        # Second: a body too large or nested too deep is refused (in the caller's language) before any parsing.
+        app_config.middleware.insert(1, hardening.body_limits(settings.security.request_max_body_bytes,
+                                                              settings.security.json_max_depth))
+        app_config.middleware.insert(2, hardening.StreamLimits(settings.security.sse_anonymous_max,
+                                                               settings.security.sse_anonymous_per_ip,
+                                                               settings.security.trusted_proxy_hops).middleware)
+        app_config.before_send.append(hardening.security_headers(settings))
         if settings.training:  # every answer (pages, API, errors, 404s) says it is training data
             app_config.before_send.append(_mark_training)
         app_config.lifespan.append(self.lifespan)
         # live auction boards: Redis pub/sub (Litestar channels)
         app_config.plugins.append(__import__("tenders.auctions.live", fromlist=["x"]).channels_plugin(settings))
-        app_config.middleware.append(PrometheusConfig(app_name="marketplace", group_path=True).middleware)
+        app_config.middleware.append(PrometheusConfig(app_name="marketplace", group_path=True,
+                                                       exclude=METRICS_EXCLUDE).middleware)
         # Innermost: one unit of work per unsafe request, committed when a 1xx-3xx response starts.
         app_config.middleware.append(UnitOfWorkMiddleware())
         app_config.openapi_config = OpenAPIConfig(
@@ -73,7 +112,7 @@ class MarketplacePlugin(InitPluginProtocol):
             version="1.0.0",
             description="Tenders, sealed bids, catalogue, contracts, payments and oversight data.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=_docs_renderers(),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
@@ -93,6 +132,7 @@ class MarketplacePlugin(InitPluginProtocol):
         await db.start(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                        replica_url=settings.database_replica_url)
         search_service.backend(settings)  # the process's search backend, from Settings (no I/O)
+        passwords.configure(settings.security.password_hash_workers, settings.security.password_hash_queue)
         if settings.redis_url:
             try:
                 await queue.start(settings.redis_url)
@@ -142,9 +182,28 @@ def _language_middleware(default_locale: str):
     return factory
 
 
+def _docs_renderers() -> list[OpenAPIRenderPlugin]:
+    """Swagger UI from our own copy of its files (swagger-ui-py), never a CDN; without that package, no UI
+    (the JSON and YAML documents are still served at /schema/openapi.json and .yaml)."""
+    if SWAGGER_FILES is None:
+        return []
+    return [SwaggerRenderPlugin(js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                                css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                                standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+                                favicon=f"<link rel='icon' href='{SWAGGER_ASSETS}/favicon-32x32.png'>")]
+
+
+def _docs_assets() -> list[Any]:
+    if SWAGGER_FILES is None:
+        return []
+    return [create_static_files_router(path=SWAGGER_ASSETS, directories=[SWAGGER_FILES],
+                                       include_in_schema=False, name="swagger-ui-assets")]
+
+
 def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
     settings = settings or load_settings()
-    app = Litestar(plugins=[MarketplacePlugin(settings)], request_max_body_size=20 * 1024 * 1024, **overrides)
+    app = Litestar(plugins=[MarketplacePlugin(settings)],
+                   request_max_body_size=settings.security.request_max_body_bytes, **overrides)
     _document_problems(app)
     return app
 

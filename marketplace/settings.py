@@ -390,6 +390,32 @@ class RedFlagSettings:
     sync_batch: int = var("REDFLAG_SYNC_BATCH", Int(1, 100_000), 1000)
 
 
+@dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    """Abuse limits and hardening (marketplace.core.auth.passwords, marketplace.core.ratelimit,
+    marketplace.core.hardening). A limit of 0 turns that limit off."""
+
+    # Argon2 runs on this many threads per process, never on the event loop...
+    password_hash_workers: int = var("PASSWORD_HASH_WORKERS", Int(1, 64), 1)
+    # ...and this many more wait for one; a request beyond them is answered 503 at once.
+    password_hash_queue: int = var("PASSWORD_HASH_QUEUE", Int(0, 10_000), 32)
+    rate_limit_window_seconds: int = var("RATE_LIMIT_WINDOW_SECONDS", Int(1, 86_400), 300)
+    rate_limit_signin_per_ip: int = var("RATE_LIMIT_SIGNIN_PER_IP", Int(0), 60)
+    rate_limit_signin_per_account: int = var("RATE_LIMIT_SIGNIN_PER_ACCOUNT", Int(0), 10)
+    rate_limit_register_per_ip: int = var("RATE_LIMIT_REGISTER_PER_IP", Int(0), 10)
+    # Proxies in front of the app whose X-Forwarded-For entry is trusted (0: the peer address is the client).
+    trusted_proxy_hops: int = var("TRUSTED_PROXY_HOPS", Int(0, 10), 0)
+    json_max_depth: int = var("JSON_MAX_DEPTH", Int(2, 1_000), 32)
+    request_max_body_bytes: int = var("REQUEST_MAX_BODY_BYTES", Int(1_024), 20 * 1024 * 1024)
+    metrics_token: str | None = var("METRICS_TOKEN", Pattern(r"[!-~]{16,256}", "at least 16 printable characters"),
+                                    None, secret=True)
+    # Anonymous live-board streams (SSE) per process, and per client address.
+    sse_anonymous_max: int = var("SSE_ANONYMOUS_MAX", Int(0), 2_000)
+    sse_anonymous_per_ip: int = var("SSE_ANONYMOUS_PER_IP", Int(0), 20)
+    # A bearer token's user (disabled? signed out everywhere? roles changed?) is read again after this long.
+    auth_recheck_seconds: int = var("AUTH_RECHECK_SECONDS", Int(0, 300), 5)
+
+
 # ---------------------------------------------------------------------------------------------- Settings
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +481,7 @@ class Settings:
     extra_holidays: frozenset[date] = var("PE_EXTRA_HOLIDAYS", Dates(), frozenset())
     auction: AuctionSettings = group(AuctionSettings)
     redflags: RedFlagSettings = group(RedFlagSettings)
+    security: SecuritySettings = group(SecuritySettings)
     stage_limit_days: FrozenMap[int] = var("STAGE_LIMIT_DAYS", DaysByKey(STAGES, 1, 366), FrozenMap({
         "published": 45, "tendering": 60, "opening": 2, "evaluation": 20, "awarded": 30}))
 
@@ -546,7 +573,8 @@ def _assign(settings: Settings, values: Mapping[tuple[str, ...], Any]) -> Settin
 
 # Prefixes only our variables use: a variable with one of them that Settings does not know is a typo, which
 # would otherwise run the default without a word.
-OUR_PREFIXES = ("BONUS_", "AUCTION_", "REDFLAG_", "STANDSTILL_", "STAGE_LIMIT", "PE_EXTRA")
+OUR_PREFIXES = ("BONUS_", "AUCTION_", "REDFLAG_", "STANDSTILL_", "STAGE_LIMIT", "PE_EXTRA", "RATE_LIMIT_",
+                "PASSWORD_HASH_")
 
 
 def _unknown(env: Mapping[str, str]) -> list[str]:

@@ -5,24 +5,45 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get, patch, post
+import msgspec
+from litestar import Controller, Request, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from marketplace.core.deps import ActorDep
+from marketplace.core import ratelimit
+from marketplace.core.auth import service as auth
+from marketplace.core.deps import ActorDep, SettingsDep
+from marketplace.core.i18n import N_, gettext
 from suppliers import service
 from suppliers.alerts import api as alerts_api
 from suppliers.catalog import api as catalog_api
 from suppliers.schemas import StatusChange, StatusChangeRead, SupplierCreate, SupplierPage, SupplierRead, SupplierUpdate
+
+REGISTRATION_RECEIVED = N_("Registration received. If the RUC and the email were not registered yet, sign in "
+                           "with the administrator's email and password to follow it.")
+
+
+class RegistrationReceived(msgspec.Struct):
+    """The answer to every accepted registration (the same whether or not the RUC or email existed)."""
+
+    status: str
+    detail: str
 
 
 class SupplierController(Controller):
     path = "/api/v1/suppliers"
     tags = ["suppliers"]
 
-    @post("/", summary="Register as a supplier (public): creates the organisation, its pending registry entry "
-                       "and its first administrator", security=[])
-    async def register(self, data: JSONBody[SupplierCreate], actor: ActorDep) -> SupplierRead:
-        return (await service.register(actor=actor, data=data)).supplier
+    @post("/", status_code=202, security=[],
+          summary="Register as a supplier (public): creates the organisation, its pending registry entry and its "
+                  "first administrator. The answer is the same whether or not the RUC or email was registered "
+                  "already; sign in with the administrator's email to follow the registration (rate limited: 429)")
+    async def register(self, request: Request[Any, Any, Any], data: JSONBody[SupplierCreate], actor: ActorDep,
+                       settings: SettingsDep) -> RegistrationReceived:
+        limits = settings.security
+        await ratelimit.hit("register-ip", auth.client_address(request, limits.trusted_proxy_hops),
+                            limit=limits.rate_limit_register_per_ip, window=limits.rate_limit_window_seconds)
+        await service.register_public(actor=actor, data=data)
+        return RegistrationReceived(status="received", detail=gettext(REGISTRATION_RECEIVED))
 
     @get("/", summary="The supplier registry (pending registrations only for oversight and the platform)")
     async def list_suppliers(

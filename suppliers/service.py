@@ -26,7 +26,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Or, WhereRaw
 from piccolo.query.functions.string import Lower
 
-from marketplace.core import audit, clock, geo, outbox
+from marketplace.core import audit, clock, db, geo, outbox
 from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated, require_member
 from marketplace.core.auth import service as auth
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -147,7 +147,7 @@ def _categories(codes: list[str]) -> list[str]:
     return sorted(set(codes))
 
 
-async def register(*, actor: Actor, data: SupplierCreate) -> Registration:
+async def register(*, actor: Actor, data: SupplierCreate, password_hash: str | None = None) -> Registration:
     """Public self-registration: the organisation, its pending registry entry and its first administrator."""
     ruc, person_type = domain.validate_ruc(data.ruc)
     ubigeo = _check_ubigeo(data.ubigeo)
@@ -163,7 +163,7 @@ async def register(*, actor: Actor, data: SupplierCreate) -> Registration:
         org_id = await auth.create_organisation(kind="supplier", name=legal_name, ruc=ruc, ubigeo=ubigeo)
         user_id = await auth.create_user(organisation_id=org_id, email=data.admin.email,
                                          password=data.admin.password, roles=["supplier_admin", "bidder"],
-                                         full_name=data.admin.full_name)
+                                         full_name=data.admin.full_name, password_hash=password_hash)
     except asyncpg.UniqueViolationError as exc:  # a concurrent registration of the same RUC or email
         if "email" in (exc.constraint_name or ""):
             raise Conflict(N_("A user with this email already exists"), field="admin.email",
@@ -182,6 +182,25 @@ async def register(*, actor: Actor, data: SupplierCreate) -> Registration:
     await outbox.emit(topic=TOPIC_REGISTERED, aggregate_type="supplier", aggregate_id=org_id,
                       payload={"supplier_org_id": str(org_id), "ruc": ruc, "status": Status.PENDING.value})
     return Registration(supplier=_read(await _row(org_id), who), admin_user_id=user_id)
+
+
+async def register_public(*, actor: Actor, data: SupplierCreate) -> None:
+    """Registration as the public endpoint does it: one answer whether or not the RUC or the administrator's
+    email is already registered, so that it never tells who has an account (issue 17, finding 7). The
+    password is hashed first, in every case (the same work, off the event loop and before the transaction
+    takes a connection); a registration that would conflict writes nothing and says nothing. Invalid input
+    is still refused (422): it depends on the input alone."""
+    password_hash = await auth.hash_password_off_loop(data.admin.password)
+    domain.validate_ruc(data.ruc)
+    _check_ubigeo(data.ubigeo)
+    if not " ".join(data.legal_name.split()):
+        raise InvalidInput(N_("The legal name is empty"), field="legal_name", rule="required")
+    conn = await db.current_uow().connection()
+    try:
+        async with conn.transaction():  # a savepoint: a conflict found late (a concurrent twin) undoes only this
+            await register(actor=actor, data=data, password_hash=password_hash)
+    except Conflict:
+        return
 
 
 # ---------------------------------------------------------------------------------------------- reads

@@ -138,7 +138,9 @@ class TenderController(Controller):
         doc = await service.get_document(actor=actor, tender_id=tender_id, document_id=document_id,
                                          version=version)
         safe_name = "".join(c for c in doc["filename"] if c.isalnum() or c in "._- ") or "document"
-        return Response(content=bytes(doc["content"]), media_type=doc["media_type"], headers={
+        # Served as bytes to save, whatever type the uploader declared (it stays in the document list): a
+        # browser never renders an uploaded file as a page of ours (issue 17, finding 7; nosniff is on).
+        return Response(content=bytes(doc["content"]), media_type="application/octet-stream", headers={
             "Content-Disposition": f'attachment; filename="{safe_name}"', "ETag": f'"{doc["sha256"]}"',
             "X-Content-SHA256": doc["sha256"], "X-Document-Version": str(doc["version"])})
 

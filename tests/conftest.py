@@ -20,7 +20,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from marketplace.core import clock, db
+from marketplace.core import clock, db, ratelimit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,6 +127,9 @@ def settings(tmp_path_factory):
         # Webhooks are signed in tests exactly as Stripe signs them; API calls go to tests/stripe_server.py.
         "STRIPE_SECRET_KEY": "sk_test_mercadoabierto",
         "STRIPE_WEBHOOK_SECRET": "whsec_test_mercadoabierto",
+        # Small sign-in limits, so tests/security reach them in a few requests (counts reset for every test).
+        "RATE_LIMIT_SIGNIN_PER_IP": "20",
+        "RATE_LIMIT_SIGNIN_PER_ACCOUNT": "5",
     }
     return load_settings(env, persist_dev_keys=False)
 
@@ -202,6 +205,7 @@ async def _truncate() -> None:
 async def client(_client):
     """An HTTP client on the app (lifespan started once), over clean tables and the system clock."""
     await _truncate()
+    await ratelimit.reset()  # every test starts with no sign-in or registration counted against it
     clock.reset()
     yield _client
     clock.reset()

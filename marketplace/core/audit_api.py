@@ -70,6 +70,8 @@ class AuditEventRead(msgspec.Struct):
     data: dict[str, Any]
     prev_hash: str | None
     hash: str | None
+    # True: a bid's event before its tender's opening, shown without who acted or what was recorded
+    redacted: bool = False
 
 
 class AuditEventPage(msgspec.Struct):
@@ -156,15 +158,38 @@ async def entity_events(
     for name, value in (("entity_type", entity_type), ("entity_id", entity_id)):
         if not value:
             raise InvalidInput(N_("Give the entity's type and id"), field=f"query.{name}", rule="required")
-    rows = await db.fetch(
-        "SELECT id, seq, occurred_at, actor_user_id, actor_org_id, action, entity_type, entity_id,"
-        " data::text AS data, prev_hash, hash FROM audit_event"
-        " WHERE entity_type = $1 AND entity_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-        entity_type, entity_id, int(after or 0), limit + 1)
+    rows = await db.fetch(_EVENTS, entity_type, entity_id, int(after or 0), limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [AuditEventRead(**{**r, "data": msgspec.json.decode(r["data"])}) for r in rows]
+    items = [_redacted(r) if r["sealed"] else _event(r) for r in rows]
     return AuditEventPage(items=items, next_cursor=str(rows[-1]["id"]) if more and rows else None)
+
+
+# A bid's events (every one names its tender in data.tender_id) are sealed until that tender's opening: who bid,
+# and when, is nobody's business before then, oversight and platform admins included (issue 17, finding 7).
+# A tender that cannot be found keeps them sealed.
+_EVENTS = (
+    "SELECT e.id, e.seq, e.occurred_at, e.actor_user_id, e.actor_org_id, e.action, e.entity_type, e.entity_id,"
+    " e.data::text AS data, e.prev_hash, e.hash,"
+    " (e.entity_type = 'bid' OR e.action LIKE 'bid.%') AND t.opened_at IS NULL AS sealed"
+    " FROM audit_event e LEFT JOIN tender t ON t.id = CASE WHEN e.data->>'tender_id' ~ '^[0-9a-fA-F-]{36}$'"
+    "   THEN (e.data->>'tender_id')::uuid END"
+    " WHERE e.entity_type = $1 AND e.entity_id = $2 AND e.id > $3 ORDER BY e.id LIMIT $4"
+)
+
+
+def _event(r: dict[str, Any]) -> AuditEventRead:
+    return AuditEventRead(id=r["id"], seq=r["seq"], occurred_at=r["occurred_at"], actor_user_id=r["actor_user_id"],
+                          actor_org_id=r["actor_org_id"], action=r["action"], entity_type=r["entity_type"],
+                          entity_id=r["entity_id"], data=msgspec.json.decode(r["data"]), prev_hash=r["prev_hash"],
+                          hash=r["hash"])
+
+
+def _redacted(r: dict[str, Any]) -> AuditEventRead:
+    """The event without its actor and data; its hash stays, so the chain can still be followed."""
+    return AuditEventRead(id=r["id"], seq=r["seq"], occurred_at=r["occurred_at"], actor_user_id=None,
+                          actor_org_id=None, action=r["action"], entity_type=r["entity_type"],
+                          entity_id=r["entity_id"], data={}, prev_hash=r["prev_hash"], hash=r["hash"], redacted=True)
 
 
 ROUTES = [platform_keys, verify_chain, checkpoints, entity_events]

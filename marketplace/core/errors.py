@@ -361,7 +361,18 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """A body nested too deeply for the decoder: the caller's fault (400), never a 500. The body-limits
+    middleware (marketplace.core.hardening) refuses such bodies first; this is the backstop."""
+    _speak(request)
+    log.info("recursion limit on %s %s", request.method, request.url.path)
+    message = gettext(N_("The JSON body is nested too deeply"))
+    return problem(status=400, type_="bad-request", title=gettext(DomainError.title), detail=message,
+                   instance=request.url.path, errors=[{"field": "body", "rule": "max_depth", "message": message}])
+
+
 exception_handlers = {
+    RecursionError: _recursion,
     DomainError: _domain_error,
     HTTPException: _http_error,
     Exception: _internal,

@@ -43,6 +43,7 @@ class User(Table, tablename="app_user", db=DB):
     locale = Varchar(length=8, default="es")
     active = Boolean(default=True)
     created_at = Timestamptz()
+    token_version = Integer(default=0)
 
 
 class ApiKey(Table, tablename="api_key", db=DB):

@@ -39,18 +39,20 @@ def registration(**over):
 async def test_registration_creates_a_pending_supplier_and_its_admin(client):
     body = registration()
     r = await client.post("/api/v1/suppliers", json=body)
-    assert r.status_code == 201, r.text
-    sup = r.json()
+    assert r.status_code == 202, r.text  # the same answer as for a RUC or email already registered
+    assert r.json()["status"] == "received"
+    # the administrator can sign in and is a supplier_admin of the new organisation
+    r = await client.post("/api/v1/auth/token", json={"username": body["admin"]["email"],
+                                                      "password": body["admin"]["password"]})
+    assert r.status_code == 200, r.text
+    auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    me = (await client.get("/api/v1/auth/me", headers=auth)).json()
+    sup = (await client.get(f"/api/v1/suppliers/{me['organisation']['id']}", headers=auth)).json()
     assert sup["status"] == "pending" and sup["ruc"] == body["ruc"] and sup["person_type"] == "company"
     assert sup["legal_name"] == "Ferretería Los Andes S.A.C."
     assert sup["ubigeo"] == "080101" and sup["region"] == "08" and sup["place"] == "Cusco, Cusco, Cusco"
     assert sup["mype"] is True and sup["categories"] == ["4321", "43211503"]
     assert sup["contact"]["email"] == "ventas@losandes.pe"
-    # the administrator can sign in and is a supplier_admin of the new organisation
-    r = await client.post("/api/v1/auth/token", json={"username": body["admin"]["email"],
-                                                      "password": body["admin"]["password"]})
-    assert r.status_code == 200, r.text
-    me = (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})).json()
     assert me["organisation"]["id"] == sup["id"] and me["organisation"]["kind"] == "supplier"
     assert "supplier_admin" in me["user"]["roles"]
     # audited and announced
@@ -72,8 +74,8 @@ async def test_registration_creates_a_pending_supplier_and_its_admin(client):
 ])
 async def test_valid_rucs(client, ruc, person_type):
     r = await client.post("/api/v1/suppliers", json=registration(ruc=ruc))
-    assert r.status_code == 201, r.text
-    assert r.json()["person_type"] == person_type
+    assert r.status_code == 202, r.text
+    assert (await db.fetchrow("SELECT person_type FROM supplier WHERE ruc = $1", ruc))["person_type"] == person_type
 
 
 @pytest.mark.parametrize(("ruc", "rule", "words"), [
@@ -101,14 +103,16 @@ async def test_invalid_ruc_message_in_spanish(client):
     assert "dígito verificador" in r.json()["detail"]
 
 
-async def test_duplicate_ruc_is_a_conflict(client):
+async def test_duplicate_ruc_is_answered_as_a_new_one_and_writes_nothing(client):
+    """Registration never says whether a RUC or an email is registered (issue 17, finding 7)."""
     ruc = make_ruc("20")
-    assert (await client.post("/api/v1/suppliers", json=registration(ruc=ruc))).status_code == 201
+    first = await client.post("/api/v1/suppliers", json=registration(ruc=ruc))
     again = registration(ruc=ruc)
     again["admin"]["email"] = "otro@example.pe"
     r = await client.post("/api/v1/suppliers", json=again)
-    assert r.status_code == 409, r.text
-    assert r.json()["errors"][0] == {"field": "ruc", "rule": "unique", "message": r.json()["detail"]}
+    assert (r.status_code, r.json()) == (first.status_code, first.json()) == (202, first.json())
+    assert (await db.fetchrow("SELECT count(*) AS n FROM supplier"))["n"] == 1
+    assert await db.fetchrow("SELECT 1 FROM app_user WHERE email = 'otro@example.pe'") is None
 
 
 @pytest.mark.parametrize(("over", "field", "rule"), [
@@ -273,6 +277,6 @@ async def test_concurrent_registrations_of_one_ruc(client):
         body["admin"]["email"] = f"carrera{i}@example.pe"
         bodies.append(body)
     responses = await asyncio.gather(*(client.post("/api/v1/suppliers", json=b) for b in bodies))
-    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
-    assert all(r.json()["errors"][0]["field"] == "ruc" for r in responses if r.status_code == 409)
+    assert [r.status_code for r in responses] == [202] * 4  # one registered, the others silently not
     assert (await db.fetchrow("SELECT count(*) AS n FROM supplier"))["n"] == 1
+    assert (await db.fetchrow("SELECT count(*) AS n FROM app_user"))["n"] == 1

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import FromPath, JSONBody
@@ -24,10 +24,13 @@ from marketplace.core.auth.schemas import (
     TokenRead,
     TokenRequest,
     UserCreate,
+    UserDisable,
     UserRead,
+    UserRolesUpdate,
 )
 from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.i18n import N_
+from marketplace.core.transactions import OWN_TRANSACTION
 
 T = TypeVar("T")
 FORM = "application/x-www-form-urlencoded"
@@ -71,8 +74,11 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/token", summary="Sign in with email and password; returns a bearer token", status_code=200,
-          operation_class=_TokenOperation, security=[])
+    # Own transaction: sign-in only reads, and must hold no connection while its hash is checked (a storm of
+    # sign-ins waiting for the hashing threads would otherwise take every pooled connection from the bids).
+    @post("/token", summary="Sign in with email and password; returns a bearer token (rate limited: 429 with "
+                            "Retry-After)", status_code=200, operation_class=_TokenOperation, security=[],
+          opt=OWN_TRANSACTION)
     async def token(self, request: Request, settings: SettingsDep) -> TokenRead:
         if request.content_type[0] == FORM:
             form = await request.form()
@@ -84,8 +90,11 @@ class AuthController(Controller):
                 raise ValidationException(detail="Validation failed", extra=[
                     {"message": N_("The body is not valid JSON"), "key": "data", "source": "body"}]) from exc
             creds = _convert(raw, TokenRequest)
+        limits = settings.security
         token, ttl = await service.login(email=creds.username, password=creds.password,
-                                         secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
+                                         secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds,
+                                         client=service.client_address(request, limits.trusted_proxy_hops),
+                                         limits=limits)
         return TokenRead(access_token=token, token_type="bearer", expires_in=ttl)
 
     @get("/me", summary="Who am I: the signed-in user, their organisation and roles")
@@ -98,6 +107,11 @@ class AuthController(Controller):
                                         ubigeo=row["ubigeo"]),
             via=actor.via,
         )
+
+    @post("/sign-out-everywhere", status_code=204,
+          summary="Sign out everywhere: every bearer token issued to you so far is refused from now on")
+    async def sign_out_everywhere(self, actor: ActorDep) -> None:
+        await service.sign_out_everywhere(actor=actor)
 
     @post("/api-keys", summary="Create an API key for yourself (the key is shown only in this response)")
     async def create_api_key(self, data: JSONBody[ApiKeyCreate], actor: ActorDep) -> ApiKeyCreated:
@@ -131,10 +145,37 @@ class OrganisationUsersController(Controller):
         return [_user(r) for r in await service.list_org_users(actor=actor, organisation_id=org_id)]
 
 
+class UserAdminController(Controller):
+    """A user's standing: platform admins for every user, an organisation's administrator for its own."""
+
+    path = "/api/v1/admin/users/{user_id:uuid}"
+    tags = ["auth"]
+
+    @post("/disable", status_code=200,
+          summary="Disable a user: no sign-in, and their tokens and API keys are refused from now on")
+    async def disable(self, user_id: FromPath[UUID], actor: ActorDep,
+                      data: JSONBody[UserDisable | None] = None) -> UserRead:
+        return _user(await service.set_user_active(actor=actor, user_id=user_id, active=False,
+                                                   reason=data.reason if data else ""))
+
+    @post("/enable", status_code=200, summary="Enable a disabled user again (they sign in anew)")
+    async def enable(self, user_id: FromPath[UUID], actor: ActorDep) -> UserRead:
+        return _user(await service.set_user_active(actor=actor, user_id=user_id, active=True))
+
+    @put("/roles", summary="Replace a user's roles; their tokens are refused, the new roles apply at sign-in")
+    async def roles(self, user_id: FromPath[UUID], data: JSONBody[UserRolesUpdate], actor: ActorDep) -> UserRead:
+        return _user(await service.set_user_roles(actor=actor, user_id=user_id, roles=list(data.roles)))
+
+    @post("/sign-out-everywhere", status_code=204,
+          summary="Sign a user out everywhere: every bearer token issued to them so far is refused")
+    async def sign_out_everywhere(self, user_id: FromPath[UUID], actor: ActorDep) -> None:
+        await service.sign_out_everywhere(actor=actor, user_id=user_id)
+
+
 def _user(row: dict[str, Any]) -> UserRead:
     return UserRead(id=row["id"], organisation_id=row["organisation_id"], email=row["email"],
                     full_name=row["full_name"], roles=list(row["roles"]), locale=row["locale"],
                     active=row["active"], created_at=row["created_at"])
 
 
-ROUTES = [AuthController, OrganisationUsersController]
+ROUTES = [AuthController, OrganisationUsersController, UserAdminController]

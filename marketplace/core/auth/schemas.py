@@ -100,3 +100,11 @@ class UserRead(msgspec.Struct):
     locale: str
     active: bool
     created_at: datetime
+
+
+class UserRolesUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=7)]
+
+
+class UserDisable(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""

@@ -16,12 +16,14 @@ from uuid import UUID
 import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection
 
-from marketplace.core import audit, clock, db
+from marketplace.core import audit, clock, db, ratelimit
 from marketplace.core.actor import ROLES, SYSTEM, Actor, require_authenticated
-from marketplace.core.auth import tokens
+from marketplace.core.auth import passwords, tokens, user_state
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from marketplace.core.i18n import N_
+from marketplace.settings import SecuritySettings
 
 API_KEY_FIELD = "header.x-api-key"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -31,25 +33,71 @@ _DUMMY_HASH = _hasher.hash("not-a-password")
 
 
 def hash_password(password: str) -> str:
+    """The Argon2id hash of `password` (slow on purpose: call it through `hash_password_off_loop`)."""
     if len(password) < 10:
         raise InvalidInput(N_("The password must have at least 10 characters"), field="password", rule="min_length")
     return _hasher.hash(password)
 
 
-async def login(*, email: str, password: str, secret: str, ttl_seconds: int) -> tuple[str, int]:
+async def hash_password_off_loop(password: str) -> str:
+    """`hash_password` on the hashing threads (marketplace.core.auth.passwords), never on the event loop.
+    Looked up by name at each call, so a stand-in for `hash_password` (the seed's, the tests') is honoured."""
+    if len(password) < 10:  # refused before taking a hashing thread
+        raise InvalidInput(N_("The password must have at least 10 characters"), field="password", rule="min_length")
+    return await passwords.run(hash_password, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def client_address(conn: ASGIConnection[Any, Any, Any, Any], trusted_proxy_hops: int) -> str:
+    """The caller's address: the peer, or behind `trusted_proxy_hops` proxies the address the outermost of
+    them saw (its entry in X-Forwarded-For, counted from the right: entries further left are the client's
+    own say and can be forged)."""
+    peer = conn.client.host if conn.client else "unknown"
+    if trusted_proxy_hops <= 0:
+        return peer
+    forwarded = [p.strip() for h in conn.headers.getall("x-forwarded-for", []) for p in h.split(",") if p.strip()]
+    if not forwarded:
+        return peer
+    return forwarded[-trusted_proxy_hops] if len(forwarded) >= trusted_proxy_hops else forwarded[0]
+
+
+async def login(*, email: str, password: str, secret: str, ttl_seconds: int, client: str = "local",
+                limits: SecuritySettings | None = None) -> tuple[str, int]:
+    """A bearer token for the user whose email and password these are.
+
+    Rate limited (429): attempts per client address, failed attempts per account (the limits of `limits`,
+    none when it is None), the latter not from an address the account signed in from before. The Argon2
+    check runs on the hashing threads; an unknown email is checked against a dummy hash, so that timing does
+    not reveal which emails exist. Runs outside any transaction (the handler is OWN_TRANSACTION): no
+    connection is held while the hash is checked."""
+    account = ratelimit.account_subject(email)
+    if limits is not None:
+        window = limits.rate_limit_window_seconds
+        await ratelimit.hit("signin-ip", client, limit=limits.rate_limit_signin_per_ip, window=window)
+        if limits.rate_limit_signin_per_account and not await ratelimit.known(account, client):
+            await ratelimit.check("signin-account", account, limit=limits.rate_limit_signin_per_account,
+                                  window=window, field="username")
     row = await db.fetchrow(
-        "SELECT u.id, u.password_hash, u.roles, u.active, o.id AS org_id, o.kind"
+        "SELECT u.id, u.password_hash, u.roles, u.active, u.token_version, o.id AS org_id, o.kind"
         " FROM app_user u JOIN organisation o ON o.id = u.organisation_id WHERE lower(u.email) = lower($1)",
         email,
     )
-    try:
-        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        row = None
-    if row is None or not row["active"]:
+    ok = await passwords.run(_verify, row["password_hash"] if row else _DUMMY_HASH, password)
+    if row is None or not ok or not row["active"]:
+        if limits is not None:
+            await ratelimit.hit("signin-account", account, limit=limits.rate_limit_signin_per_account,
+                                window=limits.rate_limit_window_seconds, field="username")
         raise Unauthorized(N_("Wrong email or password"), field="password", rule="credentials")
+    if limits is not None and limits.rate_limit_signin_per_account:
+        await ratelimit.remember(account, client)
     return tokens.issue(secret=secret, ttl_seconds=ttl_seconds, user_id=row["id"], org_id=row["org_id"],
-                        org_kind=row["kind"], roles=list(row["roles"]))
+                        org_kind=row["kind"], roles=list(row["roles"]), version=row["token_version"])
 
 
 def _digest(secret: str) -> str:
@@ -112,10 +160,12 @@ _USER_COLUMNS = "id, organisation_id, email, full_name, roles, locale, active, c
 
 
 async def create_user(*, organisation_id: UUID, email: str, password: str, roles: list[str],
-                      full_name: str = "", locale: str = "es", actor: Actor = SYSTEM) -> UUID:
+                      full_name: str = "", locale: str = "es", actor: Actor = SYSTEM,
+                      password_hash: str | None = None) -> UUID:
     """Create a user of an organisation (no authorisation here: callers check; see create_org_user).
 
     Roles must exist for the organisation's kind; the email must be unused (case-insensitive) -> 409.
+    `password_hash`: the password's hash when the caller made it already (before its transaction began).
     """
     org = await db.fetchrow("SELECT kind FROM organisation WHERE id = $1", organisation_id)
     if org is None:
@@ -128,7 +178,7 @@ async def create_user(*, organisation_id: UUID, email: str, password: str, roles
     roles = sorted(set(roles))
     if await db.fetchrow("SELECT 1 FROM app_user WHERE lower(email) = lower($1)", email):
         raise Conflict(N_("A user with this email already exists"), field="email", rule="unique")
-    password_hash = hash_password(password)
+    password_hash = password_hash or await hash_password_off_loop(password)
     try:
         row = await db.fetchrow(
             "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles, locale, created_at)"
@@ -244,3 +294,72 @@ async def revoke_api_key(*, actor: Actor, key_id: UUID) -> None:
         return
     await db.execute("UPDATE api_key SET revoked_at = $2 WHERE id = $1", key_id, clock.now())
     await audit.record(actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key_id)
+
+
+# Standing of a user: disable, roles, sign out everywhere (issue 17, finding 7) ------------------------------
+
+async def _managed_user(actor: Actor, user_id: UUID) -> dict[str, Any]:
+    """The user's row, locked, for a platform admin or the administrator of the user's organisation; a user
+    another caller may not manage is not found (404) unless the caller is a platform admin."""
+    require_authenticated(actor)
+    row = await db.fetchrow(
+        "SELECT u.id, u.organisation_id, u.roles, u.active, o.kind FROM app_user u"
+        " JOIN organisation o ON o.id = u.organisation_id WHERE u.id = $1 FOR UPDATE OF u", user_id)
+    if row is None:
+        raise NotFound(N_("User not found"))
+    if not can_administer(actor, row["organisation_id"], row["kind"]):
+        if actor.member_of(row["organisation_id"]):
+            raise Forbidden(N_("Only the organisation's administrator can manage its users"))
+        raise NotFound(N_("User not found"))  # another organisation's users are not shown to exist
+    return row
+
+
+async def _bump(user_id: UUID) -> None:
+    """Every bearer token issued so far for this user is refused from now on (marketplace.core.auth.user_state)."""
+    await db.execute("UPDATE app_user SET token_version = token_version + 1 WHERE id = $1", user_id)
+    user_state.forget_after_commit(user_id)
+
+
+async def set_user_active(*, actor: Actor, user_id: UUID, active: bool, reason: str = "") -> dict[str, Any]:
+    """Disable (or enable again) a user. Disabled: no sign-in, and their tokens and API keys are refused."""
+    row = await _managed_user(actor, user_id)
+    if not active and user_id == actor.user_id:
+        raise Conflict(N_("You cannot disable your own account"), field="user_id", rule="self")
+    if row["active"] != active:
+        await db.execute("UPDATE app_user SET active = $2 WHERE id = $1", user_id, active)
+        await _bump(user_id)
+        await audit.record(actor=actor, action="user.enabled" if active else "user.disabled", entity_type="user",
+                           entity_id=user_id, data={"reason": reason})
+    return await _user_row(user_id)
+
+
+async def set_user_roles(*, actor: Actor, user_id: UUID, roles: list[str]) -> dict[str, Any]:
+    """Replace a user's roles (those of their organisation's kind); their tokens are refused from now on, so
+    the new roles apply from their next sign-in."""
+    row = await _managed_user(actor, user_id)
+    allowed = ROLES[row["kind"]]
+    bad = [r for r in roles if r not in allowed]
+    if bad:
+        raise InvalidInput(N_("Role {role} does not exist for this organisation"), field="roles", rule="enum",
+                           params={"role": bad[0]})
+    roles = sorted(set(roles))
+    if roles != sorted(row["roles"]):
+        await db.execute("UPDATE app_user SET roles = $2 WHERE id = $1", user_id, roles)
+        await _bump(user_id)
+        await audit.record(actor=actor, action="user.roles_changed", entity_type="user", entity_id=user_id,
+                           data={"from": sorted(row["roles"]), "to": roles})
+    return await _user_row(user_id)
+
+
+async def sign_out_everywhere(*, actor: Actor, user_id: UUID | None = None) -> None:
+    """Refuse every bearer token issued so far to `user_id` (the actor's own user when None). API keys are
+    revoked one by one (DELETE /api/v1/auth/api-keys/{id})."""
+    require_authenticated(actor)
+    if user_id is None or user_id == actor.user_id:
+        if actor.user_id is None:
+            raise Forbidden(N_("Only a user can sign out"))
+        user_id = actor.user_id
+    else:
+        await _managed_user(actor, user_id)
+    await _bump(user_id)
+    await audit.record(actor=actor, action="user.signed_out_everywhere", entity_type="user", entity_id=user_id)

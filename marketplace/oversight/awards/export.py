@@ -7,6 +7,12 @@ stops reading the socket and the server waits too, so memory stays flat whatever
 
 Columns: those of `award_history`, plus `amount` (soles, two decimals, as text); `value` is in céntimos;
 times are RFC 3339 UTC.
+
+CSV is opened by spreadsheets, which run a cell starting with `=`, `+`, `-` or `@` as a formula (and a
+leading tab or carriage return can hide one): supplier names and tender titles are written by anyone
+(issue 17, finding 3). So every text cell of the CSV starting with one of those is written with a `'`
+before it (OWASP's rule for CSV injection); numbers, ids and times are ours and never start so. JSON Lines
+keeps every value exact (it is not opened as a spreadsheet).
 """
 
 from __future__ import annotations
@@ -27,9 +33,30 @@ _AMOUNT = "to_char(value / 100.0, 'FM9999999999999990.00')"
 _ORDER = "ORDER BY awarded_at DESC, award_id DESC"
 
 
+# The text columns of the CSV (the others are uuids, integers and times, which never start with a formula).
+_TEXT = frozenset({"ocid", "tender_title", "lot_title", "agency_ruc", "agency_name", "supplier_ruc",
+                   "supplier_name", "method", "category", "classification_scheme", "classification_code",
+                   "delivery_ubigeo", "region", "province", "currency", "state"})
+
+
+def csv_cell(column: str) -> str:
+    """The SQL of a text column as a CSV cell a spreadsheet shows as text: OWASP's rule, a cell starting
+    with = + - @ tab or carriage return gets a leading apostrophe."""
+    return (f"CASE WHEN left({column}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || {column}"
+            f" ELSE {column} END")
+
+
+def _csv_column(column: str) -> str:
+    if column == "awarded_at":
+        return _TS + " AS awarded_at"
+    if column in _TEXT:
+        return f"{csv_cell(column)} AS {column}"
+    return column
+
+
 def _select(fmt: str, where: str) -> str:
     if fmt == "csv":
-        cols = [_TS + " AS awarded_at" if c == "awarded_at" else c for c in COLUMNS] + [_AMOUNT + " AS amount"]
+        cols = [_csv_column(c) for c in COLUMNS] + [_AMOUNT + " AS amount"]
         return f"SELECT {', '.join(cols)} FROM award_history WHERE {where} {_ORDER}"
     return f"SELECT {_JSON_LINE} FROM award_history WHERE {where} {_ORDER}"
 

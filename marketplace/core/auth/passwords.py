@@ -1,0 +1,141 @@
+"""Argon2 off the event loop: a few hashing threads per process and a bounded wait for them.
+
+Argon2id is slow on purpose (tens of milliseconds and 64 MiB a hash). Run on the event loop, every sign-in
+(and every sign-in with an unknown email, which verifies a dummy hash so that timing does not reveal which
+emails exist) stopped the whole process, bids and their clock readings included (issue 17, finding 1). Here
+the hash runs on a ThreadPoolExecutor of PASSWORD_HASH_WORKERS threads (argon2-cffi releases the GIL, so the
+loop keeps serving while they hash); at most PASSWORD_HASH_QUEUE more wait in the executor's queue, off the
+loop. A request beyond them is refused at once with 503 and Retry-After instead of queueing without end:
+a storm of sign-ins costs at most that many hashes' worth of waiting and never touches the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from marketplace.core.errors import Unavailable
+from marketplace.core.i18n import N_
+
+T = TypeVar("T")
+
+DEFAULT_WORKERS = 1
+DEFAULT_QUEUE = 32
+
+
+# Hashing threads run at a lower CPU priority than the event loop's thread (Linux schedules threads on their
+# own nice value): on a busy machine the loop, which serves bids and reads their clock, wins the core.
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # not Linux, or not allowed: the threads keep the process's priority
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2", initializer=_lower_priority)
+
+
+class Busy(Unavailable):
+    type = "password-hashing-busy"
+
+
+class Hold:
+    """Test seam (see `held()`): hashing threads stop before hashing until the block is left. `busy` is set,
+    on the loop that entered the block, once `count` threads are waiting there; `full` once every thread
+    and queue place is taken (the next request is refused)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.loop, self.count = loop, count
+        self.entered = 0
+        self.busy = asyncio.Event()
+        self.full = asyncio.Event()
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:  # on a hashing thread
+        with self._lock:
+            self.entered += 1
+            if self.entered == self.count:
+                self.loop.call_soon_threadsafe(self.busy.set)
+        self.released.wait()
+
+
+class Hasher:
+    """The process's hashing threads and its admission count."""
+
+    def __init__(self, workers: int = DEFAULT_WORKERS, queue: int = DEFAULT_QUEUE) -> None:
+        self.workers, self.queue = workers, queue
+        self._executor = _executor(workers)
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self.in_flight = 0  # running plus waiting
+        self.hold: Hold | None = None  # only ever set by a test (held())
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` on a hashing thread. Busy (503, Retry-After) when every thread and queue place is taken."""
+        with self._lock:
+            if self.in_flight >= self.workers + self.queue:
+                raise Busy(N_("Too many sign-ins are being checked at this moment; please retry in a moment"),
+                           headers={"Retry-After": "1"})
+            if self._pid != os.getpid():
+                # A forked child (granian's workers, after the seed hashed in the parent) inherits an executor
+                # whose threads exist only in the parent: work given to it would never run.
+                self._executor = _executor(self.workers)
+                self._pid = os.getpid()
+            self.in_flight += 1
+            if self.hold is not None and self.in_flight == self.workers + self.queue:
+                self.hold.full.set()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn, args)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _call(self, fn: Callable[..., T], args: tuple[object, ...]) -> T:
+        hold = self.hold
+        if hold is not None:
+            hold.enter()
+        return fn(*args)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[Hold]:
+        """Test seam: while held, every hashing thread stops before it hashes; `hold.busy` is set once all of
+        them have stopped there. Leaving the block lets them go on."""
+        hold = self.hold = Hold(asyncio.get_running_loop(), self.workers)
+        try:
+            yield hold
+        finally:
+            self.hold = None
+            hold.released.set()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+_hasher = Hasher()
+
+
+def configure(workers: int, queue: int) -> Hasher:
+    """Size the process's hashing threads (the app's start-up, from Settings)."""
+    global _hasher
+    if (workers, queue) != (_hasher.workers, _hasher.queue):
+        old, _hasher = _hasher, Hasher(workers, queue)
+        old.shutdown()
+    return _hasher
+
+
+def hasher() -> Hasher:
+    return _hasher
+
+
+async def run(fn: Callable[..., T], *args: object) -> T:
+    """`fn(*args)` on the process's hashing threads (see Hasher.run)."""
+    return await _hasher.run(fn, *args)
