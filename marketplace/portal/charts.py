@@ -106,8 +106,10 @@ def hbars(rows: Sequence[tuple[str, float, str]], *, title: str, desc: str, iden
         pct = max(0.0, min(100.0, 100 * value / top_value))
         grey = " muted" if muted and muted[i] else ""
         items.append(f'<li class="hbar-row{grey}"><span class="hbar-label">{_e(label)}</span>'
-                     f'<span class="hbar-track" aria-hidden="true"><span class="hbar" style="width:{pct:.1f}%">'
-                     f'</span></span><span class="hbar-value">{_e(shown)}</span></li>')
+                     # The bar is an SVG rect, not a styled span: the CSP allows no inline style attribute.
+                     f'<svg class="hbar-track" aria-hidden="true" focusable="false" viewBox="0 0 100 1"'
+                     f' preserveAspectRatio="none"><rect class="hbar" width="{max(pct, 0.3):.1f}" height="1"/></svg>'
+                     f'<span class="hbar-value">{_e(shown)}</span></li>')
     return Markup(f'<ol class="hbars" id="{_e(ident)}" aria-label="{_e(title)}" aria-describedby="{_e(ident)}-d">'
                   f'{"".join(items)}</ol><p class="visually-hidden" id="{_e(ident)}-d">{_e(desc)}</p>')
 
