@@ -124,6 +124,19 @@ async def get_supplier(*, org_id: UUID) -> SupplierStanding:
     return _standing(msgspec.convert(row, queries.StandingRow))
 
 
+async def standing_reasons(*, org_ids: list[UUID]) -> dict[UUID, str]:
+    """The registered suppliers among `org_ids` that are not in good standing now (a suspension past its end
+    counts as ended), each with the reason a bid or contract of theirs is refused (`supplier_suspended`,
+    `supplier_disqualified`, `supplier_pending`): what the opening, the scoring, the award and the contract's
+    signature check. Organisations outside the registry are left out (they never bid)."""
+    out: dict[UUID, str] = {}
+    for org_id, standing in (await get_suppliers(org_ids=org_ids)).items():
+        reason = domain.standing_reason(Status(standing.status))
+        if reason is not None:
+            out[org_id] = reason
+    return out
+
+
 async def get_suppliers(*, org_ids: list[UUID]) -> dict[UUID, SupplierStanding]:
     if not org_ids:
         return {}

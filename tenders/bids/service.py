@@ -38,6 +38,7 @@ from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.bids import batch
 from tenders.bids.schemas import BidCreate, BidRead, Receipt
@@ -355,6 +356,8 @@ async def confirm_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidR
     _check_open(t, now)
     if bid["status"] != "live":
         raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
+    # A supplier suspended or disqualified after bidding cannot keep its bid alive by reconfirming it.
+    await suppliers.require_good_standing(org_id=actor.org_id)
     await db.execute("UPDATE bid SET needs_reconfirmation = false, confirmed_at = $2 WHERE id = $1", bid_id, now)
     await audit.record(actor=actor, action="bid.confirmed", entity_type="bid", entity_id=bid_id,
                        data={"tender_id": str(t["id"]), "at": rfc3339(now)})
@@ -428,7 +431,13 @@ async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], no
     excluded: list[dict[str, Any]] = []
     opened_ids: list[UUID] = []
     contents: list[str] = []
+    # A supplier suspended or disqualified since it bid: its bid is not opened, and the record says why.
+    out_of_standing = await suppliers.standing_reasons(org_ids=list({b["supplier_id"] for b in bids}))
     for b in bids:
+        if b["supplier_id"] in out_of_standing:
+            excluded.append({"bid_id": str(b["id"]), "supplier_id": str(b["supplier_id"]),
+                             "reason": out_of_standing[b["supplier_id"]]})
+            continue
         if b["needs_reconfirmation"]:
             excluded.append({"bid_id": str(b["id"]), "supplier_id": str(b["supplier_id"]),
                              "reason": "not_reconfirmed"})

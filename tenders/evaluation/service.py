@@ -29,6 +29,7 @@ from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.domain import State
 from tenders.evaluation import domain
@@ -148,7 +149,8 @@ async def set_rules(*, actor: Actor, settings: Settings, tender_id: UUID,
 
 # ------------------------------------------------------------------------------------------ committee
 
-async def _committee_lot(actor: Actor, tender_id: UUID, lot_id: UUID, bid_id: UUID) -> tuple[dict, dict]:
+async def _committee_lot(actor: Actor, tender_id: UUID, lot_id: UUID,
+                         bid_id: UUID) -> tuple[dict[str, Any], dict[str, Any], UUID]:
     """Authorise a committee member of the owning agency; the lot is in evaluation and the bid was opened
     in it. Locks the tender row (awarding takes it too, so entries and the award are ordered)."""
     t = await tenders.lock_tender(tender_id=tender_id)
@@ -164,15 +166,25 @@ async def _committee_lot(actor: Actor, tender_id: UUID, lot_id: UUID, bid_id: UU
     if lot["state"] != State.EVALUATION.value:
         raise Conflict(N_("The lot is not in evaluation (it is {state})"), field="lot_id", rule="state",
                        params={"state": lot["state"]})
-    entry = await db.fetchrow("SELECT bid_id FROM opening_entry WHERE lot_id = $1 AND bid_id = $2", lot_id, bid_id)
+    entry = await db.fetchrow("SELECT bid_id, supplier_id FROM opening_entry WHERE lot_id = $1 AND bid_id = $2",
+                              lot_id, bid_id)
     if entry is None:
         raise NotFound(N_("No opened bid with this id in the lot"), field="bid_id", rule="exists")
-    return t, lot
+    return t, lot, entry["supplier_id"]
+
+
+async def _refuse_out_of_standing(supplier_id: UUID) -> None:
+    """A bid of a supplier suspended or disqualified since the opening is not scored (nor qualified)."""
+    reason = (await suppliers.standing_reasons(org_ids=[supplier_id])).get(supplier_id)
+    if reason is not None:
+        raise Conflict(N_("The bidder is not in good standing ({reason}): its bid cannot be scored"),
+                       field="bid_id", rule="supplier_good_standing", params={"reason": reason})
 
 
 async def enter_points(*, actor: Actor, tender_id: UUID, data: TechnicalPointsCreate) -> TechnicalPointsRead:
     """A committee member enters (or corrects) technical points of a bid per criterion."""
-    await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    _, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    await _refuse_out_of_standing(supplier_id)
     rules = await load_rules(tender_id=tender_id)
     if rules.price_only:
         raise Conflict(N_("This tender is evaluated on price alone: there are no technical points"),
@@ -210,7 +222,9 @@ async def _points_of(lot_id: UUID, bid_id: UUID) -> dict[str, Decimal]:
 
 async def qualify(*, actor: Actor, tender_id: UUID, data: QualificationCreate) -> QualificationRead:
     """A committee member qualifies or disqualifies a bid (a reason is required to disqualify)."""
-    await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    _, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    if data.qualified:
+        await _refuse_out_of_standing(supplier_id)
     reason = data.reason.strip()
     if not data.qualified and len(reason) < 3:
         raise InvalidInput(N_("A reason is required to disqualify a bid"), field="reason", rule="required")
@@ -256,6 +270,7 @@ async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
     for p in points:
         by_bid.setdefault(p["bid_id"], {})[p["criterion"]] = Decimal(p["points"])
     registry = await _registry([e["supplier_id"] for e in entries])
+    out_of_standing = await suppliers.standing_reasons(org_ids=list({e["supplier_id"] for e in entries}))
     out = []
     for e in entries:
         reg = registry.get(e["supplier_id"])
@@ -266,6 +281,7 @@ async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
             is_mype=is_mype, domicile_ubigeo=ubigeo,
             supplier_name=(reg.legal_name if reg else e["name"]), technical=by_bid.get(e["bid_id"], {}),
             disqualified_reason=(e["reason"] or "disqualified") if e["qualified"] is False else None,
+            standing_reason=out_of_standing.get(e["supplier_id"]),
         ))
     return out
 
@@ -273,8 +289,6 @@ async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
 async def _registry(org_ids: list[UUID]) -> dict[UUID, Any]:
     if not org_ids:
         return {}
-    from suppliers import service as suppliers
-
     return await suppliers.get_suppliers(org_ids=org_ids)
 
 
