@@ -12,7 +12,15 @@ from marketplace.core.deps import ActorDep
 from suppliers import service
 from suppliers.alerts import api as alerts_api
 from suppliers.catalog import api as catalog_api
-from suppliers.schemas import StatusChange, StatusChangeRead, SupplierCreate, SupplierPage, SupplierRead, SupplierUpdate
+from suppliers.schemas import (
+    FactChangeRead,
+    StatusChange,
+    StatusChangeRead,
+    SupplierCreate,
+    SupplierPage,
+    SupplierRead,
+    SupplierUpdate,
+)
 
 
 class SupplierController(Controller):
@@ -59,6 +67,11 @@ class SupplierController(Controller):
     @get("/{supplier_id:uuid}/status-history", summary="Every registry decision on this supplier")
     async def status_history(self, supplier_id: FromPath[UUID], actor: ActorDep) -> list[StatusChangeRead]:
         return await service.status_history(actor=actor, org_id=supplier_id)
+
+    @get("/{supplier_id:uuid}/facts-history", summary="The supplier's MYPE status and domicile over time, each "
+                                                     "value with its source and effective date (public)")
+    async def facts_history(self, supplier_id: FromPath[UUID], actor: ActorDep) -> list[FactChangeRead]:
+        return await service.facts_history(actor=actor, org_id=supplier_id)
 
 
 ROUTES: list[Any] = [SupplierController, *catalog_api.ROUTES, *alerts_api.ROUTES]

@@ -255,9 +255,11 @@ async def opening_seed(*, tender_id: UUID) -> str:
     return hashlib.sha256(_canonical.encode(record)).hexdigest()
 
 
-async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
-    """The opened bids of a lot with the committee's entries and the bidder facts (MYPE, domicile) recorded
-    on the bid when it was submitted; the registry's current ones only for bids that predate that record."""
+async def bid_facts(*, lot_id: UUID, as_of: datetime | None = None) -> list[domain.BidFacts]:
+    """The opened bids of a lot with the committee's entries and the bidder facts (MYPE, domicile) as they
+    stood at `as_of` (the tender's publication) in the suppliers' public history, so that switching them
+    during the submission period gains nothing; without such a history, those recorded on the bid when it
+    was submitted, and the registry's current ones only for bids that predate that record."""
     entries = await db.fetch(
         "SELECT e.bid_id, e.supplier_id, e.price, e.received_at, o.name, o.ubigeo,"
         " b.is_mype AS bid_mype, b.domicile_ubigeo AS bid_ubigeo,"
@@ -270,12 +272,19 @@ async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
     for p in points:
         by_bid.setdefault(p["bid_id"], {})[p["criterion"]] = Decimal(p["points"])
     registry = await _registry([e["supplier_id"] for e in entries])
+    history = (await suppliers.facts_as_of(org_ids=list({e["supplier_id"] for e in entries}), at=as_of)
+               if as_of is not None else {})
     out_of_standing = await suppliers.standing_reasons(org_ids=list({e["supplier_id"] for e in entries}))
     out = []
     for e in entries:
         reg = registry.get(e["supplier_id"])
+        known = history.get(e["supplier_id"])
         is_mype = e["bid_mype"] if e["bid_mype"] is not None else bool(reg and reg.mype)
         ubigeo = e["bid_ubigeo"] or (reg.ubigeo if reg else e["ubigeo"])
+        if known is not None and known.mype is not None:
+            is_mype = known.mype
+        if known is not None and known.domicile is not None:
+            ubigeo = known.domicile
         out.append(domain.BidFacts(
             bid_id=e["bid_id"], supplier_id=e["supplier_id"], price=e["price"], received_at=e["received_at"],
             is_mype=is_mype, domicile_ubigeo=ubigeo,
@@ -303,7 +312,8 @@ async def evaluate(*, tender: dict[str, Any], lot: dict[str, Any], policy: polic
     """Score a lot now (raises TechnicalIncomplete when the committee has not finished)."""
     rules = rules or await load_rules(tender_id=tender["id"])
     seed = seed if seed is not None else await opening_seed(tender_id=tender["id"])
-    return domain.evaluate_lot(lot=lot_facts(tender, lot), rules=rules, bids=await bid_facts(lot_id=lot["id"]),
+    bids = await bid_facts(lot_id=lot["id"], as_of=tender["published_at"])
+    return domain.evaluate_lot(lot=lot_facts(tender, lot), rules=rules, bids=bids,
                                geo=domain.default_geography(), policies=policy.bonuses, draw_seed=seed)
 
 

@@ -111,6 +111,15 @@ async def opened(client, fixed_clock, officer: Login, tender: dict[str, Any]) ->
     return r.json()
 
 
+async def open_with_quorum(client, settings, p, tender_id: str) -> dict[str, Any]:
+    """Open the bids as the owning agency does (`p`: tests.harness personas); returns the opening record."""
+    from tests.tenders.test_evaluation_http import hdr
+
+    r = await client.post(f"/api/v1/tenders/{tender_id}/opening", headers=hdr(settings, p.officer))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 async def grouped(*waves: list[Awaitable[Any]] | Callable[[], object]) -> list[Any]:
     """Send bid requests with the bid batcher held (tenders/bids/batch.py `Batcher.held`): each wave's requests
     at once, the next wave once every bid sent so far is queued, then release them all together. Up to
