@@ -425,6 +425,10 @@ class Settings:
     audit_checkpoint_every: int = var("AUDIT_CHECKPOINT_EVERY", Int(1), 1000)  # sign the chain's head every N
     audit_checkpoint_seconds: int = var("AUDIT_CHECKPOINT_SECONDS", Int(1), 300)  # ...or every T seconds
     outbox_retention_days: int = var("OUTBOX_RETENTION_DAYS", Int(1), 7)
+    # The opening of sealed bids: at least this many distinct authorised people of the buying agency confirm it...
+    opening_quorum: int = var("OPENING_QUORUM", Int(2, 10), 2)
+    # ...each confirmation counting for this many minutes (an older one lapses and must be given again).
+    opening_window_minutes: int = var("OPENING_WINDOW_MINUTES", Int(1, 1440), 30)
     bonus: BonusSettings = group(BonusSettings)
     # Days to appeal an award ("plazo para apelar la buena pro"), in business days, per method.
     standstill_business_days: FrozenMap[int] = var("STANDSTILL_BUSINESS_DAYS", DaysByKey(METHODS, 1, 90), FrozenMap({

@@ -22,7 +22,7 @@ from tenders.schemas import LotCreate, TenderCreate
 from tenders.seed import _actor, _suppliers
 
 
-async def _opened_subasta(*, demo: Any, settings: Any, officer: Any, suppliers: list[Any], title: str,
+async def _opened_subasta(*, demo: Any, settings: Any, officer: Any, committee: Any, suppliers: list[Any], title: str,
                           item: tuple[str, str, str, int, int], ubigeo: str, prices: list[float]) -> tuple[Any, Any]:
     """A subasta inversa with one lot, bid on and opened, on the clock in force. Returns (tender id, lot id)."""
     name, code, unit, qty, value = item
@@ -43,7 +43,9 @@ async def _opened_subasta(*, demo: Any, settings: Any, officer: Any, suppliers: 
         await bids.submit_bid(actor=who, settings=settings, tender_id=tender_id,
                               data=BidCreate(lots=[BidLotPrice(lot_id=lot_id, price=int(value * factor))]))
     demo_clock.advance(days=3, hours=2)
-    await tenders.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id)  # closes and opens
+    await tenders.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id)  # closes
+    for who in (officer, committee):  # the opening's quorum: two people of the agency
+        await bids.open_tender(actor=who, settings=settings, tender_id=tender_id)
     return tender_id, lot_id
 
 
@@ -58,11 +60,12 @@ async def seed(demo: Any) -> None:
 
     # 1. Finished: opened a week ago, auctioned three days ago with a soft-close extension, awarded.
     officer = _actor(agencies[1 % len(agencies)], "officer", "agency")
+    committee = _actor(agencies[1 % len(agencies)], "committee", "agency")
     c = clock.FixedClock(real_now - timedelta(days=10))
     token = clock.use(c)
     try:
         tender_id, lot_id = await _opened_subasta(
-            demo=demo, settings=settings, officer=officer, suppliers=suppliers[:4],
+            demo=demo, settings=settings, officer=officer, committee=committee, suppliers=suppliers[:4],
             title="Subasta inversa: papel bond A4 para las sedes administrativas",
             item=("Papel bond A4 80 g, paquete x 500 hojas", "14111507", "paquete", 6000, 9_600_000),
             ubigeo="150101", prices=[0.97, 0.99, 1.01, 1.03][:len(suppliers[:4])])
@@ -89,11 +92,12 @@ async def seed(demo: Any) -> None:
 
     # 2. Scheduled: opened yesterday, its auction starts tomorrow at 10:00 Lima time.
     officer = _actor(agencies[2 % len(agencies)], "officer", "agency")
+    committee = _actor(agencies[2 % len(agencies)], "committee", "agency")
     c = clock.FixedClock(real_now - timedelta(days=7))
     token = clock.use(c)
     try:
         tender_id, lot_id = await _opened_subasta(
-            demo=demo, settings=settings, officer=officer, suppliers=suppliers[:3],
+            demo=demo, settings=settings, officer=officer, committee=committee, suppliers=suppliers[:3],
             title="Subasta inversa: cemento Portland tipo I para obras de saneamiento",
             item=("Cemento Portland tipo I, bolsa de 42.5 kg", "30111601", "bolsa", 5000, 15_500_000),
             ubigeo="080101", prices=[0.98, 1.0, 1.04])

@@ -103,7 +103,8 @@ class _Scenario:
                 self.bids[(i, j)] = UUID(receipt.bid_id)
             self.clock.advance(hours=2)
         self.clock.set(self.opening_time + timedelta(minutes=10))
-        await bids.open_tender(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
+        for who in (self.officer, self.committee):  # the opening's quorum: two people of the agency
+            await bids.open_tender(actor=who, settings=self.settings, tender_id=self.tender_id)
 
     async def score(self, bidder: int, lot: int, exp: int, team: int) -> None:
         from tenders.evaluation import service as evaluation

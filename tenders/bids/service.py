@@ -26,7 +26,7 @@ import base64
 import binascii
 import functools
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -43,7 +43,7 @@ from tenders import service as tenders
 from tenders.bids import batch
 from tenders.bids.schemas import BidCreate, BidRead, Receipt
 from tenders.domain import MACHINE, Action, IllegalTransition, State, rfc3339
-from tenders.schemas import OpeningExcluded, OpeningRead
+from tenders.schemas import OpeningConfirmation, OpeningExcluded, OpeningProgress, OpeningRead
 
 TOPIC_BID_RECEIVED = "bid.received"
 TOPIC_BID_WITHDRAWN = "bid.withdrawn"
@@ -392,10 +392,46 @@ async def get_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidRead:
 
 # ------------------------------------------------------------------------------------------------ opening
 
-async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningRead:
-    """The owning officer opens the bids, at or after the submission deadline."""
+OPENING_ROLES = ("officer", "agency_admin", "committee")
+
+
+def require_opening_member(actor: Actor, t: dict[str, Any]) -> None:
+    """The actor is a person (not a job) of the owning agency authorised to confirm its openings: an officer,
+    an agency administrator or a committee member."""
+    if not tenders.can_see(actor, t):
+        raise NotFound(N_("Tender not found"))
+    require(actor, "agency", *OPENING_ROLES)
+    if actor.user_id is None or not actor.member_of(t["agency_id"]):
+        raise Forbidden(N_("This tender belongs to another agency"))
+
+
+async def _confirmations(tender_id: UUID, since: datetime) -> list[dict[str, Any]]:
+    """The confirmations of the opening in force (given at or after `since`), oldest first, with names."""
+    return await db.fetch(
+        "SELECT c.user_id, coalesce(nullif(u.full_name, ''), u.email) AS name, c.confirmed_at"
+        " FROM tender_opening_confirmation c JOIN app_user u ON u.id = c.user_id"
+        " WHERE c.tender_id = $1 AND c.confirmed_at >= $2 ORDER BY c.confirmed_at, c.user_id", tender_id, since)
+
+
+def _progress(t: dict[str, Any], settings: Settings, confirmations: list[dict[str, Any]],
+              opening: OpeningRead | None = None) -> OpeningProgress:
+    return OpeningProgress(
+        tender_id=t["id"], state=t["state"], quorum=settings.opening_quorum,
+        window_minutes=settings.opening_window_minutes,
+        confirmations=[OpeningConfirmation(**c) for c in confirmations], opened=opening is not None,
+        opening=opening)
+
+
+async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningProgress:
+    """An authorised person of the owning agency confirms the opening, after the submission deadline.
+
+    The bids are decrypted only when OPENING_QUORUM distinct people have confirmed within the last
+    OPENING_WINDOW_MINUTES (EU Directive 2014/24 Annex IV (f): the opening by the simultaneous action of
+    authorised persons); until then the confirmation is recorded and the tender waits. The tender row is
+    locked FOR UPDATE first, so confirmations arriving together are counted one after the other and exactly
+    one of them opens the bids."""
     t = await tenders.lock_tender(tender_id=tender_id)
-    tenders.require_tender_officer(actor, t)
+    require_opening_member(actor, t)
     now = clock.now()
     state = State(t["state"])
     if state in (State.PUBLISHED, State.TENDERING):
@@ -409,13 +445,37 @@ async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> O
     if State(t["state"]) != State.OPENING:
         raise Conflict(N_("This action is not allowed while the tender is {state}"), field="state",
                        rule="not_allowed", params={"state": t["state"]})
-    await open_locked(actor=actor, settings=settings, t=t, now=now)
-    return await get_opening(actor=actor, tender_id=tender_id)
+    await db.execute(
+        "INSERT INTO tender_opening_confirmation (tender_id, user_id, confirmed_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (tender_id, user_id) DO UPDATE SET confirmed_at = EXCLUDED.confirmed_at",
+        tender_id, actor.user_id, now)
+    confirmations = await _confirmations(tender_id, now - timedelta(minutes=settings.opening_window_minutes))
+    await audit.record(actor=actor, action="tender.opening_confirmed", entity_type="tender", entity_id=tender_id,
+                       data={"confirmations": len(confirmations), "quorum": settings.opening_quorum})
+    if len(confirmations) < settings.opening_quorum:
+        return _progress(t, settings, confirmations)
+    await open_locked(actor=actor, settings=settings, t=t, now=now, confirmations=confirmations)
+    opened = await tenders.load_tender(tender_id=tender_id)
+    return _progress(opened, settings, confirmations, await get_opening(actor=actor, tender_id=tender_id))
 
 
-async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], now: datetime) -> None:
-    """Decrypt the live bids of a tender in `opening` (row locked FOR UPDATE by the caller), record and publish
-    the opening, move the tender to evaluation (lots with no bid: unsuccessful)."""
+async def opening_progress(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningProgress:
+    """Who has confirmed the opening so far: the owning agency's authorised people before the opening, everyone
+    once it is published (the confirmations that made the quorum are part of the record)."""
+    t = await tenders.load_tender(tender_id=tender_id)
+    if t["opened_at"] is not None:
+        opening = await get_opening(actor=actor, tender_id=tender_id)
+        return _progress(t, settings, [msgspec.structs.asdict(c) for c in opening.confirmations], opening)
+    require_opening_member(actor, t)
+    since = clock.now() - timedelta(minutes=settings.opening_window_minutes)
+    return _progress(t, settings, await _confirmations(tender_id, since))
+
+
+async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], now: datetime,
+                      confirmations: list[dict[str, Any]]) -> None:
+    """Decrypt the live bids of a tender in `opening` (row locked FOR UPDATE by the caller) once the quorum's
+    `confirmations` are in, record and publish the opening with them, move the tender to evaluation (lots with
+    no bid: unsuccessful)."""
     try:
         MACHINE.apply(t["state"], Action.OPEN, tenders._facts(t, now))
     except IllegalTransition as exc:
@@ -480,6 +540,8 @@ async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], no
                      for e in sorted((e for e in entries if e[0] == lot_id), key=lambda e: (e[3], e[4]))],
         } for lot_id, lot in sorted(open_lots.items(), key=lambda kv: kv[1]["number"])],
         "excluded": excluded,
+        "confirmations": [{"user_id": str(c["user_id"]), "name": c["name"],
+                           "confirmed_at": c["confirmed_at"].isoformat()} for c in confirmations],
     }
     await db.execute(
         "INSERT INTO tender_opening (tender_id, opened_at, opened_by, bid_count, record) VALUES ($1, $2, $3, $4,"
@@ -529,6 +591,8 @@ __all__ = [
     "open_locked",
     "open_tender",
     "opening_entries",
+    "opening_progress",
+    "require_opening_member",
     "replace_bid",
     "submit_bid",
     "verify_receipt",
