@@ -445,6 +445,11 @@ async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> O
     if State(t["state"]) != State.OPENING:
         raise Conflict(N_("This action is not allowed while the tender is {state}"), field="state",
                        rule="not_allowed", params={"state": t["state"]})
+    if t["opening_time"] is not None and now < t["opening_time"]:
+        # The announced opening time binds the committee too: bids are not opened early, even after the deadline.
+        raise Conflict(N_("The bids are opened at the announced opening time ({at}), not before"),
+                       field="opening_time", rule="opening_time_not_reached",
+                       params={"at": t["opening_time"].isoformat()})
     await db.execute(
         "INSERT INTO tender_opening_confirmation (tender_id, user_id, confirmed_at) VALUES ($1, $2, $3)"
         " ON CONFLICT (tender_id, user_id) DO UPDATE SET confirmed_at = EXCLUDED.confirmed_at",

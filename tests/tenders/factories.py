@@ -99,6 +99,13 @@ def to_tendering(fixed_clock, tender: dict[str, Any]) -> None:
     fixed_clock.set(datetime.fromisoformat(tender["enquiry_end"]) + timedelta(minutes=1))
 
 
+def at_opening_time(fixed_clock, tender: dict[str, Any], **delta: float) -> None:
+    """Move the clock just past the announced opening time (bids may be opened from then on)."""
+    from datetime import datetime
+
+    fixed_clock.set(datetime.fromisoformat(tender["opening_time"]) + timedelta(**(delta or {"seconds": 1})))
+
+
 def past_deadline(fixed_clock, tender: dict[str, Any], **delta: float) -> None:
     from datetime import datetime
 
@@ -118,8 +125,8 @@ async def bid(client, supplier: Login, tender: dict[str, Any], prices: list[int]
 
 
 async def opened(client, fixed_clock, officer: Login, tender: dict[str, Any]) -> dict[str, Any]:
-    """Past the deadline, the officer and its colleague (the quorum of two) confirm: the opening record."""
-    past_deadline(fixed_clock, tender)
+    """At the opening time, the officer and its colleague (the quorum of two) confirm: the opening record."""
+    at_opening_time(fixed_clock, tender)
     return await confirm_opening(client, tender["id"], officer.headers, colleague(officer).headers)
 
 

@@ -28,7 +28,7 @@ async def ready(client, settings, fixed_clock, bidders: int = 2):
     tf.to_tendering(fixed_clock, t)
     for i in range(bidders):
         await tf.bid(client, await tf.supplier(settings), t, [100_000_00 + i])
-    tf.past_deadline(fixed_clock, t)
+    tf.at_opening_time(fixed_clock, t)
     return officer, tf.colleague(officer), t
 
 
@@ -107,3 +107,20 @@ async def test_confirmations_arriving_together_open_the_bids_exactly_once(client
         opening = (await client.get(url)).json()
         assert len(opening["confirmations"]) == 2 and opening["bid_count"] == 2
         fixed_clock.advance(days=1)
+
+
+async def test_the_opening_waits_for_the_announced_opening_time(client, settings, fixed_clock):
+    officer, colleague, t = await ready(client, settings, fixed_clock, bidders=1)
+    url = f"/api/v1/tenders/{t['id']}/opening"
+    tf.past_deadline(fixed_clock, t, minutes=1)  # the deadline passed; the opening is announced an hour later
+    for lang, language in (("es", "es"), ("en", "en"), ("qu", "qu")):
+        r = await client.post(url, headers=officer.headers, params={"lang": lang})
+        assert r.status_code == 409 and r.headers["content-language"].startswith(language), r.text
+        body = r.json()
+        assert (body["field"], body["rule"]) == ("opening_time", "opening_time_not_reached")
+    assert await db.fetchrow("SELECT 1 FROM tender_opening_confirmation") is None
+    tf.at_opening_time(fixed_clock, t, seconds=-1)
+    assert (await client.post(url, headers=officer.headers)).status_code == 409
+    tf.at_opening_time(fixed_clock, t, seconds=0)
+    assert (await client.post(url, headers=officer.headers)).json()["opened"] is False
+    assert (await client.post(url, headers=colleague.headers)).json()["opened"] is True

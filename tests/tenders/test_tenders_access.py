@@ -136,7 +136,7 @@ async def test_opening_matrix_and_refusals(client, settings, fixed_clock):
     p = await personas(settings, client)
     t = await tf.published(client, p.officer)
     url = f"/api/v1/tenders/{t['id']}/opening"
-    tf.past_deadline(fixed_clock, t)
+    tf.at_opening_time(fixed_clock, t)
     await p.refresh(settings)
     # the owning agency's officer, committee member and administrator may confirm; the quorum is two
     got = await check_matrix(client, "POST", url, {
