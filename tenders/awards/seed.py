@@ -17,8 +17,10 @@ from uuid import UUID
 
 from marketplace.core import clock
 from marketplace.core.actor import Actor
+from tenders import service as tenders
 from tenders.awards import service as awards
 from tenders.awards.schemas import AppealCreate, AwardCreate
+from tenders.evaluation import acta, committee
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +113,19 @@ class _Scenario:
         from tenders.evaluation.schemas import PointsEntry, TechnicalPointsCreate
 
         assert self.tender_id is not None
-        await evaluation.enter_points(actor=self.committee, tender_id=self.tender_id, data=TechnicalPointsCreate(
-            lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)],
-            scores=[PointsEntry(criterion="exp", points=Decimal(exp)),
-                    PointsEntry(criterion="team", points=Decimal(team))]))
+        for member in await self.members():  # each member's own sheet; the committee's points by majority
+            await evaluation.enter_points(actor=member, tender_id=self.tender_id, data=TechnicalPointsCreate(
+                lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)],
+                scores=[PointsEntry(criterion="exp", points=Decimal(exp)),
+                        PointsEntry(criterion="team", points=Decimal(team))]))
+
+    async def members(self) -> list[Actor]:
+        """The committee: every committee member of the agency (the demo's agencies have two)."""
+        assert self.tender_id is not None
+        t = await tenders.load_tender(tender_id=self.tender_id)
+        board, _ = await committee.members(tender=t)
+        return [Actor(user_id=m.user_id, org_id=t["agency_id"], org_kind="agency", roles=frozenset({"committee"}),
+                      via="jwt") for m in board]
 
     async def disqualify(self, bidder: int, lot: int, reason: str) -> None:
         from tenders.evaluation import service as evaluation
@@ -126,6 +137,11 @@ class _Scenario:
 
     async def award(self) -> Any:
         assert self.tender_id is not None
+        first, *others = await self.members()
+        drafted = await acta.draft(actor=first, settings=self.settings, tender_id=self.tender_id)
+        for member in others:  # the whole committee confirms the acta before the award
+            await acta.confirm(actor=member, settings=self.settings, tender_id=self.tender_id, acta_id=drafted.id,
+                               dissent="")
         return await awards.award(actor=self.officer, settings=self.settings, tender_id=self.tender_id,
                                   data=AwardCreate())
 

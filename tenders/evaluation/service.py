@@ -32,7 +32,7 @@ from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.domain import State
-from tenders.evaluation import domain
+from tenders.evaluation import committee, domain
 from tenders.evaluation import policy as policies
 from tenders.evaluation.schemas import (
     CriterionRead,
@@ -183,7 +183,9 @@ async def _refuse_out_of_standing(supplier_id: UUID) -> None:
 
 async def enter_points(*, actor: Actor, tender_id: UUID, data: TechnicalPointsCreate) -> TechnicalPointsRead:
     """A committee member enters (or corrects) technical points of a bid per criterion."""
-    _, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    t, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    board, _ = await committee.members(tender=t)
+    committee.require_member(actor, board)
     await _refuse_out_of_standing(supplier_id)
     rules = await load_rules(tender_id=tender_id)
     if rules.price_only:
@@ -199,30 +201,24 @@ async def enter_points(*, actor: Actor, tender_id: UUID, data: TechnicalPointsCr
             exc.field = f"scores[{i}].{exc.field}"
             raise
     now = clock.now()
-    for e in data.scores:
-        await db.execute(
-            "INSERT INTO technical_score (tender_id, lot_id, bid_id, criterion, points, entered_by, entered_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lot_id, bid_id, criterion) DO UPDATE SET"
-            " points = EXCLUDED.points, entered_by = EXCLUDED.entered_by, entered_at = EXCLUDED.entered_at",
-            tender_id, data.lot_id, data.bid_id, e.criterion, e.points, actor.user_id, now)
+    assert actor.user_id is not None  # a member of the committee is a person
+    agreed = await committee.record_points(
+        tender_id=tender_id, lot_id=data.lot_id, bid_id=data.bid_id, member_id=actor.user_id,
+        scores={e.criterion: e.points for e in data.scores}, committee=board, now=now)
     await audit.record(actor=actor, action="evaluation.points_entered", entity_type="bid", entity_id=data.bid_id,
                        data={"tender_id": str(tender_id), "lot_id": str(data.lot_id),
                              "scores": {e.criterion: str(e.points) for e in data.scores}})
-    scores = await _points_of(data.lot_id, data.bid_id)
+    scores = await committee.member_points(tender_id=tender_id, lot_id=data.lot_id, bid_id=data.bid_id,
+                                           member_id=actor.user_id)
     return TechnicalPointsRead(lot_id=data.lot_id, bid_id=data.bid_id, scores=scores,
                                total=domain.r2(sum(scores.values(), Decimal(0))),
-                               complete=all(c.code in scores for c in rules.criteria))
-
-
-async def _points_of(lot_id: UUID, bid_id: UUID) -> dict[str, Decimal]:
-    rows = await db.fetch("SELECT criterion, points FROM technical_score WHERE lot_id = $1 AND bid_id = $2"
-                          " ORDER BY criterion", lot_id, bid_id)
-    return {r["criterion"]: Decimal(r["points"]) for r in rows}
+                               complete=all(c.code in scores for c in rules.criteria), committee=agreed)
 
 
 async def qualify(*, actor: Actor, tender_id: UUID, data: QualificationCreate) -> QualificationRead:
     """A committee member qualifies or disqualifies a bid (a reason is required to disqualify)."""
-    _, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    t, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    committee.require_member(actor, (await committee.members(tender=t))[0])
     if data.qualified:
         await _refuse_out_of_standing(supplier_id)
     reason = data.reason.strip()
