@@ -405,6 +405,17 @@ def require_opening_member(actor: Actor, t: dict[str, Any]) -> None:
         raise Forbidden(N_("This tender belongs to another agency"))
 
 
+async def _require_confirmer(actor: Actor, t: dict[str, Any]) -> None:
+    """`require_opening_member`, and when the tender has a designated committee, one of its members: then the
+    committee opens (tenders/evaluation/committee.py)."""
+    require_opening_member(actor, t)
+    designated = {r["user_id"] for r in await db.fetch(
+        "SELECT user_id FROM tender_committee_member WHERE tender_id = $1", t["id"])}
+    if designated and actor.user_id not in designated:
+        raise Forbidden(N_("Only a member of this tender's evaluation committee may do this"), field="committee",
+                        rule="committee_member")
+
+
 async def _confirmations(tender_id: UUID, since: datetime) -> list[dict[str, Any]]:
     """The confirmations of the opening in force (given at or after `since`), oldest first, with names."""
     return await db.fetch(
@@ -423,7 +434,8 @@ def _progress(t: dict[str, Any], settings: Settings, confirmations: list[dict[st
 
 
 async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningProgress:
-    """An authorised person of the owning agency confirms the opening, after the submission deadline.
+    """An authorised person of the owning agency (a member of the tender's committee when one was designated)
+    confirms the opening, at the announced opening time (after the submission deadline).
 
     The bids are decrypted only when OPENING_QUORUM distinct people have confirmed within the last
     OPENING_WINDOW_MINUTES (EU Directive 2014/24 Annex IV (f): the opening by the simultaneous action of
@@ -431,7 +443,7 @@ async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> O
     locked FOR UPDATE first, so confirmations arriving together are counted one after the other and exactly
     one of them opens the bids."""
     t = await tenders.lock_tender(tender_id=tender_id)
-    require_opening_member(actor, t)
+    await _require_confirmer(actor, t)
     now = clock.now()
     state = State(t["state"])
     if state in (State.PUBLISHED, State.TENDERING):
@@ -471,7 +483,7 @@ async def opening_progress(*, actor: Actor, settings: Settings, tender_id: UUID)
     if t["opened_at"] is not None:
         opening = await get_opening(actor=actor, tender_id=tender_id)
         return _progress(t, settings, [msgspec.structs.asdict(c) for c in opening.confirmations], opening)
-    require_opening_member(actor, t)
+    await _require_confirmer(actor, t)
     since = clock.now() - timedelta(minutes=settings.opening_window_minutes)
     return _progress(t, settings, await _confirmations(tender_id, since))
 

@@ -5,11 +5,13 @@ the award; all of it public after the award. Over HTTP."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests import factories
 from tests.harness import personas
 from tests.suppliers.factories import active_supplier
 from tests.tenders import factories as tf
-from tests.tenders.test_evaluation_http import draft, hdr, ok, publish_and_bid
+from tests.tenders.test_evaluation_http import draft, hdr, ok
 
 
 async def sheet(client, settings, who, s, bidder: int, exp, team, *, expect: int = 200):
@@ -43,8 +45,18 @@ async def test_members_sheets_majority_and_an_acta_confirmed_by_all_before_the_a
 
     a = await active_supplier(settings, ubigeo="040101")
     b = await active_supplier(settings, ubigeo="040101")
-    await publish_and_bid(client, settings, fixed_clock, p, s, [a, b], [{0: 10_000_000}, {0: 9_000_000}])
+    ok(await client.post(f"/api/v1/tenders/{s.tender_id}/publish", headers=hdr(settings, p.officer)))
     assert ok(await client.get(f"{base}/committee"))["members"] == committee["members"]  # public
+    fixed_clock.advance(days=5)
+    for i, (who, price) in enumerate(((a, 10_000_000), (b, 9_000_000))):
+        receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", headers=hdr(settings, who),
+                                       json={"lots": [{"lot_id": s.lot_ids[0], "price": price}]}), 201)
+        s.bids[(i, 0)] = receipt["bid_id"]
+    fixed_clock.set(s.deadline + timedelta(minutes=5))
+    # With a designated committee, its members open: the officer is not one of them.
+    r = await client.post(f"/api/v1/tenders/{s.tender_id}/opening", headers=hdr(settings, p.officer))
+    assert r.status_code == 403 and (r.json()["field"], r.json()["rule"]) == ("committee", "committee_member")
+    await tf.confirm_opening(client, s.tender_id, hdr(settings, m2), hdr(settings, m3))
     r = await client.put(f"{base}/committee", headers=hdr(settings, p.officer), json={"members": board[:2]})
     assert r.status_code == 409 and r.json()["rule"] == "committee_fixed"
 
