@@ -69,6 +69,11 @@ async def test_a_supplier_suspended_during_evaluation_is_neither_scored_nor_awar
                           headers=hdr(settings, p.committee),
                           json={"lot_id": s.lot_ids[0], "bid_id": s.bids[(0, 0)], "qualified": True})
     assert r.status_code == 409 and (r.json()["field"], r.json()["rule"]) == ("bid_id", "supplier_good_standing")
+    r = await client.post(f"/api/v1/tenders/{s.tender_id}/evaluation/scores", headers=hdr(settings, p.committee),
+                          json={"lot_id": s.lot_ids[0], "bid_id": s.bids[(0, 0)],
+                                "scores": [{"criterion": "exp", "points": "50"}]}, params={"lang": "en"})
+    assert r.status_code == 409 and r.json()["rule"] == "supplier_good_standing", r.text
+    assert "not in good standing" in r.json()["detail"]
 
     result = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/awards", headers=hdr(settings, p.officer)), 201)
     award = result["lots"][0]["award"]
