@@ -72,7 +72,8 @@ def configure_policy(new: domain.TimelinePolicy) -> domain.TimelinePolicy:
 _TENDER_COLUMNS = (
     "id, ocid, agency_id, created_by, title, description, method, procurement_method, category, consultancy,"
     " currency, state, enquiry_end, submission_deadline, opening_time, standstill_days, published_at, opened_at,"
-    " state_changed_at, cancel_reason, amendment_count, key_id, wrapped_key, version, created_at, updated_at"
+    " state_changed_at, cancel_reason, amendment_count, key_id, wrapped_key, version, created_at, updated_at,"
+    " opening_quorum"
 )
 _LOT_COLUMNS = (
     "id, tender_id, number, title, description, estimated_value, classification_scheme, classification_code,"

@@ -44,6 +44,7 @@ class Tender(Table, tablename="tender", db=DB):
     amendment_count = Integer(default=0)
     key_id = Text(null=True, default=None)
     wrapped_key = Bytea(secret=True, null=True, default=None)
+    opening_quorum = Integer(null=True, default=None)  # NULL: the OPENING_QUORUM setting
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()

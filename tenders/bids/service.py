@@ -424,10 +424,15 @@ async def _confirmations(tender_id: UUID, since: datetime) -> list[dict[str, Any
         " WHERE c.tender_id = $1 AND c.confirmed_at >= $2 ORDER BY c.confirmed_at, c.user_id", tender_id, since)
 
 
+def quorum_of(t: dict[str, Any], settings: Settings) -> int:
+    """The tender's own opening quorum (set with its committee), else the OPENING_QUORUM setting."""
+    return t.get("opening_quorum") or settings.opening_quorum
+
+
 def _progress(t: dict[str, Any], settings: Settings, confirmations: list[dict[str, Any]],
               opening: OpeningRead | None = None) -> OpeningProgress:
     return OpeningProgress(
-        tender_id=t["id"], state=t["state"], quorum=settings.opening_quorum,
+        tender_id=t["id"], state=t["state"], quorum=quorum_of(t, settings),
         window_minutes=settings.opening_window_minutes,
         confirmations=[OpeningConfirmation(**c) for c in confirmations], opened=opening is not None,
         opening=opening)
@@ -468,8 +473,8 @@ async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> O
         tender_id, actor.user_id, now)
     confirmations = await _confirmations(tender_id, now - timedelta(minutes=settings.opening_window_minutes))
     await audit.record(actor=actor, action="tender.opening_confirmed", entity_type="tender", entity_id=tender_id,
-                       data={"confirmations": len(confirmations), "quorum": settings.opening_quorum})
-    if len(confirmations) < settings.opening_quorum:
+                       data={"confirmations": len(confirmations), "quorum": quorum_of(t, settings)})
+    if len(confirmations) < quorum_of(t, settings):
         return _progress(t, settings, confirmations)
     await open_locked(actor=actor, settings=settings, t=t, now=now, confirmations=confirmations)
     opened = await tenders.load_tender(tender_id=tender_id)

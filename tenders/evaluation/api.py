@@ -63,11 +63,12 @@ class EvaluationController(Controller):
     async def get_committee(self, tender_id: FromPath[UUID], actor: ActorDep) -> CommitteeRead:
         return await committee.read_committee(actor=actor, tender_id=tender_id)
 
-    @put("/committee", summary="Designate the evaluation committee: 2 to 9 committee members of the agency "
-                               "(officer of the owning agency, before the opening)")
-    async def designate(self, tender_id: FromPath[UUID], data: JSONBody[CommitteeWrite],
-                        actor: ActorDep) -> CommitteeRead:
-        result = await committee.designate(actor=actor, tender_id=tender_id, user_ids=data.members)
+    @put("/committee", summary="Designate the evaluation committee: 2 to 9 committee members of the agency, and "
+                               "how many of them open the bids (officer of the owning agency, before the opening)")
+    async def designate(self, tender_id: FromPath[UUID], data: JSONBody[CommitteeWrite], actor: ActorDep,
+                        settings: SettingsDep) -> CommitteeRead:
+        result = await committee.designate(actor=actor, settings=settings, tender_id=tender_id, user_ids=data.members,
+                                           opening_quorum=data.opening_quorum)
         return result
 
     @get("/member-sheets", summary="Each committee member's own points per bid and criterion (the owning agency "

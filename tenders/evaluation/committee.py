@@ -26,6 +26,7 @@ from marketplace.core import audit, clock, db
 from marketplace.core.actor import Actor
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.domain import State
 from tenders.evaluation.schemas import CommitteeMemberRead, CommitteeRead, MemberScoreRead
@@ -61,11 +62,14 @@ async def read_committee(*, actor: Actor, tender_id: UUID) -> CommitteeRead:
     if not tenders.can_see(actor, t):
         raise NotFound(N_("Tender not found"))
     committee, designated = await members(tender=t)
-    return CommitteeRead(tender_id=tender_id, designated=designated, members=committee)
+    return CommitteeRead(tender_id=tender_id, designated=designated, members=committee,
+                         opening_quorum=t["opening_quorum"])
 
 
-async def designate(*, actor: Actor, tender_id: UUID, user_ids: list[UUID]) -> CommitteeRead:
-    """The officer designates the committee (replacing an earlier designation) before the opening."""
+async def designate(*, actor: Actor, settings: Settings, tender_id: UUID, user_ids: list[UUID],
+                    opening_quorum: int | None = None) -> CommitteeRead:
+    """The officer designates the committee (replacing an earlier designation) before the opening, and how many
+    of its members must confirm the opening (`opening_quorum`; None: the OPENING_QUORUM setting)."""
     t = await tenders.lock_tender(tender_id=tender_id)
     tenders.require_tender_officer(actor, t)
     if t["state"] not in DESIGNABLE:
@@ -83,7 +87,16 @@ async def designate(*, actor: Actor, tender_id: UUID, user_ids: list[UUID]) -> C
         if u is None or u["organisation_id"] != t["agency_id"] or not u["active"] or "committee" not in u["roles"]:
             raise InvalidInput(N_("Not an active committee member of this agency"), field=f"members[{i}]",
                                rule="committee_member")
+    # a tender may ask more confirmations than the setting, never fewer; and its members must be able to give them
+    low = settings.opening_quorum
+    if opening_quorum is not None and not low <= opening_quorum <= len(user_ids):
+        raise InvalidInput(N_("The opening quorum must be between {low} and the number of members ({high})"),
+                           field="opening_quorum", rule="range", params={"low": low, "high": len(user_ids)})
+    if len(user_ids) < low:
+        raise InvalidInput(N_("A committee has between {low} and {high} members"), field="members", rule="range",
+                           params={"low": low, "high": MAX_MEMBERS})
     now = clock.now()
+    await db.execute("UPDATE tender SET opening_quorum = $2 WHERE id = $1", tender_id, opening_quorum)
     await db.execute("DELETE FROM tender_committee_member WHERE tender_id = $1", tender_id)
     await db.execute(
         "INSERT INTO tender_committee_member (tender_id, user_id, designated_by, designated_at)"
@@ -91,7 +104,7 @@ async def designate(*, actor: Actor, tender_id: UUID, user_ids: list[UUID]) -> C
         " FROM unnest($2::uuid[]) WITH ORDINALITY AS x(u, n)",
         tender_id, user_ids, actor.user_id, now)
     await audit.record(actor=actor, action="tender.committee_designated", entity_type="tender", entity_id=tender_id,
-                       data={"members": [str(u) for u in user_ids]})
+                       data={"members": [str(u) for u in user_ids], "opening_quorum": opening_quorum})
     return await read_committee(actor=actor, tender_id=tender_id)
 
 

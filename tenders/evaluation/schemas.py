@@ -103,6 +103,8 @@ class CommitteeWrite(msgspec.Struct, forbid_unknown_fields=True):
     """The tender's evaluation committee: users of the agency with the role 'committee' (2 to 9)."""
 
     members: Annotated[list[UUID], msgspec.Meta(max_length=20)]
+    # how many of them must confirm the opening (2 to the number of members); omitted: the OPENING_QUORUM setting
+    opening_quorum: int | None = None
 
 
 class CommitteeMemberRead(msgspec.Struct):
@@ -116,6 +118,7 @@ class CommitteeRead(msgspec.Struct):
     tender_id: UUID
     designated: bool
     members: list[CommitteeMemberRead]
+    opening_quorum: int | None = None  # the tender's own; None: the OPENING_QUORUM setting
 
 
 class MemberScoreRead(msgspec.Struct):

@@ -40,8 +40,14 @@ async def test_members_sheets_majority_and_an_acta_confirmed_by_all_before_the_a
     r = await client.put(f"{base}/committee", headers=hdr(settings, m1), json={"members": [str(m1.user_id)] * 2})
     assert r.status_code == 403
     board = [str(m.user_id) for m in (m1, m2, m3)]
-    committee = ok(await client.put(f"{base}/committee", headers=hdr(settings, p.officer), json={"members": board}))
+    for quorum in (1, 4):
+        r = await client.put(f"{base}/committee", headers=hdr(settings, p.officer),
+                             json={"members": board, "opening_quorum": quorum})
+        assert r.status_code == 422 and (r.json()["field"], r.json()["rule"]) == ("opening_quorum", "range")
+    committee = ok(await client.put(f"{base}/committee", headers=hdr(settings, p.officer),
+                                    json={"members": board, "opening_quorum": 3}))
     assert committee["designated"] is True and [m["user_id"] for m in committee["members"]] == board
+    assert committee["opening_quorum"] == 3
 
     a = await active_supplier(settings, ubigeo="040101")
     b = await active_supplier(settings, ubigeo="040101")
@@ -56,7 +62,8 @@ async def test_members_sheets_majority_and_an_acta_confirmed_by_all_before_the_a
     # With a designated committee, its members open: the officer is not one of them.
     r = await client.post(f"/api/v1/tenders/{s.tender_id}/opening", headers=hdr(settings, p.officer))
     assert r.status_code == 403 and (r.json()["field"], r.json()["rule"]) == ("committee", "committee_member")
-    await tf.confirm_opening(client, s.tender_id, hdr(settings, m2), hdr(settings, m3))
+    # This tender's quorum is its three members: two confirmations open nothing.
+    await tf.confirm_opening(client, s.tender_id, hdr(settings, m2), hdr(settings, m3), hdr(settings, m1))
     r = await client.put(f"{base}/committee", headers=hdr(settings, p.officer), json={"members": board[:2]})
     assert r.status_code == 409 and r.json()["rule"] == "committee_fixed"
 
