@@ -470,6 +470,10 @@ class Settings:
     outbox_retention_days: int = var("OUTBOX_RETENTION_DAYS", Int(1), 7)
     # the portal shows a statistic (concentration, stage times) only when at least this many processes are behind it
     portal_min_sample: int = var("PORTAL_MIN_SAMPLE", Int(1, 10_000), 5)
+    # The opening of sealed bids: at least this many distinct authorised people of the buying agency confirm it...
+    opening_quorum: int = var("OPENING_QUORUM", Int(2, 10), 2)
+    # ...each confirmation counting for this many minutes (an older one lapses and must be given again).
+    opening_window_minutes: int = var("OPENING_WINDOW_MINUTES", Int(1, 1440), 30)
     bonus: BonusSettings = group(BonusSettings)
     # Training mode: a day of the minimum periods, the amendment window and the standstill lasts this long.
     training_day_seconds: int = var("TRAINING_DAY_SECONDS", Int(1, 86_400), 15)

@@ -16,7 +16,15 @@ from marketplace.core.i18n import N_, gettext
 from suppliers import service
 from suppliers.alerts import api as alerts_api
 from suppliers.catalog import api as catalog_api
-from suppliers.schemas import StatusChange, StatusChangeRead, SupplierCreate, SupplierPage, SupplierRead, SupplierUpdate
+from suppliers.schemas import (
+    FactChangeRead,
+    StatusChange,
+    StatusChangeRead,
+    SupplierCreate,
+    SupplierPage,
+    SupplierRead,
+    SupplierUpdate,
+)
 
 REGISTRATION_RECEIVED = N_("Registration received. If the RUC and the email were not registered yet, sign in "
                            "with the administrator's email and password to follow it.")
@@ -80,6 +88,11 @@ class SupplierController(Controller):
     @get("/{supplier_id:uuid}/status-history", summary="Every registry decision on this supplier")
     async def status_history(self, supplier_id: FromPath[UUID], actor: ActorDep) -> list[StatusChangeRead]:
         return await service.status_history(actor=actor, org_id=supplier_id)
+
+    @get("/{supplier_id:uuid}/facts-history", summary="The supplier's MYPE status and domicile over time, each "
+                                                     "value with its source and effective date (public)")
+    async def facts_history(self, supplier_id: FromPath[UUID], actor: ActorDep) -> list[FactChangeRead]:
+        return await service.facts_history(actor=actor, org_id=supplier_id)
 
 
 ROUTES: list[Any] = [SupplierController, *catalog_api.ROUTES, *alerts_api.ROUTES]

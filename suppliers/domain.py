@@ -128,8 +128,17 @@ def standing_error(status: Status, suspended_until: datetime | None) -> Supplier
     if status is Status.ACTIVE:
         return None
     if status is Status.PENDING:
-        return SupplierPending(N_("The supplier's registration awaits approval or the registry fee"))
+        return SupplierPending(N_("The supplier's registration awaits approval or the registry fee"),
+                               field="supplier", rule="pending")
     if status is Status.SUSPENDED:
-        return SupplierSuspended(N_("The supplier is suspended until {until}"),
+        return SupplierSuspended(N_("The supplier is suspended until {until}"), field="supplier", rule="suspended",
                                  params={"until": suspended_until.isoformat() if suspended_until else ""})
-    return SupplierDisqualified(N_("The supplier is disqualified from public procurement"))
+    return SupplierDisqualified(N_("The supplier is disqualified from public procurement"), field="supplier",
+                                rule="disqualified")
+
+
+def standing_reason(status: Status) -> str | None:
+    """Why a bid of a supplier with this effective status is excluded (opening, scoring, award), as the
+    public record names it: `supplier_suspended`, `supplier_disqualified`, `supplier_pending`; None when the
+    supplier is in good standing."""
+    return None if status is Status.ACTIVE else f"supplier_{status.value}"

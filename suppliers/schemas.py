@@ -101,6 +101,18 @@ class StatusChangeRead(msgspec.Struct):
     changed_at: datetime
 
 
+class FactChangeRead(msgspec.Struct):
+    """One value of the supplier's MYPE status or domicile, in force from `effective_at` until the next one.
+    `source`: registration (declared when registering), supplier (its administrator's declaration),
+    platform (set by a platform administrator: verified), backfill (the value known when history began)."""
+
+    fact: Literal["mype", "domicile"]
+    value: str  # 'true' / 'false' for mype; the district's ubigeo for domicile
+    previous: str | None
+    source: Literal["registration", "supplier", "platform", "backfill"]
+    effective_at: datetime
+
+
 class SupplierPage(msgspec.Struct):
     items: list[SupplierRead]
     total: int

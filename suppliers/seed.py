@@ -119,6 +119,11 @@ async def _enrol_existing(demo: Any) -> None:
             mype=demo.rng.random() < 0.6, status=Status.ACTIVE.value, status_reason="demo",
             contact_name=demo.person(), contact_email=f"contacto.{org.ruc}@{DOMAIN}", registered_at=now,
             status_changed_at=now, updated_at=now))
+        row = await Supplier.select(Supplier.mype, Supplier.ubigeo).where(Supplier.organisation_id == org.id).first()
+        assert row is not None
+        await service.record_facts(org_id=org.id, changes={"mype": (None, row["mype"]),
+                                                             "domicile": (None, row["ubigeo"])},
+                                    source="registration", actor_user_id=None, now=now)
         await audit.record(actor=SYSTEM, action="supplier.registered", entity_type="supplier", entity_id=org.id,
                            data={"ruc": org.ruc, "seed": True})
 

@@ -35,8 +35,16 @@ from marketplace.core.tables import Organisation, User
 from suppliers import domain, queries
 from suppliers.catalog import events as offer_events
 from suppliers.domain import Status
-from suppliers.schemas import ContactRead, StatusChangeRead, SupplierCreate, SupplierPage, SupplierRead, SupplierUpdate
-from suppliers.tables import Supplier, SupplierStatusChange
+from suppliers.schemas import (
+    ContactRead,
+    FactChangeRead,
+    StatusChangeRead,
+    SupplierCreate,
+    SupplierPage,
+    SupplierRead,
+    SupplierUpdate,
+)
+from suppliers.tables import Supplier, SupplierFactChange, SupplierStatusChange
 
 TOPIC_REGISTERED = "supplier.registered"
 TOPIC_STATUS_CHANGED = "supplier.status_changed"
@@ -124,6 +132,19 @@ async def get_supplier(*, org_id: UUID) -> SupplierStanding:
     return _standing(msgspec.convert(row, queries.StandingRow))
 
 
+async def standing_reasons(*, org_ids: list[UUID]) -> dict[UUID, str]:
+    """The registered suppliers among `org_ids` that are not in good standing now (a suspension past its end
+    counts as ended), each with the reason a bid or contract of theirs is refused (`supplier_suspended`,
+    `supplier_disqualified`, `supplier_pending`): what the opening, the scoring, the award and the contract's
+    signature check. Organisations outside the registry are left out (they never bid)."""
+    out: dict[UUID, str] = {}
+    for org_id, standing in (await get_suppliers(org_ids=org_ids)).items():
+        reason = domain.standing_reason(Status(standing.status))
+        if reason is not None:
+            out[org_id] = reason
+    return out
+
+
 async def get_suppliers(*, org_ids: list[UUID]) -> dict[UUID, SupplierStanding]:
     if not org_ids:
         return {}
@@ -175,6 +196,8 @@ async def register(*, actor: Actor, data: SupplierCreate, password_hash: str | N
         mype=data.mype, status=Status.PENDING.value, contact_name=data.contact.name,
         contact_email=data.contact.email, contact_phone=data.contact.phone, categories=_categories(data.categories),
         registered_at=now, status_changed_at=now, updated_at=now))
+    await record_facts(org_id=org_id, changes={"mype": (None, data.mype), "domicile": (None, ubigeo)},
+                        source="registration", actor_user_id=user_id, now=now)
     who = Actor(user_id=user_id, org_id=org_id, org_kind="supplier", roles=frozenset({"supplier_admin"}),
                 via=actor.via)
     await audit.record(actor=who, action="supplier.registered", entity_type="supplier", entity_id=org_id,
@@ -294,10 +317,17 @@ async def update_supplier(*, actor: Actor, org_id: UUID, data: SupplierUpdate) -
     require(actor, ("supplier", "platform"), "supplier_admin", "admin")
     if actor.org_kind == "supplier":
         require_member(actor, org_id)
-    locked = Supplier.select(Supplier.organisation_id).where(Supplier.organisation_id == org_id).lock_rows()
-    if await locked.first() is None:
+    locked = Supplier.select(Supplier.organisation_id, Supplier.mype, Supplier.ubigeo).where(
+        Supplier.organisation_id == org_id).lock_rows()
+    current = await locked.first()
+    if current is None:
         raise NotFound(N_("Supplier not found"))
     changed: dict[Column | str, Any] = {}
+    facts: dict[str, tuple[Any, Any]] = {}
+    if data.mype is not None and data.mype != current["mype"]:
+        facts["mype"] = (current["mype"], data.mype)
+    if data.ubigeo is not None and data.ubigeo != current["ubigeo"]:
+        facts["domicile"] = (current["ubigeo"], data.ubigeo)
     if data.contact is not None:
         changed[Supplier.contact_name] = data.contact.name
         changed[Supplier.contact_email] = data.contact.email
@@ -318,7 +348,45 @@ async def update_supplier(*, actor: Actor, org_id: UUID, data: SupplierUpdate) -
                           payload={"supplier_org_id": str(org_id), "fields": sorted([*names, "updated_at"])})
         if {"mype", "ubigeo"} & names.keys():
             await offer_events.emit_supplier_offers(supplier_id=org_id, change="supplier_updated")
+    if facts:
+        # A platform administrator's change is a verified one; the supplier's own is its declaration.
+        await record_facts(org_id=org_id, changes=facts, now=clock.now(), actor_user_id=actor.user_id,
+                            source="platform" if actor.org_kind == "platform" else "supplier")
     return _read(await _row(org_id), actor)
+
+
+def _fact_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+async def record_facts(*, org_id: UUID, changes: Mapping[str, tuple[Any, Any]], source: str,
+                        actor_user_id: UUID | None, now: datetime) -> None:
+    """Append MYPE / domicile values (fact -> (previous, new)) to the supplier's public history, in force
+    from `now`: a value is never back-dated, so a switch made during a tender's submission period is after
+    its publication and does not count for its bonuses."""
+    await SupplierFactChange.insert(*(SupplierFactChange(
+        supplier_id=org_id, fact=fact, value=_fact_text(new), previous=None if old is None else _fact_text(old),
+        source=source, effective_at=now, actor_user_id=actor_user_id, recorded_at=now)
+        for fact, (old, new) in changes.items()))
+
+
+async def facts_history(*, actor: Actor, org_id: UUID) -> list[FactChangeRead]:
+    """Every MYPE status and domicile value of a supplier, oldest first, with its source and effective date:
+    public, as the registry is (a pending registration only to itself, oversight and the platform)."""
+    await _visible_row(actor, org_id)
+    rows = await SupplierFactChange.select(
+        SupplierFactChange.fact, SupplierFactChange.value, SupplierFactChange.previous, SupplierFactChange.source,
+        SupplierFactChange.effective_at,
+    ).where(SupplierFactChange.supplier_id == org_id).order_by(SupplierFactChange.effective_at).order_by(
+        SupplierFactChange.id)
+    return msgspec.convert(rows, list[FactChangeRead])
+
+
+async def facts_as_of(*, org_ids: list[UUID], at: datetime) -> dict[UUID, queries.FactsRow]:
+    """Each supplier's MYPE status and domicile as they stood at `at` (a tender's publication): what the
+    score bonuses are judged on. A supplier registered later counts with what it declared when it
+    registered; `mype` / `domicile` are None for a supplier without any recorded history."""
+    return await queries.facts_as_of(list(org_ids), at) if org_ids else {}
 
 
 async def change_status(*, actor: Actor, org_id: UUID, status: str, reason: str,

@@ -38,4 +38,19 @@ class SupplierStatusChange(Table, tablename="supplier_status_change", db=DB):
     changed_at = Timestamptz(default=None)
 
 
-TABLES = [Supplier, SupplierStatusChange]
+class SupplierFactChange(Table, tablename="supplier_fact_change", db=DB):
+    """A MYPE status or domicile value with its source and effective date (public history; the bonuses read
+    the value in force when a tender was published)."""
+
+    id = BigSerial(primary_key=True)
+    supplier_id = UUID(default=None)
+    fact = Varchar(length=16, default=None)  # mype | domicile
+    value = Text(default=None)  # 'true'/'false' for mype, the district's ubigeo for domicile
+    previous = Text(null=True, default=None)
+    source = Varchar(length=16, default=None)  # registration | supplier | platform | backfill
+    effective_at = Timestamptz(default=None)
+    actor_user_id = UUID(null=True, default=None)
+    recorded_at = Timestamptz(default=None)
+
+
+TABLES = [Supplier, SupplierStatusChange, SupplierFactChange]

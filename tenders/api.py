@@ -24,6 +24,7 @@ from tenders.schemas import (
     EnquiryAnswer,
     EnquiryCreate,
     EnquiryRead,
+    OpeningProgress,
     OpeningRead,
     TenderCreate,
     TenderRead,
@@ -85,11 +86,18 @@ class TenderController(Controller):
         await service.cancel(actor=actor, tender_id=tender_id, reason=data.reason, lot_id=data.lot_id)
         return await service.get_tender(actor=actor, tender_id=tender_id)
 
-    @post("/{tender_id:uuid}/opening", summary="Open the bids (owning officer, at or after the deadline)",
-          status_code=200)
-    async def open(self, tender_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> OpeningRead:
-        await bids.open_tender(actor=actor, settings=settings, tender_id=tender_id)
-        return await bids.get_opening(actor=actor, tender_id=tender_id)
+    @post("/{tender_id:uuid}/opening", status_code=200,
+          summary="Confirm the opening (an officer, agency administrator or committee member of the owning "
+                  "agency, after the deadline); the bids are opened when OPENING_QUORUM distinct people have "
+                  "confirmed within OPENING_WINDOW_MINUTES")
+    async def open(self, tender_id: FromPath[UUID], actor: ActorDep, settings: SettingsDep) -> OpeningProgress:
+        return await bids.open_tender(actor=actor, settings=settings, tender_id=tender_id)
+
+    @get("/{tender_id:uuid}/opening/confirmations",
+         summary="Who has confirmed the opening (the owning agency before it; public once the bids are opened)")
+    async def opening_confirmations(self, tender_id: FromPath[UUID], actor: ActorDep,
+                                    settings: SettingsDep) -> OpeningProgress:
+        return await bids.opening_progress(actor=actor, settings=settings, tender_id=tender_id)
 
     @get("/{tender_id:uuid}/opening", summary="The opening record: bidders and prices per lot")
     async def opening(self, tender_id: FromPath[UUID], actor: ActorDep) -> OpeningRead:

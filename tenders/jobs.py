@@ -1,4 +1,4 @@
-"""The tender sweeper: database-driven clock moves (enquiries end, deadline passes, opening time comes).
+"""The tender sweeper: database-driven clock moves (enquiries end, deadline passes; the opening waits for its quorum).
 
 Cron ticks can be missed (arq does not catch up), so the sweeper never relies on a tick at a particular
 moment: each run reads from PostgreSQL every tender a move is due for, and moves each one in its own
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 # A transaction per tender, so that one tender that fails does not stop the others.
 @own_transaction
 async def sweep_tenders(ctx: dict[str, Any], *, settings: Any = None, limit: int = 200) -> int:
-    """Advance every tender whose enquiry end, deadline or opening time has passed. Returns how many moved."""
+    """Advance every tender whose enquiry end or deadline has passed. Returns how many moved."""
     settings = settings or ctx["settings"]
     moved = 0
     for tender_id in await service.due_tender_ids(limit=limit):

@@ -10,7 +10,8 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
     table_classes=[
         tables.Tender, tables.TenderLot, tables.TenderDocument, tables.TenderEnquiry, tables.TenderAmendment,
-        tables.TenderOpening, bid_tables.Bid, bid_tables.BidLot, bid_tables.OpeningEntry,
+        tables.TenderOpening, tables.TenderOpeningConfirmation, bid_tables.Bid, bid_tables.BidLot,
+        bid_tables.OpeningEntry,
     ],
     migration_dependencies=["marketplace.core.piccolo_app"],
 )

@@ -189,6 +189,14 @@ class OpeningExcluded(msgspec.Struct):
     reason: str
 
 
+class OpeningConfirmation(msgspec.Struct):
+    """One authorised person's confirmation of the opening."""
+
+    user_id: UUID
+    name: str
+    confirmed_at: datetime
+
+
 class OpeningRead(msgspec.Struct):
     tender_id: UUID
     ocid: str
@@ -196,3 +204,17 @@ class OpeningRead(msgspec.Struct):
     bid_count: int
     lots: list[OpeningLot]
     excluded: list[OpeningExcluded]
+    confirmations: list[OpeningConfirmation] = []  # the quorum that opened the bids
+
+
+class OpeningProgress(msgspec.Struct):
+    """Where the opening stands: the confirmations in force (each counts for `window_minutes`) against the
+    `quorum`; `opening` is the published record once the quorum opened the bids."""
+
+    tender_id: UUID
+    state: str
+    quorum: int
+    window_minutes: int
+    confirmations: list[OpeningConfirmation]
+    opened: bool
+    opening: OpeningRead | None = None

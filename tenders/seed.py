@@ -135,6 +135,11 @@ class _Story:
     async def sweep(self) -> None:
         await tenders.advance_by_clock(actor=SYSTEM, settings=self.settings, tender_id=self.tender_id)
 
+    async def open(self, colleague: Actor) -> None:
+        """The officer and a colleague of its agency confirm the opening: the quorum of two opens the bids."""
+        for who in (self.officer, colleague):
+            await bids.open_tender(actor=who, settings=self.settings, tender_id=self.tender_id)
+
 
 async def seed(demo: Demo) -> None:
     settings = demo.settings()
@@ -160,6 +165,10 @@ async def seed(demo: Demo) -> None:
         finally:
             clock._current.reset(token)
         made[name] = made.get(name, 0) + 1
+
+    def _committee(s: _Story) -> Actor:
+        """A committee member of the story officer's agency (with the officer, the opening's quorum)."""
+        return _actor(next(a for a in agencies if a.id == s.officer.org_id), "committee", "agency")
 
     def pick(n: int) -> list[Item]:
         return rng.sample(GOODS, n)
@@ -217,7 +226,8 @@ async def seed(demo: Demo) -> None:
         for who in suppliers[:4]:
             await s.bid(who, [price(v, q) for *_, q, v in items])
         s.at(days=5, hours=2)
-        await s.sweep()  # closes and opens (the opening time has come)
+        await s.sweep()  # closes at the deadline; the opening time has come
+        await s.open(_committee(s))
 
     async def amended(s: _Story) -> None:
         items = pick(1)
@@ -249,7 +259,8 @@ async def seed(demo: Demo) -> None:
                       category="services", items=[SERVICES[1]], ubigeo="080801", enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=9, hours=2)
-        await s.sweep()  # no bids: desierto
+        await s.sweep()
+        await s.open(_committee(s))  # no bids: desierto
 
     await story("draft", real_now, 0, draft)
     await story("published", real_now - timedelta(days=1), 1, published)

@@ -76,7 +76,8 @@ def configure_policy(new: domain.TimelinePolicy) -> domain.TimelinePolicy:
 _TENDER_COLUMNS = (
     "id, ocid, agency_id, created_by, title, description, method, procurement_method, category, consultancy,"
     " currency, state, enquiry_end, submission_deadline, opening_time, standstill_days, published_at, opened_at,"
-    " state_changed_at, cancel_reason, amendment_count, key_id, wrapped_key, version, created_at, updated_at"
+    " state_changed_at, cancel_reason, amendment_count, key_id, wrapped_key, version, created_at, updated_at,"
+    " opening_quorum"
 )
 _LOT_COLUMNS = (
     "id, tender_id, number, title, description, estimated_value, classification_scheme, classification_code,"
@@ -478,7 +479,8 @@ async def publish(*, actor: Actor, settings: Settings, tender_id: UUID) -> None:
 
 async def advance_by_clock(*, actor: Actor, settings: Settings, tender_id: UUID,
                            locked: dict[str, Any] | None = None) -> str:
-    """Apply every move the clock makes due (enquiries end, deadline passes, opening time comes).
+    """Apply every move the clock makes due (enquiries end, the deadline passes: the tender waits in `opening`
+    for its quorum of authorised people, the clock never opens bids).
 
     Idempotent: under the tender's row lock, judged by the clock read after the lock; a tender with nothing
     due is left alone. Returns the state it leaves the tender in.
@@ -491,12 +493,7 @@ async def advance_by_clock(*, actor: Actor, settings: Settings, tender_id: UUID,
             t = await _move(actor=actor, t=t, action=Action.START_TENDERING, now=now)
         elif state == State.TENDERING and t["submission_deadline"] <= now:
             t = await _move(actor=actor, t=t, action=Action.CLOSE, now=now)
-        elif state == State.OPENING and t["opening_time"] <= now:
-            from tenders.bids import service as bids
-
-            await bids.open_locked(actor=actor, settings=settings, t=t, now=now)
-            return (await load_tender(tender_id=tender_id))["state"]
-        else:
+        else:  # the opening is never the clock's: it waits for the quorum (tenders.bids.service.open_tender)
             return state.value
 
 
@@ -505,7 +502,7 @@ async def due_tender_ids(*, limit: int = 200) -> list[UUID]:
     now = clock.now()
     rows = await db.fetch(
         "SELECT id FROM tender WHERE (state = 'published' AND enquiry_end <= $1)"
-        " OR (state = 'tendering' AND submission_deadline <= $1) OR (state = 'opening' AND opening_time <= $1)"
+        " OR (state = 'tendering' AND submission_deadline <= $1)"
         " ORDER BY submission_deadline LIMIT $2", now, limit)
     return [r["id"] for r in rows]
 

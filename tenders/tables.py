@@ -44,6 +44,7 @@ class Tender(Table, tablename="tender", db=DB):
     amendment_count = Integer(default=0)
     key_id = Text(null=True, default=None)
     wrapped_key = Bytea(secret=True, null=True, default=None)
+    opening_quorum = Integer(null=True, default=None)  # NULL: the OPENING_QUORUM setting
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -116,3 +117,10 @@ class TenderOpening(Table, tablename="tender_opening", db=DB):
     opened_by = UUID(null=True, default=None)
     bid_count = Integer(default=None)
     record = JSONB(default=None)
+
+
+# The real key is (tender_id, user_id): one confirmation of the opening per person (renewed when given again).
+class TenderOpeningConfirmation(Table, tablename="tender_opening_confirmation", db=DB):
+    tender = ForeignKey(Tender, db_column_name="tender_id", primary_key=True, null=False)
+    user = ForeignKey(User, db_column_name="user_id", null=False)
+    confirmed_at = Timestamptz(default=None)

@@ -53,6 +53,7 @@ from marketplace.orders import service as orders
 from marketplace.payments import service as payments
 from marketplace.payments.queries import PaymentRow
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.awards import service as awards
 
@@ -331,6 +332,11 @@ async def sign(*, actor: Actor, contract_id: UUID, data: ContractSign) -> Contra
     """Sign: the period, the performance guarantee, and milestones adding up to the contract's value."""
     c = await _lock_for_agency(actor, contract_id)
     CONTRACT.next(c.state, "sign")
+    # A supplier suspended or disqualified since the award (or the order) cannot sign (issue 17, finding 2).
+    standing = (await suppliers.standing_reasons(org_ids=[c.supplier_org_id])).get(c.supplier_org_id)
+    if standing is not None:
+        raise Conflict(N_("The supplier is not in good standing ({reason}): the contract cannot be signed"),
+                       field="supplier_org_id", rule="supplier_good_standing", params={"reason": standing})
     if data.period_end < data.period_start:
         raise InvalidInput(N_("The period ends before it starts"), field="period_end", rule="range")
     g = data.guarantee

@@ -24,10 +24,11 @@ from tenders.schemas import LotCreate, TenderCreate
 from tenders.seed import Item, _actor, _suppliers
 
 
-async def _opened_subasta(*, on: clock.FixedClock, settings: Settings, officer: Actor, suppliers: list[Actor],
-                          title: str, item: Item, ubigeo: str, prices: list[float]) -> tuple[UUID, UUID]:
-    """A subasta inversa with one lot, bid on and opened, on the demo clock `on` (the clock in force, which
-    this moves). Returns (tender id, lot id)."""
+async def _opened_subasta(*, on: clock.FixedClock, settings: Settings, officer: Actor, committee: Actor,
+                          suppliers: list[Actor], title: str, item: Item, ubigeo: str,
+                          prices: list[float]) -> tuple[UUID, UUID]:
+    """A subasta inversa with one lot, bid on and opened by the quorum (the officer and a committee member), on
+    the demo clock `on` (the clock in force, which this moves). Returns (tender id, lot id)."""
     name, code, unit, qty, value = item
     now = clock.now()
     data = TenderCreate(
@@ -45,7 +46,9 @@ async def _opened_subasta(*, on: clock.FixedClock, settings: Settings, officer: 
         await bids.submit_bid(actor=who, settings=settings, tender_id=tender_id,
                               data=BidCreate(lots=[BidLotPrice(lot_id=lot_id, price=int(value * factor))]))
     on.advance(days=3, hours=2)
-    await tenders.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id)  # closes and opens
+    await tenders.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id)  # closes
+    for who in (officer, committee):  # the opening's quorum: two people of the agency
+        await bids.open_tender(actor=who, settings=settings, tender_id=tender_id)
     return tender_id, lot_id
 
 
@@ -60,11 +63,12 @@ async def seed(demo: Demo) -> None:
 
     # 1. Finished: opened a week ago, auctioned three days ago with a soft-close extension, awarded.
     officer = _actor(agencies[1 % len(agencies)], "officer", "agency")
+    committee = _actor(agencies[1 % len(agencies)], "committee", "agency")
     c = clock.FixedClock(real_now - timedelta(days=10))
     token = clock.use(c)
     try:
         tender_id, lot_id = await _opened_subasta(
-            on=c, settings=settings, officer=officer, suppliers=suppliers[:4],
+            on=c, settings=settings, officer=officer, committee=committee, suppliers=suppliers[:4],
             title="Subasta inversa: papel bond A4 para las sedes administrativas",
             item=("Papel bond A4 80 g, paquete x 500 hojas", "14111507", "paquete", 6000, 9_600_000),
             ubigeo="150101", prices=[0.97, 0.99, 1.01, 1.03][:len(suppliers[:4])])
@@ -91,11 +95,12 @@ async def seed(demo: Demo) -> None:
 
     # 2. Scheduled: opened yesterday, its auction starts tomorrow at 10:00 Lima time.
     officer = _actor(agencies[2 % len(agencies)], "officer", "agency")
+    committee = _actor(agencies[2 % len(agencies)], "committee", "agency")
     c = clock.FixedClock(real_now - timedelta(days=7))
     token = clock.use(c)
     try:
         tender_id, lot_id = await _opened_subasta(
-            on=c, settings=settings, officer=officer, suppliers=suppliers[:3],
+            on=c, settings=settings, officer=officer, committee=committee, suppliers=suppliers[:3],
             title="Subasta inversa: cemento Portland tipo I para obras de saneamiento",
             item=("Cemento Portland tipo I, bolsa de 42.5 kg", "30111601", "bolsa", 5000, 15_500_000),
             ubigeo="080101", prices=[0.98, 1.0, 1.04])

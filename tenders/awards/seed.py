@@ -26,6 +26,7 @@ from tenders.awards import service as awards
 from tenders.awards.schemas import AppealCreate, AwardCreate, AwardResult
 from tenders.bids import service as bids
 from tenders.bids.schemas import BidCreate, BidLotPrice, Receipt
+from tenders.evaluation import acta, committee
 from tenders.evaluation import service as evaluation
 from tenders.evaluation.schemas import (
     CriterionWrite,
@@ -116,15 +117,25 @@ class _Scenario:
                 self.bids[(i, j)] = UUID(receipt.bid_id)
             self.clock.advance(hours=2)
         self.clock.set(self.opening_time + timedelta(minutes=10))
-        await bids.open_tender(actor=self.officer, settings=self.settings, tender_id=self.tender_id)
+        for who in (self.officer, self.committee):  # the opening's quorum: two people of the agency
+            await bids.open_tender(actor=who, settings=self.settings, tender_id=self.tender_id)
 
     async def score(self, bidder: int, lot: int, exp: int, team: int) -> None:
 
         assert self.tender_id is not None
-        await evaluation.enter_points(actor=self.committee, tender_id=self.tender_id, data=TechnicalPointsCreate(
-            lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)],
-            scores=[PointsEntry(criterion="exp", points=Decimal(exp)),
-                    PointsEntry(criterion="team", points=Decimal(team))]))
+        for member in await self.members():  # each member's own sheet; the committee's points by majority
+            await evaluation.enter_points(actor=member, tender_id=self.tender_id, data=TechnicalPointsCreate(
+                lot_id=self.lots[lot], bid_id=self.bids[(bidder, lot)],
+                scores=[PointsEntry(criterion="exp", points=Decimal(exp)),
+                        PointsEntry(criterion="team", points=Decimal(team))]))
+
+    async def members(self) -> list[Actor]:
+        """The committee: every committee member of the agency (the demo's agencies have two)."""
+        assert self.tender_id is not None
+        t = await tenders.load_tender(tender_id=self.tender_id)
+        board, _ = await committee.members(tender=t)
+        return [Actor(user_id=m.user_id, org_id=t["agency_id"], org_kind="agency", roles=frozenset({"committee"}),
+                      via="jwt") for m in board]
 
     async def disqualify(self, bidder: int, lot: int, reason: str) -> None:
 
@@ -134,6 +145,11 @@ class _Scenario:
 
     async def award(self) -> AwardResult:
         assert self.tender_id is not None
+        first, *others = await self.members()
+        drafted = await acta.draft(actor=first, settings=self.settings, tender_id=self.tender_id)
+        for member in others:  # the whole committee confirms the acta before the award
+            await acta.confirm(actor=member, settings=self.settings, tender_id=self.tender_id, acta_id=drafted.id,
+                               dissent="")
         return await awards.award(actor=self.officer, settings=self.settings, tender_id=self.tender_id,
                                   data=AwardCreate())
 

@@ -49,6 +49,7 @@ from tenders.awards.schemas import (
     LotOutcome,
 )
 from tenders.domain import Action, State
+from tenders.evaluation import acta
 from tenders.evaluation import policy as policies
 from tenders.evaluation import service as evaluation
 
@@ -113,6 +114,7 @@ async def award(*, actor: Actor, settings: Settings, tender_id: UUID, data: Awar
                        rule="state", params={"state": t["state"]})
     gate = __import__("tenders.auctions.gate", fromlist=["x"])
     await gate.check_awardable(lot_ids=[lot["id"] for lot in chosen])  # live auctions first
+    await acta.require_confirmed(actor=actor, settings=settings, t=t)  # the whole committee confirmed its acta
     policy = policies.of(settings)
     rules = await evaluation.load_rules(tender_id=tender_id)
     seed = await evaluation.opening_seed(tender_id=tender_id)

@@ -26,7 +26,7 @@ import base64
 import binascii
 import functools
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,11 +38,12 @@ from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.bids import batch
 from tenders.bids.schemas import BidCreate, BidRead, Receipt
 from tenders.domain import MACHINE, Action, IllegalTransition, State, rfc3339
-from tenders.schemas import OpeningExcluded, OpeningRead
+from tenders.schemas import OpeningConfirmation, OpeningExcluded, OpeningProgress, OpeningRead
 
 TOPIC_BID_RECEIVED = "bid.received"
 TOPIC_BID_WITHDRAWN = "bid.withdrawn"
@@ -355,6 +356,8 @@ async def confirm_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidR
     _check_open(t, now)
     if bid["status"] != "live":
         raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
+    # A supplier suspended or disqualified after bidding cannot keep its bid alive by reconfirming it.
+    await suppliers.require_good_standing(org_id=actor.org_id)
     await db.execute("UPDATE bid SET needs_reconfirmation = false, confirmed_at = $2 WHERE id = $1", bid_id, now)
     await audit.record(actor=actor, action="bid.confirmed", entity_type="bid", entity_id=bid_id,
                        data={"tender_id": str(t["id"]), "at": rfc3339(now)})
@@ -389,10 +392,63 @@ async def get_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidRead:
 
 # ------------------------------------------------------------------------------------------------ opening
 
-async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningRead:
-    """The owning officer opens the bids, at or after the submission deadline."""
+OPENING_ROLES = ("officer", "agency_admin", "committee")
+
+
+def require_opening_member(actor: Actor, t: dict[str, Any]) -> None:
+    """The actor is a person (not a job) of the owning agency authorised to confirm its openings: an officer,
+    an agency administrator or a committee member."""
+    if not tenders.can_see(actor, t):
+        raise NotFound(N_("Tender not found"))
+    require(actor, "agency", *OPENING_ROLES)
+    if actor.user_id is None or not actor.member_of(t["agency_id"]):
+        raise Forbidden(N_("This tender belongs to another agency"))
+
+
+async def _require_confirmer(actor: Actor, t: dict[str, Any]) -> None:
+    """`require_opening_member`, and when the tender has a designated committee, one of its members: then the
+    committee opens (tenders/evaluation/committee.py)."""
+    require_opening_member(actor, t)
+    designated = {r["user_id"] for r in await db.fetch(
+        "SELECT user_id FROM tender_committee_member WHERE tender_id = $1", t["id"])}
+    if designated and actor.user_id not in designated:
+        raise Forbidden(N_("Only a member of this tender's evaluation committee may do this"), field="committee",
+                        rule="committee_member")
+
+
+async def _confirmations(tender_id: UUID, since: datetime) -> list[dict[str, Any]]:
+    """The confirmations of the opening in force (given at or after `since`), oldest first, with names."""
+    return await db.fetch(
+        "SELECT c.user_id, coalesce(nullif(u.full_name, ''), u.email) AS name, c.confirmed_at"
+        " FROM tender_opening_confirmation c JOIN app_user u ON u.id = c.user_id"
+        " WHERE c.tender_id = $1 AND c.confirmed_at >= $2 ORDER BY c.confirmed_at, c.user_id", tender_id, since)
+
+
+def quorum_of(t: dict[str, Any], settings: Settings) -> int:
+    """The tender's own opening quorum (set with its committee), else the OPENING_QUORUM setting."""
+    return t.get("opening_quorum") or settings.opening_quorum
+
+
+def _progress(t: dict[str, Any], settings: Settings, confirmations: list[dict[str, Any]],
+              opening: OpeningRead | None = None) -> OpeningProgress:
+    return OpeningProgress(
+        tender_id=t["id"], state=t["state"], quorum=quorum_of(t, settings),
+        window_minutes=settings.opening_window_minutes,
+        confirmations=[OpeningConfirmation(**c) for c in confirmations], opened=opening is not None,
+        opening=opening)
+
+
+async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningProgress:
+    """An authorised person of the owning agency (a member of the tender's committee when one was designated)
+    confirms the opening, at the announced opening time (after the submission deadline).
+
+    The bids are decrypted only when OPENING_QUORUM distinct people have confirmed within the last
+    OPENING_WINDOW_MINUTES (EU Directive 2014/24 Annex IV (f): the opening by the simultaneous action of
+    authorised persons); until then the confirmation is recorded and the tender waits. The tender row is
+    locked FOR UPDATE first, so confirmations arriving together are counted one after the other and exactly
+    one of them opens the bids."""
     t = await tenders.lock_tender(tender_id=tender_id)
-    tenders.require_tender_officer(actor, t)
+    await _require_confirmer(actor, t)
     now = clock.now()
     state = State(t["state"])
     if state in (State.PUBLISHED, State.TENDERING):
@@ -406,13 +462,42 @@ async def open_tender(*, actor: Actor, settings: Settings, tender_id: UUID) -> O
     if State(t["state"]) != State.OPENING:
         raise Conflict(N_("This action is not allowed while the tender is {state}"), field="state",
                        rule="not_allowed", params={"state": t["state"]})
-    await open_locked(actor=actor, settings=settings, t=t, now=now)
-    return await get_opening(actor=actor, tender_id=tender_id)
+    if t["opening_time"] is not None and now < t["opening_time"]:
+        # The announced opening time binds the committee too: bids are not opened early, even after the deadline.
+        raise Conflict(N_("The bids are opened at the announced opening time ({at}), not before"),
+                       field="opening_time", rule="opening_time_not_reached",
+                       params={"at": t["opening_time"].isoformat()})
+    await db.execute(
+        "INSERT INTO tender_opening_confirmation (tender_id, user_id, confirmed_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (tender_id, user_id) DO UPDATE SET confirmed_at = EXCLUDED.confirmed_at",
+        tender_id, actor.user_id, now)
+    confirmations = await _confirmations(tender_id, now - timedelta(minutes=settings.opening_window_minutes))
+    await audit.record(actor=actor, action="tender.opening_confirmed", entity_type="tender", entity_id=tender_id,
+                       data={"confirmations": len(confirmations), "quorum": quorum_of(t, settings)})
+    if len(confirmations) < quorum_of(t, settings):
+        return _progress(t, settings, confirmations)
+    await open_locked(actor=actor, settings=settings, t=t, now=now, confirmations=confirmations)
+    opened = await tenders.load_tender(tender_id=tender_id)
+    return _progress(opened, settings, confirmations, await get_opening(actor=actor, tender_id=tender_id))
 
 
-async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], now: datetime) -> None:
-    """Decrypt the live bids of a tender in `opening` (row locked FOR UPDATE by the caller), record and publish
-    the opening, move the tender to evaluation (lots with no bid: unsuccessful)."""
+async def opening_progress(*, actor: Actor, settings: Settings, tender_id: UUID) -> OpeningProgress:
+    """Who has confirmed the opening so far: the owning agency's authorised people before the opening, everyone
+    once it is published (the confirmations that made the quorum are part of the record)."""
+    t = await tenders.load_tender(tender_id=tender_id)
+    if t["opened_at"] is not None:
+        opening = await get_opening(actor=actor, tender_id=tender_id)
+        return _progress(t, settings, [msgspec.structs.asdict(c) for c in opening.confirmations], opening)
+    await _require_confirmer(actor, t)
+    since = clock.now() - timedelta(minutes=settings.opening_window_minutes)
+    return _progress(t, settings, await _confirmations(tender_id, since))
+
+
+async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], now: datetime,
+                      confirmations: list[dict[str, Any]]) -> None:
+    """Decrypt the live bids of a tender in `opening` (row locked FOR UPDATE by the caller) once the quorum's
+    `confirmations` are in, record and publish the opening with them, move the tender to evaluation (lots with
+    no bid: unsuccessful)."""
     try:
         MACHINE.apply(t["state"], Action.OPEN, tenders._facts(t, now))
     except IllegalTransition as exc:
@@ -428,7 +513,13 @@ async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], no
     excluded: list[dict[str, Any]] = []
     opened_ids: list[UUID] = []
     contents: list[str] = []
+    # A supplier suspended or disqualified since it bid: its bid is not opened, and the record says why.
+    out_of_standing = await suppliers.standing_reasons(org_ids=list({b["supplier_id"] for b in bids}))
     for b in bids:
+        if b["supplier_id"] in out_of_standing:
+            excluded.append({"bid_id": str(b["id"]), "supplier_id": str(b["supplier_id"]),
+                             "reason": out_of_standing[b["supplier_id"]]})
+            continue
         if b["needs_reconfirmation"]:
             excluded.append({"bid_id": str(b["id"]), "supplier_id": str(b["supplier_id"]),
                              "reason": "not_reconfirmed"})
@@ -471,6 +562,8 @@ async def open_locked(*, actor: Actor, settings: Settings, t: dict[str, Any], no
                      for e in sorted((e for e in entries if e[0] == lot_id), key=lambda e: (e[3], e[4]))],
         } for lot_id, lot in sorted(open_lots.items(), key=lambda kv: kv[1]["number"])],
         "excluded": excluded,
+        "confirmations": [{"user_id": str(c["user_id"]), "name": c["name"],
+                           "confirmed_at": c["confirmed_at"].isoformat()} for c in confirmations],
     }
     await db.execute(
         "INSERT INTO tender_opening (tender_id, opened_at, opened_by, bid_count, record) VALUES ($1, $2, $3, $4,"
@@ -520,6 +613,8 @@ __all__ = [
     "open_locked",
     "open_tender",
     "opening_entries",
+    "opening_progress",
+    "require_opening_member",
     "replace_bid",
     "submit_bid",
     "verify_receipt",

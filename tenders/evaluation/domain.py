@@ -216,6 +216,7 @@ class BidFacts:
     supplier_name: str = ""
     technical: Mapping[str, Decimal] | None = None   # committee's points per criterion
     disqualified_reason: str | None = None           # set by the committee
+    standing_reason: str | None = None               # the supplier is suspended/disqualified (registry), now
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,6 +433,9 @@ def evaluate_lot(*, lot: LotFacts, rules: ScoringRules, bids: Sequence[BidFacts]
     excluded: list[BidScore] = []
     technical: dict[Any, Decimal] = {}
     for bid in bids:
+        if bid.standing_reason:
+            excluded.append(BidScore(bid, False, f"the supplier is not in good standing: {bid.standing_reason}"))
+            continue
         if bid.disqualified_reason:
             excluded.append(BidScore(bid, False, f"disqualified by the committee: {bid.disqualified_reason}"))
             continue

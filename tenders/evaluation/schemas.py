@@ -61,11 +61,15 @@ class TechnicalPointsCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TechnicalPointsRead(msgspec.Struct):
+    """The member's own sheet for the bid (`scores`, `total`, `complete`) and the committee's points so far
+    (`committee`: per criterion, the points a majority of the members gave)."""
+
     lot_id: UUID
     bid_id: UUID
     scores: dict[str, Decimal]
     total: Decimal
     complete: bool
+    committee: dict[str, Decimal] = {}
 
 
 class QualificationCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,3 +97,64 @@ class ScoreSheetRead(msgspec.Struct):
     created_at: datetime | None = None
     sheet: dict[str, Any] | None = None
     missing: list[dict[str, Any]] | None = None  # provisional sheets: the points still to enter
+
+
+class CommitteeWrite(msgspec.Struct, forbid_unknown_fields=True):
+    """The tender's evaluation committee: users of the agency with the role 'committee' (2 to 9)."""
+
+    members: Annotated[list[UUID], msgspec.Meta(max_length=20)]
+    # how many of them must confirm the opening (2 to the number of members); omitted: the OPENING_QUORUM setting
+    opening_quorum: int | None = None
+
+
+class CommitteeMemberRead(msgspec.Struct):
+    user_id: UUID
+    name: str
+
+
+class CommitteeRead(msgspec.Struct):
+    """`designated`: chosen for this tender by its officer; otherwise every committee member of the agency."""
+
+    tender_id: UUID
+    designated: bool
+    members: list[CommitteeMemberRead]
+    opening_quorum: int | None = None  # the tender's own; None: the OPENING_QUORUM setting
+
+
+class MemberScoreRead(msgspec.Struct):
+    member_id: UUID
+    name: str
+    lot_id: UUID
+    bid_id: UUID
+    criterion: str
+    points: Decimal
+    entered_at: datetime
+
+
+class ActaConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    acta_id: UUID
+    dissent: Annotated[str, msgspec.Meta(max_length=5_000)] = ""
+
+
+class ActaConfirmationRead(msgspec.Struct):
+    member_id: UUID
+    name: str
+    confirmed_at: datetime
+    dissent: str
+
+
+class ActaRead(msgspec.Struct):
+    """The evaluation record: per lot the committee's result (its score sheet), each member's points and where
+    they differ from the committee's (`dissent`), the qualifications; confirmed by every member before the
+    award. `current`: nothing it records has changed since it was drafted."""
+
+    id: UUID
+    tender_id: UUID
+    number: int
+    sha256: str
+    drafted_at: datetime
+    content: dict[str, Any]
+    members: list[CommitteeMemberRead]
+    confirmations: list[ActaConfirmationRead]
+    confirmed_by_all: bool
+    current: bool

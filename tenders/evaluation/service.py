@@ -29,9 +29,10 @@ from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.domain import State
-from tenders.evaluation import domain
+from tenders.evaluation import committee, domain
 from tenders.evaluation import policy as policies
 from tenders.evaluation.schemas import (
     CriterionRead,
@@ -148,7 +149,8 @@ async def set_rules(*, actor: Actor, settings: Settings, tender_id: UUID,
 
 # ------------------------------------------------------------------------------------------ committee
 
-async def _committee_lot(actor: Actor, tender_id: UUID, lot_id: UUID, bid_id: UUID) -> tuple[dict, dict]:
+async def _committee_lot(actor: Actor, tender_id: UUID, lot_id: UUID,
+                         bid_id: UUID) -> tuple[dict[str, Any], dict[str, Any], UUID]:
     """Authorise a committee member of the owning agency; the lot is in evaluation and the bid was opened
     in it. Locks the tender row (awarding takes it too, so entries and the award are ordered)."""
     t = await tenders.lock_tender(tender_id=tender_id)
@@ -164,15 +166,27 @@ async def _committee_lot(actor: Actor, tender_id: UUID, lot_id: UUID, bid_id: UU
     if lot["state"] != State.EVALUATION.value:
         raise Conflict(N_("The lot is not in evaluation (it is {state})"), field="lot_id", rule="state",
                        params={"state": lot["state"]})
-    entry = await db.fetchrow("SELECT bid_id FROM opening_entry WHERE lot_id = $1 AND bid_id = $2", lot_id, bid_id)
+    entry = await db.fetchrow("SELECT bid_id, supplier_id FROM opening_entry WHERE lot_id = $1 AND bid_id = $2",
+                              lot_id, bid_id)
     if entry is None:
         raise NotFound(N_("No opened bid with this id in the lot"), field="bid_id", rule="exists")
-    return t, lot
+    return t, lot, entry["supplier_id"]
+
+
+async def _refuse_out_of_standing(supplier_id: UUID) -> None:
+    """A bid of a supplier suspended or disqualified since the opening is not scored (nor qualified)."""
+    reason = (await suppliers.standing_reasons(org_ids=[supplier_id])).get(supplier_id)
+    if reason is not None:
+        raise Conflict(N_("The bidder is not in good standing ({reason}): its bid cannot be scored"),
+                       field="bid_id", rule="supplier_good_standing", params={"reason": reason})
 
 
 async def enter_points(*, actor: Actor, tender_id: UUID, data: TechnicalPointsCreate) -> TechnicalPointsRead:
     """A committee member enters (or corrects) technical points of a bid per criterion."""
-    await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    t, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    board, _ = await committee.members(tender=t)
+    committee.require_member(actor, board)
+    await _refuse_out_of_standing(supplier_id)
     rules = await load_rules(tender_id=tender_id)
     if rules.price_only:
         raise Conflict(N_("This tender is evaluated on price alone: there are no technical points"),
@@ -187,30 +201,26 @@ async def enter_points(*, actor: Actor, tender_id: UUID, data: TechnicalPointsCr
             exc.field = f"scores[{i}].{exc.field}"
             raise
     now = clock.now()
-    for e in data.scores:
-        await db.execute(
-            "INSERT INTO technical_score (tender_id, lot_id, bid_id, criterion, points, entered_by, entered_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lot_id, bid_id, criterion) DO UPDATE SET"
-            " points = EXCLUDED.points, entered_by = EXCLUDED.entered_by, entered_at = EXCLUDED.entered_at",
-            tender_id, data.lot_id, data.bid_id, e.criterion, e.points, actor.user_id, now)
+    assert actor.user_id is not None  # a member of the committee is a person
+    agreed = await committee.record_points(
+        tender_id=tender_id, lot_id=data.lot_id, bid_id=data.bid_id, member_id=actor.user_id,
+        scores={e.criterion: e.points for e in data.scores}, committee=board, now=now)
     await audit.record(actor=actor, action="evaluation.points_entered", entity_type="bid", entity_id=data.bid_id,
                        data={"tender_id": str(tender_id), "lot_id": str(data.lot_id),
                              "scores": {e.criterion: str(e.points) for e in data.scores}})
-    scores = await _points_of(data.lot_id, data.bid_id)
+    scores = await committee.member_points(tender_id=tender_id, lot_id=data.lot_id, bid_id=data.bid_id,
+                                           member_id=actor.user_id)
     return TechnicalPointsRead(lot_id=data.lot_id, bid_id=data.bid_id, scores=scores,
                                total=domain.r2(sum(scores.values(), Decimal(0))),
-                               complete=all(c.code in scores for c in rules.criteria))
-
-
-async def _points_of(lot_id: UUID, bid_id: UUID) -> dict[str, Decimal]:
-    rows = await db.fetch("SELECT criterion, points FROM technical_score WHERE lot_id = $1 AND bid_id = $2"
-                          " ORDER BY criterion", lot_id, bid_id)
-    return {r["criterion"]: Decimal(r["points"]) for r in rows}
+                               complete=all(c.code in scores for c in rules.criteria), committee=agreed)
 
 
 async def qualify(*, actor: Actor, tender_id: UUID, data: QualificationCreate) -> QualificationRead:
     """A committee member qualifies or disqualifies a bid (a reason is required to disqualify)."""
-    await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    t, _, supplier_id = await _committee_lot(actor, tender_id, data.lot_id, data.bid_id)
+    committee.require_member(actor, (await committee.members(tender=t))[0])
+    if data.qualified:
+        await _refuse_out_of_standing(supplier_id)
     reason = data.reason.strip()
     if not data.qualified and len(reason) < 3:
         raise InvalidInput(N_("A reason is required to disqualify a bid"), field="reason", rule="required")
@@ -241,9 +251,11 @@ async def opening_seed(*, tender_id: UUID) -> str:
     return hashlib.sha256(_canonical.encode(record)).hexdigest()
 
 
-async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
-    """The opened bids of a lot with the committee's entries and the bidder facts (MYPE, domicile) recorded
-    on the bid when it was submitted; the registry's current ones only for bids that predate that record."""
+async def bid_facts(*, lot_id: UUID, as_of: datetime | None = None) -> list[domain.BidFacts]:
+    """The opened bids of a lot with the committee's entries and the bidder facts (MYPE, domicile) as they
+    stood at `as_of` (the tender's publication) in the suppliers' public history, so that switching them
+    during the submission period gains nothing; without such a history, those recorded on the bid when it
+    was submitted, and the registry's current ones only for bids that predate that record."""
     entries = await db.fetch(
         "SELECT e.bid_id, e.supplier_id, e.price, e.received_at, o.name, o.ubigeo,"
         " b.is_mype AS bid_mype, b.domicile_ubigeo AS bid_ubigeo,"
@@ -256,16 +268,25 @@ async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
     for p in points:
         by_bid.setdefault(p["bid_id"], {})[p["criterion"]] = Decimal(p["points"])
     registry = await _registry([e["supplier_id"] for e in entries])
+    history = (await suppliers.facts_as_of(org_ids=list({e["supplier_id"] for e in entries}), at=as_of)
+               if as_of is not None else {})
+    out_of_standing = await suppliers.standing_reasons(org_ids=list({e["supplier_id"] for e in entries}))
     out = []
     for e in entries:
         reg = registry.get(e["supplier_id"])
+        known = history.get(e["supplier_id"])
         is_mype = e["bid_mype"] if e["bid_mype"] is not None else bool(reg and reg.mype)
         ubigeo = e["bid_ubigeo"] or (reg.ubigeo if reg else e["ubigeo"])
+        if known is not None and known.mype is not None:
+            is_mype = known.mype
+        if known is not None and known.domicile is not None:
+            ubigeo = known.domicile
         out.append(domain.BidFacts(
             bid_id=e["bid_id"], supplier_id=e["supplier_id"], price=e["price"], received_at=e["received_at"],
             is_mype=is_mype, domicile_ubigeo=ubigeo,
             supplier_name=(reg.legal_name if reg else e["name"]), technical=by_bid.get(e["bid_id"], {}),
             disqualified_reason=(e["reason"] or "disqualified") if e["qualified"] is False else None,
+            standing_reason=out_of_standing.get(e["supplier_id"]),
         ))
     return out
 
@@ -273,8 +294,6 @@ async def bid_facts(*, lot_id: UUID) -> list[domain.BidFacts]:
 async def _registry(org_ids: list[UUID]) -> dict[UUID, Any]:
     if not org_ids:
         return {}
-    from suppliers import service as suppliers
-
     return await suppliers.get_suppliers(org_ids=org_ids)
 
 
@@ -289,7 +308,8 @@ async def evaluate(*, tender: dict[str, Any], lot: dict[str, Any], policy: polic
     """Score a lot now (raises TechnicalIncomplete when the committee has not finished)."""
     rules = rules or await load_rules(tender_id=tender["id"])
     seed = seed if seed is not None else await opening_seed(tender_id=tender["id"])
-    return domain.evaluate_lot(lot=lot_facts(tender, lot), rules=rules, bids=await bid_facts(lot_id=lot["id"]),
+    bids = await bid_facts(lot_id=lot["id"], as_of=tender["published_at"])
+    return domain.evaluate_lot(lot=lot_facts(tender, lot), rules=rules, bids=bids,
                                geo=domain.default_geography(), policies=policy.bonuses, draw_seed=seed)
 
 

@@ -16,6 +16,7 @@ from tests.harness import personas
 from tests.payments.helpers import pay_appeal_bond, run_jobs
 from tests.search.helpers import drain as drain_search
 from tests.suppliers.factories import active_supplier, catalog_with_product, offer
+from tests.tenders.factories import open_with_quorum
 from tests.tenders.test_award_http import awarded, consent_job
 from tests.tenders.test_evaluation_http import draft, hdr, ok, points
 
@@ -77,9 +78,11 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     assert r.status_code == 409 and r.json()["type"].endswith("/deadline-passed"), r.text
     assert (await db.fetchrow("SELECT count(*) AS n FROM bid WHERE supplier_id = $1", late.org_id))["n"] == 0
 
-    # The opening time comes: the sweeper (the worker's cron) opens the bids.
+    # The opening time comes: the sweeper (the worker's cron) closes the tender, and the quorum of two people
+    # of the agency (the officer and the committee member) opens the bids.
     fixed_clock.set(s.deadline + timedelta(minutes=1))
     await sweep_tenders({}, settings=settings)
+    await open_with_quorum(client, settings, p, s.tender_id)
     tender = ok(await client.get(f"/api/v1/tenders/{s.tender_id}", headers=hdr(settings, p.officer)))
     assert tender["state"] == "evaluation", tender["state"]
 

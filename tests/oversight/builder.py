@@ -94,8 +94,9 @@ class Tender:
         self.clock.set(self.data.submission_deadline + timedelta(minutes=1))
         await self.sweep()  # tendering -> opening at the deadline
         self.clock.set(self.data.opening_time + timedelta(minutes=10))
-        async with db.unit_of_work():
-            await bids.open_tender(actor=self.officer, settings=self.settings, tender_id=self.id)
+        for who in (self.officer, self.committee):  # the opening's quorum: two people of the agency
+            async with db.unit_of_work():
+                await bids.open_tender(actor=who, settings=self.settings, tender_id=self.id)
 
     async def disqualify(self, bidder: int, lot: int = 0) -> None:
         from tenders.evaluation import service as evaluation

@@ -34,8 +34,21 @@ def long_lived(settings, login: Login) -> Login:
     return dataclasses.replace(login, token=token)
 
 
+# The opening takes a quorum of two distinct people of the agency: each officer made here comes with a
+# committee member of the same agency (its colleague), who confirms the opening with it (`opened`).
+_colleagues: dict[Any, Login] = {}
+
+
 async def officer(settings, *, org_id=None, roles=("officer",)) -> Login:
-    return long_lived(settings, await factories.login(settings, "agency", *roles, org_id=org_id))
+    made = long_lived(settings, await factories.login(settings, "agency", *roles, org_id=org_id))
+    _colleagues[made.user_id] = long_lived(settings, await factories.login(settings, "agency", "committee",
+                                                                            org_id=made.org_id))
+    return made
+
+
+def colleague(officer: Login) -> Login:
+    """The committee member of the officer's agency made with it by `officer()`."""
+    return _colleagues[officer.user_id]
 
 
 async def supplier(settings, **kw) -> Login:
@@ -86,6 +99,13 @@ def to_tendering(fixed_clock, tender: dict[str, Any]) -> None:
     fixed_clock.set(datetime.fromisoformat(tender["enquiry_end"]) + timedelta(minutes=1))
 
 
+def at_opening_time(fixed_clock, tender: dict[str, Any], **delta: float) -> None:
+    """Move the clock just past the announced opening time (bids may be opened from then on)."""
+    from datetime import datetime
+
+    fixed_clock.set(datetime.fromisoformat(tender["opening_time"]) + timedelta(**(delta or {"seconds": 1})))
+
+
 def past_deadline(fixed_clock, tender: dict[str, Any], **delta: float) -> None:
     from datetime import datetime
 
@@ -105,10 +125,26 @@ async def bid(client, supplier: Login, tender: dict[str, Any], prices: list[int]
 
 
 async def opened(client, fixed_clock, officer: Login, tender: dict[str, Any]) -> dict[str, Any]:
-    past_deadline(fixed_clock, tender)
-    r = await client.post(f"/api/v1/tenders/{tender['id']}/opening", headers=officer.headers)
-    assert r.status_code == 200, r.text
-    return r.json()
+    """At the opening time, the officer and its colleague (the quorum of two) confirm: the opening record."""
+    at_opening_time(fixed_clock, tender)
+    return await confirm_opening(client, tender["id"], officer.headers, colleague(officer).headers)
+
+
+async def confirm_opening(client, tender_id: str, *headers: dict[str, str]) -> dict[str, Any]:
+    """Each caller confirms the opening in turn; the last confirmation opens the bids. The opening record."""
+    for i, h in enumerate(headers):
+        r = await client.post(f"/api/v1/tenders/{tender_id}/opening", headers=h)
+        assert r.status_code == 200, r.text
+        assert r.json()["opened"] is (i == len(headers) - 1), r.text
+    return r.json()["opening"]
+
+
+async def open_with_quorum(client, settings, p, tender_id: str) -> dict[str, Any]:
+    """Open the bids as the owning agency does (`p`: tests.harness personas): the officer and the committee
+    member confirm, the quorum of two. Returns the opening record."""
+    from tests.tenders.test_evaluation_http import hdr
+
+    return await confirm_opening(client, tender_id, hdr(settings, p.officer), hdr(settings, p.committee))
 
 
 async def grouped(*waves: list[Awaitable[Any]] | Callable[[], object]) -> list[Any]:

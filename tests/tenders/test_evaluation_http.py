@@ -11,6 +11,7 @@ from marketplace.core import db
 from marketplace.core.auth import tokens
 from tests.harness import check_matrix, personas
 from tests.suppliers.factories import active_supplier
+from tests.tenders.factories import open_with_quorum
 
 MIXED_RULES = {"technical_weight": "0.6", "criteria": [
     {"code": "exp", "name": "Experiencia del postor", "max_points": "60"},
@@ -69,7 +70,7 @@ async def publish_and_bid(client, settings, clock_, p, s: Setup, bidders: list, 
             s.bids[(i, j)] = receipt["bid_id"]
         clock_.advance(minutes=3)
     clock_.set(s.deadline + timedelta(minutes=5))
-    ok(await client.post(f"/api/v1/tenders/{s.tender_id}/opening", headers=hdr(settings, p.officer)))
+    await open_with_quorum(client, settings, p, s.tender_id)
 
 
 async def in_evaluation(client, settings, clock_, p, bidders, prices, **kw) -> Setup:

@@ -136,13 +136,15 @@ async def test_opening_matrix_and_refusals(client, settings, fixed_clock):
     p = await personas(settings, client)
     t = await tf.published(client, p.officer)
     url = f"/api/v1/tenders/{t['id']}/opening"
-    tf.past_deadline(fixed_clock, t)
+    tf.at_opening_time(fixed_clock, t)
     await p.refresh(settings)
-    await check_matrix(client, "POST", url, {
-        p.anonymous: 401, p.other_officer: 403, p.bidder: 403, p.auditor: 403, p.admin: 403, p.committee: 403,
-        p.officer: 200,
+    # the owning agency's officer, committee member and administrator may confirm; the quorum is two
+    got = await check_matrix(client, "POST", url, {
+        p.anonymous: 401, p.other_officer: 403, p.bidder: 403, p.auditor: 403, p.admin: 403, p.officer: 200,
+        p.committee: 200,
     })
-    r = await client.post(url, headers=p.officer.headers)
+    assert (got["officer"].json()["opened"], got["committee"].json()["opened"]) == (False, True)
+    r = await client.post(url, headers=p.agency_admin.headers)
     assert r.status_code == 409  # opened already
     r = await client.get(url)
     assert r.status_code == 200 and r.json()["bid_count"] == 0

@@ -107,11 +107,14 @@ async def test_sweeper_moves_tenders_by_the_clock_idempotently(client, settings,
     tf.past_deadline(fixed_clock, t)
     assert await sweep_tenders({}, settings=settings) == 1
     assert (await client.get(f"/api/v1/tenders/{t['id']}")).json()["state"] == "opening"
+    # The opening time comes: the clock never opens the bids (issue 17), the quorum of two people does.
     fixed_clock.set(datetime.fromisoformat(t["opening_time"]) + timedelta(seconds=1))
-    assert await sweep_tenders({}, settings=settings) == 1
     assert await sweep_tenders({}, settings=settings) == 0
+    assert (await client.get(f"/api/v1/tenders/{t['id']}")).json()["state"] == "opening"
+    assert (await client.get(f"/api/v1/tenders/{t['id']}/opening")).status_code == 404
+    await tf.confirm_opening(client, t["id"], officer.headers, tf.colleague(officer).headers)
     t = (await client.get(f"/api/v1/tenders/{t['id']}")).json()
     assert t["state"] == "evaluation"
     opening = (await client.get(f"/api/v1/tenders/{t['id']}/opening")).json()
     assert opening["bid_count"] == 1
-    assert (await db.fetchrow("SELECT opened_by FROM tender_opening"))["opened_by"] is None
+    assert (await db.fetchrow("SELECT opened_by FROM tender_opening"))["opened_by"] == tf.colleague(officer).user_id
