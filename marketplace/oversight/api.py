@@ -34,10 +34,11 @@ OCDS_JSON = "application/json"
 def _filters(agency_id: UUID | None, supplier_ruc: str | None, region: str | None, province: str | None,
              method: str | None, category: str | None, classification: str | None, date_from: datetime | None,
              date_to: datetime | None, value_min: int | None, value_max: int | None,
-             state: str | None) -> history.Filters:
+             state: str | None, publisher: str | None) -> history.Filters:
     return history.Filters(agency_id=agency_id, supplier_ruc=supplier_ruc, region=region, province=province,
                            method=method, category=category, classification=classification, date_from=date_from,
-                           date_to=date_to, value_min=value_min, value_max=value_max, state=state)
+                           date_to=date_to, value_min=value_min, value_max=value_max, state=state,
+                           publisher=publisher)
 
 
 # The same filter parameters on every award history endpoint.
@@ -50,10 +51,16 @@ CategoryP = Annotated[str | None, QueryParameter(description="goods, services or
 ClassP = Annotated[str | None, QueryParameter(description="classification code prefix (UNSPSC or CPV)")]
 FromP = Annotated[datetime | None, QueryParameter(description="awarded at or after (RFC 3339)")]
 ToP = Annotated[datetime | None, QueryParameter(description="awarded before (RFC 3339)")]
-VMinP = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="minimum value in céntimos")]
-VMaxP = Annotated[int | None, QueryParameter(ge=0, le=10**15, description="maximum value in céntimos")]
+VMinP = Annotated[int | None, QueryParameter(
+    ge=0, le=10**15, description="minimum value, in the award currency's minor units (céntimos for PEN)")]
+VMaxP = Annotated[int | None, QueryParameter(
+    ge=0, le=10**15, description="maximum value, in the award currency's minor units (céntimos for PEN)")]
 StateP = Annotated[str | None, QueryParameter(
-    name="state", description="award state: pending, standstill, appealed, consented, cancelled")]
+    name="state", description="award state: pending, standstill, appealed, consented, cancelled; imported "
+                              "awards: OCDS's pending, active, cancelled, unsuccessful")]
+PublisherP = Annotated[str | None, QueryParameter(
+    description="only this publisher's processes: its slug (GET /api/v1/oversight/publishers); "
+                "ours: mercado-abierto")]
 
 
 @get("/api/v1/oversight/awards", tags=TAGS, summary="Award history: filtered, newest first, keyset pages (public)")
@@ -61,26 +68,28 @@ async def list_awards(
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
+    publisher: PublisherP = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500, description="page size")] = 50,
     cursor: Annotated[str | None,
                       QueryParameter(max_length=200, description="`next_cursor` of the previous page")] = None,
 ) -> s.AwardHistoryPage:
     f = _filters(agency_id, supplier_ruc, region, province, method, category, classification, date_from, date_to,
-                 value_min, value_max, award_state)
+                 value_min, value_max, award_state, publisher)
     return await service.award_page(f, limit=limit, cursor=cursor)
 
 
 @get("/api/v1/oversight/awards/aggregates", tags=TAGS,
      summary="Award totals and counts per supplier, agency, region or method (public)")
 async def award_aggregates(
-    by: Annotated[str, QueryParameter(description="supplier, agency, region or method")] = "supplier",
+    by: Annotated[str, QueryParameter(description="supplier, agency, region, method or publisher")] = "supplier",
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
+    publisher: PublisherP = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> s.Aggregates:
     f = _filters(agency_id, supplier_ruc, region, province, method, category, classification, date_from, date_to,
-                 value_min, value_max, award_state)
+                 value_min, value_max, award_state, publisher)
     return await service.award_aggregates(f, by=by, limit=limit)
 
 
@@ -90,10 +99,11 @@ async def award_concentration(
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
+    publisher: PublisherP = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> list[s.ConcentrationRow]:
     f = _filters(agency_id, supplier_ruc, region, province, method, category, classification, date_from, date_to,
-                 value_min, value_max, award_state)
+                 value_min, value_max, award_state, publisher)
     return await service.award_concentration(f, limit=limit)
 
 
@@ -115,9 +125,10 @@ async def export_awards(
     agency_id: AgencyP = None, supplier_ruc: RucP = None, region: RegionP = None, province: ProvinceP = None,
     method: MethodP = None, category: CategoryP = None, classification: ClassP = None, date_from: FromP = None,
     date_to: ToP = None, value_min: VMinP = None, value_max: VMaxP = None, award_state: StateP = None,
+    publisher: PublisherP = None,
 ) -> Stream:
     f = _filters(agency_id, supplier_ruc, region, province, method, category, classification, date_from, date_to,
-                 value_min, value_max, award_state)
+                 value_min, value_max, award_state, publisher)
     chunks, media_type = service.award_export(f, format)
     return Stream(chunks, media_type=media_type,
                   headers={"Content-Disposition": f'attachment; filename="awards.{format}"'})
@@ -141,9 +152,9 @@ async def tender_red_flags(tender_id: FromPath[UUID], settings: SettingsDep) -> 
 @get("/api/v1/oversight/stage-times", tags=TAGS,
      summary="How long each stage takes: p50 and p90 in days per agency and method (public)")
 async def stage_times(
-    settings: SettingsDep, agency_id: AgencyP = None, method: MethodP = None,
+    settings: SettingsDep, agency_id: AgencyP = None, method: MethodP = None, publisher: PublisherP = None,
 ) -> s.StageTimes:
-    return await service.stage_times(settings, agency_id=agency_id, method=method)
+    return await service.stage_times(settings, agency_id=agency_id, method=method, publisher=publisher)
 
 
 @get("/api/v1/oversight/alarms", tags=TAGS,

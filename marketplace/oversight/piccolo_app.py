@@ -9,7 +9,8 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
     table_classes=[tables.AwardHistory, tables.OcdsRelease, tables.TenderStage, tables.StageAlarm,
                    tables.AgencyNotification, tables.OcdsPublisher, tables.OcdsImportRelease,
-                   tables.OcdsCompiled, tables.OcdsParty, tables.OcdsImportRun, tables.OcdsImportSeen],
+                   tables.OcdsCompiled, tables.OcdsParty, tables.OcdsImportRun, tables.OcdsImportSeen,
+                   tables.OcdsStageTime, tables.OversightFeedCursor],
     migration_dependencies=["marketplace.core.piccolo_app", "tenders.piccolo_app", "tenders.awards.piccolo_app",
                             "marketplace.contracts.piccolo_app"],
 )

@@ -7,6 +7,7 @@ auctions, awards, appeals, contracts and their payments) in one statement, then 
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import msgspec
@@ -48,3 +49,106 @@ async def tender_audit_events(tender_id: UUID, *, after: int, limit: int) -> lis
     """The tender's audit events after event id `after`, oldest first."""
     rows = await db.fetch(_TENDER_AUDIT, tender_id, after, limit)
     return [AuditEventRead(**{**r, "data": msgspec.json.decode(r["data"])}) for r in rows]
+
+
+# --- the compiled releases' projection into the award history and stage times (projection.py) -------------
+# Set-based writes of a whole feed batch: one DELETE and one INSERT ... unnest per table, whatever its size.
+
+class FeedCursor(msgspec.Struct):
+    txid: str
+    seq: int
+
+
+class OrgByRuc(msgspec.Struct):
+    id: UUID
+    ruc: str
+    kind: str
+
+
+async def lock_feed_cursor(name: str) -> FeedCursor:
+    """The reader's cursor, locked for this transaction (two projections never take the same batch)."""
+    await db.execute("INSERT INTO oversight_feed_cursor (name) VALUES ($1) ON CONFLICT DO NOTHING", name)
+    row = await db.fetchrow("SELECT txid, seq FROM oversight_feed_cursor WHERE name = $1 FOR UPDATE", name)
+    assert row is not None
+    return FeedCursor(**row)
+
+
+async def set_feed_cursor(name: str, cursor: FeedCursor) -> None:
+    await db.execute("UPDATE oversight_feed_cursor SET txid = $2, seq = $3, updated_at = now() WHERE name = $1",
+                     name, cursor.txid, cursor.seq)
+
+
+async def organisations_by_ruc(rucs: list[str]) -> list[OrgByRuc]:
+    if not rucs:
+        return []
+    rows = await db.fetch("SELECT id, ruc, kind FROM organisation WHERE ruc = ANY($1::text[])", rucs)
+    return [OrgByRuc(**r) for r in rows]
+
+
+class ImportedAwardRow(msgspec.Struct):
+    award_id: UUID
+    ocid: str
+    tender_title: str
+    lot_title: str
+    agency_id: UUID | None
+    agency_ruc: str | None
+    agency_name: str
+    supplier_id: UUID | None
+    supplier_ruc: str | None
+    supplier_name: str
+    method: str
+    category: str
+    classification_scheme: str
+    classification_code: str
+    value: int | None
+    currency: str
+    state: str
+    awarded_at: datetime
+    publisher: str
+
+
+_AWARD_TYPES = {"award_id": "uuid", "agency_id": "uuid", "supplier_id": "uuid", "value": "bigint",
+                "awarded_at": "timestamptz"}
+_AWARD_COLS = ImportedAwardRow.__struct_fields__
+_AWARD_INSERT = (
+    f"INSERT INTO award_history ({', '.join(_AWARD_COLS)})"
+    " SELECT * FROM unnest(" + ", ".join(f"${i + 1}::{_AWARD_TYPES.get(c, 'text')}[]"
+                                        for i, c in enumerate(_AWARD_COLS)) + ")"
+    " ON CONFLICT (award_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _AWARD_COLS if c != "award_id") + ", updated_at = now()")
+
+
+async def replace_imported_awards(ocids: list[str], own_slug: str, rows: list[ImportedAwardRow]) -> None:
+    """These imported processes' awards become `rows` (awards a process no longer has go)."""
+    if not ocids:
+        return
+    await db.execute("DELETE FROM award_history WHERE ocid = ANY($1::text[]) AND publisher <> $2", ocids, own_slug)
+    if rows:
+        await db.execute(_AWARD_INSERT, *([getattr(r, c) for r in rows] for c in _AWARD_COLS))
+
+
+class StageTimeRow(msgspec.Struct):
+    ocid: str
+    stage: str
+    entered_at: datetime
+    left_at: datetime
+    publisher: str
+    buyer_id: str
+    buyer_name: str
+    agency_id: UUID | None
+    method: str
+
+
+_STAGE_TYPES = {"entered_at": "timestamptz", "left_at": "timestamptz", "agency_id": "uuid"}
+_STAGE_COLS = StageTimeRow.__struct_fields__
+
+
+async def replace_stage_times(ocids: list[str], rows: list[StageTimeRow]) -> None:
+    if not ocids:
+        return
+    await db.execute("DELETE FROM ocds_stage_time WHERE ocid = ANY($1::text[])", ocids)
+    if rows:
+        await db.execute(
+            f"INSERT INTO ocds_stage_time ({', '.join(_STAGE_COLS)}) SELECT * FROM unnest("
+            + ", ".join(f"${i + 1}::{_STAGE_TYPES.get(c, 'text')}[]" for i, c in enumerate(_STAGE_COLS))
+            + ") ON CONFLICT DO NOTHING", *([getattr(r, c) for r in rows] for c in _STAGE_COLS))

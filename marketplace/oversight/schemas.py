@@ -11,29 +11,33 @@ import msgspec
 
 
 class AwardHistoryRead(msgspec.Struct):
+    """An award, ours or imported (`publisher`). An imported award has no tender, lot or place of delivery of
+    ours; its agency_id / supplier_id are those of the registered organisation with its RUC, if any."""
+
     award_id: UUID
-    tender_id: UUID
-    lot_id: UUID
+    tender_id: UUID | None
+    lot_id: UUID | None
     ocid: str
     tender_title: str
     lot_title: str
-    agency_id: UUID
+    agency_id: UUID | None
     agency_ruc: str | None
     agency_name: str
-    supplier_id: UUID
+    supplier_id: UUID | None
     supplier_ruc: str | None
     supplier_name: str
     method: str
     category: str
     classification_scheme: str
     classification_code: str
-    delivery_ubigeo: str
-    region: str
-    province: str
-    value: int  # céntimos
+    delivery_ubigeo: str | None
+    region: str | None
+    province: str | None
+    value: int | None  # minor units of `currency` (céntimos for PEN); None when the publisher gave none
     currency: str
     state: str
     awarded_at: datetime
+    publisher: str  # the publisher's slug (GET /api/v1/oversight/publishers); ours: "mercado-abierto"
 
 
 class AwardHistoryPage(msgspec.Struct):
@@ -45,7 +49,8 @@ class AggregateRow(msgspec.Struct):
     key: str
     label: str | None
     count: int
-    total: int  # céntimos
+    total: int  # minor units of `currency`: one row per group and currency, never summed across currencies
+    currency: str
 
 
 class Aggregates(msgspec.Struct):
@@ -54,8 +59,10 @@ class Aggregates(msgspec.Struct):
 
 
 class ConcentrationRow(msgspec.Struct):
-    agency_id: UUID
+    agency_id: UUID | None  # None: an imported buyer not registered here
     agency_name: str
+    publisher: str
+    currency: str  # one row per agency and currency
     suppliers: int
     total: int
     hhi: Decimal  # Herfindahl-Hirschman index, 0-10,000
@@ -82,8 +89,9 @@ class RedFlags(msgspec.Struct):
 
 
 class StageTime(msgspec.Struct):
-    agency_id: UUID
+    agency_id: UUID | None  # None: an imported buyer not registered here
     agency_name: str
+    publisher: str
     method: str
     stage: str
     count: int

@@ -42,7 +42,7 @@ async def award_aggregates(filters: history.Filters, *, by: str, limit: int) -> 
         raise InvalidInput(N_("Group by supplier, agency, region or method"), field="query.by", rule="enum")
     rows = await history.aggregates(filters=filters, by=by, limit=limit)
     return s.Aggregates(by=by, items=[s.AggregateRow(key=str(r["key"]), label=r["label"], count=r["count"],
-                                                     total=r["total"]) for r in rows])
+                                                     total=r["total"], currency=r["currency"]) for r in rows])
 
 
 async def award_concentration(filters: history.Filters, *, limit: int) -> list[s.ConcentrationRow]:
@@ -85,8 +85,10 @@ async def tender_red_flags(settings: Settings, tender_id: UUID) -> s.RedFlags:
     return _red_flags(settings, await redflags.compute(settings, tender_id=tender_id))
 
 
-async def stage_times(settings: Settings, *, agency_id: UUID | None, method: str | None) -> s.StageTimes:
-    rows = await stages.stage_times(agency_id=agency_id, method=method)
+async def stage_times(settings: Settings, *, agency_id: UUID | None, method: str | None,
+                      publisher: str | None = None) -> s.StageTimes:
+    history.Filters(method=method, publisher=publisher).check()
+    rows = await stages.stage_times(agency_id=agency_id, method=method, publisher=publisher)
     return s.StageTimes(limits_days=policy_mod.of(settings).stage_limit_days, items=[s.StageTime(**r) for r in rows])
 
 
