@@ -189,6 +189,13 @@ async def list_publishers() -> list[s.PublisherRead]:
     return await service.publishers()
 
 
+@get("/api/v1/oversight/processes/{ocid:str}", tags=TAGS,
+     summary="One contracting process, ours or imported: its releases (timeline), lots, bids where published, "
+             "awards and contracts, its publisher and a link to the source (public)")
+async def get_process(ocid: FromPath[str], settings: SettingsDep) -> s.ProcessRead:
+    return await service.process(settings, ocid)
+
+
 # --- OCDS -----------------------------------------------------------------------------------------------
 
 def _plain(ident: str, message: str) -> None:
@@ -248,6 +255,6 @@ async def ocds_bulk_file(name: FromPath[str], settings: SettingsDep) -> File:
     return File(path=path, filename=name, media_type="application/gzip")
 
 
-ROUTES = [list_publishers, list_awards, award_aggregates, award_concentration, export_awards, red_flags,
+ROUTES = [list_publishers, get_process, list_awards, award_aggregates, award_concentration, export_awards, red_flags,
           tender_red_flags, stage_times, list_alarms, agency_notifications, tender_audit, ocds_releases, ocds_release,
           ocds_record, ocds_bulk_list, ocds_bulk_file]

@@ -152,3 +152,47 @@ async def replace_stage_times(ocids: list[str], rows: list[StageTimeRow]) -> Non
             f"INSERT INTO ocds_stage_time ({', '.join(_STAGE_COLS)}) SELECT * FROM unnest("
             + ", ".join(f"${i + 1}::{_STAGE_TYPES.get(c, 'text')}[]" for i, c in enumerate(_STAGE_COLS))
             + ") ON CONFLICT DO NOTHING", *([getattr(r, c) for r in rows] for c in _STAGE_COLS))
+
+
+# --- one contracting process, ours or imported (process.py) -------------------------------------------------
+
+class ProcessRow(msgspec.Struct):
+    ocid: str
+    data: str  # the compiled release, JSON text
+    source: str  # releases | record | own
+    updated_at: datetime
+    publisher_slug: str
+    publisher_name: str
+    publisher_uri: str
+    publisher_own: bool
+    publisher_feed_url: str | None
+
+
+class ProcessReleaseRow(msgspec.Struct):
+    release_id: str
+    date: str
+    tags: list[str]
+
+
+async def process(ocid: str) -> ProcessRow | None:
+    row = await db.fetchrow(
+        "SELECT c.ocid, c.data::text AS data, c.source, c.updated_at, p.slug AS publisher_slug,"
+        " p.name AS publisher_name, p.uri AS publisher_uri, p.own AS publisher_own,"
+        " p.feed_url AS publisher_feed_url"
+        " FROM ocds_compiled c JOIN ocds_publisher p ON p.id = c.publisher_id WHERE c.ocid = $1", ocid)
+    return ProcessRow(**row) if row else None
+
+
+async def process_releases(ocid: str, *, own: bool, limit: int) -> list[ProcessReleaseRow]:
+    """The process's releases in date order: ours from ocds_release, imported from ocds_import_release."""
+    if own:
+        sql = ("SELECT release_id, to_char(date AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS date, tags"
+               " FROM ocds_release WHERE ocid = $1 ORDER BY date, seq LIMIT $2")
+    else:
+        sql = "SELECT release_id, date, tags FROM ocds_import_release WHERE ocid = $1 ORDER BY date, id LIMIT $2"
+    return [ProcessReleaseRow(**r) for r in await db.fetch(sql, ocid, limit)]
+
+
+async def own_tender_id(ocid: str) -> UUID | None:
+    row = await db.fetchrow("SELECT tender_id FROM ocds_release WHERE ocid = $1 LIMIT 1", ocid)
+    return row["tender_id"] if row else None

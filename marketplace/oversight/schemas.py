@@ -166,3 +166,72 @@ class PublisherRead(msgspec.Struct):
     last_import_at: datetime | None
     harvested: bool  # has a feed that is harvested on a schedule
     last_harvest_at: datetime | None
+
+
+# --- one contracting process (GET /api/v1/oversight/processes/{ocid}) -----------------------------------------
+# Amounts as in the award history: `value` in the minor units of `currency` (None when not published).
+
+class ProcessReleaseRead(msgspec.Struct):
+    release_id: str
+    date: str  # as published (RFC 3339)
+    tags: list[str]
+
+
+class ProcessLotRead(msgspec.Struct):
+    id: str
+    title: str
+    status: str
+    value: int | None
+    currency: str
+
+
+class ProcessBidRead(msgspec.Struct):
+    id: str
+    status: str
+    date: str
+    tenderers: list[str]  # names (ids when unnamed)
+    value: int | None
+    currency: str
+
+
+class ProcessAwardRead(msgspec.Struct):
+    id: str
+    title: str
+    status: str
+    date: str
+    suppliers: list[str]
+    supplier_rucs: list[str]
+    value: int | None
+    currency: str
+
+
+class ProcessContractRead(msgspec.Struct):
+    id: str
+    award_id: str
+    title: str
+    status: str
+    date_signed: str
+    value: int | None
+    currency: str
+
+
+class ProcessRead(msgspec.Struct):
+    """A contracting process, ours or imported, read from its compiled release."""
+
+    ocid: str
+    title: str
+    status: str
+    buyer_name: str
+    buyer_ruc: str | None
+    procurement_method: str
+    procurement_method_details: str
+    publisher: str  # slug
+    publisher_name: str
+    source_url: str  # where the publisher publishes it ('' when unknown)
+    tender_id: UUID | None  # ours: the tender's page
+    releases: list[ProcessReleaseRead]
+    lots: list[ProcessLotRead]
+    bids: list[ProcessBidRead]
+    awards: list[ProcessAwardRead]
+    contracts: list[ProcessContractRead]
+    updated_at: datetime

@@ -17,6 +17,7 @@ from marketplace.core.audit_api import AuditEventPage
 from marketplace.core.errors import InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.oversight import policy as policy_mod
+from marketplace.oversight import process as process_view
 from marketplace.oversight import queries as q
 from marketplace.oversight import schemas as s
 from marketplace.oversight.awards import export
@@ -94,6 +95,19 @@ async def stage_times(settings: Settings, *, agency_id: UUID | None, method: str
 
 async def publishers() -> list[s.PublisherRead]:
     return await imports.public_publishers()
+
+
+async def process(settings: Settings, ocid: str) -> s.ProcessRead:
+    """A contracting process (ours or imported) from its compiled release, with its releases as the timeline."""
+    if len(ocid) > 200 or not ocid.isprintable():
+        raise NotFound(N_("Process not found"))
+    row = await q.process(ocid)
+    if row is None:
+        raise NotFound(N_("Process not found"))
+    releases = await q.process_releases(ocid, own=row.publisher_own, limit=process_view.RELEASES_SHOWN)
+    tender_id = await q.own_tender_id(ocid) if row.publisher_own else None
+    return process_view.build(row, releases, tender_id=tender_id,
+                              own_record_url=f"{settings.public_base_url.rstrip('/')}/ocds/records/{ocid}")
 
 
 # --- oversight bodies and agencies ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ GET /suppliers/{id}           a supplier's registry entry and award history
 GET /agencies/{id}            an agency's record, award history and supplier concentration
 GET /awards                   the award history explorer (filters, charts); /awards.csv downloads it
 GET /red-flags  /stage-times  oversight's indicators, explained
+GET /processes/{ocid}         one contracting process, ours or imported (portal/processes.py)
 GET /verify                   how to verify the audit trail and a bid receipt; POST /verify/receipt checks one
 GET /language/{code}          sets the `lang` cookie and goes back
 """
@@ -37,6 +38,7 @@ from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.i18n import gettext as _
 from marketplace.portal import charts, formatting, labels, sources
+from marketplace.portal.processes import process_page
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
 from search.protocol import SearchUnavailable
@@ -490,7 +492,7 @@ def _not_found(request: Request, exc: Exception) -> Response:
 portal = Router(
     path="/",
     route_handlers=[home, tender_list, tender_page, catalog, supplier_page, agency_page, awards_explorer,
-                    awards_csv, red_flags, stage_times, verify, verify_receipt, language],
+                    awards_csv, red_flags, stage_times, verify, verify_receipt, language, process_page],
     exception_handlers={NotFound: _not_found, NotFoundException: _not_found},
     include_in_schema=False,
     tags=["portal"],

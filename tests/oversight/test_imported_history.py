@@ -146,3 +146,38 @@ def test_minor_units_follow_each_currency():
     assert domain.minor_units(1.005, "USD") == 100  # half-even on the exact decimal of the float's text
     assert domain.minor_units("12", "PEN") is None and domain.minor_units(1, "XXZ") is None
     assert domain.minor_units(10**14, "PEN") is None  # beyond what the API's Money takes
+
+
+async def test_a_process_page_shows_its_timeline_bids_awards_and_contracts(client, settings):
+    await import_paths([FIX / "peru", FIX / "real" / "ukraine"])
+    r = await client.get(f"/api/v1/oversight/processes/{PERU_OCID}")
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert "OECE" in p["publisher_name"] and p["source_url"] == "https://contratacionesabiertas.oece.gob.pe"
+    assert (p["buyer_name"], p["buyer_ruc"], p["procurement_method_details"]) == (
+        "MUNICIPALIDAD PROVINCIAL DE HUAMANGA", BUYER_RUC, "Licitación Pública")
+    assert [(x["date"], x["tags"]) for x in p["releases"]] == [
+        ("2024-03-04T05:00:00Z", ["tender"]), ("2024-04-09T17:30:00Z", ["award"]),
+        ("2024-04-30T16:00:00Z", ["contract"])]
+    assert [(b["tenderers"], b["value"], b["currency"]) for b in p["bids"]] == [
+        (["CONSTRUCTORA ANDINA WARI S.A.C."], 6_180_000, "PEN"), (["QUISPE HUAMAN ROSA"], 6_435_050, "PEN")]
+    [award] = p["awards"]
+    assert (award["status"], award["value"], award["supplier_rucs"]) == ("active", 6_180_000, [SUPPLIER_RUC])
+    assert len(p["contracts"]) == 1 and p["tender_id"] is None
+
+    # The portal's page, in Spanish, and the same process from the award history's row.
+    page = await client.get(f"/processes/{PERU_OCID}", headers={"Accept-Language": "es-PE"})
+    assert page.status_code == 200
+    assert "Publicado por" in page.text and "QUISPE HUAMAN ROSA" in page.text and "contratacionesabiertas" in page.text
+    ua = (await client.get("/api/v1/oversight/processes/ocds-be6bcu-UA-2016-08-31-000670-b")).json()
+    assert [(b["value"], b["currency"]) for b in ua["bids"]] == [(6_990_000, "UAH")]
+    for path in ("/api/v1/oversight/processes/ocds-nope-1", "/processes/ocds-nope-1"):
+        assert (await client.get(path)).status_code == 404
+
+    # One of ours: its tender's page and our own OCDS record are linked.
+    await helpers.seed_demo(settings)
+    await helpers.drain()
+    own = await db.fetchrow("SELECT ocid, tender_id FROM ocds_release ORDER BY seq LIMIT 1")
+    mine = (await client.get(f"/api/v1/oversight/processes/{own['ocid']}")).json()
+    assert mine["publisher"] == "mercado-abierto" and mine["tender_id"] == str(own["tender_id"])
+    assert mine["source_url"].endswith(f"/ocds/records/{own['ocid']}") and mine["releases"]
