@@ -8,8 +8,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import pytest
+from ocdsmerge.exceptions import InconsistentTypeError
 from ocdsmerge.flatten import IdValue
 from ocdsmerge.flatten import flatten as ocds_flatten
+from ocdsmerge.flatten import unflatten as ocds_unflatten
 from ocdsmerge.merge import CompiledRelease
 
 from marketplace.oversight.imports import domain, merge, read
@@ -67,3 +70,25 @@ def test_a_compiled_release_through_either_flatten_is_the_same():
     theirs = CompiledRelease(merge_rules=domain.merger().merge_rules, rule_overrides={})
     theirs.extend(peru)
     assert ours == theirs.asdict()
+
+
+def test_unflatten_equals_ocdsmerges_on_every_fixture_process():
+    by_ocid: dict[str, list[dict[str, Any]]] = {}
+    for release in _releases():
+        by_ocid.setdefault(str(release.get("ocid")), []).append(release)
+    # Ids of mixed types in one array (1 and "1"), nested arrays, a scalar later given as an object.
+    by_ocid["edge"] = [
+        {"ocid": "edge", "id": "1", "date": "2024-01-01", "awards": [{"id": 1, "items": [{"id": "i", "q": 1}]}]},
+        {"ocid": "edge", "id": "2", "date": "2024-01-02", "awards": [{"id": "1", "items": [{"id": "i", "r": 2}]},
+                                                                    {"id": 2, "title": None, "value": {"a": 1}}]}]
+    rules = domain.merger().merge_rules
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ocid, releases in by_ocid.items():
+            compiled = merge.CompiledRelease(merge_rules=rules)
+            compiled.extend(releases)
+            assert merge.unflatten(compiled.data) == ocds_unflatten(compiled.data), ocid
+        broken = merge.flatten({"a": 5}, rules) | merge.flatten({"a": {"b": 1}}, rules)
+        for unflatten in (merge.unflatten, ocds_unflatten):
+            with pytest.raises(InconsistentTypeError):
+                unflatten(broken)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ocdsmerge.exceptions import InconsistentTypeError
 from ocdsmerge.flatten import IdValue
 from ocdsmerge.merge import CompiledRelease as _OcdsCompiledRelease
 
@@ -119,8 +120,67 @@ def _tree(rules: Rules) -> Tree:
     return tree
 
 
+def unflatten(flattened: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
+    """ocdsmerge.flatten.unflatten, remembering the nodes on the previous path.
+
+    ocdsmerge walks every path from the root (building a tuple per array item on the way); consecutive paths
+    share most of their parts (`awards/<id>/value/amount`, `awards/<id>/value/currency`), and walking a part
+    that the previous path walked the same way (same property, or same array item identifier) only looks up
+    what exists. So the walk starts below the parts shared with the previous path, from the node it reached
+    there, and goes on exactly as ocdsmerge's (same nodes created, same errors)."""
+    unflattened: dict[str, Any] = {}
+    identifiers: dict[tuple[Any, ...], dict[str, Any]] = {}
+    prev_key: tuple[Any, ...] = ()
+    prev_nodes: list[Any] = [unflattened]
+    for key in flattened:
+        n = len(key)
+        limit = min(n - 1, len(prev_nodes) - 1)
+        d = 0
+        while d < limit:
+            a, b = key[d], prev_key[d]
+            if a is not b:
+                kind = type(a)
+                if kind is not type(b) or a != b or (kind is IdValue and a.identifier != b.identifier):
+                    break
+            d += 1
+        nodes = prev_nodes[:d + 1]
+        current_node: Any = nodes[d]
+        for end in range(d + 1, n + 1):
+            part = key[end - 1]
+            if type(part) is IdValue:
+                id_path = (*key[:end - 1], part.identifier)
+                if id_path not in identifiers:
+                    new_node: dict[str, Any] = {}
+                    if part.original_value is not None:
+                        new_node["id"] = part.original_value
+                    identifiers[id_path] = new_node
+                    try:
+                        current_node.append(new_node)
+                    except AttributeError as e:
+                        message = ("An earlier release had the object {!r} for /{}, but the current release has an "
+                                   "array")
+                        raise InconsistentTypeError(message.format(current_node, "/".join(key[:end - 1]))) from e
+                current_node = identifiers[id_path]
+            elif not isinstance(current_node, dict):
+                message = ("An earlier release had the value {!r} for /{}, but the current release has an object "
+                           "with a {!r} key")
+                raise InconsistentTypeError(message.format(current_node, "/".join(key[:end - 1]), part))
+            elif part in current_node:
+                current_node = current_node[part]
+            elif end < n:
+                current_node[part] = [] if type(key[end]) is IdValue else {}
+                current_node = current_node[part]
+            elif flattened[key] is not None:
+                current_node[part] = flattened[key]
+            if end < n:
+                nodes.append(current_node)
+        prev_key, prev_nodes = key, nodes
+    return unflattened
+
+
 class CompiledRelease(_OcdsCompiledRelease):  # type: ignore[misc]
-    """ocdsmerge's CompiledRelease, flattening with `flatten()` above (no rule overrides)."""
+    """ocdsmerge's CompiledRelease, flattening with `flatten()` and unflattening with `unflatten()` above
+    (no rule overrides)."""
 
     def __init__(self, data: dict[str, Any] | None = None, *, merge_rules: Rules) -> None:
         self.merge_rules = merge_rules
@@ -133,3 +193,6 @@ class CompiledRelease(_OcdsCompiledRelease):  # type: ignore[misc]
         ocid, release_id, date = release.get("ocid"), release.get("id"), release.get("date")
         tag = release.pop("tag", None)
         self.flat_append(flatten(release, self.merge_rules), ocid, release_id, date, tag)
+
+    def asdict(self) -> dict[str, Any]:
+        return unflatten(self.data)
