@@ -6,6 +6,7 @@
     awards     award history query p95 and CSV / JSON Lines export rows/s against COPY (bench/oversight.py)
     outbox     outbox lag from commit to searchable at 200 writes/s, against a no-op consumer
     auction    live auction: commit -> every board with 200 SSE bidders (bench/auction.py)
+    ocds-import  generate 1M OCDS releases and import them: releases/s against COPY, RSS (bench/ocds_import.py)
     all        rush, search, awards and outbox in one run; writes bench/RESULTS.md
 
 `search` and `awards` measure the data `generate` loaded (their --reuse); give them --rows N to build a
@@ -18,7 +19,8 @@ import asyncio
 import importlib
 import sys
 
-OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outbox_lag", "all": "bench.all"}
+OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outbox_lag", "all": "bench.all",
+       "ocds-import": "bench.ocds_import"}
 # scenarios written as `async def main()` reading sys.argv, with --reuse DBNAME for generated data
 DELEGATED = {"search": "bench.search", "awards": "bench.oversight", "auction": "bench.auction"}
 REUSES_GENERATED = {"search", "awards"}
