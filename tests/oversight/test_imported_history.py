@@ -17,6 +17,7 @@ from uuid import UUID
 from marketplace.core import db
 from marketplace.oversight import projection
 from marketplace.oversight.awards import domain
+from marketplace.oversight.imports import queries as iq
 from marketplace.oversight.imports.run import import_paths
 from tests.conftest import ROOT
 from tests.oversight import helpers
@@ -181,3 +182,21 @@ async def test_a_process_page_shows_its_timeline_bids_awards_and_contracts(clien
     mine = (await client.get(f"/api/v1/oversight/processes/{own['ocid']}")).json()
     assert mine["publisher"] == "mercado-abierto" and mine["tender_id"] == str(own["tender_id"])
     assert mine["source_url"].endswith(f"/ocds/records/{own['ocid']}") and mine["releases"]
+
+
+async def test_the_compiled_feed_is_read_in_xid_order_not_text_order(client):
+    """A page ordered by the text of the txid ("100" before "99") would move the cursor past releases not read
+    yet; the plan must follow the (txid, seq) index, or sort on the xid8 column."""
+    [row] = await db.fetch("EXPLAIN (FORMAT JSON, VERBOSE) " + iq.COMPILED_FEED.replace("$3", "10"), "0", 0)
+    plan = row["QUERY PLAN"]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def sort_keys(node: Any) -> list[str]:
+        if isinstance(node, list):
+            return [k for x in node for k in sort_keys(x)]
+        if isinstance(node, dict):
+            return list(node.get("Sort Key", [])) + [k for v in node.values() for k in sort_keys(v)]
+        return []
+
+    keys = sort_keys(plan)
+    assert not [k for k in keys if "::text" in k], keys

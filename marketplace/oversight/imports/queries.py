@@ -320,14 +320,20 @@ async def finish_run(run_id: int, *, files: int, releases: int, records: int, re
 
 # --- the compiled releases' change feed ---------------------------------------------------------------------
 
+# Ordered by the xid8 column (`c.txid`), not the text alias: in text order "100" < "99", and a page cut there
+# would move the cursor past releases never read; it also lets the (txid, seq) index give the order (no sort of
+# the detoasted rows).
+COMPILED_FEED = (
+    "SELECT c.ocid, c.publisher_id, c.txid::text AS txid, c.seq, c.hash, c.data::text AS data FROM ocds_compiled c"
+    " WHERE (c.txid, c.seq) > ($1::text::xid8, $2::bigint) AND c.txid < (SELECT local_xmin())"
+    " ORDER BY c.txid, c.seq LIMIT $3")
+
+
 async def compiled_feed(*, txid: str, seq: int, limit: int) -> list[CompiledFeedRow]:
     """Compiled releases changed after (txid, seq), in commit-safe order (below `local_xmin()`, the oldest
     transaction still running in this database: one that commits late is read when it commits, never jumped
     over)."""
-    rows = await db.fetch(
-        "SELECT ocid, publisher_id, txid::text AS txid, seq, hash, data::text AS data FROM ocds_compiled"
-        " WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < (SELECT local_xmin())"
-        " ORDER BY txid, seq LIMIT $3", txid, seq, limit)
+    rows = await db.fetch(COMPILED_FEED, txid, seq, limit)
     return [CompiledFeedRow(**{**r, "hash": bytes(r["hash"])}) for r in rows]
 
 
