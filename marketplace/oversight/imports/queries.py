@@ -320,13 +320,15 @@ async def finish_run(run_id: int, *, files: int, releases: int, records: int, re
 
 # --- the compiled releases' change feed ---------------------------------------------------------------------
 
-# Ordered by the xid8 column (`c.txid`), not the text alias: in text order "100" < "99", and a page cut there
-# would move the cursor past releases never read; it also lets the (txid, seq) index give the order (no sort of
-# the detoasted rows).
+# Ordered by the xid8 column (`p.txid`), not a text alias: in text order "100" < "99", and a page cut there
+# would move the cursor past releases never read. The page's keys are chosen first (narrow rows), then only
+# its compiled releases are read, by key: a backlog's other rows are never detoasted.
 COMPILED_FEED = (
-    "SELECT c.ocid, c.publisher_id, c.txid::text AS txid, c.seq, c.hash, c.data::text AS data FROM ocds_compiled c"
-    " WHERE (c.txid, c.seq) > ($1::text::xid8, $2::bigint) AND c.txid < (SELECT local_xmin())"
-    " ORDER BY c.txid, c.seq LIMIT $3")
+    "WITH p AS (SELECT ocid, txid, seq FROM ocds_compiled"
+    "           WHERE (txid, seq) > ($1::text::xid8, $2::bigint) AND txid < (SELECT local_xmin())"
+    "           ORDER BY txid, seq LIMIT $3)"
+    " SELECT c.ocid, c.publisher_id, p.txid::text AS txid, p.seq, c.hash, c.data::text AS data"
+    " FROM p CROSS JOIN LATERAL (SELECT * FROM ocds_compiled x WHERE x.ocid = p.ocid OFFSET 0) c")  # by key, one by one
 
 
 async def compiled_feed(*, txid: str, seq: int, limit: int) -> list[CompiledFeedRow]:
@@ -334,6 +336,7 @@ async def compiled_feed(*, txid: str, seq: int, limit: int) -> list[CompiledFeed
     transaction still running in this database: one that commits late is read when it commits, never jumped
     over)."""
     rows = await db.fetch(COMPILED_FEED, txid, seq, limit)
+    rows.sort(key=lambda r: (int(r["txid"]), r["seq"]))  # here rather than a sort of the wide rows in the server
     return [CompiledFeedRow(**{**r, "hash": bytes(r["hash"])}) for r in rows]
 
 
