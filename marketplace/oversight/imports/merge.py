@@ -16,6 +16,7 @@ both flattens on every release of the fixtures.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from ocdsmerge.exceptions import InconsistentTypeError
@@ -46,6 +47,10 @@ def rules_tree(rules: Rules) -> Tree:
 
 
 
+# Types a JSON decoder gives for scalars: stored as they are, without the isinstance() tests of containers.
+_SCALARS = frozenset({str, int, float, bool, type(None), Decimal})
+
+
 def _flatten_object(obj: dict[str, Any], tree: Tree, out: dict[tuple[Any, ...], Any], path: tuple[Any, ...]) -> None:
     for key, value in obj.items():
         entry = tree.get(key)
@@ -56,7 +61,9 @@ def _flatten_object(obj: dict[str, Any], tree: Tree, out: dict[tuple[Any, ...], 
             if rule == OMIT:
                 continue
         kind = type(value)
-        if kind is dict:
+        if kind in _SCALARS:
+            out[(*path, key)] = value
+        elif kind is dict:
             if rule == WHOLE:
                 out[(*path, key)] = value
             elif value:
@@ -131,10 +138,12 @@ def unflatten(flattened: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
     unflattened: dict[str, Any] = {}
     identifiers: dict[tuple[Any, ...], dict[str, Any]] = {}
     prev_key: tuple[Any, ...] = ()
-    prev_nodes: list[Any] = [unflattened]
-    for key in flattened:
+    nodes: list[Any] = [unflattened]  # nodes[i]: where the previous path was after its first i parts
+    for key, value in flattened.items():
         n = len(key)
-        limit = min(n - 1, len(prev_nodes) - 1)
+        limit = len(nodes) - 1
+        if n - 1 < limit:
+            limit = n - 1
         d = 0
         while d < limit:
             a, b = key[d], prev_key[d]
@@ -143,7 +152,7 @@ def unflatten(flattened: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
                 if kind is not type(b) or a != b or (kind is IdValue and a.identifier != b.identifier):
                     break
             d += 1
-        nodes = prev_nodes[:d + 1]
+        del nodes[d + 1:]
         current_node: Any = nodes[d]
         for end in range(d + 1, n + 1):
             part = key[end - 1]
@@ -170,11 +179,11 @@ def unflatten(flattened: dict[tuple[Any, ...], Any]) -> dict[str, Any]:
             elif end < n:
                 current_node[part] = [] if type(key[end]) is IdValue else {}
                 current_node = current_node[part]
-            elif flattened[key] is not None:
-                current_node[part] = flattened[key]
+            elif value is not None:
+                current_node[part] = value
             if end < n:
                 nodes.append(current_node)
-        prev_key, prev_nodes = key, nodes
+        prev_key = key
     return unflattened
 
 
