@@ -20,12 +20,9 @@ from litestar.response import File, Stream
 
 from marketplace.core.audit_api import AuditEventPage
 from marketplace.core.deps import ActorDep, SettingsDep
-from marketplace.core.errors import NotFound
-from marketplace.core.i18n import N_
 from marketplace.oversight import schemas as s
 from marketplace.oversight import service
 from marketplace.oversight.awards import service as history
-from marketplace.oversight.ocds import publisher
 
 TAGS = ["oversight"]
 OCDS_JSON = "application/json"
@@ -198,15 +195,9 @@ async def get_process(ocid: FromPath[str], settings: SettingsDep) -> s.ProcessRe
 
 # --- OCDS -----------------------------------------------------------------------------------------------
 
-def _plain(ident: str, message: str) -> None:
-    """Ids are short printable text; anything else names nothing we publish."""
-    if len(ident) > 200 or not ident.isprintable():
-        raise NotFound(message)
-
-
-def _json(value: Any) -> Response[dict[str, Any]]:
-    """OCDS JSON encoded here (amounts as exact decimal numbers), documented as the object it is."""
-    return Response(publisher.encode(value), media_type=OCDS_JSON)
+def _json(document: bytes) -> Response[dict[str, Any]]:
+    """OCDS JSON encoded by the service (amounts as exact decimal numbers), documented as the object it is."""
+    return Response(document, media_type=OCDS_JSON)  # type: ignore[arg-type]
 
 
 @get("/ocds/releases", tags=["ocds"], summary="OCDS release package: the change feed of releases in commit "
@@ -216,43 +207,28 @@ async def ocds_releases(
     since: Annotated[str | None, QueryParameter(max_length=60, description="cursor from links.next")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> Response[dict[str, Any]]:
-    releases, nxt = await publisher.feed(since=since, limit=limit)
-    base = settings.public_base_url.rstrip("/")
-    uri = f"{base}/ocds/releases" + (f"?since={since}" if since else "")
-    return _json(publisher.release_package(settings, uri, releases, links={
-        "next": f"{base}/ocds/releases?since={nxt}&limit={limit}"}))
+    return _json(await service.ocds_release_feed(settings, since=since, limit=limit))
 
 
 @get("/ocds/releases/{release_id:str}", tags=["ocds"], summary="One OCDS release, in a release package")
 async def ocds_release(release_id: FromPath[str], settings: SettingsDep) -> Response[dict[str, Any]]:
-    _plain(release_id, N_("Release not found"))
-    release = await publisher.get_release(release_id)
-    uri = f"{settings.public_base_url.rstrip('/')}/ocds/releases/{release_id}"
-    return _json(publisher.release_package(settings, uri, [release]))
+    return _json(await service.ocds_release(settings, release_id))
 
 
 @get("/ocds/records/{ocid:str}", tags=["ocds"],
      summary="The OCDS record of one contracting process (every release and the compiled release)")
 async def ocds_record(ocid: FromPath[str], settings: SettingsDep) -> Response[dict[str, Any]]:
-    _plain(ocid, N_("Record not found"))
-    record = await publisher.record(ocid)
-    uri = f"{settings.public_base_url.rstrip('/')}/ocds/records/{ocid}"
-    return _json(publisher.record_package(settings, uri, [record]))
+    return _json(await service.ocds_record(settings, ocid))
 
 
 @get("/ocds/bulk", tags=["ocds"], summary="Daily bulk files: every release published that day, gzip JSON Lines")
 async def ocds_bulk_list(settings: SettingsDep) -> list[s.BulkFile]:
-    return [s.BulkFile(**x) for x in publisher.list_bulk(settings)]
+    return service.ocds_bulk_files(settings)
 
 
 @get("/ocds/bulk/{name:str}", tags=["ocds"], summary="One daily bulk file")
 async def ocds_bulk_file(name: FromPath[str], settings: SettingsDep) -> File:
-    if not name.startswith("releases-") or not name.endswith(".jsonl.gz") or "/" in name or ".." in name:
-        raise NotFound(N_("File not found"))
-    path = publisher.bulk_dir(settings) / name
-    if not path.is_file():
-        raise NotFound(N_("File not found"))
-    return File(path=path, filename=name, media_type="application/gzip")
+    return File(path=service.ocds_bulk_path(settings, name), filename=name, media_type="application/gzip")
 
 
 ROUTES = [list_publishers, get_process, list_awards, award_aggregates, award_concentration, export_awards, red_flags,

@@ -1,7 +1,8 @@
 """Oversight's use cases: what the API (and the CLI) ask of oversight, with the authorisation in here.
 
 Public reads (anyone, signed in or not): the award history (pages, aggregates, concentration, export), red
-flags, stage times, the OCDS publishers. Oversight bodies and the platform: stage alarms and a tender's
+flags, stage times, the OCDS publishers, one contracting process, our OCDS publication (feed, releases,
+records, bulk files). Oversight bodies and the platform: stage alarms and a tender's
 whole audit trail. An agency: the notifications oversight sent to it (its own only: the query is scoped by
 the actor's organisation). Each function checks the actor before it reads; the sub-packages (awards,
 stages, redflags, imports, ocds) hold the read models and their SQL.
@@ -10,6 +11,7 @@ stages, redflags, imports, ocds) hold the read models and their SQL.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from uuid import UUID
 
 from marketplace.core.actor import Actor, require
@@ -23,6 +25,7 @@ from marketplace.oversight import schemas as s
 from marketplace.oversight.awards import export
 from marketplace.oversight.awards import service as history
 from marketplace.oversight.imports import service as imports
+from marketplace.oversight.ocds import publisher
 from marketplace.oversight.redflags import service as redflags
 from marketplace.oversight.stages import service as stages
 from marketplace.settings import Settings
@@ -136,3 +139,49 @@ async def tender_audit(actor: Actor, tender_id: UUID, *, limit: int, after: int)
     more = len(items) > limit
     items = items[:limit]
     return AuditEventPage(items=items, next_cursor=str(items[-1].id) if more and items else None)
+
+
+# --- the OCDS publication (public) ------------------------------------------------------------------------
+
+
+def _plain(ident: str, message: str) -> None:
+    """Ids are short printable text; anything else names nothing we publish."""
+    if len(ident) > 200 or not ident.isprintable():
+        raise NotFound(message)
+
+
+async def ocds_release_feed(settings: Settings, *, since: str | None, limit: int) -> bytes:
+    """A release package of the releases after `since` (commit order), linking to the next page."""
+    releases, nxt = await publisher.feed(since=since, limit=limit)
+    base = settings.public_base_url.rstrip("/")
+    uri = f"{base}/ocds/releases" + (f"?since={since}" if since else "")
+    return publisher.encode(publisher.release_package(settings, uri, releases, links={
+        "next": f"{base}/ocds/releases?since={nxt}&limit={limit}"}))
+
+
+async def ocds_release(settings: Settings, release_id: str) -> bytes:
+    _plain(release_id, N_("Release not found"))
+    release = await publisher.get_release(release_id)
+    uri = f"{settings.public_base_url.rstrip('/')}/ocds/releases/{release_id}"
+    return publisher.encode(publisher.release_package(settings, uri, [release]))
+
+
+async def ocds_record(settings: Settings, ocid: str) -> bytes:
+    _plain(ocid, N_("Record not found"))
+    record = await publisher.record(ocid)
+    uri = f"{settings.public_base_url.rstrip('/')}/ocds/records/{ocid}"
+    return publisher.encode(publisher.record_package(settings, uri, [record]))
+
+
+def ocds_bulk_files(settings: Settings) -> list[s.BulkFile]:
+    return [s.BulkFile(**x) for x in publisher.list_bulk(settings)]
+
+
+def ocds_bulk_path(settings: Settings, name: str) -> Path:
+    """The daily bulk file called `name` (only names we write, inside the bulk folder)."""
+    if not name.startswith("releases-") or not name.endswith(".jsonl.gz") or "/" in name or ".." in name:
+        raise NotFound(N_("File not found"))
+    path = publisher.bulk_dir(settings) / name
+    if not path.is_file():
+        raise NotFound(N_("File not found"))
+    return path
