@@ -10,8 +10,9 @@ unless --keep), measures in the same run:
 
 * `ceiling`: PostgreSQL's COPY of the same lines into a bare `jsonb` table (parse and store, nothing else);
 * `import`: `marketplace ocds import`'s pipeline end to end (read, check, hash, merge into one compiled
-  release per process, store the releases, compiled releases and parties) and then the projection of the
-  compiled releases' change feed into the award history and stage times (marketplace/oversight/projection.py);
+  release per process, store the releases, compiled releases and parties) with the projection of the
+  compiled releases' change feed into the award history and stage times as batches commit
+  (marketplace/oversight/projection.py: import_and_project);
   releases/s, its share of the ceiling, the peak RSS of this process while importing (sampled every 20 ms),
   and the CPU per release of this process and of the database's backends (from /proc: the machine's load
   does not change them the way it changes wall-clock figures);
@@ -45,7 +46,6 @@ from bench.ocds_generate import generate
 from marketplace.core import db
 from marketplace.oversight import projection
 from marketplace.oversight.awards import service as history
-from marketplace.oversight.imports.run import import_paths
 
 GOALS = {"releases_s": 3000, "ceiling_share": 0.25, "rss_mb": 300, "history_p95_ms": 50}
 _SEP = {"format": "csv", "quote": "\x01", "delimiter": "\x02"}  # one JSON text per line, taken as is
@@ -172,17 +172,15 @@ async def run(args: argparse.Namespace) -> None:
                 pg0, cpu0 = await backends_cpu(), time.process_time()
                 with RssSampler() as rss:
                     started = time.perf_counter()
-                    report = await import_paths([path], origin="bench")
-                    imported = time.perf_counter()
-                    projected = await projection.catch_up()
+                    report, projected = await projection.import_and_project([path], origin="bench")
                     done = time.perf_counter()
                 cpu = time.process_time() - cpu0
                 pg = await backends_cpu() - pg0
                 wall = done - started
                 rate = report.releases / wall
                 print(f"import: {report.releases:,} releases ({report.processes_new:,} processes new,"
-                      f" {report.refused} refused) in {imported - started:.1f} s, then {projected:,} compiled"
-                      f" releases projected into the award history in {done - imported:.1f} s")
+                      f" {report.refused} refused) and {projected:,} compiled releases projected into the award"
+                      f" history as batches committed, in {wall:.1f} s")
                 print(f"  end to end {rate:,.0f} releases/s (goal >= {GOALS['releases_s']:,}), "
                       f"{rate / ceil_rate:.0%} of the ceiling (goal >= {GOALS['ceiling_share']:.0%})")
                 print(f"  peak RSS {rss.peak / 2**20:,.0f} MB (goal < {GOALS['rss_mb']} MB; ru_maxrss of the whole"

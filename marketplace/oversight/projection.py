@@ -12,17 +12,25 @@ Our own processes are in the feed too, and skipped: their award history rows com
 themselves (consumers.py: states such as standstill or appealed, the lot and the place of delivery, which
 their OCDS releases do not carry), and their stage times from the tenders' state changes.
 
-It runs as the worker's `oversight_project_compiled` job every minute, and at the end of
-`marketplace ocds import` and of each harvest, so an import is in the award history when it ends.
+It runs as the worker's `oversight_project_compiled` job every minute, after each harvest, and alongside
+`marketplace ocds import` (`import_and_project()`: each committed batch is projected while the next is read),
+so an import is in the award history when it ends.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
 
 from marketplace.core import db
 from marketplace.oversight import queries as q
 from marketplace.oversight.awards import domain as awards
 from marketplace.oversight.imports import domain as ocds
 from marketplace.oversight.imports import queries as iq
+from marketplace.oversight.imports.run import import_paths
+from marketplace.oversight.imports.service import Report
 from marketplace.oversight.stages import domain as stages
 
 FEED = "oversight.compiled"
@@ -87,3 +95,34 @@ async def catch_up(max_batches: int | None = None) -> int:
         if done < BATCH:
             break
     return total
+
+
+async def import_and_project(paths: list[Path], **kwargs: Any) -> tuple[Report, int]:
+    """`import_paths(paths, **kwargs)` with the award history kept up to date while it runs: each committed
+    batch wakes a follower that projects what is new (its own transactions), so the projection's waits on
+    PostgreSQL overlap the import's work; a last catch-up follows the import. Returns (the import's report,
+    how many compiled releases were projected)."""
+    wake = asyncio.Event()
+    done = False
+    projected = 0
+
+    async def follow() -> None:
+        nonlocal projected
+        while not done:
+            await wake.wait()
+            wake.clear()
+            projected += await catch_up()
+
+    follower = asyncio.get_running_loop().create_task(follow())
+    try:
+        report = await import_paths(paths, on_batch=wake.set, **kwargs)
+    except BaseException:
+        follower.cancel()
+        with contextlib.suppress(BaseException):  # the import's error is the one raised
+            await follower
+        raise
+    done = True
+    wake.set()
+    await follower
+    projected += await catch_up()
+    return report, projected

@@ -200,3 +200,24 @@ async def test_the_compiled_feed_is_read_in_xid_order_not_text_order(client):
 
     keys = sort_keys(plan)
     assert not [k for k in keys if "::text" in k], keys
+
+
+async def test_the_import_keeps_the_history_up_to_date_as_its_batches_commit(client, monkeypatch):
+    """`marketplace ocds import` projects each committed batch while it reads the next (import_and_project):
+    small batches here, so the follower runs several times; at the end every award is there, once."""
+    commits: list[int] = []
+    original = projection.catch_up
+
+    async def counting_catch_up(max_batches: int | None = None) -> int:
+        n = await original(max_batches)
+        commits.append(n)
+        return n
+
+    monkeypatch.setattr(projection, "catch_up", counting_catch_up)  # a spy: counts the real projection's rounds
+    report, projected = await projection.import_and_project([FIX / "real", FIX / "peru"], batch_releases=2)
+    monkeypatch.undo()
+    assert report.refused == 0 and projected >= 6
+    assert len(commits) > 2 and sum(commits) == projected
+    rows = await db.fetch("SELECT ocid, count(*) AS n FROM award_history GROUP BY ocid")
+    assert len(rows) == 6 and {r["n"] for r in rows} == {1}
+    assert await projection.catch_up() == 0

@@ -47,12 +47,10 @@ def import_(paths: tuple[Path, ...], encoding: str | None, quiet: bool, show_ref
 
 
 async def _import_and_project(paths: list[Path], encoding: str | None, progress: Any) -> Any:
-    """The import, then the award history and stage times brought up to date with it."""
+    """The import, with the award history and stage times kept up to date as its batches commit."""
     from marketplace.oversight import projection  # heavy: see the module docstring
-    from marketplace.oversight.imports.run import import_paths
 
-    report = await import_paths(paths, encoding=encoding, progress=progress)
-    await projection.catch_up()
+    report, _projected = await projection.import_and_project(paths, encoding=encoding, progress=progress)
     return report
 
 
