@@ -7,6 +7,7 @@
     outbox     outbox lag from commit to searchable at 200 writes/s, against a no-op consumer
     auction    live auction: commit -> every board with 200 SSE bidders (bench/auction.py)
     redflags   red-flag read model: full computation, per-process updates, list p95 (bench/redflags.py)
+    ocds-import  generate 1M OCDS releases and import them: releases/s against COPY, RSS (bench/ocds_import.py)
     all        rush, search, awards and outbox in one run; writes bench/RESULTS.md
 
 `search` and `awards` measure the data `generate` loaded (their --reuse); give them --rows N to build a
@@ -21,7 +22,8 @@ import sys
 
 from bench.common import bench_url, database_name
 
-OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outbox_lag", "all": "bench.all"}
+OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outbox_lag", "all": "bench.all",
+       "ocds-import": "bench.ocds_import"}
 # scenarios written as `async def main()` reading sys.argv, with --reuse DBNAME for generated data
 DELEGATED = {"search": "bench.search", "awards": "bench.oversight", "auction": "bench.auction",
              "redflags": "bench.redflags"}

@@ -10,7 +10,10 @@ from arq import cron
 
 from marketplace.core.db import unit_of_work
 from marketplace.core.transactions import own_transaction
-from marketplace.oversight import consumers  # noqa: F401  (registers the outbox consumers)
+from marketplace.oversight import (
+    consumers,  # noqa: F401  (registers the outbox consumers)
+    projection,
+)
 from marketplace.oversight.imports import harvest
 from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
@@ -37,7 +40,14 @@ async def ocds_harvest(ctx: dict[str, Any]) -> int:
     results = await harvest.harvest_due(ctx["settings"])
     async with unit_of_work():
         await imports.backfill_own()
+    await projection.catch_up()
     return sum(r.releases_new for r in results)
+
+
+@own_transaction  # one transaction per batch of the feed with its cursor: a backlog is not one huge transaction
+async def project_compiled(ctx: dict[str, Any]) -> int:
+    """Bring the award history and stage times of imported processes up to date (projection.py)."""
+    return await projection.catch_up()
 
 
 FUNCTIONS: list = []
@@ -46,6 +56,8 @@ CRONS: list = [
          timeout=300, keep_result=0, max_tries=1),
     cron(ocds_harvest, name="oversight_ocds_harvest", minute=set(range(0, 60, 5)), second=41, run_at_startup=False,
          timeout=3600, keep_result=0, max_tries=1),
+    cron(project_compiled, name="oversight_project_compiled", second=53, run_at_startup=True, timeout=3600,
+         keep_result=0, max_tries=1),
     cron(ocds_bulk, name="oversight_ocds_bulk", minute={7}, second=23, run_at_startup=True, timeout=1800,
          keep_result=0, max_tries=1),
 ]

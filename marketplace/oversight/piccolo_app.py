@@ -11,7 +11,7 @@ APP_CONFIG = AppConfig(
     table_classes=[tables.AwardHistory, tables.OcdsRelease, tables.TenderStage, tables.StageAlarm,
                    tables.AgencyNotification, tables.OcdsPublisher, tables.OcdsImportRelease,
                    tables.OcdsCompiled, tables.OcdsParty, tables.OcdsImportRun, tables.OcdsImportSeen,
-                   *redflag_tables.TABLES],
+                   tables.OcdsStageTime, tables.OversightFeedCursor, *redflag_tables.TABLES],
     migration_dependencies=["marketplace.core.piccolo_app", "tenders.piccolo_app", "tenders.awards.piccolo_app",
                             "marketplace.contracts.piccolo_app"],
 )

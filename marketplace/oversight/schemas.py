@@ -11,29 +11,33 @@ import msgspec
 
 
 class AwardHistoryRead(msgspec.Struct):
+    """An award, ours or imported (`publisher`). An imported award has no tender, lot or place of delivery of
+    ours; its agency_id / supplier_id are those of the registered organisation with its RUC, if any."""
+
     award_id: UUID
-    tender_id: UUID
-    lot_id: UUID
+    tender_id: UUID | None
+    lot_id: UUID | None
     ocid: str
     tender_title: str
     lot_title: str
-    agency_id: UUID
+    agency_id: UUID | None
     agency_ruc: str | None
     agency_name: str
-    supplier_id: UUID
+    supplier_id: UUID | None
     supplier_ruc: str | None
     supplier_name: str
     method: str
     category: str
     classification_scheme: str
     classification_code: str
-    delivery_ubigeo: str
-    region: str
-    province: str
-    value: int  # céntimos
+    delivery_ubigeo: str | None
+    region: str | None
+    province: str | None
+    value: int | None  # minor units of `currency` (céntimos for PEN); None when the publisher gave none
     currency: str
     state: str
     awarded_at: datetime
+    publisher: str  # the publisher's slug (GET /api/v1/oversight/publishers); ours: "mercado-abierto"
 
 
 class AwardHistoryPage(msgspec.Struct):
@@ -45,7 +49,8 @@ class AggregateRow(msgspec.Struct):
     key: str
     label: str | None
     count: int
-    total: int  # céntimos
+    total: int  # minor units of `currency`: one row per group and currency, never summed across currencies
+    currency: str
 
 
 class Aggregates(msgspec.Struct):
@@ -54,8 +59,10 @@ class Aggregates(msgspec.Struct):
 
 
 class ConcentrationRow(msgspec.Struct):
-    agency_id: UUID
+    agency_id: UUID | None  # None: an imported buyer not registered here
     agency_name: str
+    publisher: str
+    currency: str  # one row per agency and currency
     suppliers: int
     total: int
     hhi: Decimal  # Herfindahl-Hirschman index, 0-10,000
@@ -82,8 +89,9 @@ class RedFlags(msgspec.Struct):
 
 
 class StageTime(msgspec.Struct):
-    agency_id: UUID
+    agency_id: UUID | None  # None: an imported buyer not registered here
     agency_name: str
+    publisher: str
     method: str
     stage: str
     count: int
@@ -158,3 +166,72 @@ class PublisherRead(msgspec.Struct):
     last_import_at: datetime | None
     harvested: bool  # has a feed that is harvested on a schedule
     last_harvest_at: datetime | None
+
+
+# --- one contracting process (GET /api/v1/oversight/processes/{ocid}) -----------------------------------------
+# Amounts as in the award history: `value` in the minor units of `currency` (None when not published).
+
+class ProcessReleaseRead(msgspec.Struct):
+    release_id: str
+    date: str  # as published (RFC 3339)
+    tags: list[str]
+
+
+class ProcessLotRead(msgspec.Struct):
+    id: str
+    title: str
+    status: str
+    value: int | None
+    currency: str
+
+
+class ProcessBidRead(msgspec.Struct):
+    id: str
+    status: str
+    date: str
+    tenderers: list[str]  # names (ids when unnamed)
+    value: int | None
+    currency: str
+
+
+class ProcessAwardRead(msgspec.Struct):
+    id: str
+    title: str
+    status: str
+    date: str
+    suppliers: list[str]
+    supplier_rucs: list[str]
+    value: int | None
+    currency: str
+
+
+class ProcessContractRead(msgspec.Struct):
+    id: str
+    award_id: str
+    title: str
+    status: str
+    date_signed: str
+    value: int | None
+    currency: str
+
+
+class ProcessRead(msgspec.Struct):
+    """A contracting process, ours or imported, read from its compiled release."""
+
+    ocid: str
+    title: str
+    status: str
+    buyer_name: str
+    buyer_ruc: str | None
+    procurement_method: str
+    procurement_method_details: str
+    publisher: str  # slug
+    publisher_name: str
+    source_url: str  # where the publisher publishes it ('' when unknown)
+    tender_id: UUID | None  # ours: the tender's page
+    releases: list[ProcessReleaseRead]
+    lots: list[ProcessLotRead]
+    bids: list[ProcessBidRead]
+    awards: list[ProcessAwardRead]
+    contracts: list[ProcessContractRead]
+    updated_at: datetime

@@ -23,29 +23,30 @@ from marketplace.core.db import DB
 
 class AwardHistory(Table, tablename="award_history", db=DB):
     award_id = UUID(primary_key=True, default=None)
-    tender_id = UUID(default=None)
-    lot_id = UUID(default=None)
+    tender_id = UUID(null=True, default=None)
+    lot_id = UUID(null=True, default=None)
     ocid = Text(default=None)
     tender_title = Text(default=None)
     lot_title = Text(default=None)
-    agency_id = UUID(default=None)
+    agency_id = UUID(null=True, default=None)
     agency_ruc = Varchar(length=11, null=True, default=None)
     agency_name = Text(default=None)
-    supplier_id = UUID(default=None)
+    supplier_id = UUID(null=True, default=None)
     supplier_ruc = Varchar(length=11, null=True, default=None)
     supplier_name = Text(default=None)
     method = Varchar(length=32, default=None)
     category = Varchar(length=16, default=None)
     classification_scheme = Varchar(length=8, default=None)
     classification_code = Varchar(length=16, default=None)
-    delivery_ubigeo = Varchar(length=6, default=None)
-    region = Char(length=2, default=None)
-    province = Char(length=4, default=None)
-    value = BigInt(default=None)
+    delivery_ubigeo = Varchar(length=6, null=True, default=None)
+    region = Char(length=2, null=True, default=None)
+    province = Char(length=4, null=True, default=None)
+    value = BigInt(null=True, default=None)  # minor units of `currency`
     currency = Char(length=3, default=None)
     state = Varchar(length=16, default=None)
     awarded_at = Timestamptz(default=None)
     updated_at = Timestamptz()
+    publisher = Text(default="mercado-abierto")  # ocds_publisher.slug
 
 
 class OcdsRelease(Table, tablename="ocds_release", db=DB):
@@ -185,3 +186,25 @@ class OcdsImportSeen(Table, tablename="ocds_import_seen", db=DB):
     run_id = BigInt(primary_key=True, default=None)
     ocid = Text(default=None)
     status = SmallInt(default=None)
+
+
+# --- oversight over imported compiled releases (migration 2026-12-06) -----------------------------------------
+
+class OcdsStageTime(Table, tablename="ocds_stage_time", db=DB):
+    # Primary key (ocid, stage): `ocid` stands in for piccolo (no composite keys).
+    ocid = Text(primary_key=True, default=None)
+    stage = Varchar(length=16, default=None)
+    entered_at = Timestamptz(default=None)
+    left_at = Timestamptz(default=None)
+    publisher = Text(default=None)
+    buyer_id = Text()
+    buyer_name = Text()
+    agency_id = UUID(null=True, default=None)
+    method = Varchar(length=32)
+
+
+class OversightFeedCursor(Table, tablename="oversight_feed_cursor", db=DB):
+    name = Text(primary_key=True, default=None)
+    txid = Text(default="0")
+    seq = BigInt()
+    updated_at = Timestamptz()

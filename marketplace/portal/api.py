@@ -11,6 +11,7 @@ GET /awards                   the award history explorer (filters, charts); /awa
 GET /red-flags  /stage-times  oversight's indicators, explained
 GET /datos-abiertos           what is published as open data: the OCDS feed, records and bulk files, CSV files
                               (/datos-abiertos/{convocatorias,adjudicaciones,contratos,alertas}.csv), licence
+GET /processes/{ocid}         one contracting process, ours or imported (portal/processes.py)
 GET /verify                   how to verify the audit trail and a bid receipt; POST /verify/receipt checks one
 GET /language/{code}          sets the `lang` cookie and goes back
 """
@@ -39,6 +40,7 @@ from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.i18n import gettext as _
 from marketplace.portal import caching, charts, errors, formatting, labels, opendata, sources
+from marketplace.portal.processes import process_page
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
 from search.protocol import SearchUnavailable
@@ -556,7 +558,8 @@ async def language(code: FromPath[str], request: Request) -> Redirect:
 portal = Router(
     path="/",
     route_handlers=[home, tender_list, tender_page, catalog, supplier_page, agency_page, awards_explorer,
-                    awards_csv, open_data, open_data_csv, red_flags, stage_times, verify, verify_receipt, language],
+                    awards_csv, open_data, open_data_csv, red_flags, stage_times, verify, verify_receipt, language,
+                    process_page],
     # the portal's pages answer errors as pages (problem+json still to a client that asks for JSON)
     exception_handlers=errors.negotiate_all(core_errors.exception_handlers, page=True),
     include_in_schema=False,

@@ -9,13 +9,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton
-from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    format_decimal,
+    format_percent,
+    get_currency_precision,
+    list_currencies,
+)
 from babel.units import format_unit
 from markupsafe import Markup, escape
 
 from marketplace.core import geo, i18n
 
 LIMA = ZoneInfo("America/Lima")
+_CURRENCIES = frozenset(list_currencies())
 
 
 def _locale() -> Any:
@@ -26,8 +34,9 @@ def money(cents: int | None, currency: str = "PEN") -> str:
     """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en)."""
     if cents is None or not isinstance(cents, (int, Decimal)):
         return "—"
-    amount = Decimal(int(cents)).scaleb(-2)
     currency = (currency or "PEN").strip()
+    # Minor units of the currency: céntimos for PEN; whole units for imported PYG or COP (babel's precision).
+    amount = Decimal(int(cents)).scaleb(-(get_currency_precision(currency) if currency in _CURRENCIES else 2))
     text = format_currency(amount, currency, locale=_locale())
     if currency == "PEN" and "S/" not in text:  # English has no symbol of its own for the sol
         text = text.replace("PEN", "S/\xa0")

@@ -147,9 +147,21 @@ async def test_aggregates_and_concentration(client):
     await _insert(1, agency=AG2, ruc="20100000002", value=999_999, state="cancelled", ubigeo="040101")
     body = (await client.get("/api/v1/oversight/awards/aggregates", params={"by": "supplier"})).json()
     assert body["items"] == [
-        {"key": "20100000001", "label": "Supplier 20100000001", "count": 4, "total": 400_000},
-        {"key": "20100000002", "label": "Supplier 20100000002", "count": 1, "total": 300_000},
+        {"key": "20100000001", "label": "Supplier 20100000001", "count": 4, "total": 400_000, "currency": "PEN"},
+        {"key": "20100000002", "label": "Supplier 20100000002", "count": 1, "total": 300_000, "currency": "PEN"},
     ]
+    # An award in dollars is totalled apart: soles and dollars are never added up.
+    [usd] = await _insert(1, agency=AG1, ruc="20100000001", value=50_000)
+    async with db.unit_of_work():
+        await db.execute("UPDATE award_history SET currency = 'USD' WHERE award_id = $1", usd)
+    body = (await client.get("/api/v1/oversight/awards/aggregates", params={"by": "supplier"})).json()
+    assert [(x["key"], x["currency"], x["total"], x["count"]) for x in body["items"]] == [
+        ("20100000001", "PEN", 400_000, 4), ("20100000002", "PEN", 300_000, 1), ("20100000001", "USD", 50_000, 1)]
+    rows = (await client.get("/api/v1/oversight/awards/concentration")).json()
+    assert {(x["agency_id"], x["currency"]): x["total"] for x in rows} == {
+        (str(AG1), "PEN"): 300_000, (str(AG1), "USD"): 50_000, (str(AG2), "PEN"): 400_000}
+    async with db.unit_of_work():
+        await db.execute("DELETE FROM award_history WHERE award_id = $1", usd)
     body = (await client.get("/api/v1/oversight/awards/aggregates", params={"by": "region"})).json()
     assert {x["key"]: x["total"] for x in body["items"]} == {"08": 300_000, "04": 400_000}
     body = (await client.get("/api/v1/oversight/awards/aggregates", params={"by": "agency"})).json()

@@ -5,8 +5,8 @@ replica when one is configured. The COPY's output callback puts chunks on a smal
 HTTP response (or the CLI) drains: when the client reads slowly the queue fills, the callback waits, asyncpg
 stops reading the socket and the server waits too, so memory stays flat whatever the size of the export.
 
-Columns: those of `award_history`, plus `amount` (soles, two decimals, as text); `value` is in céntimos;
-times are RFC 3339 UTC.
+Columns: those of `award_history`, plus `amount` (in the currency's units as decimal text: "123.45" PEN,
+"5000" PYG); `value` is in the currency's minor units (céntimos for PEN); times are RFC 3339 UTC.
 
 CSV is opened by spreadsheets, which run a cell starting with `=`, `+`, `-` or `@` as a formula (and a
 leading tab or carriage return can hide one): supplier names and tender titles are written by anyone
@@ -22,14 +22,31 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from babel.numbers import get_currency_precision, list_currencies
+
 from marketplace.oversight import reads
 from marketplace.oversight.awards.service import COLUMNS, Filters
 
 FORMATS = {"csv": "text/csv", "jsonl": "application/jsonl"}  # UTF-8 (Litestar adds the charset to text/*)
 CHUNK = 64 * 1024  # bytes handed to the response at a time
 QUEUE = 16  # chunks buffered between PostgreSQL and the client
+
+
+def amount_sql() -> str:
+    """`value` as a decimal text in its currency's units ("123.45" for 12345 PEN, "5000" for 5000 PYG), by
+    babel's precision of each currency (2 unless listed)."""
+    by_digits: dict[int, list[str]] = {}
+    for code in sorted(list_currencies()):
+        digits = int(get_currency_precision(code))
+        if digits != 2 and len(code) == 3 and code.isalpha() and code.isupper():
+            by_digits.setdefault(digits, []).append(code)
+    cases = " ".join(f"WHEN rtrim(currency) IN ({', '.join(repr(c) for c in codes)})"
+                     f" THEN round(value::numeric / {10 ** d}, {d})::text" for d, codes in sorted(by_digits.items()))
+    return f"(CASE {cases} ELSE round(value::numeric / 100, 2)::text END)"
+
+
 _TS = """to_char(awarded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-_AMOUNT = "to_char(value / 100.0, 'FM9999999999999990.00')"
+_AMOUNT = amount_sql()
 _ORDER = "ORDER BY awarded_at DESC, award_id DESC"
 
 
@@ -63,9 +80,9 @@ def _select(fmt: str, where: str) -> str:
 
 def _json_value(column: str) -> str:
     if column in _UUIDS:
-        return f"'\"' || {column} || '\"'"  # a uuid's text needs no escaping
+        return f"coalesce('\"' || {column} || '\"', 'null')"  # a uuid's text needs no escaping
     if column == "value":
-        return "value::text"
+        return "coalesce(value::text, 'null')"
     if column == "currency":
         return "to_json(rtrim(currency))::text"
     # timestamptz in JSON is ISO 8601 with the session's offset: the export's transaction sets UTC.
@@ -78,7 +95,7 @@ def _json_value(column: str) -> str:
 _UUIDS = frozenset({"award_id", "tender_id", "lot_id", "agency_id", "supplier_id"})
 _JSON_LINE = " || ".join(
     [("'{" if i == 0 else "',") + f'"{c}":\' || {_json_value(c)}' for i, c in enumerate(COLUMNS)]
-    + ["',\"amount\":\"' || (value / 100.0)::numeric(20, 2) || '\"}'"])
+    + [f"',\"amount\":' || coalesce('\"' || {_AMOUNT} || '\"', 'null') || '}}'"])
 
 
 async def encode(*, filters: Filters, fmt: str, chunk: int = CHUNK) -> AsyncIterator[bytes]:

@@ -1,9 +1,11 @@
 """Award history: the denormalised read model, its filtered keyset pages and aggregates (exports: export.py).
 
 `award_history` holds one row per award with everything a filter needs (agency, supplier RUC, region and
-province of delivery, method, category, classification, value, state, date). The outbox consumer
-`oversight.award_history` (consumers.py) refreshes an award's row from the awards, tenders, lots and
-organisations tables whenever the award changes; `rebuild()` refills the whole table.
+province of delivery, method, category, classification, value and currency, state, date, publisher). Our
+awards: the outbox consumer `oversight.award_history` (consumers.py) refreshes an award's row from the
+awards, tenders, lots and organisations tables whenever the award changes; `rebuild()` refills them.
+Imported processes' awards: ../projection.py, from the compiled releases' change feed (awards/domain.py).
+Amounts are in their currency's minor units; totals are per currency, never summed across currencies.
 
 Pages are keyset pages newest first on (awarded_at, award_id): a page is `WHERE (awarded_at, award_id) <
 cursor ORDER BY awarded_at DESC, award_id DESC LIMIT n`, so awards arriving meanwhile never shift or repeat
@@ -31,7 +33,7 @@ SELECT a.id AS award_id, a.tender_id, a.lot_id, t.ocid, t.title AS tender_title,
        a.supplier_id, su.ruc AS supplier_ruc, su.name AS supplier_name,
        t.method, t.category, l.classification_scheme, l.classification_code, l.delivery_ubigeo,
        substr(l.delivery_ubigeo, 1, 2) AS region, substr(l.delivery_ubigeo, 1, 4) AS province,
-       a.value, a.currency, a.state, a.notified_at AS awarded_at
+       a.value, a.currency, a.state, a.notified_at AS awarded_at, 'mercado-abierto'::text AS publisher
   FROM award a
   JOIN tender t ON t.id = a.tender_id
   JOIN tender_lot l ON l.id = a.lot_id
@@ -42,7 +44,7 @@ SELECT a.id AS award_id, a.tender_id, a.lot_id, t.ocid, t.title AS tender_title,
 COLUMNS = ("award_id", "tender_id", "lot_id", "ocid", "tender_title", "lot_title", "agency_id", "agency_ruc",
            "agency_name", "supplier_id", "supplier_ruc", "supplier_name", "method", "category",
            "classification_scheme", "classification_code", "delivery_ubigeo", "region", "province", "value",
-           "currency", "state", "awarded_at")
+           "currency", "state", "awarded_at", "publisher")
 
 _UPSERT = (
     f"INSERT INTO award_history ({', '.join(COLUMNS)}) {_SELECT_SOURCE} WHERE a.id = ANY($1::uuid[])"
@@ -60,16 +62,19 @@ async def refresh(award_ids: list[UUID]) -> None:
 
 async def rebuild() -> int:
     """Refill the read model from the source tables (in the current transaction)."""
-    await db.execute("DELETE FROM award_history")
+    await db.execute("DELETE FROM award_history WHERE publisher = 'mercado-abierto'")
     status = await db.execute(f"INSERT INTO award_history ({', '.join(COLUMNS)}) {_SELECT_SOURCE}")
     return int(status.split()[-1])
 
 
 # --- filters --------------------------------------------------------------------------------------------
 
-STATES = ("pending", "standstill", "appealed", "consented", "cancelled")
+# Ours, then OCDS's award statuses and procurement methods (imported processes keep the publisher's codes).
+STATES = ("pending", "standstill", "appealed", "consented", "cancelled", "active", "unsuccessful")
 METHODS = ("licitacion_publica", "concurso_publico", "adjudicacion_simplificada", "subasta_inversa_electronica",
-           "comparacion_precios", "contratacion_directa")
+           "comparacion_precios", "contratacion_directa", "open", "selective", "limited", "direct")
+# Left out of totals unless the state filter asks for them.
+NOT_COUNTED = ("cancelled", "unsuccessful")
 CATEGORIES = ("goods", "services", "works")
 
 
@@ -87,6 +92,7 @@ class Filters:
     value_min: int | None = None
     value_max: int | None = None
     state: str | None = None
+    publisher: str | None = None  # ocds_publisher.slug ("mercado-abierto": ours)
 
     def check(self) -> None:
         def bad(field: str, rule: str, message: str) -> InvalidInput:
@@ -110,6 +116,10 @@ class Filters:
         if self.classification is not None and not (
                 self.classification.isascii() and self.classification.isalnum() and len(self.classification) <= 16):
             raise bad("classification", "pattern", N_("A classification code prefix is up to 16 letters or digits"))
+        if self.publisher is not None and not (
+                0 < len(self.publisher) <= 64 and self.publisher.isascii()
+                and all(c.islower() or c.isdigit() or c == "-" for c in self.publisher)):
+            raise bad("publisher", "pattern", N_("A publisher is named by its slug (lower-case letters, digits, -)"))
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise bad("date_to", "range", N_("The end of the range comes before its start"))
         if self.value_min is not None and self.value_max is not None and self.value_min > self.value_max:
@@ -148,6 +158,8 @@ class Filters:
             add("value <= ?", self.value_max)
         if self.state is not None:
             add("state = ?", self.state)
+        if self.publisher is not None:
+            add("publisher = ?", self.publisher)
         return " AND ".join(parts) if parts else "TRUE"
 
 
@@ -190,43 +202,55 @@ async def page(*, filters: Filters, limit: int = 50,
 
 # --- aggregates -----------------------------------------------------------------------------------------
 
-GROUPS = {"supplier": ("supplier_ruc", "supplier_name"), "agency": ("agency_id::text", "agency_name"),
-          "region": ("region", "region"), "method": ("method", "method")}
+# An imported award's agency or supplier may be unregistered here: it is then told apart by its RUC, else its
+# name, within its publisher.
+AGENCY_KEY = "coalesce(agency_id::text, publisher || '/' || coalesce(agency_ruc, agency_name))"
+SUPPLIER_KEY = "coalesce(supplier_ruc, publisher || '/' || supplier_name)"
+GROUPS = {"supplier": (SUPPLIER_KEY, "supplier_name"), "agency": (AGENCY_KEY, "agency_name"),
+          "region": ("region", "region"), "method": ("method", "method"), "publisher": ("publisher", "publisher")}
+
+
+def _counted(filters: Filters, where: str) -> str:
+    if filters.state is None:
+        where += " AND state <> ALL('{" + ",".join(NOT_COUNTED) + "}'::text[])"
+    return where
 
 
 async def aggregates(*, filters: Filters, by: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Total value and count per group, largest total first. Cancelled awards are left out unless the
-    state filter asks for them."""
+    """Total value and count per group and currency (amounts are never summed across currencies), largest
+    total first. Cancelled and unsuccessful awards are left out unless the state filter asks for them."""
     filters.check()
     key, label = GROUPS[by]
     args: list[Any] = []
-    where = filters.where(args)
-    if filters.state is None:
-        where += " AND state <> 'cancelled'"
+    where = _counted(filters, filters.where(args))
     args.append(limit)
     return await reads.fetch(
-        f"SELECT {key} AS key, min({label}) AS label, count(*) AS count, sum(value)::bigint AS total"
-        f" FROM award_history WHERE {where} GROUP BY {key} ORDER BY total DESC, key LIMIT ${len(args)}", *args)
+        f"SELECT {key} AS key, min({label}) AS label, rtrim(currency) AS currency, count(*) AS count,"
+        f" coalesce(sum(value), 0)::bigint AS total"
+        f" FROM award_history WHERE {where} GROUP BY {key}, currency ORDER BY total DESC, key, currency"
+        f" LIMIT ${len(args)}", *args)
 
 
 async def concentration(*, filters: Filters, limit: int = 100) -> list[dict[str, Any]]:
-    """Supplier concentration per agency: the Herfindahl-Hirschman index of the suppliers' shares of the
-    agency's awarded value (0-10,000; above 2,500 is highly concentrated), with the top supplier's share."""
+    """Supplier concentration per agency and currency: the Herfindahl-Hirschman index of the suppliers' shares
+    of the agency's awarded value in that currency (0-10,000; above 2,500 is highly concentrated), with the
+    top supplier's share."""
     filters.check()
     args: list[Any] = []
-    where = filters.where(args)
-    if filters.state is None:
-        where += " AND state <> 'cancelled'"
+    where = _counted(filters, filters.where(args))
     args.append(limit)
     rows = await reads.fetch(
-        "WITH s AS (SELECT agency_id, min(agency_name) AS agency_name, supplier_ruc, sum(value) AS v"
-        f"            FROM award_history WHERE {where} GROUP BY agency_id, supplier_ruc),"
-        " t AS (SELECT agency_id, sum(v) AS total FROM s GROUP BY agency_id)"
-        " SELECT s.agency_id, min(s.agency_name) AS agency_name, count(*) AS suppliers, t.total::bigint AS total,"
+        f"WITH s AS (SELECT {AGENCY_KEY} AS ak, rtrim(currency) AS currency, (array_agg(agency_id))[1] AS agency_id,"
+        "                   min(agency_name) AS agency_name, min(publisher) AS publisher, sum(value) AS v"
+        f"            FROM award_history WHERE {where} AND value IS NOT NULL"
+        f"            GROUP BY {AGENCY_KEY}, currency, {SUPPLIER_KEY}),"
+        " t AS (SELECT ak, currency, sum(v) AS total FROM s GROUP BY ak, currency)"
+        " SELECT (array_agg(s.agency_id))[1] AS agency_id, min(s.agency_name) AS agency_name,"
+        "        min(s.publisher) AS publisher, s.currency, count(*) AS suppliers, t.total::bigint AS total,"
         "        sum(power(s.v * 100.0 / nullif(t.total, 0), 2)) AS hhi,"
         "        max(s.v * 1.0 / nullif(t.total, 0)) AS top_share"
-        " FROM s JOIN t USING (agency_id) GROUP BY s.agency_id, t.total"
-        f" ORDER BY hhi DESC NULLS LAST, s.agency_id LIMIT ${len(args)}", *args)
+        " FROM s JOIN t USING (ak, currency) GROUP BY s.ak, s.currency, t.total"
+        f" ORDER BY hhi DESC NULLS LAST, s.ak, s.currency LIMIT ${len(args)}", *args)
     for r in rows:
         r["hhi"] = Decimal(str(round(r["hhi"] or 0, 2)))
         r["top_share"] = Decimal(str(round(r["top_share"] or 0, 4)))

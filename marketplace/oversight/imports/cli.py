@@ -34,7 +34,6 @@ def import_(paths: tuple[Path, ...], encoding: str | None, quiet: bool, show_ref
     import codecs
 
     from marketplace.core.commands import run_with_database, services, settings_from_env
-    from marketplace.oversight.imports.run import import_paths
 
     if encoding:
         try:
@@ -43,8 +42,16 @@ def import_(paths: tuple[Path, ...], encoding: str | None, quiet: bool, show_ref
             raise click.BadParameter(f"unknown encoding {encoding!r}", param_hint="--encoding") from exc
     progress = _RichProgress(quiet=quiet, show_refused=show_refused, paths=paths)
     with services(settings_from_env()) as settings, progress:
-        report = run_with_database(settings, lambda: import_paths(list(paths), encoding=encoding, progress=progress))
+        report = run_with_database(settings, lambda: _import_and_project(list(paths), encoding, progress))
     _summary(report, shown=progress.shown)
+
+
+async def _import_and_project(paths: list[Path], encoding: str | None, progress: Any) -> Any:
+    """The import, with the award history and stage times kept up to date as its batches commit."""
+    from marketplace.oversight import projection  # heavy: see the module docstring
+
+    report, _projected = await projection.import_and_project(paths, encoding=encoding, progress=progress)
+    return report
 
 
 class _RichProgress:

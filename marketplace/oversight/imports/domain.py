@@ -291,10 +291,10 @@ def compile_releases(base: dict[str, Any] | None, releases: list[dict[str, Any]]
                      version: str = "1.1") -> dict[str, Any]:
     """The compiled release of `releases` merged in date order on top of `base` (a compiled release, or None),
     by the merge rules of OCDS `version`. A 1.0 compiled release is then upgraded to 1.1 (ocdskit)."""
-    from ocdsmerge.merge import CompiledRelease  # lazy: with merger()
+    from marketplace.oversight.imports.merge import CompiledRelease  # lazy: with merger() (ocdsmerge)
 
     rules = merge_rules_10() if version == "1.0" else merger().merge_rules
-    merged = CompiledRelease(data=base, merge_rules=rules, rule_overrides={})
+    merged = CompiledRelease(data=base, merge_rules=rules)
     merged.extend(releases)
     compiled = merged.asdict()
     if version == "1.0":

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from marketplace.oversight.imports import read
 from marketplace.oversight.imports.service import Importer, Report
@@ -31,11 +32,13 @@ class Progress:
 
 async def import_paths(paths: Iterable[Path], *, encoding: str | None = None, origin: str = "cli",
                        progress: Progress | None = None, batch_releases: int | None = None,
-                       default_publisher: int | None = None) -> Report:
+                       default_publisher: int | None = None, on_batch: Callable[[], None] | None = None) -> Report:
+    """Import `paths`; `on_batch` is called each time a batch has committed (projection.import_and_project)."""
     progress = progress or Progress()
     importer = _PipelinedImporter(origin=origin, default_publisher=default_publisher,
                                   on_refusal=progress.refused, **({"batch_releases": batch_releases}
                                                                   if batch_releases else {}))
+    importer.on_batch = on_batch
     files = skipped = 0
     position: Callable[[], int] | None = None
     n = 0
@@ -67,9 +70,15 @@ async def import_paths(paths: Iterable[Path], *, encoding: str | None = None, or
 class _PipelinedImporter(Importer):
     """An Importer whose batch is written by a task while the next one is read."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._writing: asyncio.Task | None = None
+        self._writing: asyncio.Task[None] | None = None
+        self.on_batch: Callable[[], None] | None = None
+
+    async def write(self, batch: Any) -> None:
+        await super().write(batch)
+        if self.on_batch is not None:
+            self.on_batch()
 
     async def flush(self) -> None:
         await self._wait()

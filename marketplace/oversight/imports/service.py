@@ -352,6 +352,8 @@ async def _compile_chunk(ocids: list[str], by_ocid: dict[str, list[domain.Releas
     taken: list[domain.Release] = []
     compiled_rows: list[q.CompiledRow] = []
     party_rows: list[q.PartyRow] = []
+    new_rows: list[q.CompiledRow] = []  # processes not stored yet: COPY
+    new_parties: list[q.PartyRow] = []
     for ocid in ocids:
         s = stored.get(ocid)
         fresh = by_ocid.get(ocid, [])
@@ -391,12 +393,18 @@ async def _compile_chunk(ocids: list[str], by_ocid: dict[str, list[domain.Releas
         if s is None:
             counts[1] += 1
         row, parties = _compiled_row(ocid, publisher_id, source, version, compiled, raw, h)
-        compiled_rows.append(row)
-        party_rows += parties
+        if s is None:
+            new_rows.append(row)
+            new_parties += parties
+        else:
+            compiled_rows.append(row)
+            party_rows += parties
 
-    out.releases_new += await q.insert_releases([
+    # Under the compile lock the releases' hashes and the new processes were checked absent: COPY them.
+    out.releases_new += await q.copy_releases([
         q.ReleaseRow(hash=r.hash, publisher_id=r.publisher_id, ocid=r.ocid, release_id=r.release_id, date=r.date,
                      version=r.version, tags=r.tags, data=r.json.decode()) for r in taken])
+    await q.copy_new_compiled(new_rows, new_parties)
     await q.upsert_compiled(compiled_rows)
     await q.replace_parties([r.ocid for r in compiled_rows], party_rows)
 

@@ -1,7 +1,9 @@
 """Stage times and stuck-tender alarms, from `tender_stage` (kept by the oversight.stages consumer from
-tender.state_changed events).
+tender.state_changed events) and, for imported processes, `ocds_stage_time` (from their compiled releases'
+dates: ../projection.py).
 
-* `stage_times()`: for each finished stage, p50 and p90 of its duration (days) per agency and method.
+* `stage_times()`: for each finished stage, p50 and p90 of its duration (days) per agency (or imported
+  buyer), method and publisher.
 * `raise_alarms()` (a cron job, idempotent): a tender still in a stage past STAGE_LIMIT_DAYS gets one
   `stage_alarm` per stage entry and one `agency_notification` to the responsible agency (unique dedupe
   keys: running the job twice notifies once); alarms whose tender has moved on are cleared.
@@ -17,30 +19,43 @@ from marketplace.core import clock, db
 from marketplace.oversight import policy as policy_mod
 from marketplace.oversight import reads
 
+OWN_SLUG = "mercado-abierto"  # our processes' publisher (imports.service.OWN_SLUG)
 
-async def stage_times(*, agency_id: UUID | None = None, method: str | None = None) -> list[dict[str, Any]]:
-    args: list[Any] = []
-    cond = ["left_at IS NOT NULL", "stage <> ALL($1::text[])"]
-    args.append(sorted(policy_mod.TERMINAL))
+
+async def stage_times(*, agency_id: UUID | None = None, method: str | None = None,
+                      publisher: str | None = None) -> list[dict[str, Any]]:
+    """p50 and p90 of each finished stage's duration (days) per agency and method: ours from `tender_stage`,
+    imported processes' from `ocds_stage_time` (per publisher and buyer; projection.py)."""
+    args: list[Any] = [sorted(policy_mod.TERMINAL), list(policy_mod.STAGES), OWN_SLUG]
+    own = ["s.left_at IS NOT NULL", "s.stage <> ALL($1::text[])"]
+    imported = ["TRUE"]
     if agency_id is not None:
         args.append(agency_id)
-        cond.append(f"s.agency_id = ${len(args)}")
+        own.append(f"s.agency_id = ${len(args)}")
+        imported.append(f"i.agency_id = ${len(args)}")
     if method is not None:
         args.append(method)
-        cond.append(f"s.method = ${len(args)}")
-    rows = await _stage_rows(cond, args)
-    return rows
-
-
-async def _stage_rows(cond: list[str], args: list[Any]) -> list[dict[str, Any]]:
-    args = [*args, list(policy_mod.STAGES)]
+        own.append(f"s.method = ${len(args)}")
+        imported.append(f"i.method = ${len(args)}")
+    if publisher is not None:
+        args.append(publisher)
+        own.append(f"$3 = ${len(args)}")
+        imported.append(f"i.publisher = ${len(args)}")
+    pct = ("percentile_cont({q}) WITHIN GROUP (ORDER BY extract(epoch FROM {t}.left_at - {t}.entered_at))")
     rows = await reads.fetch(
-        "SELECT s.agency_id, min(o.name) AS agency_name, s.method, s.stage, count(*) AS count,"
-        "       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - entered_at)) AS p50,"
-        "       percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - entered_at)) AS p90"
-        " FROM tender_stage s JOIN organisation o ON o.id = s.agency_id"
-        f" WHERE {' AND '.join(cond)} GROUP BY s.agency_id, s.method, s.stage"
-        f" ORDER BY min(o.name), s.method, array_position(${len(args)}::text[], s.stage::text)", *args)
+        "SELECT * FROM ("
+        "  SELECT s.agency_id, min(o.name) AS agency_name, $3::text AS publisher, s.method::text AS method,"
+        "         s.stage::text AS stage, count(*) AS count,"
+        f"        {pct.format(q=0.5, t='s')} AS p50, {pct.format(q=0.9, t='s')} AS p90"
+        "   FROM tender_stage s JOIN organisation o ON o.id = s.agency_id"
+        f"  WHERE {' AND '.join(own)} GROUP BY s.agency_id, s.method, s.stage"
+        "  UNION ALL"
+        "  SELECT (array_agg(i.agency_id))[1], min(i.buyer_name), i.publisher, i.method::text, i.stage::text,"
+        f"        count(*), {pct.format(q=0.5, t='i')}, {pct.format(q=0.9, t='i')}"
+        "   FROM ocds_stage_time i"
+        f"  WHERE {' AND '.join(imported)} GROUP BY i.publisher, i.buyer_id, i.method, i.stage) x"
+        " ORDER BY x.publisher <> $3, x.publisher, x.agency_name, x.method,"
+        "          array_position($2::text[], x.stage)", *args)
     for r in rows:
         r["p50_days"] = round(float(r.pop("p50")) / 86400, 3)
         r["p90_days"] = round(float(r.pop("p90")) / 86400, 3)
