@@ -88,7 +88,7 @@ async def build(database_url: str, n: int, settings) -> dict:
             await db.execute(
                 "INSERT INTO tender (id, ocid, agency_id, title, method, procurement_method, category, state,"
                 " enquiry_end, submission_deadline, opening_time, published_at, opened_at)"
-                " VALUES ($1, $2, $3, 'Subasta de prueba', 'subasta_inversa_electronica', 'open', 'goods',"
+                " VALUES ($1, $2, $3, 'Subasta de prueba', 'reverse_auction', 'open', 'goods',"
                 " 'evaluation', $4, $5, $5, $4, $5)", tender_id, f"ocds-bench-{tender_id.hex[:12]}", agency,
                 past - timedelta(days=5), past)
             await db.execute(

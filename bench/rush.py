@@ -94,7 +94,7 @@ def create_tenders(url: str, officer_token: str, *, count: int, lots: int) -> li
         for k in range(count):
             body = {
                 "title": f"Adquisición bench {k}", "description": "Rush de ofertas al cierre.",
-                "method": "adjudicacion_simplificada", "category": "goods",
+                "method": "simplified_award", "category": "goods",
                 "enquiry_end": (now + timedelta(days=4)).isoformat(),
                 "submission_deadline": (now + timedelta(days=10)).isoformat(),
                 "opening_time": (now + timedelta(days=10, hours=1)).isoformat(),

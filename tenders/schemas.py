@@ -12,8 +12,8 @@ from msgspec import UNSET, UnsetType
 
 from marketplace.core.money import Cents
 
-MethodName = Literal["licitacion_publica", "concurso_publico", "adjudicacion_simplificada",
-                     "subasta_inversa_electronica", "comparacion_precios", "contratacion_directa"]
+MethodName = Literal["public_tender", "public_contest", "simplified_award",
+                     "reverse_auction", "price_comparison", "direct_contracting"]
 Category = Literal["goods", "services", "works"]
 Scheme = Literal["UNSPSC", "CPV"]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]

@@ -135,14 +135,14 @@ async def seed(demo: Demo) -> None:
         return rng.sample(GOODS, n)
 
     async def draft(s: _Story) -> None:
-        await s.draft(title="Adquisición de útiles de escritorio para sedes regionales", method="comparacion_precios",
+        await s.draft(title="Adquisición de útiles de escritorio para sedes regionales", method="price_comparison",
                       category="goods", items=pick(1), ubigeo=agencies[0].ubigeo or "150101", enquiry_days=2,
                       deadline_days=6)
 
     async def published(s: _Story) -> None:
         items = pick(2)
         await s.draft(title="Adquisición de materiales de construcción para obras de saneamiento",
-                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="080101",
+                      method="simplified_award", category="goods", items=items, ubigeo="080101",
                       enquiry_days=4, deadline_days=12)
         await s.document("Bases administrativas", "Bases del procedimiento: requisitos, plazos y penalidades.")
         await s.publish()
@@ -157,7 +157,7 @@ async def seed(demo: Demo) -> None:
     async def tendering(s: _Story) -> None:
         items = pick(2)
         await s.draft(title="Adquisición de mobiliario y equipos para instituciones educativas",
-                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="040101",
+                      method="simplified_award", category="goods", items=items, ubigeo="040101",
                       enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=4)
@@ -169,7 +169,7 @@ async def seed(demo: Demo) -> None:
     async def opening(s: _Story) -> None:
         items = pick(1)
         await s.draft(title="Adquisición de medicamentos para establecimientos de salud",
-                      method="subasta_inversa_electronica",
+                      method="reverse_auction",
                       category="goods", items=items, ubigeo="200101", enquiry_days=2, deadline_days=6)
         await s.publish()
         s.at(days=3)
@@ -180,7 +180,7 @@ async def seed(demo: Demo) -> None:
 
     async def evaluation(s: _Story) -> None:
         items = pick(2)
-        await s.draft(title="Adquisición de kits escolares y equipos de cómputo", method="adjudicacion_simplificada",
+        await s.draft(title="Adquisición de kits escolares y equipos de cómputo", method="simplified_award",
                       category="goods", items=items, ubigeo="130101", enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=4)
@@ -192,7 +192,7 @@ async def seed(demo: Demo) -> None:
     async def amended(s: _Story) -> None:
         items = pick(1)
         await s.draft(title="Adquisición de fierro corrugado para la obra del mercado central",
-                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="210101",
+                      method="simplified_award", category="goods", items=items, ubigeo="210101",
                       enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=4)
@@ -207,7 +207,7 @@ async def seed(demo: Demo) -> None:
         await s.sweep()
 
     async def cancelled(s: _Story) -> None:
-        await s.draft(title="Servicio de limpieza de locales institucionales", method="concurso_publico",
+        await s.draft(title="Servicio de limpieza de locales institucionales", method="public_contest",
                       category="services", items=[SERVICES[0]], ubigeo="160101", enquiry_days=10, deadline_days=23)
         await s.publish()
         s.at(days=2)
@@ -215,7 +215,7 @@ async def seed(demo: Demo) -> None:
                              reason="Se declaró la nulidad del requerimiento por falta de certificación presupuestal")
 
     async def unsuccessful(s: _Story) -> None:
-        await s.draft(title="Servicio de mantenimiento de vías vecinales", method="adjudicacion_simplificada",
+        await s.draft(title="Servicio de mantenimiento de vías vecinales", method="simplified_award",
                       category="services", items=[SERVICES[1]], ubigeo="080801", enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=9, hours=2)

@@ -31,7 +31,7 @@ async def _opened_subasta(*, on: clock.FixedClock, settings: Settings, officer: 
     name, code, unit, qty, value = item
     now = clock.now()
     data = TenderCreate(
-        title=title, method="subasta_inversa_electronica", category="goods",
+        title=title, method="reverse_auction", category="goods",
         description=f"{title}. Bien común con ficha técnica; precio como único factor de evaluación.",
         lots=[LotCreate(title=name, classification_scheme="UNSPSC", classification_code=code, unit=unit,
                         quantity=Decimal(qty), estimated_value=value, delivery_ubigeo=ubigeo)],

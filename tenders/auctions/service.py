@@ -102,7 +102,7 @@ async def schedule(*, actor: Actor, settings: Settings, tender_id: UUID, lot_id:
     """The tender's officer schedules the live auction of a lot whose sealed offers have been opened."""
     t = await tenders.lock_tender(tender_id=tender_id)
     tenders.require_tender_officer(actor, t)
-    if t["method"] != Method.SUBASTA_INVERSA_ELECTRONICA.value:
+    if t["method"] != Method.REVERSE_AUCTION.value:
         raise Conflict(N_("Only a subasta inversa electrónica has a live auction"), field="method",
                        rule="method", params={"method": t["method"]})
     lot = await db.fetchrow("SELECT id, number, state FROM tender_lot WHERE id = $1 AND tender_id = $2",

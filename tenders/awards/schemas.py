@@ -39,7 +39,7 @@ class AwardRead(msgspec.Struct):
 class LotOutcome(msgspec.Struct):
     lot_id: UUID
     lot_number: int
-    outcome: Literal["awarded", "desierto"]
+    outcome: Literal["awarded", "unsuccessful"]
     score_sheet_id: UUID
     award: AwardRead | None = None
 

@@ -167,7 +167,7 @@ async def seed(demo: Demo) -> None:
     # 1. Consented: two lots in Cusco, awarded 40 days ago; the standstill passed without appeal.
     async def consented(s: _Scenario) -> None:
         await s.draft(title="Mantenimiento preventivo de locales de salud de la provincia del Cusco",
-                      method="adjudicacion_simplificada", category="services",
+                      method="simplified_award", category="services",
                       lots=[("Centros de salud de Wanchaq y Santiago", 15_000_000, "080108"),
                             ("Puestos de salud de Anta", 18_000_000, "080301")])
         await s.bid_and_open([a, b, c], [{0: 12_800_000, 1: 16_500_000}, {0: 13_500_000, 1: 15_900_000},
@@ -186,7 +186,7 @@ async def seed(demo: Demo) -> None:
     # 2. Desierto: the only bid was disqualified.
     async def desierto(s: _Scenario) -> None:
         await s.draft(title="Consultoría para el expediente técnico del mercado de Anta",
-                      method="concurso_publico", category="services", consultancy=True,
+                      method="public_contest", category="services", consultancy=True,
                       lots=[("Expediente técnico", 19_000_000, "080301")], enquiry_days=11, deadline_days=23)
         await s.bid_and_open([d], [{0: 18_500_000}])
         await s.disqualify(0, 0, "No acreditó la colegiatura del jefe de proyecto")
@@ -197,7 +197,7 @@ async def seed(demo: Demo) -> None:
     # 3. Awarded, in standstill now (awarded two hours ago).
     async def standstill(s: _Scenario) -> None:
         await s.draft(title="Servicio de limpieza de instituciones educativas de Arequipa",
-                      method="adjudicacion_simplificada", category="services",
+                      method="simplified_award", category="services",
                       lots=[("Instituciones educativas del Cercado", 9_000_000, "040101")])
         await s.bid_and_open([c, d, b], [{0: 8_100_000}, {0: 7_600_000}, {0: 8_400_000}])
         for bidder, exp, team in [(0, 55, 36), (1, 40, 25), (2, 48, 30)]:
@@ -209,7 +209,7 @@ async def seed(demo: Demo) -> None:
     # 4. Appealed: awarded yesterday; a losing bidder appealed; oversight has not decided yet.
     async def appealed(s: _Scenario) -> None:
         await s.draft(title="Mantenimiento de vías vecinales de Anta",
-                      method="adjudicacion_simplificada", category="works",
+                      method="simplified_award", category="works",
                       lots=[("Camino vecinal Anta - Pucyura", 60_000_000, "080301")])
         await s.bid_and_open([a, b, d], [{0: 55_000_000}, {0: 57_500_000}, {0: 51_000_000}])
         for bidder, exp, team in [(0, 50, 32), (1, 58, 38), (2, 35, 20)]:
@@ -227,7 +227,7 @@ async def seed(demo: Demo) -> None:
     # 5. Evaluated, not yet awarded: the committee's points are in; the officer has not awarded.
     async def evaluated(s: _Scenario) -> None:
         await s.draft(title="Servicio de vigilancia de la sede regional",
-                      method="adjudicacion_simplificada", category="services",
+                      method="simplified_award", category="services",
                       lots=[("Sede central", 14_000_000, "080101")])
         await s.bid_and_open([a, c], [{0: 13_200_000}, {0: 12_700_000}])
         await s.score(0, 0, 56, 35)

@@ -129,12 +129,12 @@ async def award(*, actor: Actor, settings: Settings, tender_id: UUID, data: Awar
         if winner is None:
             await tenders.apply_lot_action(actor=actor, tender_id=tender_id, lot_id=lot["id"],
                                            action=Action.DECLARE_UNSUCCESSFUL, reason="no valid bid", locked=t)
-            await audit.record(actor=actor, action="lot.desierto", entity_type="tender_lot", entity_id=lot["id"],
+            await audit.record(actor=actor, action="lot.unsuccessful", entity_type="tender_lot", entity_id=lot["id"],
                                data={"tender_id": str(tender_id), "score_sheet_id": str(sheet_id), "round": rnd})
             await outbox.emit(topic=TOPIC_UNSUCCESSFUL, aggregate_type="tender", aggregate_id=tender_id, payload={
                 "tender_id": str(tender_id), "ocid": t["ocid"], "lot_id": str(lot["id"]),
                 "score_sheet_id": str(sheet_id), "round": rnd, "reason": "no valid bid"})
-            outcomes.append(LotOutcome(lot_id=lot["id"], lot_number=lot["number"], outcome="desierto",
+            outcomes.append(LotOutcome(lot_id=lot["id"], lot_number=lot["number"], outcome="unsuccessful",
                                        score_sheet_id=sheet_id))
             continue
         state = AWARD.next(AWARD.initial, "notify")

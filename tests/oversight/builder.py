@@ -43,7 +43,7 @@ class Tender:
         self.bids: dict[tuple[int, int], UUID] = {}
         self.data: Any = None
 
-    async def publish(self, *, method: str = "adjudicacion_simplificada", codes: list[str] | None = None,
+    async def publish(self, *, method: str = "simplified_award", codes: list[str] | None = None,
                       deadline_days: int = 10, enquiry_days: int = 4, value: int = 10_000_000) -> Tender:
         from tenders import service as tenders
         from tenders.schemas import LotCreate, TenderCreate

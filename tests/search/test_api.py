@@ -75,7 +75,7 @@ async def test_tender_search_filters_and_local_first(client, settings, fixed_clo
     puno = await _publish(client, officer, title="Adquisición de cemento portland", ubigeo="210101", days=20)
     lima = await _publish(client, officer, title="Servicio de consultoría en sistemas", ubigeo="150101", days=30,
                           enquiry_days=12,
-                          category="services", method="concurso_publico")
+                          category="services", method="public_contest")
     draft = await tf.draft(client, officer, title="Cemento en borrador")
     await drain()
 
@@ -86,7 +86,7 @@ async def test_tender_search_filters_and_local_first(client, settings, fixed_clo
 
     r = await client.get("/api/v1/tenders", params={"region": "21"})
     assert [i["id"] for i in r.json()["items"]] == [puno]
-    r = await client.get("/api/v1/tenders", params={"category": "services", "method": "concurso_publico"})
+    r = await client.get("/api/v1/tenders", params={"category": "services", "method": "public_contest"})
     assert [i["id"] for i in r.json()["items"]] == [lima]
     r = await client.get("/api/v1/tenders", params={"state": "published", "facets": "region,state"})
     assert r.json()["total"] == 3 and r.json()["facets"]["state"] == {"published": 3}

@@ -50,7 +50,7 @@ def lot(**over: Any) -> dict[str, Any]:
     return {**base, **over}
 
 
-def draft_payload(*, lots: int | list = 1, method: str = "adjudicacion_simplificada", category: str = "goods",
+def draft_payload(*, lots: int | list = 1, method: str = "simplified_award", category: str = "goods",
                   **over: Any) -> dict[str, Any]:
     now = clock.now()
     deadline = now + timedelta(days=10)

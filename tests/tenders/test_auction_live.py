@@ -46,7 +46,7 @@ async def opened_subasta(client, settings, fixed_clock, n: int, *, base: int = 1
     the caller then installs the clock it shares with the servers (at the present)."""
     fixed_clock.set(datetime.now(UTC) - timedelta(days=30))
     officer = await tf.officer(settings)
-    tender = await tf.published(client, officer, method="subasta_inversa_electronica", category="goods")
+    tender = await tf.published(client, officer, method="reverse_auction", category="goods")
     bidders = [tf.long_lived(settings, await active_supplier(settings, name=f"Postora Real {i} S.A.C."))
                for i in range(n)]
     tf.to_tendering(fixed_clock, tender)

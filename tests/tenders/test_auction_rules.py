@@ -119,7 +119,7 @@ def test_settings_accept_exactly_the_auction_policies_the_domain_accepts(duratio
 
 # ------------------------------------------------------------------------------------- in-process life
 
-async def opened(client, settings, fixed_clock, n=3, method="subasta_inversa_electronica"):
+async def opened(client, settings, fixed_clock, n=3, method="reverse_auction"):
     fixed_clock.set(T0)
     officer = await tf.officer(settings)
     tender = await tf.published(client, officer, method=method, category="goods")
@@ -164,7 +164,7 @@ async def test_scheduling_refusals(client, settings, fixed_clock):
     r = await client.post(url(tender), json={"starts_at": start}, headers=officer.headers)
     assert r.status_code == 409 and err(r)["rule"] == "already_scheduled"
     # Another method has no auction.
-    o2, _, t2 = await opened(client, settings, fixed_clock, n=1, method="adjudicacion_simplificada")
+    o2, _, t2 = await opened(client, settings, fixed_clock, n=1, method="simplified_award")
     r = await client.post(url(t2), json={"starts_at": (fixed_clock.now() + timedelta(minutes=5)).isoformat()},
                           headers=o2.headers)
     assert r.status_code == 409 and err(r)["rule"] == "method"

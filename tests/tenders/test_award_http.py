@@ -148,15 +148,15 @@ async def test_desierto_when_no_valid_bid(client, settings, fixed_clock):
                          json={"lot_id": s.lot_ids[0], "bid_id": s.bids[(0, 0)], "qualified": False,
                                "reason": "Oferta sin firma del representante"}))
     result = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/awards", headers=hdr(settings, p.officer)), 201)
-    assert result["lots"][0]["outcome"] == "desierto" and result["lots"][0]["award"] is None
+    assert result["lots"][0]["outcome"] == "unsuccessful" and result["lots"][0]["award"] is None
     assert await lot_states(s.tender_id) == ["unsuccessful"]
     assert await tender_state(s.tender_id) == "unsuccessful"
     events = await outbox("lot.unsuccessful")
     assert len(events) == 1 and events[0]["lot_id"] == s.lot_ids[0] and events[0]["reason"] == "no valid bid"
     sheets = ok(await client.get(f"/api/v1/tenders/{s.tender_id}/evaluation/score-sheets"))
-    assert sheets[0]["outcome"] == "desierto" and sheets[0]["sheet"]["desierto_reason"] == "no valid bid"
+    assert sheets[0]["outcome"] == "unsuccessful" and sheets[0]["sheet"]["unsuccessful_reason"] == "no valid bid"
     assert ok(await client.get(f"/api/v1/tenders/{s.tender_id}/awards")) == []
-    assert "lot.desierto" in await audit_actions(s.lot_ids[0])
+    assert "lot.unsuccessful" in await audit_actions(s.lot_ids[0])
 
 
 async def test_price_only_tie_goes_to_the_mype_bidder(client, settings, fixed_clock):
@@ -164,7 +164,7 @@ async def test_price_only_tie_goes_to_the_mype_bidder(client, settings, fixed_cl
     big = await active_supplier(settings, ubigeo="150101")
     mype = await active_supplier(settings, ubigeo="150101", mype=True)
     s = await in_evaluation(client, settings, fixed_clock, p, [big, mype], [{0: 5_000_000}, {0: 5_000_000}],
-                            method="subasta_inversa_electronica", category="goods", rules=None,
+                            method="reverse_auction", category="goods", rules=None,
                             lots=((6_000_000, "150101"),))
     result = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/awards", headers=hdr(settings, p.officer)), 201)
     award = result["lots"][0]["award"]

@@ -37,7 +37,7 @@ class Setup:
     deadline: Any = None
 
 
-async def draft(client, settings, clock_, p, *, method="adjudicacion_simplificada", category="services",
+async def draft(client, settings, clock_, p, *, method="simplified_award", category="services",
                 consultancy=False, lots=((15_000_000, "080101"),), rules: dict | None = MIXED_RULES) -> Setup:
     now = clock_.now()
     body = {
@@ -160,7 +160,7 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
 
 async def test_price_only_methods_refuse_technical_criteria(client, settings, fixed_clock):
     p = await personas(settings, client)
-    s = await draft(client, settings, fixed_clock, p, method="subasta_inversa_electronica", category="goods",
+    s = await draft(client, settings, fixed_clock, p, method="reverse_auction", category="goods",
                     rules=None)
     r = await client.put(f"/api/v1/tenders/{s.tender_id}/evaluation/rules", json=MIXED_RULES,
                          headers=hdr(settings, p.officer))

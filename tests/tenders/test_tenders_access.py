@@ -91,7 +91,7 @@ async def test_publish_refusals(client, settings, fixed_clock):
     r = await client.post(f"/api/v1/tenders/{t['id']}/publish", headers=officer.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "required"
     # too short for the method (licitación pública needs 22 days)
-    t = await tf.draft(client, officer, method="licitacion_publica")
+    t = await tf.draft(client, officer, method="public_tender")
     r = await client.post(f"/api/v1/tenders/{t['id']}/publish", headers=officer.headers)
     assert r.status_code == 422, r.text
     err = r.json()["errors"][0]
@@ -150,9 +150,9 @@ async def test_opening_matrix_and_refusals(client, settings, fixed_clock):
 
 async def test_method_mapping_and_ocid(client, settings):
     officer = await tf.officer(settings)
-    expected = {"licitacion_publica": "open", "concurso_publico": "open", "adjudicacion_simplificada": "open",
-                "subasta_inversa_electronica": "open", "comparacion_precios": "selective",
-                "contratacion_directa": "direct"}
+    expected = {"public_tender": "open", "public_contest": "open", "simplified_award": "open",
+                "reverse_auction": "open", "price_comparison": "selective",
+                "direct_contracting": "direct"}
     for method, ocds in expected.items():
         t = await tf.draft(client, officer, method=method, category="services", consultancy=True)
         assert t["procurement_method"] == ocds and t["consultancy"] is True

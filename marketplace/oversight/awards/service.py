@@ -68,8 +68,8 @@ async def rebuild() -> int:
 # --- filters --------------------------------------------------------------------------------------------
 
 STATES = ("pending", "standstill", "appealed", "consented", "cancelled")
-METHODS = ("licitacion_publica", "concurso_publico", "adjudicacion_simplificada", "subasta_inversa_electronica",
-           "comparacion_precios", "contratacion_directa")
+METHODS = ("public_tender", "public_contest", "simplified_award", "reverse_auction",
+           "price_comparison", "direct_contracting")
 CATEGORIES = ("goods", "services", "works")
 
 
