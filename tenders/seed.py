@@ -19,6 +19,7 @@ from uuid import UUID
 from marketplace.core import clock
 from marketplace.core.actor import SYSTEM, Actor
 from marketplace.core.demo import Demo, DemoOrg
+from marketplace.core.money import Money
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -77,7 +78,7 @@ class _Story:
             title=title, method=method, category=category, consultancy=consultancy,
             description=f"{title}. Entrega en el lugar indicado por cada ítem; bases en los documentos.",
             lots=[LotCreate(title=t, classification_scheme="UNSPSC", classification_code=code, unit=unit,
-                            quantity=Decimal(q), estimated_value=value, delivery_ubigeo=ubigeo)
+                            quantity=Decimal(q), estimated_value=Money(amount=value), delivery_ubigeo=ubigeo)
                   for t, code, unit, q, value in items],
             enquiry_end=now + timedelta(days=enquiry_days), submission_deadline=deadline,
             opening_time=deadline + timedelta(hours=1))
@@ -96,7 +97,8 @@ class _Story:
         self.clock.advance(**delta)
 
     async def bid(self, who: Actor, prices: list[int | None], notes: str = "") -> Receipt:
-        lots = [BidLotPrice(lot_id=lot, price=p) for lot, p in zip(self.lots, prices, strict=False) if p is not None]
+        lots = [BidLotPrice(lot_id=lot, price=Money(amount=p))
+                for lot, p in zip(self.lots, prices, strict=False) if p is not None]
         receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id,
                                         data=BidCreate(lots=lots, notes=notes))
         assert isinstance(receipt, Receipt)  # no Idempotency-Key claim: a new receipt, never a stored replay

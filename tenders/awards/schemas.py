@@ -1,13 +1,15 @@
-"""Award and appeal payloads."""
+"""Award and appeal payloads. Amounts are Money objects ({"amount": <céntimos>, "currency": "PEN"}); scores are
+numbers rounded to 2 decimals."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
+
+from marketplace.core.money import Money, Score
 
 
 class AwardCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -23,9 +25,8 @@ class AwardRead(msgspec.Struct):
     bid_id: UUID
     supplier_id: UUID
     supplier_name: str
-    value: int
-    currency: str
-    final_score: Decimal
+    value: Money
+    final_score: Score
     state: str
     standstill_days: int
     notified_at: datetime
@@ -71,4 +72,4 @@ class AppealRead(msgspec.Struct):
     award_state: str
     decided_at: datetime | None = None
     decision_reason: str | None = None
-    bond_cents: int = 0  # the bond this appeal owes; while unpaid the appeal is 'pending_bond'
+    bond: Money | None = None  # the bond this appeal owes (none if 0); while unpaid the appeal is 'pending_bond'

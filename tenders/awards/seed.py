@@ -19,6 +19,7 @@ from uuid import UUID
 from marketplace.core import clock
 from marketplace.core.actor import Actor
 from marketplace.core.demo import Demo, DemoOrg
+from marketplace.core.money import Money
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -88,7 +89,8 @@ class _Scenario:
         now = self.clock.now()
         data = TenderCreate(
             title=title, method=method, category=category, consultancy=consultancy,
-            lots=[LotCreate(title=t, estimated_value=v, classification_scheme="UNSPSC", classification_code="72101500",
+            lots=[LotCreate(title=t, estimated_value=Money(amount=v), classification_scheme="UNSPSC",
+                            classification_code="72101500",
                             quantity=Decimal(1), unit="servicio", delivery_ubigeo=u) for t, v, u in lots],
             enquiry_end=now + timedelta(days=enquiry_days), submission_deadline=now + timedelta(days=deadline_days),
             opening_time=now + timedelta(days=deadline_days, hours=1))
@@ -110,7 +112,7 @@ class _Scenario:
         self.clock.set(self.enquiry_end + timedelta(hours=1))
         for i, (who, by_lot) in enumerate(zip(bidders, prices, strict=False)):
             receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id, data=BidCreate(
-                lots=[BidLotPrice(lot_id=self.lots[j], price=p) for j, p in by_lot.items()]))
+                lots=[BidLotPrice(lot_id=self.lots[j], price=Money(amount=p)) for j, p in by_lot.items()]))
             assert isinstance(receipt, Receipt)  # no Idempotency-Key claim: a new receipt, never a stored replay
             for j in by_lot:
                 self.bids[(i, j)] = UUID(receipt.bid_id)

@@ -1,4 +1,5 @@
-"""Evaluation payloads: scoring rules, committee points, qualifications, score sheets."""
+"""Evaluation payloads: scoring rules, committee points, qualifications, score sheets. Points and weights are
+JSON numbers (read: rounded to 2 decimals; written: a number or a decimal string, at most two decimals)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
+
+from marketplace.core.money import Score
 
 CriterionCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_]{1,32}$",
                                             description="Short code of a technical criterion")]
@@ -32,15 +35,15 @@ class ScoringRulesWrite(msgspec.Struct, forbid_unknown_fields=True):
 class CriterionRead(msgspec.Struct):
     code: str
     name: str
-    max_points: Decimal
+    max_points: Score
 
 
 class ScoringRulesRead(msgspec.Struct):
     tender_id: UUID
-    technical_weight: Decimal
-    price_weight: Decimal
-    price_max: Decimal
-    technical_minimum: Decimal | None
+    technical_weight: Score
+    price_weight: Score
+    price_max: Score
+    technical_minimum: Score | None
     criteria: list[CriterionRead]
     price_only: bool
     bonus_policies: list[dict[str, Any]]
@@ -63,8 +66,8 @@ class TechnicalPointsCreate(msgspec.Struct, forbid_unknown_fields=True):
 class TechnicalPointsRead(msgspec.Struct):
     lot_id: UUID
     bid_id: UUID
-    scores: dict[str, Decimal]
-    total: Decimal
+    scores: dict[str, Score]
+    total: Score
     complete: bool
 
 

@@ -28,6 +28,7 @@ from marketplace.core import audit, clock, db
 from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.core.money import score
 from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.domain import State
@@ -72,9 +73,10 @@ def _rules(row: dict[str, Any]) -> domain.ScoringRules:
 
 def _rules_read(tender_id: UUID, rules: domain.ScoringRules, settings: Settings) -> ScoringRulesRead:
     return ScoringRulesRead(
-        tender_id=tender_id, technical_weight=rules.technical_weight, price_weight=rules.price_weight,
-        price_max=rules.price_max, technical_minimum=rules.technical_minimum,
-        criteria=[CriterionRead(code=c.code, name=c.name, max_points=c.max_points) for c in rules.criteria],
+        tender_id=tender_id, technical_weight=score(rules.technical_weight), price_weight=score(rules.price_weight),
+        price_max=score(rules.price_max),
+        technical_minimum=None if rules.technical_minimum is None else score(rules.technical_minimum),
+        criteria=[CriterionRead(code=c.code, name=c.name, max_points=score(c.max_points)) for c in rules.criteria],
         price_only=rules.price_only, bonus_policies=[p.describe() for p in policies.bonuses(settings.bonus)],
         tie_rule=list(domain.TIE_RULE), formulas=dict(domain.FORMULAS), rounding=domain.ROUNDING,
     )
@@ -197,8 +199,9 @@ async def enter_points(*, actor: Actor, tender_id: UUID, data: TechnicalPointsCr
                        data={"tender_id": str(tender_id), "lot_id": str(data.lot_id),
                              "scores": {e.criterion: str(e.points) for e in data.scores}})
     scores = await _points_of(data.lot_id, data.bid_id)
-    return TechnicalPointsRead(lot_id=data.lot_id, bid_id=data.bid_id, scores=scores,
-                               total=domain.r2(sum(scores.values(), Decimal(0))),
+    return TechnicalPointsRead(lot_id=data.lot_id, bid_id=data.bid_id,
+                               scores={k: score(v) for k, v in scores.items()},
+                               total=score(domain.r2(sum(scores.values(), Decimal(0)))),
                                complete=all(c.code in scores for c in rules.criteria))
 
 

@@ -59,7 +59,7 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     keys = ok(await client.get("/api/v1/keys"))
     receipts = {}
     for who, price in ((cusco, 11_000_000), (lima, 10_000_000)):
-        body = {"lots": [{"lot_id": s.lot_ids[0], "price": price}]}
+        body = {"lots": [{"lot_id": s.lot_ids[0], "price": {"amount": price}}]}
         receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", json=body,
                                        headers=hdr(settings, who)), 201)
         assert receipt["key_id"] == keys["key_id"] and receipt["ocid"] == ocid
@@ -73,7 +73,7 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     # A third supplier comes a minute after the deadline: refused, nothing written.
     fixed_clock.set(s.deadline - timedelta(hours=1) + timedelta(minutes=1))
     r = await client.post(f"/api/v1/tenders/{s.tender_id}/bids", headers=hdr(settings, late),
-                          json={"lots": [{"lot_id": s.lot_ids[0], "price": 9_000_000}]})
+                          json={"lots": [{"lot_id": s.lot_ids[0], "price": {"amount": 9_000_000}}]})
     assert r.status_code == 409 and r.json()["type"].endswith("/deadline-passed"), r.text
     assert (await db.fetchrow("SELECT count(*) AS n FROM bid WHERE supplier_id = $1", late.org_id))["n"] == 0
 

@@ -26,7 +26,7 @@ async def test_catalog_search_local_first_with_tiers_facets_and_filters(client, 
         "q": "computadra", "ubigeo": "080101", "facets": "region,family"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [(i["supplier_id"], i["tier"], i["price_cents"]) for i in body["items"]] == [
+    assert [(i["supplier_id"], i["tier"], i["price"]["amount"]) for i in body["items"]] == [
         (str(cusco.org_id), "same_province", 260_000), (str(acomayo.org_id), "same_region", 250_000),
         (str(lima.org_id), "elsewhere", 240_000)]
     assert body["total"] == 3 and body["corrected_query"] == "computadora"
@@ -36,7 +36,7 @@ async def test_catalog_search_local_first_with_tiers_facets_and_filters(client, 
     assert [i["name"] for i in r.json()["items"]] == ["Silla giratoria"]
     assert r.json()["items"][0]["tier"] is None  # no place given, no tier
     r = await client.get("/api/v1/catalog/search", params={"q": "computadora", "price_max": 235_000})
-    assert [(i["region"], i["price_cents"]) for i in r.json()["items"]] == [("15", 230_000)]
+    assert [(i["region"], i["price"]["amount"]) for i in r.json()["items"]] == [("15", 230_000)]
     r = await client.get("/api/v1/catalog/search", params={"q": "computadora", "limit": 1, "offset": 1,
                                                           "ubigeo": "080101"})
     assert [i["tier"] for i in r.json()["items"]] == ["same_region"] and r.json()["total"] == 3

@@ -136,7 +136,7 @@ async def connect(http, server, auction, logins) -> list[Board]:
 
 
 async def bid(http, server, auction, login, price, **kw):
-    return await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids", json={"price": price},
+    return await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids", json={"price": {"amount": price}},
                            headers={**login.headers, **kw})
 
 

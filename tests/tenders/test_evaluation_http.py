@@ -43,7 +43,7 @@ async def draft(client, settings, clock_, p, *, method="simplified_award", categ
     body = {
         "title": "Servicio de mantenimiento de locales escolares", "method": method, "category": category,
         "consultancy": consultancy,
-        "lots": [{"title": f"Lote {i + 1}", "estimated_value": value, "classification_scheme": "UNSPSC",
+        "lots": [{"title": f"Lote {i + 1}", "estimated_value": {"amount": value, "currency": "PEN"}, "classification_scheme": "UNSPSC",
                   "classification_code": "72101500", "quantity": "1", "unit": "servicio", "delivery_ubigeo": ubigeo}
                  for i, (value, ubigeo) in enumerate(lots)],
         "enquiry_end": (now + timedelta(days=4)).isoformat(),
@@ -62,7 +62,7 @@ async def publish_and_bid(client, settings, clock_, p, s: Setup, bidders: list, 
     ok(await client.post(f"/api/v1/tenders/{s.tender_id}/publish", headers=hdr(settings, p.officer)))
     clock_.advance(days=5)
     for i, (who, by_lot) in enumerate(zip(bidders, prices, strict=False)):
-        body = {"lots": [{"lot_id": s.lot_ids[j], "price": price} for j, price in by_lot.items()]}
+        body = {"lots": [{"lot_id": s.lot_ids[j], "price": {"amount": price}} for j, price in by_lot.items()]}
         receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", json=body,
                                        headers=hdr(settings, who)), 201)
         for j in by_lot:

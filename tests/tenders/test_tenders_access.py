@@ -76,7 +76,7 @@ async def test_cancel_one_lot_then_the_last(client, settings, fixed_clock):
     # no bids on a cancelled lot
     sup = await tf.supplier(settings)
     tf.to_tendering(fixed_clock, t)
-    r = await client.post(f"/api/v1/tenders/{t['id']}/bids", json={"lots": [{"lot_id": lot1["id"], "price": 1}]},
+    r = await client.post(f"/api/v1/tenders/{t['id']}/bids", json={"lots": [{"lot_id": lot1["id"], "price": {"amount": 1}}]},
                           headers=sup.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "lot"
     r = await client.post(f"/api/v1/tenders/{t['id']}/cancel", json={"reason": "Sin presupuesto",
@@ -115,7 +115,10 @@ async def test_draft_validation_is_422_naming_the_field(client, settings):
         ({"lots": [tf.lot(classification_scheme="CPV", classification_code="30111601")]},
          "lots[0].classification_code", "classification"),
         ({"lots": [tf.lot(quantity="0")]}, "lots[0].quantity", "range"),
-        ({"lots": [tf.lot(estimated_value=-5)]}, "lots[0].estimated_value", "range"),
+        ({"lots": [tf.lot(estimated_value=-5)]}, "lots[0].estimated_value.amount", "range"),
+        ({"lots": [tf.lot(estimated_value={"amount": 5, "currency": "USD"})]}, "lots[0].estimated_value.currency",
+         "currency"),
+        ({"lots": [tf.lot(estimated_value=150_00.5)]}, "lots[0].estimated_value", None),
         ({"lots": []}, "lots", "length"),
         ({"method": "trueque"}, "method", "enum"),
         ({"consultancy": True, "category": "goods"}, "consultancy", "consultancy_is_service"),
