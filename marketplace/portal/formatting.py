@@ -12,6 +12,7 @@ from babel.numbers import format_compact_currency, format_currency, format_decim
 from babel.units import format_unit
 
 from marketplace.core import geo, i18n
+from marketplace.core.money import Money
 
 LIMA = ZoneInfo("America/Lima")
 
@@ -20,8 +21,11 @@ def _locale() -> Any:
     return i18n.babel_locale()
 
 
-def money(cents: int | None, currency: str = "PEN") -> str:
-    """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en)."""
+def money(cents: int | Money | None, currency: str = "PEN") -> str:
+    """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en). A Money
+    object (as the API schemas give amounts) carries its own currency."""
+    if isinstance(cents, Money):
+        cents, currency = cents.amount, cents.currency
     if cents is None or not isinstance(cents, (int, Decimal)):
         return "—"
     amount = Decimal(int(cents)).scaleb(-2)

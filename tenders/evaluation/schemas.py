@@ -15,6 +15,7 @@ from marketplace.core.money import Score
 CriterionCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_]{1,32}$",
                                             description="Short code of a technical criterion")]
 Points = Annotated[Decimal, msgspec.Meta(description="Points, at most two decimals")]
+Weight = Annotated[float, msgspec.Meta(description="a weight from 0 to 1, a number as given (up to 3 decimals)")]
 
 
 class CriterionWrite(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,8 +41,8 @@ class CriterionRead(msgspec.Struct):
 
 class ScoringRulesRead(msgspec.Struct):
     tender_id: UUID
-    technical_weight: Score
-    price_weight: Score
+    technical_weight: Weight
+    price_weight: Weight
     price_max: Score
     technical_minimum: Score | None
     criteria: list[CriterionRead]

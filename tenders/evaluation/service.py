@@ -73,7 +73,8 @@ def _rules(row: dict[str, Any]) -> domain.ScoringRules:
 
 def _rules_read(tender_id: UUID, rules: domain.ScoringRules, settings: Settings) -> ScoringRulesRead:
     return ScoringRulesRead(
-        tender_id=tender_id, technical_weight=score(rules.technical_weight), price_weight=score(rules.price_weight),
+        # weights as given (up to 3 decimals: 0.125), points rounded to 2
+        tender_id=tender_id, technical_weight=float(rules.technical_weight), price_weight=float(rules.price_weight),
         price_max=score(rules.price_max),
         technical_minimum=None if rules.technical_minimum is None else score(rules.technical_minimum),
         criteria=[CriterionRead(code=c.code, name=c.name, max_points=score(c.max_points)) for c in rules.criteria],

@@ -89,7 +89,7 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     result = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/awards", headers=hdr(settings, p.officer)), 201)
     award = result["lots"][0]["award"]
     assert award["supplier_id"] == str(cusco.org_id) and award["state"] == "standstill"
-    assert award["value"] == 11_000_000
+    assert award["value"] == {"amount": 11_000_000, "currency": "PEN"}
 
     # The standstill passes without appeal: the consent job consents, the contract follows from the award.
     fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]) + timedelta(seconds=1))

@@ -175,7 +175,7 @@ async def test_job_and_lazy_reads_start_close_and_award_once(client, settings, f
     start = fixed_clock.now() + timedelta(minutes=10)
     r = await client.post(url(tender), json={"starts_at": start.isoformat(), "duration_seconds": 300,
                                              "soft_close_seconds": 60, "extension_seconds": 60,
-                                             "min_decrement_cents": 10_00, "min_decrement_percent": "0"},
+                                             "min_decrement": {"amount": 10_00, "currency": "PEN"}, "min_decrement_percent": "0"},
                           headers=officer.headers)
     auction = r.json()
     aid = auction["id"]
@@ -188,8 +188,9 @@ async def test_job_and_lazy_reads_start_close_and_award_once(client, settings, f
     assert await jobs.sweep_auctions({"settings": settings}) == 1
     assert await jobs.sweep_auctions({"settings": settings}) == 0  # idempotent: nothing due any more
     board = (await client.get(f"/api/v1/auctions/{aid}", headers=bidders[1].headers)).json()
-    assert board["state"] == "running" and board["you"]["rank"] == 2 and board["you"]["price"] == 51_000_00
-    assert board["you"]["next_max_price"] == 49_990_00
+    assert board["state"] == "running" and board["you"]["rank"] == 2
+    assert board["you"]["price"]["amount"] == 51_000_00
+    assert board["you"]["next_max_price"]["amount"] == 49_990_00
     # Bidder 2 takes the lead; then bidder 1 in the soft-close window extends by 60 s from its bid.
     r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 49_000_00}}, headers=bidders[2].headers)
     assert r.status_code == 201 and r.json()["seq"] == 1
@@ -210,7 +211,7 @@ async def test_job_and_lazy_reads_start_close_and_award_once(client, settings, f
     assert await jobs.sweep_auctions({"settings": settings}) == 0
     # The award: price only, the final prices; bidder 0 wins at 48,000.00.
     awards = (await client.get(f"/api/v1/tenders/{tender['id']}/awards")).json()
-    assert [(a["supplier_id"], a["value"]) for a in awards] == [(str(bidders[0].org_id), 48_000_00)]
+    assert [(a["supplier_id"], a["value"]["amount"]) for a in awards] == [(str(bidders[0].org_id), 48_000_00)]
     entries = await db.fetch("SELECT supplier_id, price FROM opening_entry WHERE lot_id = $1 ORDER BY price",
                              UUID(tender["lots"][0]["id"]))
     assert [e["price"] for e in entries] == [48_000_00, 48_500_00, 49_000_00]
@@ -239,7 +240,7 @@ async def test_disqualified_bidders_stay_out_and_a_cancelled_lot_cancels_the_auc
     fixed_clock.set(start)
     board = (await client.get(f"/api/v1/auctions/{aid}", headers=bidders[0].headers)).json()
     assert board["state"] == "running" and board["participants"] == 2 and "you" not in board
-    assert board["best_price"] == 51_000_00
+    assert board["best_price"]["amount"] == 51_000_00
     r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 40_000_00}}, headers=bidders[0].headers)
     assert r.status_code == 403
     r = await client.post(f"/api/v1/tenders/{tender['id']}/cancel", json={"reason": "Presupuesto recortado"},
@@ -259,7 +260,7 @@ async def test_a_suspended_bidder_cannot_bid_in_the_auction(client, settings, fi
     start = fixed_clock.now() + timedelta(minutes=10)
     r = await client.post(url(tender), json={"starts_at": start.isoformat(), "duration_seconds": 300,
                                              "soft_close_seconds": 60, "extension_seconds": 60,
-                                             "min_decrement_cents": 10_00, "min_decrement_percent": "0"},
+                                             "min_decrement": {"amount": 10_00, "currency": "PEN"}, "min_decrement_percent": "0"},
                           headers=officer.headers)
     aid = r.json()["id"]
     fixed_clock.set(start + timedelta(seconds=1))

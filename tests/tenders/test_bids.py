@@ -76,7 +76,7 @@ async def test_bid_refusals_write_nothing(client, settings, fixed_clock):
     # a draft is invisible; a bid twice on a lot is refused
     d = await tf.draft(client, officer)
     r = await client.post(f"/api/v1/tenders/{d['id']}/bids", json={"lots": [{"lot_id": d["lots"][0]["id"],
-                                                                            "price": 1}]}, headers=s.headers)
+                                                                            "price": {"amount": 1}}]}, headers=s.headers)
     assert r.status_code == 404
     await tf.bid(client, s, t, [100_00])
     r = await client.post(url, json=tf.bid_payload(t, [90_00]), headers=s.headers)
@@ -177,9 +177,9 @@ async def test_replace_and_withdraw(client, settings, fixed_clock):
     assert (await client.put(bid_url, json=tf.bid_payload(t, [1]), headers=s.headers)).status_code == 409
     assert (await client.delete(bid_url, headers=s.headers)).status_code == 409
     opening = await tf.opened(client, fixed_clock, officer, t)
-    assert [(b["bid_id"], b["price"]) for b in opening["lots"][0]["bids"]] == [(third["bid_id"], 91_00),
+    assert [(b["bid_id"], b["price"]["amount"]) for b in opening["lots"][0]["bids"]] == [(third["bid_id"], 91_00),
                                                                                (first["bid_id"], 95_00)]
-    assert [(b["bid_id"], b["price"]) for b in opening["lots"][1]["bids"]] == [(first["bid_id"], 40_00)]
+    assert [(b["bid_id"], b["price"]["amount"]) for b in opening["lots"][1]["bids"]] == [(first["bid_id"], 40_00)]
     assert opening["bid_count"] == 2
 
 

@@ -113,7 +113,7 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
     await check_matrix(client, "GET", url, {p.anonymous: 404, p.bidder: 404, p.officer: 200, p.committee: 200},
                        complete=False)
     got = ok(await client.get(url, headers=hdr(settings, p.officer)))
-    assert (got["technical_weight"], got["price_weight"], got["price_only"]) == ("0.6", "0.4", False)
+    assert (got["technical_weight"], got["price_weight"], got["price_only"]) == (0.6, 0.4, False)
     assert [c["code"] for c in got["criteria"]] == ["exp", "team"]
     assert {b["code"] for b in got["bonus_policies"]} == {"regional", "mype"}
     assert got["tie_rule"][1] == "MYPE bidder first"
@@ -135,13 +135,13 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
         if field_:
             assert r.json()["errors"][0]["field"] == field_ and r.json()["errors"][0]["rule"] == rule, r.text
     # Nothing of the refused requests was written.
-    assert ok(await client.get(url, headers=hdr(settings, p.officer)))["technical_weight"] == "0.6"
+    assert ok(await client.get(url, headers=hdr(settings, p.officer)))["technical_weight"] == 0.6
     # Three decimals are kept exactly and the weights add up to 1.
     got = ok(await client.put(url, json={**MIXED_RULES, "technical_weight": "0.125"},
                               headers=hdr(settings, p.officer)))
-    assert (got["technical_weight"], got["price_weight"]) == ("0.125", "0.875")
+    assert (got["technical_weight"], got["price_weight"]) == (0.125, 0.875)
     got = ok(await client.get(url, headers=hdr(settings, p.officer)))
-    assert (got["technical_weight"], got["price_weight"]) == ("0.125", "0.875")
+    assert (got["technical_weight"], got["price_weight"]) == (0.125, 0.875)
     ok(await client.put(url, json=MIXED_RULES, headers=hdr(settings, p.officer)))
 
     # Published: public, and still editable by the owning officers until tendering starts.
@@ -166,7 +166,7 @@ async def test_price_only_methods_refuse_technical_criteria(client, settings, fi
                          headers=hdr(settings, p.officer))
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "price_only"
     got = ok(await client.get(f"/api/v1/tenders/{s.tender_id}/evaluation/rules", headers=hdr(settings, p.officer)))
-    assert got["price_only"] and got["price_weight"] == "1"
+    assert got["price_only"] and got["price_weight"] == 1
 
 
 # -------------------------------------------------------------------------------------------- committee
@@ -187,10 +187,10 @@ async def test_committee_enters_points_and_qualifies_bids(client, settings, fixe
         p.auditor: 403, p.admin: 403, p.committee: 200,
     }, json=body)
     got = await points(client, settings, p, s, 0, 0, "55.5", 30)
-    assert got["scores"] == {"exp": "55.50", "team": "30.00"} and got["total"] == "85.50" and got["complete"]
+    assert got["scores"] == {"exp": 55.5, "team": 30} and got["total"] == 85.5 and got["complete"]
     # Corrections replace the earlier entry; every entry is audited.
     got = await points(client, settings, p, s, 0, 0, 50, 30)
-    assert got["total"] == "80.00"
+    assert got["total"] == 80
     assert (await audit_actions(s.bids[(0, 0)])).count("evaluation.points_entered") == 3
 
     refusals = [
