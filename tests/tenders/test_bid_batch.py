@@ -89,9 +89,11 @@ async def test_each_bid_of_a_group_is_judged_on_its_own(client, settings, fixed_
         client.post(url, json=tf.bid_payload(t, [1_00]), headers=good[0].headers),
         client.post(url, json=tf.bid_payload(t, [2_00]), headers=good[1].headers),
         client.post(url, json=tf.bid_payload(t, [3_00]), headers=suspended.headers),
-        client.post(url, json={"lots": [{"lot_id": other["lots"][0]["id"], "price": {"amount": 1}}]}, headers=good[2].headers),
+        client.post(url, json={"lots": [{"lot_id": other["lots"][0]["id"], "price": {"amount": 1}}]},
+                    headers=good[2].headers),
         client.post(url, json=tf.bid_payload(t, [9_00]), headers={**good[3].headers, "Idempotency-Key": "x"}),
-        client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 4_00}}]}, headers=good[2].headers),
+        client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 4_00}}]},
+                    headers=good[2].headers),
     ])
     codes = [r.status_code for r in rs]
     assert codes == [201, 201, 403, 422, 201, 201], [r.text for r in rs]

@@ -63,7 +63,8 @@ async def test_bid_refusals_write_nothing(client, settings, fixed_clock):
         ({"lots": []}, "lots"),
         ({"lots": [{"lot_id": lot, "price": {"amount": -1}}]}, "lots[0].price.amount"),
         ({"lots": [{"lot_id": lot, "price": {"amount": 1, "currency": "USD"}}]}, "lots[0].price.currency"),
-        ({"lots": [{"lot_id": lot, "price": {"amount": 1}}, {"lot_id": lot, "price": {"amount": 2}}]}, "lots[1].lot_id"),
+        ({"lots": [{"lot_id": lot, "price": {"amount": 1}}, {"lot_id": lot, "price": {"amount": 2}}]},
+         "lots[1].lot_id"),
         ({"lots": [{"lot_id": t["id"], "price": {"amount": 1}}]}, "lots[0].lot_id"),
         ({"lots": [{"lot_id": lot, "price": {"amount": 1}}], "documents": [{"title": "x", "filename": "x.pdf",
                                                                 "content": "not base64!"}]}, "documents[0].content"),
@@ -76,13 +77,15 @@ async def test_bid_refusals_write_nothing(client, settings, fixed_clock):
     # a draft is invisible; a bid twice on a lot is refused
     d = await tf.draft(client, officer)
     r = await client.post(f"/api/v1/tenders/{d['id']}/bids", json={"lots": [{"lot_id": d["lots"][0]["id"],
-                                                                            "price": {"amount": 1}}]}, headers=s.headers)
+                                                                            "price": {"amount": 1}}]},
+                          headers=s.headers)
     assert r.status_code == 404
     await tf.bid(client, s, t, [100_00])
     r = await client.post(url, json=tf.bid_payload(t, [90_00]), headers=s.headers)
     assert r.status_code == 409 and r.json()["errors"][0]["rule"] == "one_live_bid"
     # the other lot alone is fine
-    r = await client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 5}}]}, headers=s.headers)
+    r = await client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 5}}]},
+                          headers=s.headers)
     assert r.status_code == 201
     assert await _count("bid") == 2
     # after the deadline: 409 DeadlinePassed, nothing stored

@@ -43,7 +43,8 @@ async def draft(client, settings, clock_, p, *, method="simplified_award", categ
     body = {
         "title": "Servicio de mantenimiento de locales escolares", "method": method, "category": category,
         "consultancy": consultancy,
-        "lots": [{"title": f"Lote {i + 1}", "estimated_value": {"amount": value, "currency": "PEN"}, "classification_scheme": "UNSPSC",
+        "lots": [{"title": f"Lote {i + 1}", "estimated_value": {"amount": value, "currency": "PEN"},
+                  "classification_scheme": "UNSPSC",
                   "classification_code": "72101500", "quantity": "1", "unit": "servicio", "delivery_ubigeo": ubigeo}
                  for i, (value, ubigeo) in enumerate(lots)],
         "enquiry_end": (now + timedelta(days=4)).isoformat(),

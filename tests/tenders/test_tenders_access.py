@@ -76,7 +76,8 @@ async def test_cancel_one_lot_then_the_last(client, settings, fixed_clock):
     # no bids on a cancelled lot
     sup = await tf.supplier(settings)
     tf.to_tendering(fixed_clock, t)
-    r = await client.post(f"/api/v1/tenders/{t['id']}/bids", json={"lots": [{"lot_id": lot1["id"], "price": {"amount": 1}}]},
+    r = await client.post(f"/api/v1/tenders/{t['id']}/bids", json={"lots": [{"lot_id": lot1["id"],
+                                                                                          "price": {"amount": 1}}]},
                           headers=sup.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "lot"
     r = await client.post(f"/api/v1/tenders/{t['id']}/cancel", json={"reason": "Sin presupuesto",
