@@ -216,7 +216,7 @@ async def test_contract_value_raised_by_amendments(client, settings, fixed_clock
         for lot in result.lots:
             row = await contracts.create_from_award(actor=SYSTEM, award_id=lot.award.id, tender_id=t.id,
                                                     lot_id=lot.lot_id, supplier_org_id=a.org_id,
-                                                    value_cents=lot.award.value, currency="PEN")
+                                                    value_cents=lot.award.value.amount, currency="PEN")
             ids.append(row.id)
         for cid, value in zip(ids, (1_000_000, 2_000_000), strict=False):
             await contracts.add_milestone(actor=officer, contract_id=cid, data=MilestoneCreate(
