@@ -25,7 +25,7 @@ def money(cents: int | Money | None, currency: str = "PEN") -> str:
     """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en). A Money
     object (as the API schemas give amounts) carries its own currency."""
     if isinstance(cents, Money):
-        cents, currency = cents.amount, cents.currency
+        return money(cents.amount, cents.currency)
     if cents is None or not isinstance(cents, (int, Decimal)):
         return "—"
     amount = Decimal(int(cents)).scaleb(-2)
