@@ -3,6 +3,8 @@ ones and swap the CHECK constraints, on the tables as the earlier migrations cre
 
 Run in a scratch schema of the test database (search_path set to it alone), inside a transaction that is
 rolled back: the migrated test database itself already has the new codes.
+
+vocab-rename: keep (this file writes the old codes on purpose; /work/tools/vocab_rename.py leaves it alone)
 """
 
 from __future__ import annotations
