@@ -192,7 +192,7 @@ async def main() -> None:
                                 headers={"Authorization": f"Bearer {data['officer']}"},
                                 json={"starts_at": (datetime.now(UTC) + timedelta(seconds=4)).isoformat(),
                                       "duration_seconds": 3600, "soft_close_seconds": 0, "extension_seconds": 0,
-                                      "min_decrement_cents": 1, "min_decrement_percent": "0",
+                                      "min_decrement": {"amount": 1}, "min_decrement_percent": "0",
                                       "must_beat_best": args.beat_best, "auto_award": False})
             assert r.status_code == 201, r.text
             auction = r.json()
@@ -225,7 +225,8 @@ async def main() -> None:
                         price = prices[i]
                     server = servers[(i + k) % len(servers)]
                     t = time.perf_counter()
-                    resp = await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids", json={"price": price},
+                    resp = await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids",
+                                           json={"price": {"amount": price}},
                                            headers={"Authorization": f"Bearer {data['bidders'][i]}"})
                     dt = time.perf_counter() - t
                     if resp.status_code == 201:
