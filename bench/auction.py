@@ -88,7 +88,7 @@ async def build(database_url: str, n: int, settings) -> dict:
             await db.execute(
                 "INSERT INTO tender (id, ocid, agency_id, title, method, procurement_method, category, state,"
                 " enquiry_end, submission_deadline, opening_time, published_at, opened_at)"
-                " VALUES ($1, $2, $3, 'Subasta de prueba', 'subasta_inversa_electronica', 'open', 'goods',"
+                " VALUES ($1, $2, $3, 'Subasta de prueba', 'reverse_auction', 'open', 'goods',"
                 " 'evaluation', $4, $5, $5, $4, $5)", tender_id, f"ocds-bench-{tender_id.hex[:12]}", agency,
                 past - timedelta(days=5), past)
             await db.execute(
@@ -192,7 +192,7 @@ async def main() -> None:
                                 headers={"Authorization": f"Bearer {data['officer']}"},
                                 json={"starts_at": (datetime.now(UTC) + timedelta(seconds=4)).isoformat(),
                                       "duration_seconds": 3600, "soft_close_seconds": 0, "extension_seconds": 0,
-                                      "min_decrement_cents": 1, "min_decrement_percent": "0",
+                                      "min_decrement": {"amount": 1}, "min_decrement_percent": "0",
                                       "must_beat_best": args.beat_best, "auto_award": False})
             assert r.status_code == 201, r.text
             auction = r.json()
@@ -225,7 +225,8 @@ async def main() -> None:
                         price = prices[i]
                     server = servers[(i + k) % len(servers)]
                     t = time.perf_counter()
-                    resp = await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids", json={"price": price},
+                    resp = await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids",
+                                           json={"price": {"amount": price}},
                                            headers={"Authorization": f"Bearer {data['bidders'][i]}"})
                     dt = time.perf_counter() - t
                     if resp.status_code == 201:

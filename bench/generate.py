@@ -33,9 +33,9 @@ from bench import oversight, search
 from bench.common import bench_url, ensure_database
 
 REGIONS = [f"{i:02d}" for i in range(1, 26)]
-METHODS = [("adjudicacion_simplificada", "open", 0.45), ("comparacion_precios", "open", 0.2),
-           ("subasta_inversa_electronica", "open", 0.15), ("licitacion_publica", "open", 0.08),
-           ("concurso_publico", "open", 0.07), ("contratacion_directa", "direct", 0.05)]
+METHODS = [("simplified_award", "open", 0.45), ("price_comparison", "open", 0.2),
+           ("reverse_auction", "open", 0.15), ("public_tender", "open", 0.08),
+           ("public_contest", "open", 0.07), ("direct_contracting", "direct", 0.05)]
 STATES = [("awarded", 0.35), ("contracted", 0.3), ("evaluation", 0.05), ("tendering", 0.1), ("published", 0.05),
           ("cancelled", 0.07), ("unsuccessful", 0.08)]
 CATEGORIES = [("goods", 0.55), ("services", 0.3), ("works", 0.15)]

@@ -42,8 +42,8 @@ from marketplace.oversight import reads
 from marketplace.oversight.awards import export, service
 from marketplace.oversight.awards.service import Filters
 
-METHODS = ["licitacion_publica", "concurso_publico", "adjudicacion_simplificada", "subasta_inversa_electronica",
-           "comparacion_precios", "contratacion_directa"]
+METHODS = ["public_tender", "public_contest", "simplified_award", "reverse_auction",
+           "price_comparison", "direct_contracting"]
 CATEGORIES = ["goods", "services", "works"]
 CODES = ["30111601", "56121502", "51142106", "30102204", "53131608", "43211507", "76111501", "72141103",
          "72101500", "80101500", "43212105", "42131713", "50221101", "14111507"]

@@ -94,12 +94,13 @@ def create_tenders(url: str, officer_token: str, *, count: int, lots: int) -> li
         for k in range(count):
             body = {
                 "title": f"Adquisición bench {k}", "description": "Rush de ofertas al cierre.",
-                "method": "adjudicacion_simplificada", "category": "goods",
+                "method": "simplified_award", "category": "goods",
                 "enquiry_end": (now + timedelta(days=4)).isoformat(),
                 "submission_deadline": (now + timedelta(days=10)).isoformat(),
                 "opening_time": (now + timedelta(days=10, hours=1)).isoformat(),
-                "lots": [{"title": f"Lote {i + 1}", "estimated_value": 100_000_00, "classification_scheme": "UNSPSC",
-                          "classification_code": "30111601", "quantity": "100", "unit": "bolsa",
+                "lots": [{"title": f"Lote {i + 1}", "estimated_value": {"amount": 100_000_00},
+                          "classification_scheme": "UNSPSC", "classification_code": "30111601", "quantity": "100",
+                          "unit": "bolsa",
                           "delivery_ubigeo": REGION_UBIGEOS[(k + i) % 25]} for i in range(lots)],
             }
             r = http.post("/api/v1/tenders", json=body)
@@ -118,7 +119,7 @@ def bid_lines(tenders: list[dict], tokens: list[str], seed: int) -> list[str]:
     pairs = [(t["id"], lot["id"], tok) for t in tenders for lot in t["lots"] for tok in tokens]
     rng.shuffle(pairs)
     return [f"/api/v1/tenders/{tid}/bids\t{tok}\t" +
-            json.dumps({"lots": [{"lot_id": lid, "price": rng.randrange(50_000_00, 150_000_00)}]}) +
+            json.dumps({"lots": [{"lot_id": lid, "price": {"amount": rng.randrange(50_000_00, 150_000_00)}}]}) +
             f"\trush-{seed}-{i}"
             for i, (tid, lid, tok) in enumerate(pairs)]
 

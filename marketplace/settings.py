@@ -43,8 +43,8 @@ DEV_MARKER = "dev-"
 
 # The vocabularies settings are checked against. Written here because settings import no domain; tests pin
 # each to the domain's own (tenders.domain.Method, the bonus kinds, the oversight stages, core.i18n).
-METHODS = ("licitacion_publica", "concurso_publico", "adjudicacion_simplificada", "subasta_inversa_electronica",
-           "comparacion_precios", "contratacion_directa")
+METHODS = ("public_tender", "public_contest", "simplified_award", "reverse_auction",
+           "price_comparison", "direct_contracting")
 COMPETITIVE_METHODS = METHODS[:5]
 STAGES = ("published", "tendering", "opening", "evaluation", "awarded")  # the stages a tender may overstay
 LANGUAGES = ("es", "en", "qu")
@@ -350,7 +350,7 @@ class BonusSettings:
                                                   (4_280_000, 40_000_000))
     mype_range_works: tuple[int, int] = var("BONUS_MYPE_RANGE_WORKS", CentsRange(), (4_280_000, 180_000_000))
     excluded_methods: frozenset[str] = var("BONUS_EXCLUDED_METHODS", Names(METHODS),
-                                           frozenset({"subasta_inversa_electronica"}))
+                                           frozenset({"reverse_auction"}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,8 +374,8 @@ class RedFlagSettings:
 
     min_submission_days: FrozenMap[int] = var(
         "REDFLAG_MIN_SUBMISSION_DAYS", DaysByKey(COMPETITIVE_METHODS, 0, 366), FrozenMap({
-            "licitacion_publica": 22, "concurso_publico": 22, "adjudicacion_simplificada": 8,
-            "subasta_inversa_electronica": 5, "comparacion_precios": 3}))
+            "public_tender": 22, "public_contest": 22, "simplified_award": 8,
+            "reverse_auction": 5, "price_comparison": 3}))
     late_bid_minutes: int = var("REDFLAG_LATE_BID_MINUTES", Int(0), 60)
     rare_winner_min_bids: int = var("REDFLAG_RARE_WINNER_MIN_BIDS", Int(1), 10)
     rare_winner_max_rate: Decimal = var("REDFLAG_RARE_WINNER_MAX_RATE", Dec(0, 1), Decimal("0.05"))
@@ -479,8 +479,8 @@ class Settings:
     training_day_seconds: int = var("TRAINING_DAY_SECONDS", Int(1, 86_400), 15)
     # Days to appeal an award ("plazo para apelar la buena pro"), in business days, per method.
     standstill_business_days: FrozenMap[int] = var("STANDSTILL_BUSINESS_DAYS", DaysByKey(METHODS, 1, 90), FrozenMap({
-        "licitacion_publica": 8, "concurso_publico": 8, "adjudicacion_simplificada": 5,
-        "subasta_inversa_electronica": 5, "comparacion_precios": 5, "contratacion_directa": 5}))
+        "public_tender": 8, "public_contest": 8, "simplified_award": 5,
+        "reverse_auction": 5, "price_comparison": 5, "direct_contracting": 5}))
     # Non-working days declared on top of Peru's national holidays (which come from the `holidays` package).
     extra_holidays: frozenset[date] = var("PE_EXTRA_HOLIDAYS", Dates(), frozenset())
     auction: AuctionSettings = group(AuctionSettings)

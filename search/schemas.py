@@ -1,4 +1,5 @@
-"""Search responses (msgspec). Each hit says its locality tier when the caller gave an ubigeo."""
+"""Search responses (msgspec). Each hit says its locality tier when the caller gave an ubigeo. Amounts are Money
+objects ({"amount": <céntimos>, "currency": "PEN"}); `score` is the search engine's relevance (a number)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Literal, TypeVar
 
 import msgspec
 
+from marketplace.core.money import Money
 from search.domain import Hit, Page
 
 _Hit = TypeVar("_Hit", bound=msgspec.Struct)
@@ -25,8 +27,7 @@ class OfferHit(msgspec.Struct, kw_only=True):
     description: str
     attributes: str
     classification: str
-    price_cents: int
-    currency: str
+    price: Money
     delivery_days: int
     stock: int | None
     unit: str
@@ -58,8 +59,7 @@ class TenderHit(msgspec.Struct, kw_only=True):
     ubigeo: str                  # place of delivery
     region: str
     classification: str
-    estimated_value_cents: int | None
-    currency: str
+    estimated_value: Money | None
     closing_at: str | None       # submission deadline, RFC 3339
     published_at: str | None
     tier: TierLabel | None       # locality of the place of delivery to the given ubigeo
@@ -77,9 +77,15 @@ class TenderSearchRead(msgspec.Struct, kw_only=True):
 
 
 def _pick(struct: type[_Hit], hit: Hit) -> _Hit:
-    fields = {f: hit.doc.get(f) for f in struct.__struct_fields__ if f not in ("tier", "score")}
+    money_fields = {"price": "price_cents", "estimated_value": "estimated_value_cents"}
+    fields = {f: hit.doc.get(f) for f in struct.__struct_fields__ if f not in ("tier", "score", *money_fields)}
+    currency = hit.doc.get("currency") or "PEN"
+    for name, column in money_fields.items():
+        if name in struct.__struct_fields__:
+            cents = hit.doc.get(column)
+            fields[name] = None if cents is None else Money(amount=int(cents), currency=currency)
     for name, default in (("description", ""), ("attributes", ""), ("classification", ""), ("unit", ""),
-                          ("currency", "PEN"), ("ocid", ""), ("agency_id", ""), ("agency_name", ""),
+                          ("ocid", ""), ("agency_id", ""), ("agency_name", ""),
                           ("ubigeo", ""), ("region", ""), ("method", ""), ("category", ""), ("state", "")):
         if name in fields and fields[name] is None:
             fields[name] = default

@@ -131,8 +131,8 @@ async def search_catalog(*, actor: Actor, index: SearchIndex, q: str = "", ubige
     return await index.search_offers(query)
 
 
-TENDER_METHODS = frozenset({"licitacion_publica", "concurso_publico", "adjudicacion_simplificada",
-                            "subasta_inversa_electronica", "comparacion_precios", "contratacion_directa"})
+TENDER_METHODS = frozenset({"public_tender", "public_contest", "simplified_award",
+                            "reverse_auction", "price_comparison", "direct_contracting"})
 TENDER_CATEGORIES = frozenset({"goods", "services", "works", "consultancy"})
 TENDER_STATES = frozenset({"published", "tendering", "opening", "evaluation", "awarded", "contracted",
                            "cancelled", "unsuccessful"})

@@ -9,12 +9,12 @@ OCDS mapping of the Peruvian methods (Ley 30225 and its regulation), decided her
 
 | method | OCDS procurementMethod | why |
 | --- | --- | --- |
-| licitacion_publica | open | any supplier may bid (goods and works) |
-| concurso_publico | open | any supplier may bid (services and consultancies) |
-| adjudicacion_simplificada | open | published call, any registered supplier may bid |
-| subasta_inversa_electronica | open | published call; price-only, common goods and services |
-| comparacion_precios | selective | the agency compares quotes from suppliers it invites (catalogue-like, small value) |
-| contratacion_directa | direct | one supplier, by legal exception (emergency, sole provider...) |
+| public_tender | open | any supplier may bid (goods and works) |
+| public_contest | open | any supplier may bid (services and consultancies) |
+| simplified_award | open | published call, any registered supplier may bid |
+| reverse_auction | open | published call; price-only, common goods and services |
+| price_comparison | selective | the agency compares quotes from suppliers it invites (catalogue-like, small value) |
+| direct_contracting | direct | one supplier, by legal exception (emergency, sole provider...) |
 
 OCDS has a fourth value, `limited`, used by no method here today; it is accepted by the schema for
 methods added later.
@@ -30,21 +30,21 @@ from typing import Any
 
 
 class Method(StrEnum):
-    LICITACION_PUBLICA = "licitacion_publica"
-    CONCURSO_PUBLICO = "concurso_publico"
-    ADJUDICACION_SIMPLIFICADA = "adjudicacion_simplificada"
-    SUBASTA_INVERSA_ELECTRONICA = "subasta_inversa_electronica"
-    COMPARACION_PRECIOS = "comparacion_precios"
-    CONTRATACION_DIRECTA = "contratacion_directa"
+    PUBLIC_TENDER = "public_tender"
+    PUBLIC_CONTEST = "public_contest"
+    SIMPLIFIED_AWARD = "simplified_award"
+    REVERSE_AUCTION = "reverse_auction"
+    PRICE_COMPARISON = "price_comparison"
+    DIRECT_CONTRACTING = "direct_contracting"
 
 
 OCDS_PROCUREMENT_METHOD: Mapping[Method, str] = {
-    Method.LICITACION_PUBLICA: "open",
-    Method.CONCURSO_PUBLICO: "open",
-    Method.ADJUDICACION_SIMPLIFICADA: "open",
-    Method.SUBASTA_INVERSA_ELECTRONICA: "open",
-    Method.COMPARACION_PRECIOS: "selective",
-    Method.CONTRATACION_DIRECTA: "direct",
+    Method.PUBLIC_TENDER: "open",
+    Method.PUBLIC_CONTEST: "open",
+    Method.SIMPLIFIED_AWARD: "open",
+    Method.REVERSE_AUCTION: "open",
+    Method.PRICE_COMPARISON: "selective",
+    Method.DIRECT_CONTRACTING: "direct",
 }
 
 CATEGORIES = ("goods", "services", "works")
@@ -236,12 +236,12 @@ class TimelinePolicy:
 
 DEFAULT_POLICY = TimelinePolicy(
     periods={
-        Method.LICITACION_PUBLICA: MethodPeriods(22, 10, 7, 8),
-        Method.CONCURSO_PUBLICO: MethodPeriods(22, 10, 7, 8),
-        Method.ADJUDICACION_SIMPLIFICADA: MethodPeriods(8, 3, 3, 5),
-        Method.SUBASTA_INVERSA_ELECTRONICA: MethodPeriods(5, 2, 2, 5),
-        Method.COMPARACION_PRECIOS: MethodPeriods(3, 0, 0, 5),
-        Method.CONTRATACION_DIRECTA: MethodPeriods(1, 0, 0, 0),
+        Method.PUBLIC_TENDER: MethodPeriods(22, 10, 7, 8),
+        Method.PUBLIC_CONTEST: MethodPeriods(22, 10, 7, 8),
+        Method.SIMPLIFIED_AWARD: MethodPeriods(8, 3, 3, 5),
+        Method.REVERSE_AUCTION: MethodPeriods(5, 2, 2, 5),
+        Method.PRICE_COMPARISON: MethodPeriods(3, 0, 0, 5),
+        Method.DIRECT_CONTRACTING: MethodPeriods(1, 0, 0, 0),
     }
 )
 

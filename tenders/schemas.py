@@ -1,4 +1,5 @@
-"""Tender payloads: Create / Update / Read, validated by msgspec at the edge."""
+"""Tender payloads: Create / Update / Read, validated by msgspec at the edge. Amounts are Money objects
+({"amount": <céntimos>, "currency": "PEN"}); amounts taken as input must be PEN."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from marketplace.core.money import Cents
+from marketplace.core.money import Money
 
-MethodName = Literal["licitacion_publica", "concurso_publico", "adjudicacion_simplificada",
-                     "subasta_inversa_electronica", "comparacion_precios", "contratacion_directa"]
+MethodName = Literal["public_tender", "public_contest", "simplified_award",
+                     "reverse_auction", "price_comparison", "direct_contracting"]
 Category = Literal["goods", "services", "works"]
 Scheme = Literal["UNSPSC", "CPV"]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -28,7 +29,7 @@ Unit = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 
 class LotCreate(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
-    estimated_value: Cents
+    estimated_value: Money  # PEN
     classification_scheme: Scheme
     classification_code: ClassificationCode
     quantity: Quantity
@@ -40,7 +41,7 @@ class LotCreate(msgspec.Struct, forbid_unknown_fields=True):
 class LotUpdate(msgspec.Struct, forbid_unknown_fields=True):
     id: UUID
     title: Title | UnsetType = UNSET
-    estimated_value: Cents | UnsetType = UNSET
+    estimated_value: Money | UnsetType = UNSET  # PEN
     classification_scheme: Scheme | UnsetType = UNSET
     classification_code: ClassificationCode | UnsetType = UNSET
     quantity: Quantity | UnsetType = UNSET
@@ -87,7 +88,7 @@ class LotRead(msgspec.Struct):
     number: int
     title: str
     description: str
-    estimated_value: int
+    estimated_value: Money
     classification_scheme: str
     classification_code: str
     quantity: Decimal
@@ -171,7 +172,7 @@ class OpeningBid(msgspec.Struct):
     supplier_id: UUID
     supplier_name: str
     supplier_ruc: str | None
-    price: int
+    price: Money
     received_at: datetime
 
 

@@ -19,6 +19,7 @@ from uuid import UUID
 from marketplace.core import clock
 from marketplace.core.actor import SYSTEM, Actor
 from marketplace.core.demo import Demo, DemoOrg
+from marketplace.core.money import Money
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -103,7 +104,7 @@ class _Story:
             title=title, method=method, category=category, consultancy=consultancy,
             description=f"{title}. Entrega en el lugar indicado por cada ítem; bases en los documentos.",
             lots=[LotCreate(title=t, classification_scheme="UNSPSC", classification_code=code, unit=unit,
-                            quantity=Decimal(q), estimated_value=value, delivery_ubigeo=ubigeo)
+                            quantity=Decimal(q), estimated_value=Money(amount=value), delivery_ubigeo=ubigeo)
                   for t, code, unit, q, value in items],
             enquiry_end=now + timedelta(days=enquiry_days), submission_deadline=deadline,
             opening_time=deadline + timedelta(hours=1))
@@ -126,7 +127,8 @@ class _Story:
         self.clock.advance(**delta)
 
     async def bid(self, who: Actor, prices: list[int | None], notes: str = "") -> Receipt:
-        lots = [BidLotPrice(lot_id=lot, price=p) for lot, p in zip(self.lots, prices, strict=False) if p is not None]
+        lots = [BidLotPrice(lot_id=lot, price=Money(amount=p))
+                for lot, p in zip(self.lots, prices, strict=False) if p is not None]
         receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id,
                                         data=BidCreate(lots=lots, notes=notes))
         assert isinstance(receipt, Receipt)  # no Idempotency-Key claim: a new receipt, never a stored replay
@@ -174,14 +176,14 @@ async def seed(demo: Demo) -> None:
         return rng.sample(GOODS, n)
 
     async def draft(s: _Story) -> None:
-        await s.draft(title="Adquisición de útiles de escritorio para sedes regionales", method="comparacion_precios",
+        await s.draft(title="Adquisición de útiles de escritorio para sedes regionales", method="price_comparison",
                       category="goods", items=pick(1), ubigeo=agencies[0].ubigeo or "150101", enquiry_days=2,
                       deadline_days=6)
 
     async def published(s: _Story) -> None:
         items = pick(2)
         await s.draft(title="Adquisición de materiales de construcción para obras de saneamiento",
-                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="080101",
+                      method="simplified_award", category="goods", items=items, ubigeo="080101",
                       enquiry_days=4, deadline_days=12)
         await s.document("Bases administrativas", "Bases del procedimiento: requisitos, plazos y penalidades.")
         await s.publish()
@@ -196,7 +198,7 @@ async def seed(demo: Demo) -> None:
     async def tendering(s: _Story) -> None:
         items = pick(2)
         await s.draft(title="Adquisición de mobiliario y equipos para instituciones educativas",
-                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="040101",
+                      method="simplified_award", category="goods", items=items, ubigeo="040101",
                       enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=4)
@@ -208,7 +210,7 @@ async def seed(demo: Demo) -> None:
     async def opening(s: _Story) -> None:
         items = pick(1)
         await s.draft(title="Adquisición de medicamentos para establecimientos de salud",
-                      method="subasta_inversa_electronica",
+                      method="reverse_auction",
                       category="goods", items=items, ubigeo="200101", enquiry_days=2, deadline_days=6)
         await s.publish()
         s.at(days=3)
@@ -219,7 +221,7 @@ async def seed(demo: Demo) -> None:
 
     async def evaluation(s: _Story) -> None:
         items = pick(2)
-        await s.draft(title="Adquisición de kits escolares y equipos de cómputo", method="adjudicacion_simplificada",
+        await s.draft(title="Adquisición de kits escolares y equipos de cómputo", method="simplified_award",
                       category="goods", items=items, ubigeo="130101", enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=4)
@@ -232,7 +234,7 @@ async def seed(demo: Demo) -> None:
     async def amended(s: _Story) -> None:
         items = pick(1)
         await s.draft(title="Adquisición de fierro corrugado para la obra del mercado central",
-                      method="adjudicacion_simplificada", category="goods", items=items, ubigeo="210101",
+                      method="simplified_award", category="goods", items=items, ubigeo="210101",
                       enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=4)
@@ -247,7 +249,7 @@ async def seed(demo: Demo) -> None:
         await s.sweep()
 
     async def cancelled(s: _Story) -> None:
-        await s.draft(title="Servicio de limpieza de locales institucionales", method="concurso_publico",
+        await s.draft(title="Servicio de limpieza de locales institucionales", method="public_contest",
                       category="services", items=[SERVICES[0]], ubigeo="160101", enquiry_days=10, deadline_days=23)
         await s.publish()
         s.at(days=2)
@@ -255,7 +257,7 @@ async def seed(demo: Demo) -> None:
                              reason="Se declaró la nulidad del requerimiento por falta de certificación presupuestal")
 
     async def unsuccessful(s: _Story) -> None:
-        await s.draft(title="Servicio de mantenimiento de vías vecinales", method="adjudicacion_simplificada",
+        await s.draft(title="Servicio de mantenimiento de vías vecinales", method="simplified_award",
                       category="services", items=[SERVICES[1]], ubigeo="080801", enquiry_days=3, deadline_days=9)
         await s.publish()
         s.at(days=9, hours=2)

@@ -28,6 +28,7 @@ from marketplace.core import audit, clock, db, geo, ids, outbox, sealing
 from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_, N_plural
+from marketplace.core.money import Money, pen_cents
 from marketplace.settings import Settings
 from tenders import domain
 from tenders.domain import Action, Facts, IllegalTransition, State
@@ -193,8 +194,10 @@ def _check_policy(t: dict[str, Any], *, published_at: datetime, settings: Settin
 # ------------------------------------------------------------------------------------------------ drafts
 
 async def _insert_lots(tender_id: UUID, lots: list[LotCreate], state: str, now: datetime) -> None:
+    values = []
     for i, lot in enumerate(lots):
         _check_lot(lot, f"lots[{i}]")
+        values.append(pen_cents(lot.estimated_value, f"lots[{i}].estimated_value"))
     await db.execute(
         "INSERT INTO tender_lot (tender_id, number, title, description, estimated_value, classification_scheme,"
         " classification_code, quantity, unit, delivery_ubigeo, state, state_changed_at)"
@@ -202,7 +205,7 @@ async def _insert_lots(tender_id: UUID, lots: list[LotCreate], state: str, now: 
         " $5::bigint[], $6::text[], $7::text[], $8::numeric[], $9::text[], $10::text[])"
         " AS x(n, t, d, v, s, c, q, u, g)",
         tender_id, list(range(1, len(lots) + 1)), [lot.title for lot in lots], [lot.description for lot in lots],
-        [lot.estimated_value for lot in lots], [lot.classification_scheme for lot in lots],
+        values, [lot.classification_scheme for lot in lots],
         [lot.classification_code for lot in lots], [lot.quantity for lot in lots], [lot.unit for lot in lots],
         [lot.delivery_ubigeo for lot in lots], state, now,
     )
@@ -298,6 +301,8 @@ async def update_tender(*, actor: Actor, tender_id: UUID, data: TenderUpdate, se
             merged = dict(lot)
             for name in _LOT_FIELDS:
                 value = getattr(change, name)
+                if isinstance(value, Money):
+                    value = pen_cents(value, f"lot_changes[{i}].{name}")
                 if value is msgspec.UNSET or value == lot[name]:
                     continue
                 diff[name] = {"from": _jsonable(lot[name]), "to": _jsonable(value)}
@@ -587,7 +592,9 @@ async def get_tender(*, actor: Actor, tender_id: UUID) -> TenderRead:
         method=t["method"], procurement_method=t["procurement_method"], category=t["category"],
         consultancy=t["consultancy"], currency=t["currency"].strip(), state=t["state"],
         standstill_days=t["standstill_days"], amendment_count=t["amendment_count"],
-        lots=[LotRead(**{k: lot[k] for k in LotRead.__struct_fields__}) for lot in lots],
+        lots=[LotRead(**{k: lot[k] for k in LotRead.__struct_fields__ if k != "estimated_value"},
+                      estimated_value=Money(amount=lot["estimated_value"], currency=t["currency"].strip()))
+              for lot in lots],
         documents=docs,
         amendments=[AmendmentRead(number=a["number"], reason=a["reason"],
                                   changes=msgspec.json.decode(a["changes"]) if isinstance(a["changes"], str)

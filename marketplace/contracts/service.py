@@ -285,7 +285,8 @@ async def create(*, actor: Actor, source_type: str, source_id: UUID) -> tuple[Co
     if award.state != "consented":
         raise Conflict(N_("Only a consented award becomes a contract"), field="source_id", rule="award-not-consented")
     row = await create_from_award(actor=actor, award_id=award.id, tender_id=award.tender_id, lot_id=award.lot_id,
-                                  supplier_org_id=award.supplier_id, value_cents=award.value, currency=award.currency)
+                                  supplier_org_id=award.supplier_id, value_cents=award.value.amount,
+                                  currency=award.value.currency)
     return row, True
 
 

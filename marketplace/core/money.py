@@ -8,6 +8,9 @@ from typing import Annotated
 import msgspec
 from babel.numbers import format_currency
 
+from marketplace.core.errors import InvalidInput
+from marketplace.core.i18n import N_
+
 # A non-negative amount in céntimos, bounded to what a bigint and any real budget hold.
 Cents = Annotated[int, msgspec.Meta(ge=0, le=10**15, description="Amount in céntimos (1/100 of the currency unit)")]
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
@@ -26,6 +29,17 @@ class Money(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def money(amount: int, currency: str = "PEN") -> Money:
     return Money(amount=amount, currency=currency)
+
+
+def pen_cents(value: Money, field: str, *, positive: bool = False) -> int:
+    """An amount the API takes, in céntimos: it must be in soles (422 on `<field>.currency`, rule `currency`),
+    not negative (or positive when asked; 422 on `<field>.amount`, rule `range`)."""
+    if value.currency != "PEN":
+        raise InvalidInput(N_("Amounts are in soles: the currency must be PEN"), field=f"{field}.currency",
+                           rule="currency")
+    if value.amount < 0 or (positive and value.amount == 0):
+        raise InvalidInput(N_("The amount must be positive"), field=f"{field}.amount", rule="range")
+    return value.amount
 
 
 # Scores and points in the API: JSON numbers rounded to 2 decimals (computed as Decimal, never float).

@@ -45,7 +45,7 @@ AgencyP = Annotated[UUID | None, QueryParameter(description="the buying agency (
 RucP = Annotated[str | None, QueryParameter(description="supplier RUC (11 digits)")]
 RegionP = Annotated[str | None, QueryParameter(description="region of delivery: first 2 digits of the ubigeo")]
 ProvinceP = Annotated[str | None, QueryParameter(description="province of delivery: first 4 digits of the ubigeo")]
-MethodP = Annotated[str | None, QueryParameter(description="procurement method, e.g. licitacion_publica")]
+MethodP = Annotated[str | None, QueryParameter(description="procurement method, e.g. public_tender")]
 CategoryP = Annotated[str | None, QueryParameter(description="goods, services or works")]
 ClassP = Annotated[str | None, QueryParameter(description="classification code prefix (UNSPSC or CPV)")]
 FromP = Annotated[datetime | None, QueryParameter(description="awarded at or after (RFC 3339)")]

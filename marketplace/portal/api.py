@@ -233,7 +233,7 @@ async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Templa
         "appeals": appeals,
         "contracts": contracts, "lots_by_id": lot_titles, "criteria": criteria,
         "timeline": _timeline(t, awards, contracts), "ocds_url": f"/ocds/records/{t.ocid}",
-        "total_estimate": sum(lot.estimated_value for lot in t.lots), "auctions": auctions,
+        "total_estimate": sum(lot.estimated_value.amount for lot in t.lots), "auctions": auctions,
         "countdown": formatting.countdown(left) if open_for_bids else None, "flags": flags,
     })
 
@@ -245,7 +245,7 @@ def _auction_view(board: Any, lot: Any) -> dict[str, Any]:
     winner = board.standings[0] if board.state == "closed" and board.standings else None
     left = (board.ends_at - board.server_time).total_seconds() if board.state == "running" else None
     return {"board": board, "lot": lot, "winner": winner, "time_left": max(0, int(left)) if left is not None else None,
-            "decrement_fraction": Decimal(board.policy.min_decrement_percent) / 100}
+            "decrement_fraction": Decimal(str(board.policy.min_decrement_percent)) / 100}
 
 
 # -------------------------------------------------------------------------------------------------- catalog

@@ -21,6 +21,7 @@ from babel.units import format_unit
 from markupsafe import Markup, escape
 
 from marketplace.core import geo, i18n
+from marketplace.core.money import Money
 
 LIMA = ZoneInfo("America/Lima")
 _CURRENCIES = frozenset(list_currencies())
@@ -30,8 +31,11 @@ def _locale() -> Any:
     return i18n.babel_locale()
 
 
-def money(cents: int | None, currency: str = "PEN") -> str:
-    """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en)."""
+def money(cents: int | Money | None, currency: str = "PEN") -> str:
+    """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en). A Money
+    object (as the API schemas give amounts) carries its own currency."""
+    if isinstance(cents, Money):
+        return money(cents.amount, cents.currency)
     if cents is None or not isinstance(cents, (int, Decimal)):
         return "—"
     currency = (currency or "PEN").strip()

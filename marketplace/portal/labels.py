@@ -6,12 +6,12 @@ from __future__ import annotations
 from marketplace.core.i18n import N_, gettext
 
 METHODS = {
-    "licitacion_publica": N_("Public tender (licitación pública)"),
-    "concurso_publico": N_("Public competition (concurso público)"),
-    "adjudicacion_simplificada": N_("Simplified award (adjudicación simplificada)"),
-    "subasta_inversa_electronica": N_("Electronic reverse auction"),
-    "comparacion_precios": N_("Price comparison"),
-    "contratacion_directa": N_("Direct contracting"),
+    "public_tender": N_("Public tender (licitación pública)"),
+    "public_contest": N_("Public competition (concurso público)"),
+    "simplified_award": N_("Simplified award (adjudicación simplificada)"),
+    "reverse_auction": N_("Electronic reverse auction"),
+    "price_comparison": N_("Price comparison"),
+    "direct_contracting": N_("Direct contracting"),
 }
 CATEGORIES = {"goods": N_("Goods"), "services": N_("Services"), "works": N_("Works"),
               "consultancy": N_("Consultancy")}

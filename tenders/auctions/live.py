@@ -190,9 +190,13 @@ class Room:
 
     def _fan_out_bid(self, ev: dict[str, Any]) -> None:
         board = self.board
+
+        def money(cents: int | None) -> dict[str, Any] | None:  # amounts as the API gives them (Money)
+            return None if cents is None else {"amount": cents, "currency": board.currency}
+
         common = {"type": "bid", "version": ev["version"], "seq": ev["seq"], "alias": ev["alias"],
-                  "price": ev["price"], "received_at": ev["received_at"], "ends_at": ev["ends_at"],
-                  "extended": ev["extended"], "extensions": ev["extensions"], "best_price": board.best_price,
+                  "price": money(ev["price"]), "received_at": ev["received_at"], "ends_at": ev["ends_at"],
+                  "extended": ev["extended"], "extensions": ev["extensions"], "best_price": money(board.best_price),
                   "published_at": ev.get("published_at"), "server_time": clock.now().isoformat()}
         version = ev["version"]
         public = frame("bid", version, _enc.encode(common))  # spectators share one encoded message
@@ -202,8 +206,8 @@ class Room:
                 self._send(listener, public)
             else:
                 s = board.standings[alias]
-                common["you"] = {"alias": alias, "rank": s.rank, "price": s.price,
-                                 "next_max_price": board.next_max_price(alias)}
+                common["you"] = {"alias": alias, "rank": s.rank, "price": money(s.price),
+                                 "next_max_price": money(board.next_max_price(alias))}
                 self._send(listener, frame("bid", version, _enc.encode(common)))
 
     # -- loops

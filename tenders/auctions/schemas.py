@@ -1,4 +1,5 @@
-"""Auction payloads: scheduling (Create), a bid (lance) and its signed receipt, and the board (Read)."""
+"""Auction payloads: scheduling (Create), a bid (lance) and its signed receipt, and the board (Read). Amounts are
+Money objects ({"amount": <céntimos>, "currency": "PEN"}; taken as input in soles); percentages are numbers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from uuid import UUID
 
 import msgspec
 
-Cents = Annotated[int, msgspec.Meta(gt=0, le=10**15)]
+from marketplace.core.money import Money, Score
 
 
 class AuctionCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -17,7 +18,7 @@ class AuctionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     starts_at: datetime
     duration_seconds: Annotated[int, msgspec.Meta(ge=10, le=86_400)] | None = None
-    min_decrement_cents: Annotated[int, msgspec.Meta(ge=0, le=10**12)] | None = None
+    min_decrement: Money | None = None  # PEN
     min_decrement_percent: Decimal | None = None  # 0 to 50 (checked with the policy)
     soft_close_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] | None = None
     extension_seconds: Annotated[int, msgspec.Meta(ge=0, le=3_600)] | None = None
@@ -27,9 +28,9 @@ class AuctionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LanceCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """A new, lower price for the lot (céntimos)."""
+    """A new, lower price for the lot (PEN)."""
 
-    price: Cents
+    price: Money
 
 
 class LanceReceipt(msgspec.Struct):
@@ -41,7 +42,7 @@ class LanceReceipt(msgspec.Struct):
     ocid: str
     lot_id: str
     seq: int
-    price: int
+    price: Money
     received_at: str
     ends_at: str
     key_id: str
@@ -50,8 +51,8 @@ class LanceReceipt(msgspec.Struct):
 
 class AuctionPolicyRead(msgspec.Struct):
     duration_seconds: int
-    min_decrement_cents: int
-    min_decrement_percent: str
+    min_decrement: Money
+    min_decrement_percent: Score
     soft_close_seconds: int
     extension_seconds: int
     max_extensions: int
@@ -62,7 +63,7 @@ class AuctionPolicyRead(msgspec.Struct):
 class StandingRead(msgspec.Struct, omit_defaults=True):
     alias: str
     rank: int
-    price: int
+    price: Money
     supplier_id: UUID | None = None  # after the end only
     supplier_name: str | None = None  # after the end only
 
@@ -70,7 +71,7 @@ class StandingRead(msgspec.Struct, omit_defaults=True):
 class LanceRead(msgspec.Struct, omit_defaults=True):
     seq: int
     alias: str
-    price: int
+    price: Money
     received_at: datetime
     extended: bool
     ends_at: datetime
@@ -81,9 +82,9 @@ class LanceRead(msgspec.Struct, omit_defaults=True):
 class YouRead(msgspec.Struct):
     alias: str
     rank: int
-    price: int
-    initial_price: int
-    next_max_price: int  # the highest price your next bid may have now
+    price: Money
+    initial_price: Money
+    next_max_price: Money  # the highest price your next bid may have now
 
 
 class AuctionRead(msgspec.Struct, omit_defaults=True):
@@ -101,7 +102,7 @@ class AuctionRead(msgspec.Struct, omit_defaults=True):
     extensions: int
     participants: int
     policy: AuctionPolicyRead
-    best_price: int | None = None
+    best_price: Money | None = None
     standings: list[StandingRead] = []
     bids: list[LanceRead] = []
     closed_at: datetime | None = None

@@ -14,6 +14,7 @@ from uuid import UUID
 from marketplace.core import clock
 from marketplace.core.actor import SYSTEM, Actor
 from marketplace.core.demo import Demo
+from marketplace.core.money import Money
 from marketplace.settings import Settings
 from tenders import service as tenders
 from tenders.auctions import service as auctions
@@ -32,10 +33,10 @@ async def _opened_subasta(*, on: clock.FixedClock, settings: Settings, officer: 
     name, code, unit, qty, value = item
     now = clock.now()
     data = TenderCreate(
-        title=title, method="subasta_inversa_electronica", category="goods",
+        title=title, method="reverse_auction", category="goods",
         description=f"{title}. Bien común con ficha técnica; precio como único factor de evaluación.",
         lots=[LotCreate(title=name, classification_scheme="UNSPSC", classification_code=code, unit=unit,
-                        quantity=Decimal(qty), estimated_value=value, delivery_ubigeo=ubigeo)],
+                        quantity=Decimal(qty), estimated_value=Money(amount=value), delivery_ubigeo=ubigeo)],
         enquiry_end=now + timedelta(days=2), submission_deadline=now + timedelta(days=6),
         opening_time=now + timedelta(days=6, hours=1))
     tender_id = await tenders.create_tender(actor=officer, settings=settings, data=data)
@@ -44,7 +45,8 @@ async def _opened_subasta(*, on: clock.FixedClock, settings: Settings, officer: 
     on.advance(days=3)
     for who, factor in zip(suppliers, prices, strict=False):
         await bids.submit_bid(actor=who, settings=settings, tender_id=tender_id,
-                              data=BidCreate(lots=[BidLotPrice(lot_id=lot_id, price=int(value * factor))]))
+                              data=BidCreate(lots=[BidLotPrice(lot_id=lot_id,
+                                                               price=Money(amount=int(value * factor)))]))
     on.advance(days=3, hours=2)
     await tenders.advance_by_clock(actor=SYSTEM, settings=settings, tender_id=tender_id)  # closes
     for who in (officer, committee):  # the opening's quorum: two people of the agency
@@ -86,7 +88,7 @@ async def seed(demo: Demo) -> None:
             now_board = auctions.render(await auctions.load_board(board.id), viewer=bidders[who].org_id, now=c.now())
             assert now_board.you is not None
             await auctions.place_bid(actor=bidders[who], settings=settings, auction_id=board.id,
-                                     data=LanceCreate(price=now_board.you.next_max_price - 1_000))
+                                     data=LanceCreate(price=Money(amount=now_board.you.next_max_price.amount - 1_000)))
         c.set(start + timedelta(hours=1))
         await auctions.settle(auction_id=board.id, settings=settings)  # closes (the extended window is over) and awards
         made.append("finished")

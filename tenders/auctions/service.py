@@ -39,6 +39,7 @@ from marketplace.core import audit, clock, db, ids, outbox, sealing
 from marketplace.core.actor import SYSTEM, Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, DomainError, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.core.money import Money, pen_cents, score
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -102,7 +103,7 @@ async def schedule(*, actor: Actor, settings: Settings, tender_id: UUID, lot_id:
     """The tender's officer schedules the live auction of a lot whose sealed offers have been opened."""
     t = await tenders.lock_tender(tender_id=tender_id)
     tenders.require_tender_officer(actor, t)
-    if t["method"] != Method.SUBASTA_INVERSA_ELECTRONICA.value:
+    if t["method"] != Method.REVERSE_AUCTION.value:
         raise Conflict(N_("Only a subasta inversa electrónica has a live auction"), field="method",
                        rule="method", params={"method": t["method"]})
     lot = await db.fetchrow("SELECT id, number, state FROM tender_lot WHERE id = $1 AND tender_id = $2",
@@ -117,11 +118,14 @@ async def schedule(*, actor: Actor, settings: Settings, tender_id: UUID, lot_id:
         raise InvalidInput(N_("A time zone is required"), field="starts_at", rule="timezone")
     if data.starts_at <= now:
         raise InvalidInput(N_("The auction must start in the future"), field="starts_at", rule="future")
-    overrides = {k: getattr(data, k) for k in data.__struct_fields__ if k != "starts_at"}
+    overrides = {k: getattr(data, k) for k in data.__struct_fields__ if k not in ("starts_at", "min_decrement")}
+    if data.min_decrement is not None:
+        overrides["min_decrement_cents"] = pen_cents(data.min_decrement, "min_decrement")
     policy = AuctionPolicy.from_dict(overrides, base=policies.of(settings))
     problems = policy.problems()
     if problems:
         field, rule = problems[0]
+        field = "min_decrement.amount" if field == "min_decrement_cents" else field
         raise InvalidInput(N_("This auction policy is not valid"), field=field, rule=rule)
     if await db.fetchrow("SELECT 1 FROM auction WHERE lot_id = $1", lot_id) is not None:
         raise Conflict(N_("This lot already has an auction"), field="lot_id", rule="already_scheduled")
@@ -309,7 +313,8 @@ def make_receipt(settings: Settings, *, lance_id: UUID, auction_id: UUID, ocid: 
                  price: int, received_at: datetime, ends_at: datetime) -> LanceReceipt:
     fields: dict[str, Any] = {
         "lance_id": str(lance_id), "auction_id": str(auction_id), "ocid": ocid, "lot_id": str(lot_id),
-        "seq": seq, "price": price, "received_at": rfc3339(received_at), "ends_at": rfc3339(ends_at),
+        "seq": seq, "price": {"amount": price, "currency": "PEN"}, "received_at": rfc3339(received_at),
+        "ends_at": rfc3339(ends_at),
         "key_id": settings.signing_key_id}
     return LanceReceipt(**fields, signature=sealing.sign(settings.keys.signing_private_key(), fields))
 
@@ -352,8 +357,9 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
         raise Conflict(N_("The auction is {state}"), field="state", rule="state", params={"state": state})
     if a["my_alias"] is None:
         raise Forbidden(N_("Only the qualified bidders of this lot take part in its auction"))
+    price = pen_cents(data.price, "price", positive=True)
     p = _policy_of(a)
-    check = domain.check_bid(p, price=data.price, own_price=a["my_price"], best_price=a["best_price"])
+    check = domain.check_bid(p, price=price, own_price=a["my_price"], best_price=a["best_price"])
     if check.rule == "below_own_price":
         raise Conflict(N_("A bid must be at most {limit} céntimos: below your last price by the minimum decrement"),
                        field="price", rule=check.rule, params={"limit": check.limit})
@@ -367,8 +373,8 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
     version = a["version"] + 1
     lance_id = ids.new_id()
     receipt = make_receipt(settings, lance_id=lance_id, auction_id=auction_id, ocid=a["ocid"], lot_id=a["lot_id"],
-                           seq=seq, price=data.price, received_at=now, ends_at=ends_at)
-    audit_data = {"lance_id": str(lance_id), "seq": seq, "price": data.price, "received_at": rfc3339(now),
+                           seq=seq, price=price, received_at=now, ends_at=ends_at)
+    audit_data = {"lance_id": str(lance_id), "seq": seq, "price": price, "received_at": rfc3339(now),
                   "ends_at": rfc3339(ends_at), "extended": extended, "signature": receipt.signature}
     # The bid, the bidder's standing, the audit event (the row audit.record writes) and the auction row in
     # one statement: one round trip under the lock.
@@ -380,9 +386,9 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
         f" ev AS ({audit.INSERT} VALUES ($7, $5, $4, 'auction.bid', 'auction', $13, $14::jsonb))"
         " UPDATE auction SET version = $11, last_seq = $3, best_price = LEAST(best_price, $6), ends_at = $8,"
         " extensions = $12 WHERE id = $2",
-        lance_id, auction_id, seq, actor.org_id, actor.user_id, data.price, now, ends_at, extended,
+        lance_id, auction_id, seq, actor.org_id, actor.user_id, price, now, ends_at, extended,
         receipt.signature, version, extensions, str(auction_id), audit.encode(audit_data))
-    event = {"type": "bid", "version": version, "seq": seq, "alias": a["my_alias"], "price": data.price,
+    event = {"type": "bid", "version": version, "seq": seq, "alias": a["my_alias"], "price": price,
              "received_at": rfc3339(now), "ends_at": rfc3339(ends_at), "extended": extended,
              "extensions": extensions}
 
@@ -419,8 +425,11 @@ async def load_board(auction_id: UUID) -> Board:
     return board
 
 
-def _policy_read(p: AuctionPolicy) -> AuctionPolicyRead:
-    return AuctionPolicyRead(**{**p.as_dict()})
+def _policy_read(p: AuctionPolicy, currency: str = "PEN") -> AuctionPolicyRead:
+    d = p.as_dict()
+    rest = {k: v for k, v in d.items() if k not in ("min_decrement_cents", "min_decrement_percent")}
+    return AuctionPolicyRead(**rest, min_decrement=Money(amount=d["min_decrement_cents"], currency=currency),
+                             min_decrement_percent=score(p.min_decrement_percent))
 
 
 def you(board: Board, viewer: UUID | None) -> YouRead | None:
@@ -429,25 +438,30 @@ def you(board: Board, viewer: UUID | None) -> YouRead | None:
         return None
     s = board.standings[alias]
     initial = board.initial_prices.get(alias, s.price)
-    return YouRead(alias=alias, rank=s.rank, price=s.price, initial_price=initial,
-                   next_max_price=board.next_max_price(alias))
+    return YouRead(alias=alias, rank=s.rank, price=Money(amount=s.price, currency=board.currency),
+                   initial_price=Money(amount=initial, currency=board.currency),
+                   next_max_price=Money(amount=board.next_max_price(alias), currency=board.currency))
 
 
 def render(board: Board, *, viewer: UUID | None, now: datetime) -> AuctionRead:
     """The board as `viewer` (a supplier organisation, or None) sees it: anonymous until the end."""
     ended = board.ended
-    standings = [StandingRead(alias=s.alias, rank=s.rank, price=s.price,
+    cur = board.currency
+    standings = [StandingRead(alias=s.alias, rank=s.rank, price=Money(amount=s.price, currency=cur),
                               supplier_id=s.supplier_id if ended else None,
                               supplier_name=s.supplier_name if ended else None) for s in board.ranked]
     names = {s.supplier_id: s.supplier_name for s in board.standings.values()}
     shown = board.bids if ended else board.bids[-RUNNING_BIDS_SHOWN:]
-    bids = [LanceRead(seq=b.seq, alias=b.alias, price=b.price, received_at=b.received_at, extended=b.extended,
+    bids = [LanceRead(seq=b.seq, alias=b.alias, price=Money(amount=b.price, currency=cur),
+                      received_at=b.received_at, extended=b.extended,
                       ends_at=b.ends_at, supplier_id=b.supplier_id if ended else None,
                       supplier_name=names.get(b.supplier_id) if ended else None) for b in shown]
     return AuctionRead(id=board.id, tender_id=board.tender_id, lot_id=board.lot_id, state=board.state,
                        starts_at=board.starts_at, ends_at=board.ends_at, server_time=now, currency=board.currency,
                        version=board.version, extensions=board.extensions, participants=len(board.standings),
-                       policy=_policy_read(board.policy), best_price=board.best_price, standings=standings,
+                       policy=_policy_read(board.policy, cur),
+                       best_price=None if board.best_price is None else Money(amount=board.best_price, currency=cur),
+                       standings=standings,
                        bids=bids, closed_at=board.closed_at, award_state=board.award_state,
                        you=you(board, viewer))
 

@@ -1,13 +1,15 @@
-"""Award and appeal payloads."""
+"""Award and appeal payloads. Amounts are Money objects ({"amount": <céntimos>, "currency": "PEN"}); scores are
+numbers rounded to 2 decimals."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
+
+from marketplace.core.money import Money, Score
 
 
 class AwardCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -23,9 +25,8 @@ class AwardRead(msgspec.Struct):
     bid_id: UUID
     supplier_id: UUID
     supplier_name: str
-    value: int
-    currency: str
-    final_score: Decimal
+    value: Money
+    final_score: Score
     state: str
     standstill_days: int
     notified_at: datetime
@@ -39,7 +40,7 @@ class AwardRead(msgspec.Struct):
 class LotOutcome(msgspec.Struct):
     lot_id: UUID
     lot_number: int
-    outcome: Literal["awarded", "desierto"]
+    outcome: Literal["awarded", "unsuccessful"]
     score_sheet_id: UUID
     award: AwardRead | None = None
 
@@ -71,6 +72,6 @@ class AppealRead(msgspec.Struct):
     award_state: str
     decided_at: datetime | None = None
     decision_reason: str | None = None
-    bond_cents: int = 0  # the bond this appeal owes; while unpaid the appeal is 'pending_bond'
+    bond: Money | None = None  # the bond this appeal owes (none if 0); while unpaid the appeal is 'pending_bond'
     # who decides it: 'agency_head' (the lot's estimated value is at most APPEAL_TRIBUNAL_UIT UIT) or 'tribunal'
     deciding_body: str = "tribunal"

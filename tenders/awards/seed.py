@@ -19,6 +19,7 @@ from uuid import UUID
 from marketplace.core import clock
 from marketplace.core.actor import Actor
 from marketplace.core.demo import Demo, DemoOrg
+from marketplace.core.money import Money
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -89,7 +90,8 @@ class _Scenario:
         now = self.clock.now()
         data = TenderCreate(
             title=title, method=method, category=category, consultancy=consultancy,
-            lots=[LotCreate(title=t, estimated_value=v, classification_scheme="UNSPSC", classification_code="72101500",
+            lots=[LotCreate(title=t, estimated_value=Money(amount=v), classification_scheme="UNSPSC",
+                            classification_code="72101500",
                             quantity=Decimal(1), unit="servicio", delivery_ubigeo=u) for t, v, u in lots],
             enquiry_end=now + timedelta(days=enquiry_days), submission_deadline=now + timedelta(days=deadline_days),
             opening_time=now + timedelta(days=deadline_days, hours=1))
@@ -111,7 +113,7 @@ class _Scenario:
         self.clock.set(self.enquiry_end + timedelta(hours=1))
         for i, (who, by_lot) in enumerate(zip(bidders, prices, strict=False)):
             receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.tender_id, data=BidCreate(
-                lots=[BidLotPrice(lot_id=self.lots[j], price=p) for j, p in by_lot.items()]))
+                lots=[BidLotPrice(lot_id=self.lots[j], price=Money(amount=p)) for j, p in by_lot.items()]))
             assert isinstance(receipt, Receipt)  # no Idempotency-Key claim: a new receipt, never a stored replay
             for j in by_lot:
                 self.bids[(i, j)] = UUID(receipt.bid_id)
@@ -183,7 +185,7 @@ async def seed(demo: Demo) -> None:
     # 1. Consented: two lots in Cusco, awarded 40 days ago; the standstill passed without appeal.
     async def consented(s: _Scenario) -> None:
         await s.draft(title="Mantenimiento preventivo de locales de salud de la provincia del Cusco",
-                      method="adjudicacion_simplificada", category="services",
+                      method="simplified_award", category="services",
                       lots=[("Centros de salud de Wanchaq y Santiago", 15_000_000, "080108"),
                             ("Puestos de salud de Anta", 18_000_000, "080301")])
         await s.bid_and_open([a, b, c], [{0: 12_800_000, 1: 16_500_000}, {0: 13_500_000, 1: 15_900_000},
@@ -202,7 +204,7 @@ async def seed(demo: Demo) -> None:
     # 2. Desierto: the only bid was disqualified.
     async def desierto(s: _Scenario) -> None:
         await s.draft(title="Consultoría para el expediente técnico del mercado de Anta",
-                      method="concurso_publico", category="services", consultancy=True,
+                      method="public_contest", category="services", consultancy=True,
                       lots=[("Expediente técnico", 19_000_000, "080301")], enquiry_days=11, deadline_days=23)
         await s.bid_and_open([d], [{0: 18_500_000}])
         await s.disqualify(0, 0, "No acreditó la colegiatura del jefe de proyecto")
@@ -213,7 +215,7 @@ async def seed(demo: Demo) -> None:
     # 3. Awarded, in standstill now (awarded two hours ago).
     async def standstill(s: _Scenario) -> None:
         await s.draft(title="Servicio de limpieza de instituciones educativas de Arequipa",
-                      method="adjudicacion_simplificada", category="services",
+                      method="simplified_award", category="services",
                       lots=[("Instituciones educativas del Cercado", 9_000_000, "040101")])
         await s.bid_and_open([c, d, b], [{0: 8_100_000}, {0: 7_600_000}, {0: 8_400_000}])
         for bidder, exp, team in [(0, 55, 36), (1, 40, 25), (2, 48, 30)]:
@@ -225,7 +227,7 @@ async def seed(demo: Demo) -> None:
     # 4. Appealed: awarded yesterday; a losing bidder appealed; the Tribunal (a lot above 50 UIT) has not decided.
     async def appealed(s: _Scenario) -> None:
         await s.draft(title="Mantenimiento de vías vecinales de Anta",
-                      method="adjudicacion_simplificada", category="works",
+                      method="simplified_award", category="works",
                       lots=[("Camino vecinal Anta - Pucyura", 60_000_000, "080301")])
         await s.bid_and_open([a, b, d], [{0: 55_000_000}, {0: 57_500_000}, {0: 51_000_000}])
         for bidder, exp, team in [(0, 50, 32), (1, 58, 38), (2, 35, 20)]:
@@ -243,7 +245,7 @@ async def seed(demo: Demo) -> None:
     # 5. Evaluated, not yet awarded: the committee's points are in; the officer has not awarded.
     async def evaluated(s: _Scenario) -> None:
         await s.draft(title="Servicio de vigilancia de la sede regional",
-                      method="adjudicacion_simplificada", category="services",
+                      method="simplified_award", category="services",
                       lots=[("Sede central", 14_000_000, "080101")])
         await s.bid_and_open([a, c], [{0: 13_200_000}, {0: 12_700_000}])
         await s.score(0, 0, 56, 35)

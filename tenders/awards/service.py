@@ -33,7 +33,7 @@ from marketplace.core import audit, clock, db, outbox
 from marketplace.core.actor import SYSTEM, Actor, require
 from marketplace.core.errors import Conflict, Forbidden, NotFound
 from marketplace.core.i18n import N_
-from marketplace.core.money import percent_of
+from marketplace.core.money import Money, percent_of, score
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -76,7 +76,9 @@ _AWARD_COLUMNS = (
 
 
 def _award_read(row: dict[str, Any]) -> AwardRead:
-    return AwardRead(**{k: row[k] for k in AwardRead.__struct_fields__})
+    return AwardRead(**{k: row[k] for k in AwardRead.__struct_fields__ if k not in ("value", "final_score")},
+                     value=Money(amount=row["value"], currency=row["currency"].strip()),
+                     final_score=score(row["final_score"]))
 
 
 async def _award_row(award_id: UUID, *, lock: bool = False) -> dict[str, Any]:
@@ -135,12 +137,12 @@ async def award(*, actor: Actor, settings: Settings, tender_id: UUID, data: Awar
         if winner is None:
             await tenders.apply_lot_action(actor=actor, tender_id=tender_id, lot_id=lot["id"],
                                            action=Action.DECLARE_UNSUCCESSFUL, reason="no valid bid", locked=t)
-            await audit.record(actor=actor, action="lot.desierto", entity_type="tender_lot", entity_id=lot["id"],
+            await audit.record(actor=actor, action="lot.unsuccessful", entity_type="tender_lot", entity_id=lot["id"],
                                data={"tender_id": str(tender_id), "score_sheet_id": str(sheet_id), "round": rnd})
             await outbox.emit(topic=TOPIC_UNSUCCESSFUL, aggregate_type="tender", aggregate_id=tender_id, payload={
                 "tender_id": str(tender_id), "ocid": t["ocid"], "lot_id": str(lot["id"]),
                 "score_sheet_id": str(sheet_id), "round": rnd, "reason": "no valid bid"})
-            outcomes.append(LotOutcome(lot_id=lot["id"], lot_number=lot["number"], outcome="desierto",
+            outcomes.append(LotOutcome(lot_id=lot["id"], lot_number=lot["number"], outcome="unsuccessful",
                                        score_sheet_id=sheet_id))
             continue
         state = AWARD.next(AWARD.initial, "notify")
@@ -291,7 +293,7 @@ async def _open_appeals(award_id: UUID, except_id: UUID | None = None) -> int:
 
 _APPEAL_COLUMNS = (
     "p.id, p.award_id, p.tender_id, p.lot_id, p.appellant_id, o.name AS appellant_name, p.grounds, p.state,"
-    " p.filed_at, p.decided_at, p.decision_reason, p.bond_cents, p.deciding_body, a.state AS award_state"
+    " p.filed_at, p.decided_at, p.decision_reason, p.bond_cents, p.deciding_body, a.state AS award_state, a.currency"
 )
 
 
@@ -305,7 +307,8 @@ async def _appeal_row(appeal_id: UUID, award_id: UUID) -> dict[str, Any]:
 
 
 def _appeal_read(row: dict[str, Any]) -> AppealRead:
-    return AppealRead(**{k: row[k] for k in AppealRead.__struct_fields__})
+    bond = Money(amount=row["bond_cents"], currency=row["currency"].strip()) if row["bond_cents"] else None
+    return AppealRead(**{k: row[k] for k in AppealRead.__struct_fields__ if k != "bond"}, bond=bond)
 
 
 async def file_appeal(*, actor: Actor, award_id: UUID, data: AppealCreate,

@@ -8,14 +8,14 @@ from uuid import UUID
 
 import msgspec
 
-from marketplace.core.money import Cents, Money
+from marketplace.core.money import Money
 
 MAX_DOCUMENT_B64 = 7_000_000  # about 5 MB per document once decoded
 
 
 class BidLotPrice(msgspec.Struct, forbid_unknown_fields=True):
     lot_id: UUID
-    price: Cents
+    price: Money  # PEN
 
 
 class BidDocument(msgspec.Struct, forbid_unknown_fields=True):

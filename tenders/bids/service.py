@@ -37,6 +37,7 @@ from marketplace.core import audit, clock, db, idempotency, ids, outbox, sealing
 from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.core.money import pen_cents
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -97,7 +98,9 @@ def _plaintext(data: BidCreate, *, bid_id: UUID, tender_id: UUID, supplier_id: U
                           "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(), "content": doc.content})
     return _json.encode({
         "bid_id": str(bid_id), "tender_id": str(tender_id), "supplier_id": str(supplier_id), "version": version,
-        "lots": [{"lot_id": str(x.lot_id), "price": x.price} for x in data.lots],
+        # sealed as céntimos (the opening reads every sealed version alike); the API takes Money in soles
+        "lots": [{"lot_id": str(x.lot_id), "price": pen_cents(x.price, f"lots[{i}].price")}
+                 for i, x in enumerate(data.lots)],
         "documents": documents, "notes": data.notes,
     })
 
@@ -593,7 +596,11 @@ async def get_opening(*, actor: Actor, tender_id: UUID) -> OpeningRead:
     record = row["record"]
     if isinstance(record, str):
         record = msgspec.json.decode(record)
-    return msgspec.convert(record, OpeningRead)
+    # The published record keeps prices in céntimos (its hash seeds the draw); the API gives Money objects.
+    currency = record.get("currency", "PEN")
+    lots = [{**lot, "bids": [{**b, "price": {"amount": b["price"], "currency": currency}} for b in lot["bids"]]}
+            for lot in record["lots"]]
+    return msgspec.convert({**record, "lots": lots}, OpeningRead)
 
 
 async def opening_entries(*, tender_id: UUID, lot_id: UUID | None = None) -> list[dict[str, Any]]:

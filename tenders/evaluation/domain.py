@@ -45,7 +45,7 @@ TECHNICAL_MAX = HUNDRED
 ROUNDING = "each figure rounded to 0.01, half up (ROUND_HALF_UP), before the next step uses it"
 
 # Procurement methods (tenders' codes) whose evaluation uses price alone.
-PRICE_ONLY_METHODS = frozenset({"subasta_inversa_electronica", "comparacion_precios"})
+PRICE_ONLY_METHODS = frozenset({"reverse_auction", "price_comparison"})
 
 TIE_RULE: tuple[str, ...] = (
     "higher final score",
@@ -270,7 +270,7 @@ class RegionalBonusPolicy:
     kinds: frozenset[str] = frozenset({"services", "consultancy", "works"})
     thresholds: Mapping[str, int] = field(default_factory=lambda: {
         "services": 20_000_000, "consultancy": 20_000_000, "works": 90_000_000})  # S/200,000 and S/900,000
-    excluded_methods: frozenset[str] = frozenset({"subasta_inversa_electronica"})
+    excluded_methods: frozenset[str] = frozenset({"reverse_auction"})
     lima_callao_metropolitan: bool = True  # "outside Lima and Callao" means outside the province of Lima
 
     def decide(self, lot: LotFacts, bid: BidFacts, geo: Geography) -> BonusDecision:
@@ -323,7 +323,7 @@ class MypeBonusPolicy:
     ranges: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {
         "goods": (4_280_000, 40_000_000), "services": (4_280_000, 40_000_000),
         "consultancy": (4_280_000, 40_000_000), "works": (4_280_000, 180_000_000)})
-    excluded_methods: frozenset[str] = frozenset({"subasta_inversa_electronica"})
+    excluded_methods: frozenset[str] = frozenset({"reverse_auction"})
 
     def decide(self, lot: LotFacts, bid: BidFacts, geo: Geography) -> BonusDecision:
         c, rate = self.code, self.rate
@@ -371,7 +371,7 @@ class BidScore:
 @dataclass(frozen=True, slots=True)
 class LotResult:
     lot_id: Any
-    outcome: str                      # awarded | desierto
+    outcome: str                      # awarded | unsuccessful
     ranking: tuple[BidScore, ...]     # valid bids, best first
     excluded: tuple[BidScore, ...]    # bids that are not valid, with the reason
     sheet: dict[str, Any]
@@ -474,7 +474,7 @@ def evaluate_lot(*, lot: LotFacts, rules: ScoringRules, bids: Sequence[BidFacts]
         final = r2(base + sum((d.points for d in decisions), Decimal(0)))
         scored.append(BidScore(bid, True, None, t, p, base, tuple(decisions), final))
     ranking = rank(scored, draw_seed)
-    outcome = "awarded" if ranking else "desierto"
+    outcome = "awarded" if ranking else "unsuccessful"
     sheet = score_sheet(lot=lot, rules=rules, policies=policies, ranking=ranking, excluded=excluded,
                         outcome=outcome, draw_seed=draw_seed, lowest=min((b.price for b in valid), default=None))
     return LotResult(lot.lot_id, outcome, tuple(ranking), tuple(excluded), sheet)
@@ -553,7 +553,7 @@ def score_sheet(*, lot: LotFacts, rules: ScoringRules, policies: Sequence[BonusP
         "bids": [_bid_entry(s, rules, lowest) for s in ranking] + [_bid_entry(s, rules, lowest) for s in excluded],
         "outcome": outcome,
         "winner_bid_id": _id(winner.bid.bid_id) if winner else None,
-        "desierto_reason": None if winner else "no valid bid",
+        "unsuccessful_reason": None if winner else "no valid bid",
     }
 
 

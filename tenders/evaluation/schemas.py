@@ -1,4 +1,5 @@
-"""Evaluation payloads: scoring rules, committee points, qualifications, score sheets."""
+"""Evaluation payloads: scoring rules, committee points, qualifications, score sheets. Points and weights are
+JSON numbers (read: rounded to 2 decimals; written: a number or a decimal string, at most two decimals)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from uuid import UUID
 
 import msgspec
 
+from marketplace.core.money import Score
+
 CriterionCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_]{1,32}$",
                                             description="Short code of a technical criterion")]
 Points = Annotated[Decimal, msgspec.Meta(description="Points, at most two decimals")]
+Weight = Annotated[float, msgspec.Meta(description="a weight from 0 to 1, a number as given (up to 3 decimals)")]
 
 
 class CriterionWrite(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,15 +36,15 @@ class ScoringRulesWrite(msgspec.Struct, forbid_unknown_fields=True):
 class CriterionRead(msgspec.Struct):
     code: str
     name: str
-    max_points: Decimal
+    max_points: Score
 
 
 class ScoringRulesRead(msgspec.Struct):
     tender_id: UUID
-    technical_weight: Decimal
-    price_weight: Decimal
-    price_max: Decimal
-    technical_minimum: Decimal | None
+    technical_weight: Weight
+    price_weight: Weight
+    price_max: Score
+    technical_minimum: Score | None
     criteria: list[CriterionRead]
     price_only: bool
     bonus_policies: list[dict[str, Any]]
@@ -66,10 +70,10 @@ class TechnicalPointsRead(msgspec.Struct):
 
     lot_id: UUID
     bid_id: UUID
-    scores: dict[str, Decimal]
-    total: Decimal
+    scores: dict[str, Score]
+    total: Score
     complete: bool
-    committee: dict[str, Decimal] = {}
+    committee: dict[str, Score] = {}
 
 
 class QualificationCreate(msgspec.Struct, forbid_unknown_fields=True):

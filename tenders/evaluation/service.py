@@ -28,6 +28,7 @@ from marketplace.core import audit, clock, db
 from marketplace.core.actor import Actor, require
 from marketplace.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
+from marketplace.core.money import score
 from marketplace.settings import Settings
 from suppliers import service as suppliers
 from tenders import service as tenders
@@ -73,9 +74,11 @@ def _rules(row: dict[str, Any]) -> domain.ScoringRules:
 
 def _rules_read(tender_id: UUID, rules: domain.ScoringRules, settings: Settings) -> ScoringRulesRead:
     return ScoringRulesRead(
-        tender_id=tender_id, technical_weight=rules.technical_weight, price_weight=rules.price_weight,
-        price_max=rules.price_max, technical_minimum=rules.technical_minimum,
-        criteria=[CriterionRead(code=c.code, name=c.name, max_points=c.max_points) for c in rules.criteria],
+        # weights as given (up to 3 decimals: 0.125), points rounded to 2
+        tender_id=tender_id, technical_weight=float(rules.technical_weight), price_weight=float(rules.price_weight),
+        price_max=score(rules.price_max),
+        technical_minimum=None if rules.technical_minimum is None else score(rules.technical_minimum),
+        criteria=[CriterionRead(code=c.code, name=c.name, max_points=score(c.max_points)) for c in rules.criteria],
         price_only=rules.price_only, bonus_policies=[p.describe() for p in policies.bonuses(settings.bonus)],
         tie_rule=list(domain.TIE_RULE), formulas=dict(domain.FORMULAS), rounding=domain.ROUNDING,
     )
@@ -210,9 +213,11 @@ async def enter_points(*, actor: Actor, tender_id: UUID, data: TechnicalPointsCr
                              "scores": {e.criterion: str(e.points) for e in data.scores}})
     scores = await committee.member_points(tender_id=tender_id, lot_id=data.lot_id, bid_id=data.bid_id,
                                            member_id=actor.user_id)
-    return TechnicalPointsRead(lot_id=data.lot_id, bid_id=data.bid_id, scores=scores,
-                               total=domain.r2(sum(scores.values(), Decimal(0))),
-                               complete=all(c.code in scores for c in rules.criteria), committee=agreed)
+    return TechnicalPointsRead(lot_id=data.lot_id, bid_id=data.bid_id,
+                               scores={k: score(v) for k, v in scores.items()},
+                               total=score(domain.r2(sum(scores.values(), Decimal(0)))),
+                               complete=all(c.code in scores for c in rules.criteria),
+                               committee={k: score(v) for k, v in agreed.items()})
 
 
 async def qualify(*, actor: Actor, tender_id: UUID, data: QualificationCreate) -> QualificationRead:

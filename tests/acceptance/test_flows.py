@@ -60,7 +60,7 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     keys = ok(await client.get("/api/v1/keys"))
     receipts = {}
     for who, price in ((cusco, 11_000_000), (lima, 10_000_000)):
-        body = {"lots": [{"lot_id": s.lot_ids[0], "price": price}]}
+        body = {"lots": [{"lot_id": s.lot_ids[0], "price": {"amount": price}}]}
         receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", json=body,
                                        headers=hdr(settings, who)), 201)
         assert receipt["key_id"] == keys["key_id"] and receipt["ocid"] == ocid
@@ -74,7 +74,7 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     # A third supplier comes a minute after the deadline: refused, nothing written.
     fixed_clock.set(s.deadline - timedelta(hours=1) + timedelta(minutes=1))
     r = await client.post(f"/api/v1/tenders/{s.tender_id}/bids", headers=hdr(settings, late),
-                          json={"lots": [{"lot_id": s.lot_ids[0], "price": 9_000_000}]})
+                          json={"lots": [{"lot_id": s.lot_ids[0], "price": {"amount": 9_000_000}}]})
     assert r.status_code == 409 and r.json()["type"].endswith("/deadline-passed"), r.text
     assert (await db.fetchrow("SELECT count(*) AS n FROM bid WHERE supplier_id = $1", late.org_id))["n"] == 0
 
@@ -92,7 +92,7 @@ async def test_tender_to_payment_and_public_record(client, settings, fixed_clock
     result = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/awards", headers=hdr(settings, p.officer)), 201)
     award = result["lots"][0]["award"]
     assert award["supplier_id"] == str(cusco.org_id) and award["state"] == "standstill"
-    assert award["value"] == 11_000_000
+    assert award["value"] == {"amount": 11_000_000, "currency": "PEN"}
 
     # The standstill passes without appeal: the consent job consents, the contract follows from the award.
     fixed_clock.set(datetime.fromisoformat(award["standstill_ends_at"]) + timedelta(seconds=1))
@@ -162,7 +162,8 @@ async def test_catalogue_purchase_local_supplier_first(client, settings):
     assert [(i["supplier_id"], i["tier"]) for i in found["items"]][:2] == [
         (str(cusco.org_id), "same_province"), (str(lima.org_id), "elsewhere")]
     first = found["items"][0]
-    assert first["offer_id"] == cusco_offer["id"] and first["price_cents"] == 2_400 and first["region"] == "08"
+    assert first["offer_id"] == cusco_offer["id"] and first["region"] == "08"
+    assert first["price"] == {"amount": 2_400, "currency": "PEN"}
 
     order = ok(await client.post("/api/v1/orders", headers=officer.headers, json={
         "offer_id": first["offer_id"], "delivery_ubigeo": "080108", "quantity": 5}), 201)

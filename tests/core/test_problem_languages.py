@@ -35,7 +35,7 @@ async def test_a_tender_refused_in_quechua(client, settings, fixed_clock, accept
     officer = await tf.officer(settings)
     headers = {**officer.headers, "Accept-Language": accept}
     # 422 from a domain rule, a plural message: licitación pública needs 22 days
-    t = await tf.draft(client, officer, method="licitacion_publica")
+    t = await tf.draft(client, officer, method="public_tender")
     body = _problem(await client.post(f"/api/v1/tenders/{t['id']}/publish", headers=headers), 422,
                     "validation-error")
     wanted = i18n.gettext(i18n.N_plural("This method needs at least {days} day between publication and the deadline",
@@ -77,7 +77,7 @@ async def test_the_plural_form_follows_the_number_in_each_language(client, setti
     """contratación directa needs 1 day: 'at least 1 day', 'al menos 1 día'."""
     officer = await tf.officer(settings)
     now = clock.now()
-    t = await tf.draft(client, officer, method="contratacion_directa",
+    t = await tf.draft(client, officer, method="direct_contracting",
                        enquiry_end=(now + timedelta(hours=1)).isoformat(),
                        submission_deadline=(now + timedelta(hours=12)).isoformat(),
                        opening_time=(now + timedelta(hours=13)).isoformat())

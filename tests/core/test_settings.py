@@ -145,8 +145,8 @@ def test_values_are_parsed_into_their_types(tmp_path):
         "DATA_DIR": str(tmp_path), "MODE": "Development", "PORT": "8080", "WEB_CONCURRENCY": "4",
         "RUN_WORKER_IN_PROCESS": "yes", "APPEAL_BOND_PERCENT": "2.5", "DEFAULT_LOCALE": "qu",
         "BONUS_REGIONAL_RATE": "12.5", "BONUS_MYPE_RANGE_GOODS": "100-200",
-        "BONUS_EXCLUDED_METHODS": "subasta_inversa_electronica, contratacion_directa",
-        "STANDSTILL_BUSINESS_DAYS": "licitacion_publica=10", "PE_EXTRA_HOLIDAYS": "2026-12-24, 2028-12-31",
+        "BONUS_EXCLUDED_METHODS": "reverse_auction, direct_contracting",
+        "STANDSTILL_BUSINESS_DAYS": "public_tender=10", "PE_EXTRA_HOLIDAYS": "2026-12-24, 2028-12-31",
         "AUCTION_MUST_BEAT_BEST": "0", "AUCTION_MIN_DECREMENT_PERCENT": "1.25",
         "REDFLAG_RARE_WINNER_MAX_RATE": "0.1", "STAGE_LIMIT_DAYS": "evaluation=5",
     }, persist_dev_keys=False)
@@ -154,10 +154,10 @@ def test_values_are_parsed_into_their_types(tmp_path):
     assert s.appeal_bond_percent == Decimal("2.5") and s.default_locale == "qu"
     assert s.bonus.regional_rate == Decimal("12.5") and s.bonus.mype_range_goods == (100, 200)
     assert s.bonus.mype_range_works == (4_280_000, 180_000_000)  # the others keep their defaults
-    assert s.bonus.excluded_methods == {"subasta_inversa_electronica", "contratacion_directa"}
+    assert s.bonus.excluded_methods == {"reverse_auction", "direct_contracting"}
     # A key=days value replaces the keys it names; the other keys keep their defaults.
-    assert s.standstill_business_days["licitacion_publica"] == 10
-    assert s.standstill_business_days["adjudicacion_simplificada"] == 5
+    assert s.standstill_business_days["public_tender"] == 10
+    assert s.standstill_business_days["simplified_award"] == 5
     assert s.extra_holidays == {date(2026, 12, 24), date(2028, 12, 31)}
     assert s.auction.must_beat_best is False and s.auction.min_decrement_percent == Decimal("1.25")
     assert s.redflags.rare_winner_max_rate == Decimal("0.1")
@@ -177,9 +177,9 @@ def test_values_are_parsed_into_their_types(tmp_path):
     ("BONUS_MYPE_RANGE_WORKS", "9-1", "must be 'low-high' in céntimos, whole numbers with 0 <= low <= high"),
     ("BONUS_MYPE_RANGE_GOODS", "100", "must be 'low-high' in céntimos"),
     ("BONUS_REGIONAL_LIMA_SCOPE", "peru", "must be one of province, region"),
-    ("BONUS_EXCLUDED_METHODS", "subasta", "must be a comma-separated list among licitacion_publica, "),
-    ("STANDSTILL_BUSINESS_DAYS", "x=y", "must be key=days pairs with keys among licitacion_publica, "),
-    ("STANDSTILL_BUSINESS_DAYS", "licitacion_publica=0", "must be key=days pairs with keys among licitacion_publica,"),
+    ("BONUS_EXCLUDED_METHODS", "subasta", "must be a comma-separated list among public_tender, "),
+    ("STANDSTILL_BUSINESS_DAYS", "x=y", "must be key=days pairs with keys among public_tender, "),
+    ("STANDSTILL_BUSINESS_DAYS", "public_tender=0", "must be key=days pairs with keys among public_tender,"),
     ("PE_EXTRA_HOLIDAYS", "24/12/2026", "must be comma-separated ISO dates (YYYY-MM-DD)"),
     ("PE_EXTRA_HOLIDAYS", "2026-02-30", "must be comma-separated ISO dates (YYYY-MM-DD)"),
     ("AUCTION_DURATION_SECONDS", "x", "must be a whole number between 10 and 86400"),

@@ -68,7 +68,7 @@ async def test_postgres_restart_under_load_gives_503_and_keeps_every_acknowledge
                 while time.monotonic() < stop_at[0]:
                     try:
                         r = await http.post(f"/api/v1/tenders/{tender['id']}/bids",
-                                            json={"lots": [{"lot_id": lot, "price": 100_000}]},
+                                            json={"lots": [{"lot_id": lot, "price": {"amount": 100_000}}]},
                                             headers={"Authorization": f"Bearer {tok}", "Idempotency-Key": key})
                     except httpx.HTTPError as exc:  # the server itself must stay up
                         raise AssertionError(f"the app did not answer: {exc!r}") from exc

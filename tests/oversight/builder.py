@@ -10,6 +10,7 @@ from uuid import UUID
 
 from marketplace.core import db
 from marketplace.core.actor import Actor
+from marketplace.core.money import Money
 from marketplace.settings import override
 from tests import factories
 
@@ -43,7 +44,7 @@ class Tender:
         self.bids: dict[tuple[int, int], UUID] = {}
         self.data: Any = None
 
-    async def publish(self, *, method: str = "adjudicacion_simplificada", codes: list[str] | None = None,
+    async def publish(self, *, method: str = "simplified_award", codes: list[str] | None = None,
                       deadline_days: int = 10, enquiry_days: int = 4, value: int = 10_000_000) -> Tender:
         from tenders import service as tenders
         from tenders.schemas import LotCreate, TenderCreate
@@ -52,7 +53,7 @@ class Tender:
         codes = codes or ["30111601"]
         self.data = TenderCreate(
             title="Adquisición de prueba", method=method, category="goods",
-            lots=[LotCreate(title=f"Lote {i + 1}", estimated_value=value, classification_scheme="UNSPSC",
+            lots=[LotCreate(title=f"Lote {i + 1}", estimated_value=Money(amount=value), classification_scheme="UNSPSC",
                             classification_code=code, quantity=Decimal(10), unit="unidad", delivery_ubigeo="150101")
                   for i, code in enumerate(codes)],
             enquiry_end=now + timedelta(days=enquiry_days), submission_deadline=now + timedelta(days=deadline_days),
@@ -77,7 +78,7 @@ class Tender:
         await self.sweep()
         async with db.unit_of_work():
             receipt = await bids.submit_bid(actor=who, settings=self.settings, tender_id=self.id, data=BidCreate(
-                lots=[BidLotPrice(lot_id=self.lots[j], price=p) for j, p in prices.items()]))
+                lots=[BidLotPrice(lot_id=self.lots[j], price=Money(amount=p)) for j, p in prices.items()]))
         index = len({k[0] for k in self.bids})
         for j in prices:
             self.bids[(index, j)] = UUID(receipt.bid_id)

@@ -21,7 +21,7 @@ AG1, AG2 = uuid.UUID(int=1), uuid.UUID(int=2)
 
 
 async def _insert(n: int, *, start: datetime = T0, agency=AG1, ruc="20100000001", ubigeo="080108",
-                  method="adjudicacion_simplificada", category="services", code="72101500", value=100_000,
+                  method="simplified_award", category="services", code="72101500", value=100_000,
                   state="consented", step=timedelta(hours=1)) -> list[uuid.UUID]:
     ids = []
     for i in range(n):
@@ -97,9 +97,9 @@ async def test_keyset_pages_stay_correct_while_awards_arrive(client):
 
 
 async def test_filters(client):
-    await _insert(3, agency=AG1, ruc="20100000001", ubigeo="080108", method="licitacion_publica", code="72101500",
+    await _insert(3, agency=AG1, ruc="20100000001", ubigeo="080108", method="public_tender", code="72101500",
                   value=50_000)
-    await _insert(2, agency=AG2, ruc="20100000002", ubigeo="040101", method="concurso_publico", category="works",
+    await _insert(2, agency=AG2, ruc="20100000002", ubigeo="040101", method="public_contest", category="works",
                   code="30111601", value=900_000, start=T0 + timedelta(days=10))
     await _insert(1, agency=AG2, ruc="20100000002", ubigeo="040305", state="standstill", code="30102204",
                   value=2_000_000, start=T0 + timedelta(days=20))
@@ -114,7 +114,7 @@ async def test_filters(client):
     assert await count(supplier_ruc="20100000001") == 3
     assert await count(region="04") == 3
     assert await count(province="0403") == 1
-    assert await count(method="concurso_publico") == 2
+    assert await count(method="public_contest") == 2
     assert await count(category="works") == 2
     assert await count(classification="3011") == 2
     assert await count(classification="301") == 3
@@ -123,7 +123,7 @@ async def test_filters(client):
     assert await count(value_min=900_000) == 3
     assert await count(value_min=100_000, value_max=1_000_000) == 2
     assert await count(state="standstill") == 1
-    assert await count(region="04", state="consented", method="concurso_publico") == 2
+    assert await count(region="04", state="consented", method="public_contest") == 2
 
 
 async def test_bad_filters_are_422_naming_the_field(client):

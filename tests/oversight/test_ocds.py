@@ -221,12 +221,12 @@ async def test_award_cancellation_and_contract_lifecycle_releases_validate(clien
                                    data=AppealDecisionCreate(decision="upheld", reason="Fundada"))
         c = await contracts.create_from_award(actor=SYSTEM, award_id=second.id, tender_id=t.id,
                                               lot_id=second.lot_id, supplier_org_id=a.org_id,
-                                              value_cents=second.value, currency="PEN")
+                                              value_cents=second.value.amount, currency="PEN")
         m = await contracts.add_milestone(actor=officer, contract_id=c.id, data=MilestoneCreate(
-            deliverable="Entrega de equipos", due_date=date(2027, 2, 1), amount=money(second.value)))
+            deliverable="Entrega de equipos", due_date=date(2027, 2, 1), amount=second.value))
         await contracts.sign(actor=officer, contract_id=c.id, data=ContractSign(
             period_start=date(2026, 12, 15), period_end=date(2027, 3, 1),
-            guarantee=GuaranteeCreate(kind="bank_letter", amount=money(second.value // 10), issuer="Banco",
+            guarantee=GuaranteeCreate(kind="bank_letter", amount=money(second.value.amount // 10), issuer="Banco",
                                       reference="CF-1", expires_on=date(2027, 6, 1))))
         await contracts.amend(actor=officer, contract_id=c.id, data=AmendmentCreate(
             reason="Ampliación de plazo", new_period_end=date(2027, 4, 1)))

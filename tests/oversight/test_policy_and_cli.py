@@ -21,11 +21,11 @@ def test_thresholds_default_and_come_from_the_environment():
     default = policy.of(load_settings({}, persist_dev_keys=False))
     assert default.late_bid_minutes == 60 and default.stage_limit_days["evaluation"] == 20
     s = load_settings({"REDFLAG_RARE_WINNER_MAX_RATE": "0.1", "STAGE_LIMIT_DAYS": "evaluation=5",
-                       "REDFLAG_MIN_SUBMISSION_DAYS": "licitacion_publica=30"}, persist_dev_keys=False)
+                       "REDFLAG_MIN_SUBMISSION_DAYS": "public_tender=30"}, persist_dev_keys=False)
     p = policy.of(s)
     assert p.rare_winner_max_rate == Decimal("0.1") and p.stage_limit_days["evaluation"] == 5
     assert p.stage_limit_days["awarded"] == 30 and p.min_submission_days == {**default.min_submission_days,
-                                                                             "licitacion_publica": 30}
+                                                                             "public_tender": 30}
 
 
 @pytest.mark.parametrize("name,value", [("REDFLAG_LATE_BID_MINUTES", "soon"), ("REDFLAG_AMENDMENT_MAX_PCT", "-3"),

@@ -34,7 +34,7 @@ async def test_a_bid_re_dated_by_the_live_auction_is_not_a_late_bid_and_amendmen
         client, settings, fixed_clock):
     officer, committee = await builder.agency(settings)
     a, b = await builder.suppliers(settings, 2)
-    t = await builder.Tender(settings, fixed_clock, officer, committee).publish(method="subasta_inversa_electronica")
+    t = await builder.Tender(settings, fixed_clock, officer, committee).publish(method="reverse_auction")
     await t.bid(a, {0: 9_000_000})
     await t.bid(b, {0: 9_500_000})
     await t.open()
@@ -49,7 +49,8 @@ async def test_a_bid_re_dated_by_the_live_auction_is_not_a_late_bid_and_amendmen
     await auction_jobs.sweep_auctions({"settings": settings})
     fixed_clock.set(start + timedelta(seconds=60))
     async with db.unit_of_work():
-        await auctions.place_bid(actor=b, settings=settings, auction_id=auction.id, data=LanceCreate(price=8_800_000))
+        await auctions.place_bid(actor=b, settings=settings, auction_id=auction.id,
+                                 data=LanceCreate(price=Money(amount=8_800_000)))
     fixed_clock.set(start + timedelta(seconds=400))
     await auction_jobs.sweep_auctions({"settings": settings})
     fixed_clock.advance(days=30)  # past the standstill: the award is consented

@@ -41,7 +41,7 @@ async def test_short_submission_period(client, settings, fixed_clock):
     officer, committee = await builder.agency(settings)
     t = await _tender(settings, fixed_clock, officer, committee, deadline_days=10)  # simplified: min 8 days
     assert not codes(await redflags.compute(settings), "short_submission_period")
-    strict = with_env(settings, REDFLAG_MIN_SUBMISSION_DAYS="adjudicacion_simplificada=12")
+    strict = with_env(settings, REDFLAG_MIN_SUBMISSION_DAYS="simplified_award=12")
     raised = codes(await redflags.compute(strict), "short_submission_period")
     assert [f.tender_id for f in raised] == [t.id]
     assert raised[0].thresholds["min_submission_days"] == 12 and raised[0].evidence["days"].startswith("10")
@@ -216,7 +216,7 @@ async def test_contract_value_raised_by_amendments(client, settings, fixed_clock
         for lot in result.lots:
             row = await contracts.create_from_award(actor=SYSTEM, award_id=lot.award.id, tender_id=t.id,
                                                     lot_id=lot.lot_id, supplier_org_id=a.org_id,
-                                                    value_cents=lot.award.value, currency="PEN")
+                                                    value_cents=lot.award.value.amount, currency="PEN")
             ids.append(row.id)
         for cid, value in zip(ids, (1_000_000, 2_000_000), strict=False):
             await contracts.add_milestone(actor=officer, contract_id=cid, data=MilestoneCreate(

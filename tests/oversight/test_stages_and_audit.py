@@ -38,7 +38,7 @@ async def test_stage_history_and_times(client, settings, fixed_clock):
     assert by_stage["published"]["count"] == 2 and round(by_stage["published"]["p50_days"]) == 4
     assert by_stage["evaluation"]["count"] == 1 and by_stage["evaluation"]["p90_days"] >= 2
     assert all(x["agency_id"] == str(officer.org_id) for x in body["items"])
-    other = (await client.get("/api/v1/oversight/stage-times", params={"method": "licitacion_publica"})).json()
+    other = (await client.get("/api/v1/oversight/stage-times", params={"method": "public_tender"})).json()
     assert other["items"] == []
     assert t2.id  # still in evaluation: no finished evaluation stage of its own
 

@@ -26,7 +26,7 @@ async def test_catalog_search_local_first_with_tiers_facets_and_filters(client, 
         "q": "computadra", "ubigeo": "080101", "facets": "region,family"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [(i["supplier_id"], i["tier"], i["price_cents"]) for i in body["items"]] == [
+    assert [(i["supplier_id"], i["tier"], i["price"]["amount"]) for i in body["items"]] == [
         (str(cusco.org_id), "same_province", 260_000), (str(acomayo.org_id), "same_region", 250_000),
         (str(lima.org_id), "elsewhere", 240_000)]
     assert body["total"] == 3 and body["corrected_query"] == "computadora"
@@ -36,7 +36,7 @@ async def test_catalog_search_local_first_with_tiers_facets_and_filters(client, 
     assert [i["name"] for i in r.json()["items"]] == ["Silla giratoria"]
     assert r.json()["items"][0]["tier"] is None  # no place given, no tier
     r = await client.get("/api/v1/catalog/search", params={"q": "computadora", "price_max": 235_000})
-    assert [(i["region"], i["price_cents"]) for i in r.json()["items"]] == [("15", 230_000)]
+    assert [(i["region"], i["price"]["amount"]) for i in r.json()["items"]] == [("15", 230_000)]
     r = await client.get("/api/v1/catalog/search", params={"q": "computadora", "limit": 1, "offset": 1,
                                                           "ubigeo": "080101"})
     assert [i["tier"] for i in r.json()["items"]] == ["same_region"] and r.json()["total"] == 3
@@ -75,7 +75,7 @@ async def test_tender_search_filters_and_local_first(client, settings, fixed_clo
     puno = await _publish(client, officer, title="Adquisición de cemento portland", ubigeo="210101", days=20)
     lima = await _publish(client, officer, title="Servicio de consultoría en sistemas", ubigeo="150101", days=30,
                           enquiry_days=12,
-                          category="services", method="concurso_publico")
+                          category="services", method="public_contest")
     draft = await tf.draft(client, officer, title="Cemento en borrador")
     await drain()
 
@@ -86,7 +86,7 @@ async def test_tender_search_filters_and_local_first(client, settings, fixed_clo
 
     r = await client.get("/api/v1/tenders", params={"region": "21"})
     assert [i["id"] for i in r.json()["items"]] == [puno]
-    r = await client.get("/api/v1/tenders", params={"category": "services", "method": "concurso_publico"})
+    r = await client.get("/api/v1/tenders", params={"category": "services", "method": "public_contest"})
     assert [i["id"] for i in r.json()["items"]] == [lima]
     r = await client.get("/api/v1/tenders", params={"state": "published", "facets": "region,state"})
     assert r.json()["total"] == 3 and r.json()["facets"]["state"] == {"published": 3}

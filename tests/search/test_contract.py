@@ -147,7 +147,7 @@ async def test_upsert_replaces_and_delete_removes(backend):
 
 # ------------------------------------------------------------------------------------------------ tenders
 
-def tender(title: str, *, ubigeo: str = "150101", method: str = "adjudicacion_simplificada",
+def tender(title: str, *, ubigeo: str = "150101", method: str = "simplified_award",
            category: str = "goods", state: str = "published", closing_ts: int = 1_800_000_000, **extra):
     from search.domain import tender_doc
 
@@ -160,7 +160,7 @@ async def test_tenders_text_filters_tiers_and_deadline_order(backend):
 
     cusco = tender("Adquisición de cemento portland", ubigeo="080101", closing_ts=1_800_000_300)
     puno = tender("Compra de cemento para obras", ubigeo="210101", closing_ts=1_800_000_100)
-    lima = tender("Servicio de limpieza", ubigeo="150101", category="services", method="concurso_publico",
+    lima = tender("Servicio de limpieza", ubigeo="150101", category="services", method="public_contest",
                   state="tendering", closing_ts=1_800_000_200)
     async with db.unit_of_work():
         await backend.upsert("tenders", [cusco, puno, lima])
@@ -169,7 +169,7 @@ async def test_tenders_text_filters_tiers_and_deadline_order(backend):
     assert [(h.id, h.tier) for h in page.hits] == [(cusco.id, Tier.SAME_PROVINCE), (puno.id, Tier.ADJOINING_REGION)]
     page = await backend.search_tenders(TenderQuery())  # no words: soonest deadline first
     assert [h.id for h in page.hits] == [puno.id, lima.id, cusco.id]
-    page = await backend.search_tenders(TenderQuery(categories=("services",), methods=("concurso_publico",)))
+    page = await backend.search_tenders(TenderQuery(categories=("services",), methods=("public_contest",)))
     assert [h.id for h in page.hits] == [lima.id]
     page = await backend.search_tenders(TenderQuery(states=("published",), regions=("21",)))
     assert [h.id for h in page.hits] == [puno.id]

@@ -58,12 +58,16 @@ async def supplier(settings, **kw) -> Login:
 
 
 def lot(**over: Any) -> dict[str, Any]:
-    base = {"title": "Cemento Portland tipo I", "estimated_value": 150_000_00, "classification_scheme": "UNSPSC",
-            "classification_code": "30111601", "quantity": "1200", "unit": "bolsa", "delivery_ubigeo": "080101"}
+    """A lot as the API takes it; `estimated_value` may be given in céntimos (an int) for short."""
+    base = {"title": "Cemento Portland tipo I", "estimated_value": {"amount": 150_000_00, "currency": "PEN"},
+            "classification_scheme": "UNSPSC", "classification_code": "30111601", "quantity": "1200", "unit": "bolsa",
+            "delivery_ubigeo": "080101"}
+    if isinstance(over.get("estimated_value"), int):
+        over = {**over, "estimated_value": {"amount": over["estimated_value"], "currency": "PEN"}}
     return {**base, **over}
 
 
-def draft_payload(*, lots: int | list = 1, method: str = "adjudicacion_simplificada", category: str = "goods",
+def draft_payload(*, lots: int | list = 1, method: str = "simplified_award", category: str = "goods",
                   **over: Any) -> dict[str, Any]:
     now = clock.now()
     deadline = now + timedelta(days=10)
@@ -113,7 +117,7 @@ def past_deadline(fixed_clock, tender: dict[str, Any], **delta: float) -> None:
 
 
 def bid_payload(tender: dict[str, Any], prices: list[int], **over: Any) -> dict[str, Any]:
-    lots = [{"lot_id": lot["id"], "price": p} for lot, p in zip(tender["lots"], prices, strict=False)]
+    lots = [{"lot_id": lot["id"], "price": {"amount": p}} for lot, p in zip(tender["lots"], prices, strict=False)]
     return {"lots": lots, **over}
 
 

@@ -46,7 +46,7 @@ async def opened_subasta(client, settings, fixed_clock, n: int, *, base: int = 1
     the caller then installs the clock it shares with the servers (at the present)."""
     fixed_clock.set(datetime.now(UTC) - timedelta(days=30))
     officer = await tf.officer(settings)
-    tender = await tf.published(client, officer, method="subasta_inversa_electronica", category="goods")
+    tender = await tf.published(client, officer, method="reverse_auction", category="goods")
     bidders = [tf.long_lived(settings, await active_supplier(settings, name=f"Postora Real {i} S.A.C."))
                for i in range(n)]
     tf.to_tendering(fixed_clock, tender)
@@ -58,6 +58,8 @@ async def opened_subasta(client, settings, fixed_clock, n: int, *, base: int = 1
 
 
 async def schedule(client, s: Setup, *, start_in: float = 60, **policy) -> dict:
+    if "min_decrement_cents" in policy:  # céntimos for short; the API takes Money
+        policy["min_decrement"] = {"amount": policy.pop("min_decrement_cents"), "currency": "PEN"}
     body = {"starts_at": (clock.now() + timedelta(seconds=start_in)).isoformat(), **policy}
     r = await client.post(f"/api/v1/tenders/{s.tender['id']}/lots/{s.lot_id}/auction", json=body,
                           headers=s.officer.headers)
@@ -136,7 +138,7 @@ async def connect(http, server, auction, logins) -> list[Board]:
 
 
 async def bid(http, server, auction, login, price, **kw):
-    return await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids", json={"price": price},
+    return await http.post(f"{server.url}/api/v1/auctions/{auction['id']}/bids", json={"price": {"amount": price}},
                            headers={**login.headers, **kw})
 
 
@@ -172,10 +174,11 @@ async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, f
     await start(now, auction, boards)  # the clock stays there: the window never ends under this test
     # The opened sealed prices rank the bidders; each participant sees its own rank and price.
     for i, b in enumerate(bidder_boards):
-        assert b.you["rank"] == i + 1 and b.you["price"] == s.prices[i] and b.you["initial_price"] == s.prices[i]
+        assert b.you["rank"] == i + 1 and b.you["price"]["amount"] == s.prices[i]
+        assert b.you["initial_price"]["amount"] == s.prices[i]
     snap = public.last_snapshot
-    assert snap["best_price"] == s.prices[0] and snap["participants"] == 12 and "you" not in snap
-    assert [x["price"] for x in snap["standings"]] == s.prices
+    assert snap["best_price"]["amount"] == s.prices[0] and snap["participants"] == 12 and "you" not in snap
+    assert [x["price"]["amount"] for x in snap["standings"]] == s.prices
 
     best = s.prices[0]
     # Decrement rules: 1% below one's own price AND below the best.
@@ -200,10 +203,10 @@ async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, f
     assert all(rule(r) == "below_best_price" for r in rs if r.status_code != 201)
     winner = accepted[0]
     receipt = next(r.json() for r in rs if r.status_code == 201)
-    assert receipt["seq"] == 1 and receipt["price"] == price
+    assert receipt["seq"] == 1 and receipt["price"]["amount"] == price
     key = (await http.get(f"{a.url}/api/v1/bids/receipt-key")).json()["public_key"]
     assert service.verify_receipt(key, receipt)
-    assert not service.verify_receipt(key, {**receipt, "price": price - 1})
+    assert not service.verify_receipt(key, {**receipt, "price": {"amount": price - 1, "currency": "PEN"}})
 
     # A sequence of bids from different bidders: every board shows each one, in order, with its own rank.
     sequence = [(2, price - 5_000_00), (winner, price - 10_000_00), (0, price - 15_000_00)]
@@ -217,9 +220,9 @@ async def test_rules_ordering_and_anonymity_with_many_boards(client, settings, f
     await asyncio.gather(*(b.wait(lambda x: len(x.bids()) == 4) for b in boards))
     expected = [price, *(p for _, p in sequence)]
     for b in boards:
-        assert [x["price"] for x in b.bids()] == expected
+        assert [x["price"]["amount"] for x in b.bids()] == expected
         assert [x["seq"] for x in b.bids()] == [1, 2, 3, 4]
-    assert bidder_boards[0].you["rank"] == 1 and bidder_boards[0].you["price"] == price - 15_000_00
+    assert bidder_boards[0].you["rank"] == 1 and bidder_boards[0].you["price"]["amount"] == price - 15_000_00
     assert bidder_boards[winner].you["rank"] == 2
     assert bidder_boards[2].you["rank"] == 3
     assert bidder_boards[1].you["rank"] == 4  # the best opened price among those who did not bid
@@ -271,7 +274,8 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
     assert final["extensions"] == 2 and datetime.fromisoformat(final["ends_at"]) == ends_at
     assert [x["seq"] for x in final["bids"]] == [1, 2, 3]
     assert final["bids"][-1]["supplier_id"] == str(s.bidders[3].org_id)
-    assert final["standings"][0]["supplier_id"] == str(s.bidders[3].org_id) and final["standings"][0]["price"] == best
+    assert final["standings"][0]["supplier_id"] == str(s.bidders[3].org_id)
+    assert final["standings"][0]["price"]["amount"] == best
     assert final["standings"][0]["supplier_name"].startswith("Postora Real 3")
     # A bid after the close: 409 DeadlinePassed, nothing written.
     r = await bid(http, a, auction, s.bidders[0], best - 500_00)
@@ -285,7 +289,7 @@ async def test_soft_close_extends_then_closes_refuses_and_awards(client, setting
     row = await db.fetchrow("SELECT award_state, award_note FROM auction WHERE id = $1", UUID(auction["id"]))
     assert row["award_state"] == "done", row
     awards = (await client.get(f"/api/v1/tenders/{s.tender['id']}/awards")).json()
-    assert [(x["supplier_id"], x["value"]) for x in awards] == [(str(s.bidders[3].org_id), best)]
+    assert [(x["supplier_id"], x["value"]["amount"]) for x in awards] == [(str(s.bidders[3].org_id), best)]
     closed = await db.fetch("SELECT payload FROM outbox WHERE topic = 'auction.closed'")
     payload = json.loads(closed[0]["payload"]) if isinstance(closed[0]["payload"], str) else closed[0]["payload"]
     assert [b["seq"] for b in payload["bids"]] == [1, 2, 3] and payload["participants"][0]["final_price"] == best
@@ -313,10 +317,10 @@ async def test_two_processes_show_the_same_board_and_a_restart_loses_nothing(cli
         r = await bid(http, server, auction, s.bidders[(i * 7) % 20], price)
         assert r.status_code == 201, r.text
     await asyncio.gather(*(x.wait(lambda y: len(y.bids()) == 20) for x in boards))
-    reference = [(x["seq"], x["alias"], x["price"]) for x in boards[0].bids()]
+    reference = [(x["seq"], x["alias"], x["price"]["amount"]) for x in boards[0].bids()]
     assert [x[0] for x in reference] == list(range(1, 21))
     for x in boards:
-        assert [(y["seq"], y["alias"], y["price"]) for y in x.bids()] == reference
+        assert [(y["seq"], y["alias"], y["price"]["amount"]) for y in x.bids()] == reference
 
     # Restart process B mid-auction while bids go on through A: nothing is lost.
     await close_all(on_b)
@@ -330,7 +334,7 @@ async def test_two_processes_show_the_same_board_and_a_restart_loses_nothing(cli
     for x in again:  # the snapshot on reconnecting has everything at once
         assert x.last_snapshot["version"] == boards[0].version + 5 or len(x.bids()) == 25
         assert [y["seq"] for y in x.bids()] == list(range(1, 26))
-        assert x.last_snapshot["best_price"] == price
+        assert x.last_snapshot["best_price"]["amount"] == price
     for i in range(5):
         price -= 50_00
         server = b if i % 2 == 0 else a
@@ -338,10 +342,10 @@ async def test_two_processes_show_the_same_board_and_a_restart_loses_nothing(cli
         assert r.status_code == 201, r.text
     everyone = on_a + again
     await asyncio.gather(*(x.wait(lambda y: len(y.bids()) == 30) for x in everyone))
-    reference = [(x["seq"], x["alias"], x["price"]) for x in on_a[0].bids()]
+    reference = [(x["seq"], x["alias"], x["price"]["amount"]) for x in on_a[0].bids()]
     assert [x[0] for x in reference] == list(range(1, 31))
     for x in everyone:
-        assert [(y["seq"], y["alias"], y["price"]) for y in x.bids()] == reference
+        assert [(y["seq"], y["alias"], y["price"]["amount"]) for y in x.bids()] == reference
     db_seq = await db.fetch("SELECT seq, price FROM auction_bid WHERE auction_id = $1 ORDER BY seq",
                             UUID(auction["id"]))
     assert [(r["seq"], r["price"]) for r in db_seq] == [(x[0], x[2]) for x in reference]

@@ -119,7 +119,7 @@ def test_settings_accept_exactly_the_auction_policies_the_domain_accepts(duratio
 
 # ------------------------------------------------------------------------------------- in-process life
 
-async def opened(client, settings, fixed_clock, n=3, method="subasta_inversa_electronica"):
+async def opened(client, settings, fixed_clock, n=3, method="reverse_auction"):
     fixed_clock.set(T0)
     officer = await tf.officer(settings)
     tender = await tf.published(client, officer, method=method, category="goods")
@@ -164,7 +164,7 @@ async def test_scheduling_refusals(client, settings, fixed_clock):
     r = await client.post(url(tender), json={"starts_at": start}, headers=officer.headers)
     assert r.status_code == 409 and err(r)["rule"] == "already_scheduled"
     # Another method has no auction.
-    o2, _, t2 = await opened(client, settings, fixed_clock, n=1, method="adjudicacion_simplificada")
+    o2, _, t2 = await opened(client, settings, fixed_clock, n=1, method="simplified_award")
     r = await client.post(url(t2), json={"starts_at": (fixed_clock.now() + timedelta(minutes=5)).isoformat()},
                           headers=o2.headers)
     assert r.status_code == 409 and err(r)["rule"] == "method"
@@ -175,42 +175,49 @@ async def test_job_and_lazy_reads_start_close_and_award_once(client, settings, f
     start = fixed_clock.now() + timedelta(minutes=10)
     r = await client.post(url(tender), json={"starts_at": start.isoformat(), "duration_seconds": 300,
                                              "soft_close_seconds": 60, "extension_seconds": 60,
-                                             "min_decrement_cents": 10_00, "min_decrement_percent": "0"},
+                                             "min_decrement": {"amount": 10_00, "currency": "PEN"},
+                                             "min_decrement_percent": "0"},
                           headers=officer.headers)
     auction = r.json()
     aid = auction["id"]
     # The officer cannot award the lot on its sealed prices while its auction is pending.
     r = await client.post(f"/api/v1/tenders/{tender['id']}/awards", headers=officer.headers)
     assert r.status_code == 409 and err(r)["rule"] == "auction_pending"
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[2].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 40_000_00}},
+                          headers=bidders[2].headers)
     assert r.status_code == 409 and err(r)["rule"] == "not_started"
     fixed_clock.set(start + timedelta(seconds=1))
     assert await jobs.sweep_auctions({"settings": settings}) == 1
     assert await jobs.sweep_auctions({"settings": settings}) == 0  # idempotent: nothing due any more
     board = (await client.get(f"/api/v1/auctions/{aid}", headers=bidders[1].headers)).json()
-    assert board["state"] == "running" and board["you"]["rank"] == 2 and board["you"]["price"] == 51_000_00
-    assert board["you"]["next_max_price"] == 49_990_00
+    assert board["state"] == "running" and board["you"]["rank"] == 2
+    assert board["you"]["price"]["amount"] == 51_000_00
+    assert board["you"]["next_max_price"]["amount"] == 49_990_00
     # Bidder 2 takes the lead; then bidder 1 in the soft-close window extends by 60 s from its bid.
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 49_000_00}, headers=bidders[2].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 49_000_00}},
+                          headers=bidders[2].headers)
     assert r.status_code == 201 and r.json()["seq"] == 1
     fixed_clock.set(start + timedelta(seconds=290))
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 48_500_00}, headers=bidders[1].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 48_500_00}},
+                          headers=bidders[1].headers)
     assert r.status_code == 201
     assert datetime.fromisoformat(r.json()["ends_at"].replace("Z", "+00:00")) == start + timedelta(seconds=350)
     # Still running at the original end; a read after the extended end closes it lazily.
     fixed_clock.set(start + timedelta(seconds=301))
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 48_000_00}, headers=bidders[0].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 48_000_00}},
+                          headers=bidders[0].headers)
     assert r.status_code == 201  # the window was extended to 350 s
     fixed_clock.set(start + timedelta(seconds=361 + 60))
     board = (await client.get(f"/api/v1/auctions/{aid}")).json()
     assert board["state"] == "closed" and board["award_state"] == "done"
     assert [b["seq"] for b in board["bids"]] == [1, 2, 3] and board["bids"][0]["supplier_name"]
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[2].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 40_000_00}},
+                          headers=bidders[2].headers)
     assert r.status_code == 409 and err(r)["rule"] == "deadline_passed"
     assert await jobs.sweep_auctions({"settings": settings}) == 0
     # The award: price only, the final prices; bidder 0 wins at 48,000.00.
     awards = (await client.get(f"/api/v1/tenders/{tender['id']}/awards")).json()
-    assert [(a["supplier_id"], a["value"]) for a in awards] == [(str(bidders[0].org_id), 48_000_00)]
+    assert [(a["supplier_id"], a["value"]["amount"]) for a in awards] == [(str(bidders[0].org_id), 48_000_00)]
     entries = await db.fetch("SELECT supplier_id, price FROM opening_entry WHERE lot_id = $1 ORDER BY price",
                              UUID(tender["lots"][0]["id"]))
     assert [e["price"] for e in entries] == [48_000_00, 48_500_00, 49_000_00]
@@ -239,13 +246,15 @@ async def test_disqualified_bidders_stay_out_and_a_cancelled_lot_cancels_the_auc
     fixed_clock.set(start)
     board = (await client.get(f"/api/v1/auctions/{aid}", headers=bidders[0].headers)).json()
     assert board["state"] == "running" and board["participants"] == 2 and "you" not in board
-    assert board["best_price"] == 51_000_00
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[0].headers)
+    assert board["best_price"]["amount"] == 51_000_00
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 40_000_00}},
+                          headers=bidders[0].headers)
     assert r.status_code == 403
     r = await client.post(f"/api/v1/tenders/{tender['id']}/cancel", json={"reason": "Presupuesto recortado"},
                           headers=officer.headers)
     assert r.status_code == 200, r.text
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[1].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 40_000_00}},
+                          headers=bidders[1].headers)
     assert r.status_code == 409 and err(r)["rule"] == "state"
     await jobs.sweep_auctions({"settings": settings})
     board = (await client.get(f"/api/v1/auctions/{aid}")).json()
@@ -259,12 +268,15 @@ async def test_a_suspended_bidder_cannot_bid_in_the_auction(client, settings, fi
     start = fixed_clock.now() + timedelta(minutes=10)
     r = await client.post(url(tender), json={"starts_at": start.isoformat(), "duration_seconds": 300,
                                              "soft_close_seconds": 60, "extension_seconds": 60,
-                                             "min_decrement_cents": 10_00, "min_decrement_percent": "0"},
+                                             "min_decrement": {"amount": 10_00, "currency": "PEN"},
+                                             "min_decrement_percent": "0"},
                           headers=officer.headers)
     aid = r.json()["id"]
     fixed_clock.set(start + timedelta(seconds=1))
     await suspend(bidders[2].org_id)
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[2].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 40_000_00}},
+                          headers=bidders[2].headers)
     assert r.status_code == 403 and r.json()["type"].endswith("supplier-suspended"), r.text
-    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": 40_000_00}, headers=bidders[1].headers)
+    r = await client.post(f"/api/v1/auctions/{aid}/bids", json={"price": {"amount": 40_000_00}},
+                          headers=bidders[1].headers)
     assert r.status_code == 201, r.text

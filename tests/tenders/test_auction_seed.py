@@ -22,7 +22,7 @@ async def test_demo_seed_has_a_finished_and_a_scheduled_auction(client, settings
     assert finished["standings"][0]["supplier_name"] and finished["bids"][0]["supplier_name"]
     award = await db.fetchrow("SELECT value, supplier_id FROM award WHERE lot_id = (SELECT lot_id FROM auction"
                               " WHERE id = $1)", rows[0]["id"])
-    assert award["value"] == finished["best_price"]
+    assert finished["best_price"] == {"amount": award["value"], "currency": "PEN"}
     assert str(award["supplier_id"]) == finished["standings"][0]["supplier_id"]
     scheduled = (await client.get(f"/api/v1/auctions/{rows[1]['id']}")).json()
     assert scheduled["state"] == "scheduled" and not scheduled.get("bids")

@@ -32,7 +32,7 @@ async def test_demo_seed_has_awards_in_every_state(client, settings):
     assert {"awarded", "unsuccessful", "evaluation"} <= lots
     assert (await db.fetchrow("SELECT count(*) AS n FROM award_appeal WHERE state = 'filed'"))["n"] == 1
     sheets = await db.fetch("SELECT outcome FROM score_sheet")
-    assert {s["outcome"] for s in sheets} == {"awarded", "desierto"}
+    assert {s["outcome"] for s in sheets} == {"awarded", "unsuccessful"}
     # The public can read them over HTTP.
     award = await db.fetchrow("SELECT id, tender_id FROM award WHERE state = 'standstill'")
     r = await client.get(f"/api/v1/awards/{award['id']}")

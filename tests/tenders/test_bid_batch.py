@@ -29,7 +29,7 @@ async def test_bids_arriving_together_share_statements_and_each_is_complete(clie
     before = batch.batcher().grouped
 
     # 24 bids at once: 6 suppliers x 4 lots
-    bodies = [(s, {"lots": [{"lot_id": lot["id"], "price": 100_00 + i * 10 + j}]})
+    bodies = [(s, {"lots": [{"lot_id": lot["id"], "price": {"amount": 100_00 + i * 10 + j}}]})
               for i, s in enumerate(suppliers) for j, lot in enumerate(t["lots"])]
     rs = await tf.grouped([client.post(url, json=b, headers={**s.headers, "Idempotency-Key": f"k-{n}"})
                            for n, (s, b) in enumerate(bodies)])
@@ -89,9 +89,11 @@ async def test_each_bid_of_a_group_is_judged_on_its_own(client, settings, fixed_
         client.post(url, json=tf.bid_payload(t, [1_00]), headers=good[0].headers),
         client.post(url, json=tf.bid_payload(t, [2_00]), headers=good[1].headers),
         client.post(url, json=tf.bid_payload(t, [3_00]), headers=suspended.headers),
-        client.post(url, json={"lots": [{"lot_id": other["lots"][0]["id"], "price": 1}]}, headers=good[2].headers),
+        client.post(url, json={"lots": [{"lot_id": other["lots"][0]["id"], "price": {"amount": 1}}]},
+                    headers=good[2].headers),
         client.post(url, json=tf.bid_payload(t, [9_00]), headers={**good[3].headers, "Idempotency-Key": "x"}),
-        client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": 4_00}]}, headers=good[2].headers),
+        client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 4_00}}]},
+                    headers=good[2].headers),
     ])
     codes = [r.status_code for r in rs]
     assert codes == [201, 201, 403, 422, 201, 201], [r.text for r in rs]
@@ -173,7 +175,7 @@ async def test_one_key_twice_in_a_group_claims_it_once(client, settings, fixed_c
     groups_before = batch.batcher().groups
     keyed = {**suppliers[0].headers, "Idempotency-Key": "retry-1"}
     body = tf.bid_payload(t, [100_00])
-    other_lot = {"lots": [{"lot_id": t["lots"][1]["id"], "price": 7_00}]}
+    other_lot = {"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 7_00}}]}
     # The original is queued first (it claims the key); its retry and the other body queue behind it.
     rs = await tf.grouped([client.post(url, json=body, headers=keyed)],
                           [client.post(url, json=body, headers=keyed),

@@ -34,7 +34,8 @@ async def test_bid_rush_straddling_the_deadline(client, settings, fixed_clock):
     url = f"/api/v1/tenders/{t['id']}/bids"
 
     def post(k, s, lot):
-        return client.post(url, json={"lots": [{"lot_id": lot["id"], "price": 1000 + k}]}, headers=s.headers)
+        return client.post(url, json={"lots": [{"lot_id": lot["id"], "price": {"amount": 1000 + k}}]},
+                           headers=s.headers)
 
     requests = [post(i * LOTS + j, s, lot) for i, s in enumerate(suppliers) for j, lot in enumerate(t["lots"])]
     third = len(requests) // 3

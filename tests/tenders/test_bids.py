@@ -61,12 +61,14 @@ async def test_bid_refusals_write_nothing(client, settings, fixed_clock):
     lot = t["lots"][0]["id"]
     cases = [
         ({"lots": []}, "lots"),
-        ({"lots": [{"lot_id": lot, "price": -1}]}, "lots[0].price"),
-        ({"lots": [{"lot_id": lot, "price": 1}, {"lot_id": lot, "price": 2}]}, "lots[1].lot_id"),
-        ({"lots": [{"lot_id": t["id"], "price": 1}]}, "lots[0].lot_id"),
-        ({"lots": [{"lot_id": lot, "price": 1}], "documents": [{"title": "x", "filename": "x.pdf",
+        ({"lots": [{"lot_id": lot, "price": {"amount": -1}}]}, "lots[0].price.amount"),
+        ({"lots": [{"lot_id": lot, "price": {"amount": 1, "currency": "USD"}}]}, "lots[0].price.currency"),
+        ({"lots": [{"lot_id": lot, "price": {"amount": 1}}, {"lot_id": lot, "price": {"amount": 2}}]},
+         "lots[1].lot_id"),
+        ({"lots": [{"lot_id": t["id"], "price": {"amount": 1}}]}, "lots[0].lot_id"),
+        ({"lots": [{"lot_id": lot, "price": {"amount": 1}}], "documents": [{"title": "x", "filename": "x.pdf",
                                                                 "content": "not base64!"}]}, "documents[0].content"),
-        ({"lots": [{"lot_id": lot, "price": 1}], "extra": True}, "extra"),
+        ({"lots": [{"lot_id": lot, "price": {"amount": 1}}], "extra": True}, "extra"),
     ]
     for body, field in cases:
         r = await client.post(url, json=body, headers=s.headers)
@@ -75,13 +77,15 @@ async def test_bid_refusals_write_nothing(client, settings, fixed_clock):
     # a draft is invisible; a bid twice on a lot is refused
     d = await tf.draft(client, officer)
     r = await client.post(f"/api/v1/tenders/{d['id']}/bids", json={"lots": [{"lot_id": d["lots"][0]["id"],
-                                                                            "price": 1}]}, headers=s.headers)
+                                                                            "price": {"amount": 1}}]},
+                          headers=s.headers)
     assert r.status_code == 404
     await tf.bid(client, s, t, [100_00])
     r = await client.post(url, json=tf.bid_payload(t, [90_00]), headers=s.headers)
     assert r.status_code == 409 and r.json()["errors"][0]["rule"] == "one_live_bid"
     # the other lot alone is fine
-    r = await client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": 5}]}, headers=s.headers)
+    r = await client.post(url, json={"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 5}}]},
+                          headers=s.headers)
     assert r.status_code == 201
     assert await _count("bid") == 2
     # after the deadline: 409 DeadlinePassed, nothing stored
@@ -125,7 +129,7 @@ async def test_idempotency_key(client, settings, fixed_clock):
     # concurrent duplicates: one bid, one answer
     s3 = await tf.supplier(settings)
     h3 = {**s3.headers, "Idempotency-Key": "dup"}
-    b3 = {"lots": [{"lot_id": t["lots"][1]["id"], "price": 7}]}
+    b3 = {"lots": [{"lot_id": t["lots"][1]["id"], "price": {"amount": 7}}]}
     results = await asyncio.gather(*[client.post(url, json=b3, headers=h3) for _ in range(8)])
     assert {r.status_code for r in results} == {201}
     assert len({r.json()["bid_id"] for r in results}) == 1
@@ -176,9 +180,9 @@ async def test_replace_and_withdraw(client, settings, fixed_clock):
     assert (await client.put(bid_url, json=tf.bid_payload(t, [1]), headers=s.headers)).status_code == 409
     assert (await client.delete(bid_url, headers=s.headers)).status_code == 409
     opening = await tf.opened(client, fixed_clock, officer, t)
-    assert [(b["bid_id"], b["price"]) for b in opening["lots"][0]["bids"]] == [(third["bid_id"], 91_00),
+    assert [(b["bid_id"], b["price"]["amount"]) for b in opening["lots"][0]["bids"]] == [(third["bid_id"], 91_00),
                                                                                (first["bid_id"], 95_00)]
-    assert [(b["bid_id"], b["price"]) for b in opening["lots"][1]["bids"]] == [(first["bid_id"], 40_00)]
+    assert [(b["bid_id"], b["price"]["amount"]) for b in opening["lots"][1]["bids"]] == [(first["bid_id"], 40_00)]
     assert opening["bid_count"] == 2
 
 

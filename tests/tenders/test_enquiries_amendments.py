@@ -59,7 +59,7 @@ async def test_draft_edit_is_free_and_records_no_amendment(client, settings):
     officer = await tf.officer(settings)
     t = await tf.draft(client, officer)
     r = await client.patch(f"/api/v1/tenders/{t['id']}", headers=officer.headers,
-                           json={"title": "Cemento y fierro", "method": "comparacion_precios",
+                           json={"title": "Cemento y fierro", "method": "price_comparison",
                                  "lots": [tf.lot(title="Fierro", classification_code="30102200"), tf.lot()]})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -74,7 +74,7 @@ async def test_amendment_refusals(client, settings, fixed_clock):
     url = f"/api/v1/tenders/{t['id']}"
     r = await client.patch(url, json={"title": "Otro"}, headers=officer.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
-    r = await client.patch(url, json={"method": "contratacion_directa", "reason": "cambio"}, headers=officer.headers)
+    r = await client.patch(url, json={"method": "direct_contracting", "reason": "cambio"}, headers=officer.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "method"
     r = await client.patch(url, json={"lots": [tf.lot()], "reason": "cambio"}, headers=officer.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "lots"

@@ -38,13 +38,14 @@ class Setup:
     deadline: Any = None
 
 
-async def draft(client, settings, clock_, p, *, method="adjudicacion_simplificada", category="services",
+async def draft(client, settings, clock_, p, *, method="simplified_award", category="services",
                 consultancy=False, lots=((15_000_000, "080101"),), rules: dict | None = MIXED_RULES) -> Setup:
     now = clock_.now()
     body = {
         "title": "Servicio de mantenimiento de locales escolares", "method": method, "category": category,
         "consultancy": consultancy,
-        "lots": [{"title": f"Lote {i + 1}", "estimated_value": value, "classification_scheme": "UNSPSC",
+        "lots": [{"title": f"Lote {i + 1}", "estimated_value": {"amount": value, "currency": "PEN"},
+                  "classification_scheme": "UNSPSC",
                   "classification_code": "72101500", "quantity": "1", "unit": "servicio", "delivery_ubigeo": ubigeo}
                  for i, (value, ubigeo) in enumerate(lots)],
         "enquiry_end": (now + timedelta(days=4)).isoformat(),
@@ -63,7 +64,7 @@ async def publish_and_bid(client, settings, clock_, p, s: Setup, bidders: list, 
     ok(await client.post(f"/api/v1/tenders/{s.tender_id}/publish", headers=hdr(settings, p.officer)))
     clock_.advance(days=5)
     for i, (who, by_lot) in enumerate(zip(bidders, prices, strict=False)):
-        body = {"lots": [{"lot_id": s.lot_ids[j], "price": price} for j, price in by_lot.items()]}
+        body = {"lots": [{"lot_id": s.lot_ids[j], "price": {"amount": price}} for j, price in by_lot.items()]}
         receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", json=body,
                                        headers=hdr(settings, who)), 201)
         for j in by_lot:
@@ -114,7 +115,7 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
     await check_matrix(client, "GET", url, {p.anonymous: 404, p.bidder: 404, p.officer: 200, p.committee: 200},
                        complete=False)
     got = ok(await client.get(url, headers=hdr(settings, p.officer)))
-    assert (got["technical_weight"], got["price_weight"], got["price_only"]) == ("0.6", "0.4", False)
+    assert (got["technical_weight"], got["price_weight"], got["price_only"]) == (0.6, 0.4, False)
     assert [c["code"] for c in got["criteria"]] == ["exp", "team"]
     assert {b["code"] for b in got["bonus_policies"]} == {"regional", "mype"}
     assert got["tie_rule"][1] == "MYPE bidder first"
@@ -136,13 +137,13 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
         if field_:
             assert r.json()["errors"][0]["field"] == field_ and r.json()["errors"][0]["rule"] == rule, r.text
     # Nothing of the refused requests was written.
-    assert ok(await client.get(url, headers=hdr(settings, p.officer)))["technical_weight"] == "0.6"
+    assert ok(await client.get(url, headers=hdr(settings, p.officer)))["technical_weight"] == 0.6
     # Three decimals are kept exactly and the weights add up to 1.
     got = ok(await client.put(url, json={**MIXED_RULES, "technical_weight": "0.125"},
                               headers=hdr(settings, p.officer)))
-    assert (got["technical_weight"], got["price_weight"]) == ("0.125", "0.875")
+    assert (got["technical_weight"], got["price_weight"]) == (0.125, 0.875)
     got = ok(await client.get(url, headers=hdr(settings, p.officer)))
-    assert (got["technical_weight"], got["price_weight"]) == ("0.125", "0.875")
+    assert (got["technical_weight"], got["price_weight"]) == (0.125, 0.875)
     ok(await client.put(url, json=MIXED_RULES, headers=hdr(settings, p.officer)))
 
     # Published: public, and still editable by the owning officers until tendering starts.
@@ -161,13 +162,13 @@ async def test_scoring_rules_by_role_state_and_validation(client, settings, fixe
 
 async def test_price_only_methods_refuse_technical_criteria(client, settings, fixed_clock):
     p = await personas(settings, client)
-    s = await draft(client, settings, fixed_clock, p, method="subasta_inversa_electronica", category="goods",
+    s = await draft(client, settings, fixed_clock, p, method="reverse_auction", category="goods",
                     rules=None)
     r = await client.put(f"/api/v1/tenders/{s.tender_id}/evaluation/rules", json=MIXED_RULES,
                          headers=hdr(settings, p.officer))
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "price_only"
     got = ok(await client.get(f"/api/v1/tenders/{s.tender_id}/evaluation/rules", headers=hdr(settings, p.officer)))
-    assert got["price_only"] and got["price_weight"] == "1"
+    assert got["price_only"] and got["price_weight"] == 1
 
 
 # -------------------------------------------------------------------------------------------- committee
@@ -188,10 +189,10 @@ async def test_committee_enters_points_and_qualifies_bids(client, settings, fixe
         p.auditor: 403, p.admin: 403, p.committee: 200,
     }, json=body)
     got = await points(client, settings, p, s, 0, 0, "55.5", 30)
-    assert got["scores"] == {"exp": "55.50", "team": "30.00"} and got["total"] == "85.50" and got["complete"]
+    assert got["scores"] == {"exp": 55.5, "team": 30} and got["total"] == 85.5 and got["complete"]
     # Corrections replace the earlier entry; every entry is audited.
     got = await points(client, settings, p, s, 0, 0, 50, 30)
-    assert got["total"] == "80.00"
+    assert got["total"] == 80
     assert (await audit_actions(s.bids[(0, 0)])).count("evaluation.points_entered") == 3
 
     refusals = [

@@ -25,7 +25,7 @@ CRITERIA = (d.Criterion("exp", "Experiencia", Decimal(60)), d.Criterion("team", 
 MIXED = d.ScoringRules(technical_weight=Decimal("0.6"), price_weight=Decimal("0.4"), criteria=CRITERIA)
 
 # Cusco (0801) adjoins Anta (0803); Arequipa (0401) does not adjoin Cusco.
-CUSCO_SERVICES = d.LotFacts(lot_id="L1", method="adjudicacion_simplificada", kind="services",
+CUSCO_SERVICES = d.LotFacts(lot_id="L1", method="simplified_award", kind="services",
                             estimated_value=15_000_000, place_ubigeo="080101")
 
 
@@ -113,10 +113,10 @@ def test_rules_validate_weights_and_criteria():
 
 
 def test_price_only_methods_use_price_alone():
-    for method in ("subasta_inversa_electronica", "comparacion_precios"):
+    for method in ("reverse_auction", "price_comparison"):
         assert d.rules_for(method, criteria=CRITERIA) == d.PRICE_ONLY
-    assert d.rules_for("concurso_publico").price_only  # no criteria given
-    r = d.rules_for("concurso_publico", technical_weight=Decimal("0.8"), criteria=CRITERIA)
+    assert d.rules_for("public_contest").price_only  # no criteria given
+    r = d.rules_for("public_contest", technical_weight=Decimal("0.8"), criteria=CRITERIA)
     assert (r.technical_weight, r.price_weight) == (Decimal("0.8"), Decimal("0.2"))
 
 
@@ -181,13 +181,13 @@ def test_regional_bonus_never_in_lima_or_callao_nor_for_subasta_inversa():
     assert regional(lot=huaura, domicile="150801").applies
     region_scope = d.RegionalBonusPolicy(lima_callao_metropolitan=False)
     assert region_scope.decide(huaura, bid(1, 1, domicile_ubigeo="150801"), geo).reason == "lima_callao"
-    subasta = replace_lot(method="subasta_inversa_electronica")
+    subasta = replace_lot(method="reverse_auction")
     assert regional(lot=subasta).reason == "method_excluded"
     assert regional(lot=replace_lot(place_ubigeo=None)).reason == "no_place_province"
     assert regional(lot=replace_lot(place_ubigeo="080000")).reason == "no_place_province"
 
 
-def test_mype_bonus_in_the_adjudicacion_simplificada_range():
+def test_mype_bonus_in_the_simplified_award_range():
     yes = MYPE.decide(CUSCO_SERVICES, bid(1, 1, is_mype=True), geo)
     assert (yes.applies, yes.reason, yes.rate) == (True, "mype_in_range", Decimal(5))
     assert MYPE.decide(CUSCO_SERVICES, bid(1, 1, is_mype=False), geo).reason == "not_mype"
@@ -197,7 +197,7 @@ def test_mype_bonus_in_the_adjudicacion_simplificada_range():
     assert MYPE.decide(small, bid(1, 1, is_mype=True), geo).reason == "out_of_range"
     works = replace_lot(kind="works", estimated_value=180_000_000)
     assert MYPE.decide(works, bid(1, 1, is_mype=True), geo).applies
-    subasta = replace_lot(method="subasta_inversa_electronica")
+    subasta = replace_lot(method="reverse_auction")
     assert MYPE.decide(subasta, bid(1, 1, is_mype=True), geo).reason == "method_excluded"
     # The range is part of the policy: a policy with another range decides otherwise.
     wider = d.MypeBonusPolicy(ranges={"services": (0, 50_000_000)})
@@ -209,24 +209,24 @@ def test_the_award_policy_comes_from_settings():
     p = policies.of(override(Settings(), {
         "BONUS_REGIONAL_RATE": "12.5", "BONUS_REGIONAL_THRESHOLD_WORKS": "100000000",
         "BONUS_MYPE_RATE": "4", "BONUS_MYPE_RANGE_GOODS": "100-200", "BONUS_REGIONAL_LIMA_SCOPE": "region",
-        "STANDSTILL_BUSINESS_DAYS": "licitacion_publica=10", "PE_EXTRA_HOLIDAYS": "2026-12-24",
+        "STANDSTILL_BUSINESS_DAYS": "public_tender=10", "PE_EXTRA_HOLIDAYS": "2026-12-24",
     }))
     regional_p, mype_p = p.bonuses
     assert regional_p.lima_callao_metropolitan is False
     assert regional_p.rate == Decimal("12.5") and regional_p.thresholds["works"] == 100_000_000
     assert regional_p.thresholds["services"] == 20_000_000
     assert mype_p.rate == Decimal(4) and mype_p.ranges["goods"] == (100, 200)
-    assert p.standstill_for("licitacion_publica") == 10
-    assert p.standstill_for("adjudicacion_simplificada") == 5
-    assert p.standstill_for("licitacion_publica", 3) == 3
+    assert p.standstill_for("public_tender") == 10
+    assert p.standstill_for("simplified_award") == 5
+    assert p.standstill_for("public_tender", 3) == 3
     assert not p.calendar.is_business_day(datetime(2026, 12, 24).date())
     assert not p.calendar.is_business_day(datetime(2028, 4, 13).date())  # national holidays, every year
     # The settings' defaults are the domain's own defaults; the calendar is Peru's with nothing declared.
     defaults = policies.of(Settings())
     assert defaults.bonuses == d.DEFAULT_POLICIES
     assert defaults.calendar == BusinessCalendar()
-    assert {m: defaults.standstill_for(m) for m in ("licitacion_publica", "subasta_inversa_electronica")} == {
-        "licitacion_publica": 8, "subasta_inversa_electronica": 5}
+    assert {m: defaults.standstill_for(m) for m in ("public_tender", "reverse_auction")} == {
+        "public_tender": 8, "reverse_auction": 5}
 
 
 def test_lot_kind():
@@ -287,9 +287,9 @@ def test_evaluate_lot_explains_every_figure():
 def test_no_valid_bid_is_desierto():
     res = d.evaluate_lot(lot=CUSCO_SERVICES, rules=d.PRICE_ONLY, bids=[
         bid(1, 100, disqualified_reason="late documents"), bid(2, 0)], geo=geo)
-    assert res.outcome == "desierto" and res.winner is None and res.ranking == ()
-    assert res.sheet["desierto_reason"] == "no valid bid" and res.sheet["winner_bid_id"] is None
-    assert d.evaluate_lot(lot=CUSCO_SERVICES, rules=d.PRICE_ONLY, bids=[], geo=geo).outcome == "desierto"
+    assert res.outcome == "unsuccessful" and res.winner is None and res.ranking == ()
+    assert res.sheet["unsuccessful_reason"] == "no valid bid" and res.sheet["winner_bid_id"] is None
+    assert d.evaluate_lot(lot=CUSCO_SERVICES, rules=d.PRICE_ONLY, bids=[], geo=geo).outcome == "unsuccessful"
 
 
 def test_technical_minimum_excludes_and_missing_points_refuse():
@@ -305,7 +305,7 @@ def test_technical_minimum_excludes_and_missing_points_refuse():
 
 
 def test_subasta_inversa_is_price_only_without_bonuses():
-    lot = replace_lot(method="subasta_inversa_electronica", kind="goods")
+    lot = replace_lot(method="reverse_auction", kind="goods")
     res = d.evaluate_lot(lot=lot, rules=d.rules_for(lot.method), geo=geo, bids=[
         bid(1, 1000, is_mype=True, domicile_ubigeo="080101"), bid(2, 900)])
     assert res.winner.bid.bid_id == "B2"
@@ -357,8 +357,8 @@ def lots_of_bids(draw):
     return [replace(b, bid_id=f"B{i}", supplier_id=f"S{i}") for i, b in enumerate(bids)]
 
 
-lot_st = st.builds(d.LotFacts, st.just("L"), st.sampled_from(["adjudicacion_simplificada", "licitacion_publica",
-                                                              "subasta_inversa_electronica"]),
+lot_st = st.builds(d.LotFacts, st.just("L"), st.sampled_from(["simplified_award", "public_tender",
+                                                              "reverse_auction"]),
                    st.sampled_from(["goods", "services", "consultancy", "works"]),
                    st.integers(0, 200_000_000), st.sampled_from(["080101", "150101", "040101"]))
 
@@ -370,7 +370,7 @@ def test_ranking_properties(lot, bids, seed):
     valid = [b for b in bids if not b.disqualified_reason]
     # Every bid is accounted for once; desierto exactly when nothing is valid.
     assert len(res.ranking) + len(res.excluded) == len(bids)
-    assert (res.outcome == "desierto") == (not valid)
+    assert (res.outcome == "unsuccessful") == (not valid)
     assert [s.rank for s in res.ranking] == list(range(1, len(res.ranking) + 1))
     finals = [s.final for s in res.ranking]
     assert finals == sorted(finals, reverse=True)
@@ -378,7 +378,7 @@ def test_ranking_properties(lot, bids, seed):
         # A bonus is a percentage of the base total; the final adds only the bonuses that apply.
         assert s.final == d.r2(s.base_total + sum((b.points for b in s.bonuses if b.applies), Decimal(0)))
         assert all(b.points == 0 for b in s.bonuses if not b.applies)
-        if lot.method == "subasta_inversa_electronica":
+        if lot.method == "reverse_auction":
             assert s.final == s.base_total
         assert Decimal(0) <= s.base_total <= Decimal(100)
         assert s.final <= d.r2(s.base_total * Decimal("1.15"))
@@ -390,7 +390,7 @@ def test_ranking_properties(lot, bids, seed):
 
 @given(st.lists(st.integers(1, 10**8), min_size=1, max_size=10))
 def test_price_only_the_cheapest_valid_bid_wins_unless_a_bonus_or_tie_rule_applies(prices):
-    lot = d.LotFacts("L", "comparacion_precios", "goods", 100_000_000, "080101")  # goods: no regional
+    lot = d.LotFacts("L", "price_comparison", "goods", 100_000_000, "080101")  # goods: no regional
     bids = [bid(i, p) for i, p in enumerate(prices)]  # nobody MYPE: no bonus at all
     res = d.evaluate_lot(lot=lot, rules=d.PRICE_ONLY, bids=bids, geo=geo)
     assert res.winner.bid.price == min(prices)
@@ -404,17 +404,17 @@ PROVINCES = [p.code for p in geo.provinces()]
 @settings(max_examples=300)
 @given(st.sampled_from(PROVINCES), st.sampled_from(PROVINCES),
        st.sampled_from(["goods", "services", "consultancy", "works"]),
-       st.sampled_from(["adjudicacion_simplificada", "licitacion_publica", "subasta_inversa_electronica"]),
+       st.sampled_from(["simplified_award", "public_tender", "reverse_auction"]),
        st.integers(0, 120_000_000), st.booleans())
 def test_regional_bonus_applies_exactly_when_every_condition_holds(place, home, kind, method, value, mype):
     lot = d.LotFacts("L", method, kind, value, place + "01")
     decision = REGIONAL.decide(lot, bid(1, 1, domicile_ubigeo=home + "01", is_mype=mype), geo)
     local = home == place or home in geo.provinces_adjoining(place)
-    expected = (method != "subasta_inversa_electronica" and kind != "goods"
+    expected = (method != "reverse_auction" and kind != "goods"
                 and value <= REGIONAL.thresholds[kind] if kind != "goods" else False) \
         and not geo.is_lima_or_callao(place, metropolitan=True) and local
     assert decision.applies == expected, decision
     assert decision.rate == Decimal(10)
     m = MYPE.decide(lot, bid(1, 1, is_mype=mype), geo)
     low, high = MYPE.ranges[kind]
-    assert m.applies == (mype and method != "subasta_inversa_electronica" and low <= value <= high)
+    assert m.applies == (mype and method != "reverse_auction" and low <= value <= high)

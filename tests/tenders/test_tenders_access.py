@@ -76,7 +76,8 @@ async def test_cancel_one_lot_then_the_last(client, settings, fixed_clock):
     # no bids on a cancelled lot
     sup = await tf.supplier(settings)
     tf.to_tendering(fixed_clock, t)
-    r = await client.post(f"/api/v1/tenders/{t['id']}/bids", json={"lots": [{"lot_id": lot1["id"], "price": 1}]},
+    r = await client.post(f"/api/v1/tenders/{t['id']}/bids", json={"lots": [{"lot_id": lot1["id"],
+                                                                                          "price": {"amount": 1}}]},
                           headers=sup.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "lot"
     r = await client.post(f"/api/v1/tenders/{t['id']}/cancel", json={"reason": "Sin presupuesto",
@@ -91,7 +92,7 @@ async def test_publish_refusals(client, settings, fixed_clock):
     r = await client.post(f"/api/v1/tenders/{t['id']}/publish", headers=officer.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["rule"] == "required"
     # too short for the method (licitación pública needs 22 days)
-    t = await tf.draft(client, officer, method="licitacion_publica")
+    t = await tf.draft(client, officer, method="public_tender")
     r = await client.post(f"/api/v1/tenders/{t['id']}/publish", headers=officer.headers)
     assert r.status_code == 422, r.text
     err = r.json()["errors"][0]
@@ -115,7 +116,10 @@ async def test_draft_validation_is_422_naming_the_field(client, settings):
         ({"lots": [tf.lot(classification_scheme="CPV", classification_code="30111601")]},
          "lots[0].classification_code", "classification"),
         ({"lots": [tf.lot(quantity="0")]}, "lots[0].quantity", "range"),
-        ({"lots": [tf.lot(estimated_value=-5)]}, "lots[0].estimated_value", "range"),
+        ({"lots": [tf.lot(estimated_value=-5)]}, "lots[0].estimated_value.amount", "range"),
+        ({"lots": [tf.lot(estimated_value={"amount": 5, "currency": "USD"})]}, "lots[0].estimated_value.currency",
+         "currency"),
+        ({"lots": [tf.lot(estimated_value=150_00.5)]}, "lots[0].estimated_value", None),
         ({"lots": []}, "lots", "length"),
         ({"method": "trueque"}, "method", "enum"),
         ({"consultancy": True, "category": "goods"}, "consultancy", "consultancy_is_service"),
@@ -152,9 +156,9 @@ async def test_opening_matrix_and_refusals(client, settings, fixed_clock):
 
 async def test_method_mapping_and_ocid(client, settings):
     officer = await tf.officer(settings)
-    expected = {"licitacion_publica": "open", "concurso_publico": "open", "adjudicacion_simplificada": "open",
-                "subasta_inversa_electronica": "open", "comparacion_precios": "selective",
-                "contratacion_directa": "direct"}
+    expected = {"public_tender": "open", "public_contest": "open", "simplified_award": "open",
+                "reverse_auction": "open", "price_comparison": "selective",
+                "direct_contracting": "direct"}
     for method, ocds in expected.items():
         t = await tf.draft(client, officer, method=method, category="services", consultancy=True)
         assert t["procurement_method"] == ocds and t["consultancy"] is True

@@ -61,9 +61,9 @@ async def test_happy_path_draft_to_opening(client, settings, fixed_clock):
     opening = await tf.opened(client, fixed_clock, officer, t)
     assert opening["bid_count"] == 2
     lot1, lot2 = opening["lots"]
-    assert [(b["supplier_id"], b["price"]) for b in lot1["bids"]] == [(str(s2.org_id), 90_000_00),
+    assert [(b["supplier_id"], b["price"]["amount"]) for b in lot1["bids"]] == [(str(s2.org_id), 90_000_00),
                                                                       (str(s1.org_id), 100_000_00)]
-    assert [(b["supplier_id"], b["price"]) for b in lot2["bids"]] == [(str(s1.org_id), 50_000_00)]
+    assert [(b["supplier_id"], b["price"]["amount"]) for b in lot2["bids"]] == [(str(s1.org_id), 50_000_00)]
     # public after opening
     assert (await client.get(f"/api/v1/tenders/{t['id']}/opening")).json() == opening
     t = (await client.get(f"/api/v1/tenders/{t['id']}")).json()

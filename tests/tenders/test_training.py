@@ -48,7 +48,7 @@ def _marked(r: httpx.Response) -> httpx.Response:
 
 def _body(now: datetime, *, enquiry: timedelta, deadline: timedelta) -> dict:
     return {
-        "title": "Ejercicio: mantenimiento de locales escolares", "method": "adjudicacion_simplificada",
+        "title": "Ejercicio: mantenimiento de locales escolares", "method": "simplified_award",
         "category": "services", "consultancy": False,
         "lots": [{"title": "Lote 1", "estimated_value": 15_000_000, "classification_scheme": "UNSPSC",
                   "classification_code": "72101500", "quantity": "1", "unit": "servicio",

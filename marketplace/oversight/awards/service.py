@@ -71,8 +71,8 @@ async def rebuild() -> int:
 
 # Ours, then OCDS's award statuses and procurement methods (imported processes keep the publisher's codes).
 STATES = ("pending", "standstill", "appealed", "consented", "cancelled", "active", "unsuccessful")
-METHODS = ("licitacion_publica", "concurso_publico", "adjudicacion_simplificada", "subasta_inversa_electronica",
-           "comparacion_precios", "contratacion_directa", "open", "selective", "limited", "direct")
+METHODS = ("public_tender", "public_contest", "simplified_award", "reverse_auction", "price_comparison",
+           "direct_contracting", "open", "selective", "limited", "direct")
 # Left out of totals unless the state filter asks for them.
 NOT_COUNTED = ("cancelled", "unsuccessful")
 CATEGORIES = ("goods", "services", "works")

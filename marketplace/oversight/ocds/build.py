@@ -19,12 +19,12 @@ from uuid import UUID
 from marketplace.core import db
 
 METHOD_DETAILS = {
-    "licitacion_publica": "Licitación pública",
-    "concurso_publico": "Concurso público",
-    "adjudicacion_simplificada": "Adjudicación simplificada",
-    "subasta_inversa_electronica": "Subasta inversa electrónica",
-    "comparacion_precios": "Comparación de precios",
-    "contratacion_directa": "Contratación directa",
+    "public_tender": "Licitación pública",
+    "public_contest": "Concurso público",
+    "simplified_award": "Adjudicación simplificada",
+    "reverse_auction": "Subasta inversa electrónica",
+    "price_comparison": "Comparación de precios",
+    "direct_contracting": "Contratación directa",
 }
 
 TENDER_STATUS = {"draft": "planning", "published": "active", "tendering": "active", "opening": "active",

@@ -130,7 +130,7 @@ def lot_flags(p: policy_mod.Policy, lot: dict[str, Any], entries: list[dict[str,
     if others and all(e["qualified"] is False for e in others):
         add("all_but_winner_disqualified", {}, disqualified=len(others), winner=str(award["supplier_id"]))
     price_only = (lot["price_weight"] is None or Decimal(lot["price_weight"]) == 1
-                  or method == "subasta_inversa_electronica")
+                  or method == "reverse_auction")
     if price_only and entries:
         low = min(e["price"] for e in entries)
         lowest = [e for e in entries if e["price"] == low]
