@@ -22,6 +22,7 @@ from tests.acceptance.test_flows import drain_everything
 from tests.harness import personas
 from tests.payments.helpers import pay_appeal_bond
 from tests.suppliers.factories import active_supplier
+from tests.tenders import factories as tf
 from tests.tenders.test_award_http import consent_job
 from tests.tenders.test_evaluation_http import MIXED_RULES, Setup, hdr, ok, points
 
@@ -50,7 +51,8 @@ def _body(now: datetime, *, enquiry: timedelta, deadline: timedelta) -> dict:
     return {
         "title": "Ejercicio: mantenimiento de locales escolares", "method": "simplified_award",
         "category": "services", "consultancy": False,
-        "lots": [{"title": "Lote 1", "estimated_value": 15_000_000, "classification_scheme": "UNSPSC",
+        "lots": [{"title": "Lote 1", "estimated_value": {"amount": 15_000_000, "currency": "PEN"},
+                  "classification_scheme": "UNSPSC",
                   "classification_code": "72101500", "quantity": "1", "unit": "servicio",
                   "delivery_ubigeo": "080101"}],
         "enquiry_end": (now + enquiry).isoformat(),
@@ -116,14 +118,15 @@ async def test_a_whole_procedure_over_http_in_minutes(training, client, training
     fixed_clock.advance(seconds=50)
     bids = {}
     for who, price in ((andes, 11_000_000), (lima, 10_000_000)):
+        pen = {"amount": price, "currency": "PEN"}
         receipt = ok(_marked(await training.post(f"/api/v1/tenders/{tid}/bids", headers=hdr(settings, who),
-                                                 json={"lots": [{"lot_id": lot, "price": price}]})), 201)
+                                                 json={"lots": [{"lot_id": lot, "price": pen}]})), 201)
         assert receipt["ocid"] == t["ocid"]
         bids[who.org_id] = receipt["bid_id"]
 
     # Opening, at the opening time.
     fixed_clock.set(start + timedelta(seconds=181))
-    opening = ok(_marked(await training.post(f"/api/v1/tenders/{tid}/opening", headers=hdr(settings, p.officer))))
+    opening = await tf.open_with_quorum(training, settings, p, tid)  # the officer and a committee member
     assert opening["bid_count"] == 2
 
     # Evaluation and award; the standstill (5 business days for the method) lasts 5 x 15 s.
