@@ -43,6 +43,7 @@ import msgspec
 from bench.common import pct, scratch_database
 from bench.ocds_generate import GOODS, METHODS, REGIONS, Process, ruc
 from marketplace.core import db
+from marketplace.core.migrate import migrate_all
 from marketplace.oversight.redflags import readmodel
 from marketplace.settings import Settings
 
@@ -117,7 +118,6 @@ def generate(rows: int, seed: int):
 
 async def build(url: str, rows: int, seed: int) -> None:
     db.configure(url)
-    from marketplace.core.migrate import migrate_all
 
     await migrate_all()
     conn = await asyncpg.connect(url)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
@@ -18,7 +19,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
@@ -28,8 +29,14 @@ from marketplace.core import db, hardening, i18n, outbox, queue, runtime
 from marketplace.core.auth import passwords
 from marketplace.core.auth.dependencies import provide_actor
 from marketplace.core.errors import exception_handlers
+from marketplace.core.openapi import document_problems
 from marketplace.core.transactions import UnitOfWorkMiddleware
+from marketplace.portal.caching import compression
+from marketplace.portal.errors import negotiate_all
+from marketplace.portal.templating import template_config
+from marketplace.routes import route_handlers
 from marketplace.settings import Settings, load_settings
+from marketplace.worker import start_in_process
 from search import service as search_service
 
 # Swagger UI's files (5.x, which reads OpenAPI 3.1), shipped by the swagger-ui-py package and served by the
@@ -71,25 +78,17 @@ class MarketplacePlugin(InitPluginProtocol):
         self.settings = settings
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        from marketplace.routes import route_handlers
-
         settings = self.settings
         app_config.route_handlers.extend([*route_handlers(), MetricsController, *_docs_assets()])
-        from marketplace.portal.templating import template_config  # the public portal's HTML pages
-
-        app_config.template_config = template_config()
-        from marketplace.portal.caching import compression  # gzip, except the live auction board's events
-
-        app_config.compression_config = compression()
+        app_config.template_config = template_config()  # the public portal's HTML pages
+        app_config.compression_config = compression()  # gzip, except the live auction board's events
         app_config.dependencies.update(
             {
                 "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
                 "actor": Provide(provide_actor),
             }
         )
-        from marketplace.portal.errors import negotiate_all  # browsers get error pages (content negotiation)
-
-        app_config.exception_handlers.update(negotiate_all(exception_handlers))  # type: ignore[arg-type]
+        app_config.exception_handlers.update(negotiate_all(exception_handlers))
         app_config.middleware.insert(0, _language_middleware(settings.default_locale))
         # Second: a body too large or nested too deep is refused (in the caller's language) before any parsing.
         app_config.middleware.insert(1, hardening.body_limits(settings.security.request_max_body_bytes,
@@ -141,8 +140,6 @@ class MarketplacePlugin(InitPluginProtocol):
                             db.redact(settings.redis_url), exc)
         worker_task = None
         if settings.run_worker_in_process:
-            from marketplace.worker import start_in_process
-
             worker_task = await start_in_process(settings)
         runtime.freeze_startup_objects()
         try:
@@ -164,14 +161,14 @@ async def _mark_training(message: Message, scope: Scope) -> None:
         message["headers"] = [*message.get("headers", []), (MODE_HEADER.encode(), b"training")]
 
 
-def _language_middleware(default_locale: str):
+def _language_middleware(default_locale: str) -> Callable[[ASGIApp], ASGIApp]:
     """Pick the caller's language (?lang=, the `lang` cookie, then Accept-Language) before anything else,
     so that every response, errors included, speaks it."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] in ("http", "websocket"):
-                conn = ASGIConnection(scope)
+                conn: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
                 i18n.set_language(i18n.choose(query=conn.query_params.get("lang"), cookie=conn.cookies.get("lang"),
                                               accept_language=conn.headers.get("accept-language"),
                                               default=default_locale))
@@ -210,14 +207,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Litestar:
 
 def _document_problems(app: Litestar) -> None:
     """Every operation's error responses (problem+json) in the OpenAPI document (marketplace.core.openapi)."""
-    from litestar._openapi.plugin import OpenAPIPlugin
-
-    from marketplace.core.openapi import document_problems
-
     class ProblemsOpenAPIPlugin(OpenAPIPlugin):
         __slots__ = ()
 
-        def _build_openapi(self):  # type: ignore[override]
+        def _build_openapi(self) -> OpenAPI:
             return document_problems(super()._build_openapi())
 
     app.plugins.get(OpenAPIPlugin).__class__ = ProblemsOpenAPIPlugin

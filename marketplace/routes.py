@@ -4,24 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
+import search.api
+import suppliers.api
+import tenders.api
+import tenders.auctions.api
+import tenders.awards.api
+import tenders.bids.api
+import tenders.evaluation.api
+from marketplace.agencies import api as agencies_api
+from marketplace.contracts import api as contracts_api
+from marketplace.core import audit_api, health
+from marketplace.core.auth import api as auth_api
+from marketplace.orders import api as orders_api
+from marketplace.oversight import api as oversight_api
+from marketplace.payments import api as payments_api
+from marketplace.portal import api as portal_api
+
 
 def route_handlers() -> list[Any]:
-    from marketplace.core import health
-    from marketplace.core.auth import api as auth_api
-
-    handlers: list[Any] = [*health.ROUTES, *auth_api.ROUTES]
-    handlers += __import__("marketplace.agencies.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("marketplace.core.audit_api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("suppliers.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("marketplace.orders.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("marketplace.payments.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("marketplace.contracts.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("tenders.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("tenders.bids.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("tenders.evaluation.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("tenders.awards.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("search.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("tenders.auctions.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("marketplace.oversight.api", fromlist=["ROUTES"]).ROUTES
-    handlers += __import__("marketplace.portal.api", fromlist=["ROUTES"]).ROUTES
-    return handlers
+    return [
+        *health.ROUTES,
+        *auth_api.ROUTES,
+        *agencies_api.ROUTES,
+        *audit_api.ROUTES,
+        *suppliers.api.ROUTES,
+        *orders_api.ROUTES,
+        *payments_api.ROUTES,
+        *contracts_api.ROUTES,
+        *tenders.api.ROUTES,
+        *tenders.bids.api.ROUTES,
+        *tenders.evaluation.api.ROUTES,
+        *tenders.awards.api.ROUTES,
+        *search.api.ROUTES,
+        *tenders.auctions.api.ROUTES,
+        *oversight_api.ROUTES,
+        *portal_api.ROUTES,
+    ]

@@ -25,11 +25,12 @@ from uuid import UUID
 import msgspec
 
 from marketplace.core import audit, clock, db, geo, ids, outbox, sealing
-from marketplace.core.actor import SYSTEM, Actor, require, require_authenticated
+from marketplace.core.actor import SYSTEM, Actor, own_org, require, require_authenticated
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
-from marketplace.core.i18n import N_, N_plural
+from marketplace.core.i18n import N_, N_plural, Plural
 from marketplace.core.money import Money, pen_cents
 from marketplace.settings import Settings
+from suppliers import service as suppliers
 from tenders import domain
 from tenders.domain import Action, Facts, IllegalTransition, State
 from tenders.schemas import (
@@ -134,7 +135,9 @@ def require_tender_officer(actor: Actor, t: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------------ validation
 
 def _check_lot(lot: LotCreate | dict[str, Any], field: str) -> None:
-    get = (lambda k: lot.get(k)) if isinstance(lot, dict) else (lambda k: getattr(lot, k))
+    def get(key: str) -> Any:
+        return lot.get(key) if isinstance(lot, dict) else getattr(lot, key)
+
     ubigeo = get("delivery_ubigeo")
     if not geo.is_valid_ubigeo(ubigeo) or ubigeo.endswith("00"):
         raise InvalidInput(N_("{code} is not the ubigeo of a Peruvian district"), field=f"{field}.delivery_ubigeo",
@@ -166,7 +169,7 @@ def _check_basic_timeline(enquiry_end: datetime | None, deadline: datetime | Non
                            rule="opening_after_deadline")
 
 
-_TIMELINE_MESSAGES = {
+_TIMELINE_MESSAGES: dict[str, str | Plural] = {
     "required": N_("The timeline needs this date before publication"),
     "min_submission_period": N_plural("This method needs at least {days} day between publication and the deadline",
                                       "This method needs at least {days} days between publication and the deadline",
@@ -399,7 +402,7 @@ async def _record_amendment(*, actor: Actor, t: dict[str, Any], now: datetime, r
 # ------------------------------------------------------------------------------------------------ states
 
 async def _move(*, actor: Actor, t: dict[str, Any], action: Action, now: datetime, reason: str | None = None,
-                lot_count: int = 1, extra_sets: str = "", extra_args: tuple = (),
+                lot_count: int = 1, extra_sets: str = "", extra_args: tuple[Any, ...] = (),
                 target: State | None = None) -> dict[str, Any]:
     """Apply a tender-level action (domain.TenderStates): the tender row, the lots that go with it, audit and
     outbox. Raises Conflict naming the broken rule when the state machine refuses."""
@@ -651,7 +654,7 @@ async def upload_document(*, actor: Actor, tender_id: UUID, title: str, filename
     else:
         document_id = ids.new_id()
     digest = hashlib.sha256(content).hexdigest()
-    row = await db.fetchrow(
+    row = await db.fetchone(
         "INSERT INTO tender_document (tender_id, document_id, version, lot_id, title, filename, media_type, size,"
         " sha256, content, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " RETURNING id", tender_id, document_id, version, lot_id, title.strip(), filename, media_type, len(content),
@@ -719,9 +722,7 @@ async def get_document(*, actor: Actor, tender_id: UUID, document_id: UUID,
 async def ask(*, actor: Actor, tender_id: UUID, data: EnquiryCreate) -> EnquiryRead:
     """A supplier's question, during the enquiry period."""
     require(actor, "supplier", "bidder", "supplier_admin")
-    from suppliers import service as suppliers
-
-    await suppliers.require_good_standing(org_id=actor.org_id)
+    await suppliers.require_good_standing(org_id=own_org(actor))
     t = await lock_tender(tender_id=tender_id)  # numbers enquiries one at a time
     if not can_see(actor, t):
         raise NotFound(N_("Tender not found"))
@@ -731,7 +732,7 @@ async def ask(*, actor: Actor, tender_id: UUID, data: EnquiryCreate) -> EnquiryR
     if data.lot_id is not None and not await db.fetchrow(
             "SELECT 1 FROM tender_lot WHERE id = $1 AND tender_id = $2", data.lot_id, tender_id):
         raise InvalidInput(N_("No such lot in this tender"), field="lot_id", rule="lot")
-    row = await db.fetchrow(
+    row = await db.fetchone(
         "INSERT INTO tender_enquiry (tender_id, number, lot_id, question, asker_org_id, asker_user_id, asked_at)"
         " SELECT $1, coalesce(max(number), 0) + 1, $2, $3, $4, $5, $6 FROM tender_enquiry WHERE tender_id = $1"
         " RETURNING id, number", tender_id, data.lot_id, data.question, actor.org_id, actor.user_id, now)

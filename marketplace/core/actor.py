@@ -64,6 +64,15 @@ def require(actor: Actor, kind: str | tuple[str, ...], *roles: str) -> None:
         raise Forbidden(N_("Your role does not allow this action"))
 
 
+def own_org(actor: Actor) -> UUID:
+    """The organisation the actor acts for, when the action is always some organisation's own (a bid, an
+    enquiry): the system actor, which `require` lets through, has none and is refused."""
+    require_authenticated(actor)
+    if actor.org_id is None:
+        raise Forbidden(N_("Your role does not allow this action"))
+    return actor.org_id
+
+
 def require_member(actor: Actor, org_id: UUID | None) -> None:
     """The actor must belong to organisation `org_id` (platform system jobs pass)."""
     require_authenticated(actor)

@@ -319,6 +319,15 @@ async def fetchrow(sql: str, *args: Any) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+async def fetchone(sql: str, *args: Any) -> dict[str, Any]:
+    """The row a statement always returns (INSERT ... RETURNING, an aggregate, a row known to exist); none
+    is a bug, not a 404: LookupError names the statement."""
+    row = await fetchrow(sql, *args)
+    if row is None:
+        raise LookupError(f"no row returned by: {sql[:120]}")
+    return row
+
+
 async def execute(sql: str, *args: Any) -> str:
     """Run a statement that writes, in the current transaction (NoTransaction outside one)."""
     status: str = await (await require_transaction("db.execute()").connection()).execute(sql, *args)

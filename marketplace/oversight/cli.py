@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
 import click
 
 from marketplace.core.commands import services, settings_from_env
+from marketplace.settings import Settings
 
 
 @click.command()
@@ -34,8 +35,7 @@ def export(fmt: str, output: Path | None, agency_id: UUID | None, supplier_ruc: 
            date_from: datetime | None, date_to: datetime | None, min_value: int | None, max_value: int | None,
            state: str | None) -> None:
     """Export the award history (the same filters as GET /api/v1/oversight/awards/export)."""
-    from datetime import UTC
-
+    # deferred: CLI start-up time (`marketplace --help` loads every command; the database layer is heavy)
     from marketplace.core import db
     from marketplace.oversight.awards import export as exporter
     from marketplace.oversight.awards.service import Filters
@@ -48,7 +48,8 @@ def export(fmt: str, output: Path | None, agency_id: UUID | None, supplier_ruc: 
                       date_to=utc(date_to), value_min=min_value, value_max=max_value, state=state)
     filters.check()
 
-    async def go(settings) -> int:
+    async def go(settings: Settings) -> int:
+        assert settings.database_url  # services() starts an embedded PostgreSQL when none is configured
         await db.start(settings.database_url, min_size=1, max_size=2, replica_url=settings.database_replica_url)
         tmp = output.with_suffix(output.suffix + ".tmp") if output else None
         sink = tmp.open("wb") if tmp else sys.stdout.buffer

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,9 +33,11 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Stream, Template
 from litestar.static_files import create_static_files_router
 
+from marketplace.agencies import service as agencies
 from marketplace.core import clock, geo, i18n
 from marketplace.core import errors as core_errors
 from marketplace.core.actor import ANONYMOUS
+from marketplace.core.audit_api import keys_of
 from marketplace.core.deps import SettingsDep
 from marketplace.core.errors import DomainError, InvalidInput, NotFound
 from marketplace.core.i18n import N_
@@ -43,7 +46,14 @@ from marketplace.portal import caching, charts, errors, formatting, labels, open
 from marketplace.portal.processes import process_page
 from marketplace.portal.templating import STATIC
 from marketplace.settings import Settings
+from search import service as search
 from search.protocol import SearchUnavailable
+from suppliers import service as suppliers
+from tenders import service as tenders
+from tenders.auctions import service as auctions_svc
+from tenders.awards import service as awards_svc
+from tenders.bids import service as bids
+from tenders.evaluation import service as evaluation
 
 PAGE = 20
 
@@ -55,7 +65,7 @@ def _uuid(value: str, message: str) -> UUID:
         raise NotFound(message) from None
 
 
-def _query(request: Request, **changes: Any) -> str:
+def _query(request: Request[Any, Any, Any], **changes: Any) -> str:
     """The current query string with `changes` applied (None removes a key)."""
     params = {k: v for k, v in request.query_params.items() if v not in ("", None)}
     params.pop("lang", None)
@@ -107,8 +117,7 @@ def _error(exc: DomainError) -> str:
 
 
 @get("/", name="portal:home")
-async def home(request: Request, settings: SettingsDep) -> Template:
-    from search import service as search
+async def home(request: Request[Any, Any, Any], settings: SettingsDep) -> Template:
 
     open_tenders: list[Any] = []
     try:
@@ -135,8 +144,7 @@ async def home(request: Request, settings: SettingsDep) -> Template:
 
 
 @get("/tenders", name="portal:tenders")
-async def tender_list(request: Request, settings: SettingsDep) -> Template:
-    from search import service as search
+async def tender_list(request: Request[Any, Any, Any], settings: SettingsDep) -> Template:
 
     q = request.query_params.get("q", "")[:200]
     ubigeo = request.query_params.get("ubigeo") or None
@@ -176,7 +184,7 @@ def _timeline(t: Any, awards: list[Any], contracts: list[dict[str, Any]]) -> lis
     if notified:
         steps.append((N_("Awarded"), min(notified)))
         steps.append((N_("Standstill ends"), max(a.standstill_ends_at for a in awards)))
-    signed = [c.get("dateSigned") for c in contracts if c.get("dateSigned")]
+    signed = [d for c in contracts if (d := c.get("dateSigned"))]
     if signed:
         steps.append((N_("Contract signed"), min(signed)))
     out = []
@@ -184,7 +192,6 @@ def _timeline(t: Any, awards: list[Any], contracts: list[dict[str, Any]]) -> lis
         if at is None:
             continue
         if isinstance(at, str):
-            from datetime import datetime
 
             at = datetime.fromisoformat(at.replace("Z", "+00:00"))
         out.append({"label": _(msgid), "at": at, "past": at <= now})
@@ -193,12 +200,6 @@ def _timeline(t: Any, awards: list[Any], contracts: list[dict[str, Any]]) -> lis
 
 @get("/tenders/{tender_id:str}", name="portal:tender")
 async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Template:
-    from marketplace.agencies import service as agencies
-    from tenders import service as tenders
-    from tenders.auctions import service as auctions_svc
-    from tenders.awards import service as awards_svc
-    from tenders.bids import service as bids
-    from tenders.evaluation import service as evaluation
 
     tid = _uuid(tender_id, N_("Tender not found"))
     t = await tenders.get_tender(actor=ANONYMOUS, tender_id=tid)
@@ -252,8 +253,7 @@ def _auction_view(board: Any, lot: Any) -> dict[str, Any]:
 
 
 @get("/catalog", name="portal:catalog")
-async def catalog(request: Request, settings: SettingsDep) -> Template:
-    from search import service as search
+async def catalog(request: Request[Any, Any, Any], settings: SettingsDep) -> Template:
 
     q = request.query_params.get("q", "")[:200]
     ubigeo = request.query_params.get("ubigeo") or None
@@ -295,7 +295,6 @@ async def _history(f: Any) -> dict[str, Any]:
 
 @get("/suppliers/{org_id:str}", name="portal:supplier")
 async def supplier_page(org_id: FromPath[str]) -> Template:
-    from suppliers import service as suppliers
 
     sid = _uuid(org_id, N_("Supplier not found"))
     s = await suppliers.read_supplier(actor=ANONYMOUS, org_id=sid)
@@ -308,7 +307,6 @@ async def supplier_page(org_id: FromPath[str]) -> Template:
 
 @get("/agencies/{org_id:str}", name="portal:agency")
 async def agency_page(org_id: FromPath[str], settings: SettingsDep) -> Template:
-    from marketplace.agencies import service as agencies
 
     aid = _uuid(org_id, N_("Agency not found"))
     a = await agencies.get_agency(actor=ANONYMOUS, agency_id=aid)
@@ -331,7 +329,7 @@ FILTER_KEYS = ("agency_id", "supplier_ruc", "region", "province", "method", "cat
                "from", "to", "state")
 
 
-def _filters_from(request: Request) -> tuple[Any, dict[str, str]]:
+def _filters_from(request: Request[Any, Any, Any]) -> tuple[Any, dict[str, str]]:
     form = {k: (request.query_params.get(k) or "").strip() for k in FILTER_KEYS}
     agency = None
     if form["agency_id"]:
@@ -347,7 +345,7 @@ def _filters_from(request: Request) -> tuple[Any, dict[str, str]]:
 
 
 @get("/awards", name="portal:awards")
-async def awards_explorer(request: Request, settings: SettingsDep) -> Template:
+async def awards_explorer(request: Request[Any, Any, Any], settings: SettingsDep) -> Template:
     error = None
     try:
         f, form = _filters_from(request)
@@ -368,7 +366,6 @@ async def awards_explorer(request: Request, settings: SettingsDep) -> Template:
             pass
     ctx: dict[str, Any] = {"form": form, "error": error, "available": sources.available(), "agency": None}
     if f is not None and f.agency_id is not None:
-        from marketplace.agencies import service as agencies
 
         with contextlib.suppress(NotFound):
             ctx["agency"] = await agencies.get_agency(actor=ANONYMOUS, agency_id=f.agency_id)
@@ -420,7 +417,7 @@ def _csv(dataset: opendata.Dataset, batches: Any) -> Stream:
 
 
 @get("/awards.csv", name="portal:awards_csv")
-async def awards_csv(request: Request) -> Stream:
+async def awards_csv(request: Request[Any, Any, Any]) -> Stream:
     """The explorer's awards, filtered as on the page (amounts in soles, Lima times, a BOM: opendata)."""
     f, _form = _filters_from(request)
     if f is None:
@@ -447,7 +444,6 @@ async def open_data_csv(name: FromPath[str], settings: SettingsDep) -> Stream:
     if dataset is opendata.AWARDS:
         return _csv(dataset, opendata.award_rows(sources.filters()))
     if dataset is opendata.TENDERS:
-        from search import service as search
 
         return _csv(dataset, opendata.tender_rows(search.backend(settings)))
     if dataset is opendata.CONTRACTS:
@@ -459,12 +455,11 @@ async def open_data_csv(name: FromPath[str], settings: SettingsDep) -> Stream:
 
 
 @get("/red-flags", name="portal:red_flags")
-async def red_flags(request: Request, settings: SettingsDep) -> Template:
+async def red_flags(request: Request[Any, Any, Any], settings: SettingsDep) -> Template:
     """Every flag, or one process's (?tender=<id>). Oversight computes them on request, over all the data
     (population flags compare against everything), so the tender page links here instead of computing them."""
     tender = None
     if request.query_params.get("tender"):
-        from tenders import service as tenders
 
         tid = _uuid(request.query_params["tender"], N_("Tender not found"))
         tender = await tenders.get_tender(actor=ANONYMOUS, tender_id=tid)
@@ -511,7 +506,6 @@ async def stage_times(settings: SettingsDep) -> Template:
 
 
 def _keys(settings: Settings) -> Any:
-    from marketplace.core.audit_api import keys_of
 
     return keys_of(settings)
 
@@ -527,7 +521,6 @@ async def verify_receipt(
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template:
     """Checks a pasted bid receipt against the platform's public key (writes nothing)."""
-    from tenders.bids.service import verify_receipt as check
 
     text = (data.get("receipt") or "")[:10_000]
     keys = _keys(settings)
@@ -535,7 +528,7 @@ async def verify_receipt(
         receipt = json.loads(text)
         if not isinstance(receipt, dict):
             raise ValueError
-        ok = check(keys.public_key, receipt)
+        ok = bids.verify_receipt(keys.public_key, receipt)
         result = "valid" if ok else "invalid"
     except (ValueError, TypeError, AttributeError):  # not JSON, not an object, fields of the wrong type
         result = "unreadable"
@@ -546,7 +539,7 @@ async def verify_receipt(
 
 
 @get("/language/{code:str}", name="portal:language")
-async def language(code: FromPath[str], request: Request) -> Redirect:
+async def language(code: FromPath[str], request: Request[Any, Any, Any]) -> Redirect:
     lang = i18n.language(code)
     nxt = request.query_params.get("next") or "/"
     if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:

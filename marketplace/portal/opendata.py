@@ -23,10 +23,15 @@ from uuid import UUID
 
 from babel.numbers import get_currency_precision
 
+from marketplace.agencies import service as agencies
+from marketplace.contracts import service as contracts
 from marketplace.core.actor import ANONYMOUS, SYSTEM
 from marketplace.core.i18n import N_
+from marketplace.oversight.awards import service as history
 from marketplace.portal import labels
 from marketplace.portal.formatting import LIMA
+from search import service as search
+from suppliers import service as suppliers
 
 BOM = "\ufeff"
 BATCH = 500
@@ -138,8 +143,6 @@ async def encode(dataset: Dataset, batches: AsyncIterator[Iterable[Sequence[Any]
 async def award_rows(f: Any) -> AsyncIterator[list[list[str]]]:
     if f is None:
         return
-    from marketplace.oversight.awards import service as history  # optional: oversight may be absent
-
     async for rows in history.stream_rows(filters=f):
         yield [[str(r["award_id"]), str(r["tender_id"]), r["ocid"] or "", r["tender_title"] or "",
                 r["lot_title"] or "", r["agency_ruc"] or "", r["agency_name"] or "", r["supplier_ruc"] or "",
@@ -150,8 +153,6 @@ async def award_rows(f: Any) -> AsyncIterator[list[list[str]]]:
 
 async def tender_rows(index: Any) -> AsyncIterator[list[list[str]]]:
     """From the search index (public tenders only, never drafts), page by page."""
-    from search import service as search  # the portal's pages import it lazily too (its backends are heavy)
-
     offset = 0
     while offset < MAX_TENDERS:
         page = await search.search_tenders(actor=ANONYMOUS, index=index, offset=offset, limit=BATCH)
@@ -173,10 +174,6 @@ async def tender_rows(index: Any) -> AsyncIterator[list[list[str]]]:
 async def contract_rows() -> AsyncIterator[list[list[str]]]:
     """Contracts are public (OCDS publishes every one); the service lists them only to signed-in parties, so
     the file reads them as the system and writes only what the OCDS release shows (no guarantee details)."""
-    from marketplace.agencies import service as agencies  # lazily, like the pages
-    from marketplace.contracts import service as contracts
-    from suppliers import service as suppliers
-
     names: dict[UUID, tuple[str, str]] = {}
 
     async def org(org_id: UUID, read: Callable[[UUID], Any]) -> tuple[str, str]:

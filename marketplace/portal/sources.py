@@ -1,33 +1,33 @@
 """Where the portal's figures come from: the domains' service functions, read as the anonymous actor.
 
-Oversight's read models (award history, red flags, stage times, OCDS releases) are imported lazily: a page
-whose source is not installed says so instead of failing.
+Oversight's read models (award history, red flags, stage times, OCDS releases) ship with the marketplace: they
+are always there (the pages' "not available" notices are for a source that answers nothing).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
 from marketplace.core import clock
 from marketplace.core.errors import InvalidInput
 from marketplace.core.i18n import N_
+from marketplace.oversight.awards import export
+from marketplace.oversight.awards import service as awards_service
+from marketplace.oversight.ocds import publisher
+from marketplace.oversight.ocds.build import build_release
+from marketplace.oversight.redflags import service as redflags_service
+from marketplace.oversight.stages import service as stages_service
 from marketplace.portal.formatting import LIMA
 
 
-def _awards() -> Any:
-    try:
-        from marketplace.oversight.awards import service
-    except ImportError:  # pragma: no cover - oversight not installed
-        return None
-    return service
-
-
 def available() -> bool:
-    return _awards() is not None
+    """Whether the award history can be read (oversight ships with the marketplace: always)."""
+    return True
 
 
 def filters(*, agency_id: UUID | None = None, supplier_ruc: str | None = None, region: str | None = None,
@@ -35,10 +35,6 @@ def filters(*, agency_id: UUID | None = None, supplier_ruc: str | None = None, r
             classification: str | None = None, date_from: str | None = None, date_to: str | None = None,
             state: str | None = None) -> Any:
     """Award history filters from a form (dates as YYYY-MM-DD, Lima days; the `to` day included)."""
-    svc = _awards()
-    if svc is None:
-        return None
-
     def day(value: str | None, field: str, end: bool) -> datetime | None:
         if not value:
             return None
@@ -48,12 +44,10 @@ def filters(*, agency_id: UUID | None = None, supplier_ruc: str | None = None, r
             raise InvalidInput(N_("Give the date as YYYY-MM-DD"), field=f"query.{field}", rule="date") from None
         at = datetime.combine(d, time.min, tzinfo=LIMA)
         if end:
-            from datetime import timedelta
-
             at += timedelta(days=1)
         return at
 
-    f = svc.Filters(agency_id=agency_id, supplier_ruc=supplier_ruc or None, region=region or None,
+    f = awards_service.Filters(agency_id=agency_id, supplier_ruc=supplier_ruc or None, region=region or None,
                     province=province or None, method=method or None, category=category or None,
                     classification=classification or None, date_from=day(date_from, "from", False),
                     date_to=day(date_to, "to", True), state=state or None)
@@ -62,24 +56,21 @@ def filters(*, agency_id: UUID | None = None, supplier_ruc: str | None = None, r
 
 
 async def award_page(f: Any, *, cursor: str | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], str | None]:
-    svc = _awards()
-    if svc is None or f is None:
+    if f is None:
         return [], None
-    return await svc.page(filters=f, limit=limit, cursor=cursor or None)
+    return await awards_service.page(filters=f, limit=limit, cursor=cursor or None)
 
 
 async def totals_by(f: Any, by: str, limit: int = 100) -> list[dict[str, Any]]:
-    svc = _awards()
-    if svc is None or f is None:
+    if f is None:
         return []
-    return await svc.aggregates(filters=f, by=by, limit=limit)
+    return await awards_service.aggregates(filters=f, by=by, limit=limit)
 
 
 async def concentration(f: Any, limit: int = 20) -> list[dict[str, Any]]:
-    svc = _awards()
-    if svc is None or f is None:
+    if f is None:
         return []
-    return await svc.concentration(filters=f, limit=limit)
+    return await awards_service.concentration(filters=f, limit=limit)
 
 
 async def concentration_sized(f: Any, min_sample: int, limit: int = 10) -> list[dict[str, Any]]:
@@ -115,22 +106,18 @@ async def by_month(f: Any, *, months: int = 24) -> tuple[list[tuple[str, int, in
 
     Oversight's aggregates group by supplier, agency, region and method; a monthly grouping there (GROUPS
     "month") is used when it exists, else the export's stream is bucketed here, at most MONTHS_SCANNED rows."""
-    import dataclasses
-    from datetime import timedelta
-
-    svc = _awards()
-    if svc is None or f is None:
+    if f is None:
         return [], False
     since = (clock.now().astimezone(LIMA).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
              - timedelta(days=31 * (months - 1))).replace(day=1)
     if f.date_from is None or f.date_from < since:
         f = dataclasses.replace(f, date_from=since)
-    if "month" in getattr(svc, "GROUPS", {}):
-        rows = await svc.aggregates(filters=f, by="month", limit=months)
+    if "month" in awards_service.GROUPS:
+        rows = await awards_service.aggregates(filters=f, by="month", limit=months)
         return _months(OrderedDict((str(r["key"])[:7], [int(r["count"]), int(r["total"])]) for r in rows)), False
     buckets: OrderedDict[str, list[int]] = OrderedDict()
     seen = 0
-    async for rows in svc.stream_rows(filters=f):
+    async for rows in awards_service.stream_rows(filters=f):
         for r in rows:
             seen += 1
             if f.state is None and r["state"] == "cancelled":
@@ -161,58 +148,32 @@ def _months(buckets: OrderedDict[str, list[int]]) -> list[tuple[str, int, int]]:
 
 async def csv_chunks(f: Any) -> AsyncIterator[bytes]:
     """The award history export as CSV (oversight's own encoder: the same file as the API's)."""
-    from marketplace.oversight.awards import export
-
     async for chunk in export.encode(filters=f, fmt="csv"):
         yield chunk
 
 
 async def red_flags(settings: Any, *, tender_id: UUID | None = None) -> list[Any] | None:
-    try:
-        from marketplace.oversight.redflags import service
-    except ImportError:  # pragma: no cover
-        return None
-    return await service.compute(settings, tender_id=tender_id)
+    return await redflags_service.compute(settings, tender_id=tender_id)
 
 
 def red_flag_definitions() -> dict[str, str]:
-    try:
-        from marketplace.oversight.redflags.service import DEFINITIONS
-    except ImportError:  # pragma: no cover
-        return {}
-    return dict(DEFINITIONS)
+    return dict(redflags_service.DEFINITIONS)
 
 
 async def stage_times() -> list[dict[str, Any]] | None:
-    try:
-        from marketplace.oversight.stages import service
-    except ImportError:  # pragma: no cover
-        return None
-    return await service.stage_times()
+    return await stages_service.stage_times()
 
 
 async def stuck(settings: Any) -> list[dict[str, Any]]:
-    try:
-        from marketplace.oversight.stages import service
-    except ImportError:  # pragma: no cover
-        return []
-    return await service.stuck(settings)
+    return await stages_service.stuck(settings)
 
 
 async def release(*, tender_id: UUID, ocid: str) -> dict[str, Any] | None:
     """The tender's public OCDS release as it stands now (its contracts are what the portal shows)."""
-    try:
-        from marketplace.oversight.ocds.build import build_release
-    except ImportError:  # pragma: no cover
-        return None
     return await build_release(tender_id=tender_id, ocid=ocid, release_id=f"{ocid}-portal", tags=["tender"],
                                date_=clock.now())
 
 
 def bulk_files(settings: Any) -> list[dict[str, Any]]:
     """OCDS bulk files published so far (name, date, size, sha256, url), newest first."""
-    try:
-        from marketplace.oversight.ocds import publisher
-    except ImportError:  # pragma: no cover
-        return []
     return sorted(publisher.list_bulk(settings), key=lambda b: b["name"], reverse=True)

@@ -34,7 +34,7 @@ import asyncpg
 import msgspec
 
 from marketplace.core import audit, clock, db, idempotency, ids, outbox, sealing
-from marketplace.core.actor import Actor, require
+from marketplace.core.actor import Actor, own_org, require
 from marketplace.core.errors import Conflict, DeadlinePassed, Forbidden, InvalidInput, NotFound
 from marketplace.core.i18n import N_
 from marketplace.core.money import pen_cents
@@ -107,8 +107,9 @@ def _plaintext(data: BidCreate, *, bid_id: UUID, tender_id: UUID, supplier_id: U
 
 def make_receipt(settings: Settings, *, bid_id: UUID, ocid: str, lots: list[UUID], sha256: str,
                  received_at: datetime) -> Receipt:
-    fields = {"bid_id": str(bid_id), "ocid": ocid, "lots": sorted(str(x) for x in lots), "sha256": sha256,
-              "received_at": rfc3339(received_at), "key_id": settings.signing_key_id}
+    fields: dict[str, Any] = {"bid_id": str(bid_id), "ocid": ocid, "lots": sorted(str(x) for x in lots),
+                              "sha256": sha256, "received_at": rfc3339(received_at),
+                              "key_id": settings.signing_key_id}
     return Receipt(**fields, signature=sealing.sign(settings.keys.signing_private_key(), fields))
 
 
@@ -172,7 +173,6 @@ BID_INSERT = ("INSERT INTO bid (id, tender_id, supplier_id, submitted_by, sealed
 def _accepted(now: str, lots: str) -> str:
     """SQL true when the judged rows t and s accept a bid read at `now` for `lots` (a uuid[]): the rule both
     statements decide by; `_refusal` says in Python why one did not."""
-    from suppliers import service as suppliers
 
     states = ", ".join(f"'{x}'" for x in (State.PUBLISHED, State.TENDERING))
     return (f"t.state IN ({states}) AND {now} >= t.enquiry_end AND {now} < t.submission_deadline"
@@ -224,7 +224,6 @@ async def _sealing_of(tender_id: UUID) -> tuple[str, bytes] | None:
 
 def _refusal(verdict: dict[str, Any], data: BidCreate, now: datetime) -> Exception:
     """Why a submission judged on `verdict` (the locked rows as the statement saw them) was not stored."""
-    from suppliers import service as suppliers
 
     suppliers.check_standing(verdict if verdict["status"] is not None else None, now)
     if verdict["state"] is None or verdict["state"] == State.DRAFT:
@@ -243,7 +242,7 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
     one it joins it (seeders), and the caller's commit publishes it."""
     require(actor, "supplier", *BIDDER_ROLES)
     lots = _unique_lots(data)
-    supplier_id = actor.org_id
+    supplier_id = own_org(actor)
     facts = await _sealing_of(tender_id)
     now = clock.now()
     if facts is None:  # no such tender, or never published: say why, as a refused statement would
@@ -306,9 +305,8 @@ async def replace_bid(*, actor: Actor, settings: Settings, bid_id: UUID, data: B
     _check_open(t, now)
     if bid["status"] != "live":
         raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
-    from suppliers import service as suppliers
 
-    standing = await suppliers.require_good_standing(org_id=actor.org_id)
+    standing = await suppliers.require_good_standing(org_id=own_org(actor))
     lots = _lot_ids(data, t["open_lots"])
     version = bid["version"] + 1
     tender_id, supplier_id = t["id"], bid["supplier_id"]
@@ -360,7 +358,7 @@ async def confirm_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidR
     if bid["status"] != "live":
         raise Conflict(N_("This bid was withdrawn"), field="status", rule="withdrawn")
     # A supplier suspended or disqualified after bidding cannot keep its bid alive by reconfirming it.
-    await suppliers.require_good_standing(org_id=actor.org_id)
+    await suppliers.require_good_standing(org_id=own_org(actor))
     await db.execute("UPDATE bid SET needs_reconfirmation = false, confirmed_at = $2 WHERE id = $1", bid_id, now)
     await audit.record(actor=actor, action="bid.confirmed", entity_type="bid", entity_id=bid_id,
                        data={"tender_id": str(t["id"]), "at": rfc3339(now)})

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+from marketplace.core import geo
 from marketplace.core.errors import Conflict, InvalidInput
 from marketplace.core.i18n import N_
 
@@ -235,7 +236,8 @@ class BonusDecision:
 
 
 class BonusPolicy(Protocol):
-    code: str
+    @property
+    def code(self) -> str: ...
 
     def decide(self, lot: LotFacts, bid: BidFacts, geo: Geography) -> BonusDecision: ...
 
@@ -286,7 +288,7 @@ class RegionalBonusPolicy:
                        value=_soles(lot.estimated_value),
                        threshold=_soles(threshold) if threshold is not None else "-")
         place_province = _province(geo, lot.place_ubigeo)
-        if place_province is None:
+        if lot.place_ubigeo is None or place_province is None:
             return _no(c, rate, "no_place_province", "the place of execution does not name a province")
         if geo.is_lima_or_callao(lot.place_ubigeo, metropolitan=self.lima_callao_metropolitan):
             return _no(c, rate, "lima_callao", "the work is done in Lima or Callao ({place})",
@@ -385,7 +387,7 @@ def draw_key(seed: str, bid_id: Any) -> str:
     return hashlib.sha256(f"{seed}:{bid_id}".encode()).hexdigest()
 
 
-def sort_key(score: BidScore, seed: str) -> tuple:
+def sort_key(score: BidScore, seed: str) -> tuple[Any, ...]:
     """The documented order (TIE_RULE): smaller is better."""
     return (-score.final, not score.bid.is_mype, -score.technical, score.bid.received_at,
             draw_key(seed, score.bid.bid_id))
@@ -415,7 +417,6 @@ def rank(scores: Sequence[BidScore], seed: str) -> list[BidScore]:
 
 
 def _replace(score: BidScore, **kw: Any) -> BidScore:
-    from dataclasses import replace
 
     return replace(score, **kw)
 
@@ -481,7 +482,6 @@ def evaluate_lot(*, lot: LotFacts, rules: ScoringRules, bids: Sequence[BidFacts]
 
 
 def _replace_bonus(d: BonusDecision, **kw: Any) -> BonusDecision:
-    from dataclasses import replace
 
     return replace(d, **kw)
 
@@ -562,6 +562,5 @@ GeoFactory = Callable[[], Geography]
 
 def default_geography() -> Geography:
     """marketplace.core.geo, which has the functions the Geography protocol names."""
-    from marketplace.core import geo
 
-    return geo  # type: ignore[return-value]
+    return geo

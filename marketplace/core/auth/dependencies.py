@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 
 from marketplace.core.actor import ANONYMOUS, Actor
 from marketplace.core.auth import tokens, user_state
+from marketplace.core.auth.service import actor_for_api_key
 from marketplace.core.errors import Unauthorized
 from marketplace.core.i18n import N_
 from marketplace.settings import Settings
@@ -42,7 +43,5 @@ async def provide_actor(request: Request[Any, Any, Any], settings: NamedDependen
         return actor
     api_key = request.headers.get(API_KEY_HEADER)
     if api_key:
-        from marketplace.core.auth.service import actor_for_api_key
-
         return await actor_for_api_key(api_key)
     return ANONYMOUS

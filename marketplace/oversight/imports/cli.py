@@ -6,11 +6,15 @@ loads every command group, and should stay quick.
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+from marketplace.core.commands import run_with_database, services, settings_from_env
 
 err = Console(stderr=True)
 
@@ -31,10 +35,6 @@ def import_(paths: tuple[Path, ...], encoding: str | None, quiet: bool, show_ref
 
     Streamed at flat memory. Importing the same data again changes nothing; newer releases update their
     process. A line or release that is not JSON or not OCDS is listed with where it was and why, and skipped."""
-    import codecs
-
-    from marketplace.core.commands import run_with_database, services, settings_from_env
-
     if encoding:
         try:
             codecs.lookup(encoding)
@@ -48,7 +48,8 @@ def import_(paths: tuple[Path, ...], encoding: str | None, quiet: bool, show_ref
 
 async def _import_and_project(paths: list[Path], encoding: str | None, progress: Any) -> Any:
     """The import, with the award history and stage times kept up to date as its batches commit."""
-    from marketplace.oversight import projection  # heavy: see the module docstring
+    # deferred: CLI start-up time (see the module docstring)
+    from marketplace.oversight import projection
 
     report, _projected = await projection.import_and_project(paths, encoding=encoding, progress=progress)
     return report
@@ -56,8 +57,6 @@ async def _import_and_project(paths: list[Path], encoding: str | None, progress:
 
 class _RichProgress:
     def __init__(self, *, quiet: bool, show_refused: int, paths: tuple[Path, ...]) -> None:
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
         self.quiet = quiet
         self.show_refused = show_refused
         self.shown = 0
@@ -125,7 +124,7 @@ def publishers() -> None:
 @publishers.command("list")
 def publishers_list() -> None:
     """Every publisher with its counts, feed and harvest state."""
-    from marketplace.core.commands import run_with_database, services, settings_from_env
+    # deferred: CLI start-up time (see the module docstring)
     from marketplace.oversight.imports import service
 
     with services(settings_from_env()) as settings:
@@ -151,10 +150,11 @@ def publishers_list() -> None:
 def publishers_add(name: str, prefixes: tuple[str, ...], uri: str, slug: str | None, feed_url: str | None,
                    feed_kind: str, after_param: str, interval: int) -> None:
     """Register a publisher (or update the one with this slug), optionally with a feed to harvest."""
-    from marketplace.core.commands import run_with_database, services, settings_from_env
+    # deferred: CLI start-up time (see the module docstring)
     from marketplace.oversight.imports import harvest
 
     async def go() -> Any:
+        # deferred: CLI start-up time (see the module docstring)
         from marketplace.core.db import unit_of_work
 
         async with unit_of_work():
@@ -172,7 +172,7 @@ def publishers_add(name: str, prefixes: tuple[str, ...], uri: str, slug: str | N
 @click.option("--publisher", "slug", default=None, help="Only this publisher (by slug), due or not.")
 def harvest_now(slug: str | None) -> None:
     """Harvest the publishers whose feed is due now (or one publisher) and print what came in."""
-    from marketplace.core.commands import run_with_database, services, settings_from_env
+    # deferred: CLI start-up time (see the module docstring)
     from marketplace.oversight.imports import harvest
 
     with services(settings_from_env()) as settings:

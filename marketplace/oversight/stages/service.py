@@ -15,6 +15,8 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from marketplace.core import clock, db
 from marketplace.oversight import policy as policy_mod
 from marketplace.oversight import reads
@@ -111,7 +113,6 @@ async def raise_alarms(settings: Any) -> int:
 
 
 def _json(value: Any) -> str:
-    import msgspec
 
     return msgspec.json.encode(value).decode()
 
@@ -128,7 +129,6 @@ async def notifications(*, agency_id: UUID, limit: int = 100) -> list[dict[str, 
     rows = await db.fetch(
         "SELECT id, kind, subject, data::text AS data, created_at, read_at FROM agency_notification"
         " WHERE agency_id = $1 ORDER BY id DESC LIMIT $2", agency_id, limit)
-    import msgspec
 
     for r in rows:
         r["data"] = msgspec.json.decode(r["data"])
