@@ -63,6 +63,7 @@ seed: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev  ## ruff, the import contract (pyproject [tool.importlinter]) and mypy
 	$(BIN)/ruff check $(PACKAGES) tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Message catalogues. babel.cfg maps the sources: Python (N_(), N_plural(), _(), gettext(), ngettext()) and the
 # portal's Jinja templates. `make messages` extracts every id into messages.pot, merges it into each language's

@@ -50,8 +50,8 @@ async def project_compiled(ctx: dict[str, Any]) -> int:
     return await projection.catch_up()
 
 
-FUNCTIONS: list = []
-CRONS: list = [
+FUNCTIONS: list[Any] = []
+CRONS: list[Any] = [
     cron(stage_alarms, name="oversight_stage_alarms", minute={3, 18, 33, 48}, second=11, run_at_startup=True,
          timeout=300, keep_result=0, max_tries=1),
     cron(ocds_harvest, name="oversight_ocds_harvest", minute=set(range(0, 60, 5)), second=41, run_at_startup=False,

@@ -66,5 +66,5 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.lstrip_blocks = True
 
 
-def template_config() -> TemplateConfig:
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -40,8 +40,8 @@ class SubmitBidController(Controller):
     # receipt is returned once it has committed.
     @post("/", summary="Submit a sealed bid; 201 with a signed receipt. Honours Idempotency-Key.", status_code=201,
           opt=OWN_TRANSACTION)
-    async def submit(self, request: Request, tender_id: FromPath[UUID], data: JSONBody[BidCreate], actor: ActorDep,
-                     settings: SettingsDep) -> Response[Receipt]:
+    async def submit(self, request: Request[Any, Any, Any], tender_id: FromPath[UUID], data: JSONBody[BidCreate],
+                     actor: ActorDep, settings: SettingsDep) -> Response[Receipt]:
         claim = idempotency.prepare(actor=actor, route=SUBMIT_ROUTE, key=request.headers.get("idempotency-key"),
                                     request=(str(tender_id), data), secret=_hmac_key(settings))
         result = await service.submit_bid(actor=actor, settings=settings, tender_id=tender_id, data=data,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -43,7 +43,7 @@ class Receipt(msgspec.Struct):
     key_id: str
     signature: str
 
-    def signed_fields(self) -> dict:
+    def signed_fields(self) -> dict[str, Any]:
         return {"bid_id": self.bid_id, "ocid": self.ocid, "lots": self.lots, "sha256": self.sha256,
                 "received_at": self.received_at, "key_id": self.key_id}
 
@@ -59,7 +59,7 @@ class BidRead(msgspec.Struct):
     confirmed_at: datetime | None = None
     withdrawn_at: datetime | None = None
     opened_at: datetime | None = None
-    content: dict | None = None  # only after the opening
+    content: dict[str, Any] | None = None  # only after the opening
 
 
 class ReceiptKey(msgspec.Struct):

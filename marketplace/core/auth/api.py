@@ -79,7 +79,7 @@ class AuthController(Controller):
     @post("/token", summary="Sign in with email and password; returns a bearer token (rate limited: 429 with "
                             "Retry-After)", status_code=200, operation_class=_TokenOperation, security=[],
           opt=OWN_TRANSACTION)
-    async def token(self, request: Request, settings: SettingsDep) -> TokenRead:
+    async def token(self, request: Request[Any, Any, Any], settings: SettingsDep) -> TokenRead:
         if request.content_type[0] == FORM:
             form = await request.form()
             creds: TokenRequest | OAuth2PasswordForm = _convert(dict(form.items()), OAuth2PasswordForm)

@@ -140,7 +140,7 @@ async def create_organisation(*, kind: str, name: str, ruc: str | None = None, u
     if ruc and await db.fetchrow("SELECT 1 FROM organisation WHERE ruc = $1", ruc):
         raise Conflict(N_("An organisation with this RUC is already registered"), field="ruc", rule="unique")
     try:
-        row = await db.fetchrow(
+        row = await db.fetchone(
             "INSERT INTO organisation (kind, name, ruc, ubigeo, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             kind, name, ruc, ubigeo, clock.now(),
         )
@@ -149,7 +149,8 @@ async def create_organisation(*, kind: str, name: str, ruc: str | None = None, u
                        rule="unique") from exc
     await audit.record(actor=actor, action="organisation.created", entity_type="organisation",
                        entity_id=row["id"], data={"kind": kind, "name": name, "ruc": ruc, "ubigeo": ubigeo})
-    return row["id"]
+    org_id: UUID = row["id"]
+    return org_id
 
 
 # The role that administers an organisation of each kind (creates its users). Oversight bodies have none:
@@ -180,7 +181,7 @@ async def create_user(*, organisation_id: UUID, email: str, password: str, roles
         raise Conflict(N_("A user with this email already exists"), field="email", rule="unique")
     password_hash = password_hash or await hash_password_off_loop(password)
     try:
-        row = await db.fetchrow(
+        row = await db.fetchone(
             "INSERT INTO app_user (organisation_id, email, full_name, password_hash, roles, locale, created_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             organisation_id, email, full_name, password_hash, roles, locale, clock.now(),
@@ -189,7 +190,8 @@ async def create_user(*, organisation_id: UUID, email: str, password: str, roles
         raise Conflict(N_("A user with this email already exists"), field="email", rule="unique") from exc
     await audit.record(actor=actor, action="user.created", entity_type="user", entity_id=row["id"],
                        data={"organisation_id": str(organisation_id), "email": email, "roles": roles})
-    return row["id"]
+    user_id: UUID = row["id"]
+    return user_id
 
 
 def can_administer(actor: Actor, org_id: UUID, org_kind: str) -> bool:
@@ -265,7 +267,7 @@ async def create_api_key(*, actor: Actor, name: str) -> tuple[dict[str, Any], st
     _require_key_owner(actor)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    row = await db.fetchrow(
+    row = await db.fetchone(
         f"INSERT INTO api_key (user_id, name, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)"
         f" RETURNING {_KEY_COLUMNS}",
         actor.user_id, name, prefix, _digest(secret), clock.now(),

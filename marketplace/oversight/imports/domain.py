@@ -199,7 +199,8 @@ class Release:
     publisher_id: int = 0
 
     def value(self) -> dict[str, Any]:
-        return decode(self.json)
+        release: dict[str, Any] = decode(self.json)  # a release is a JSON object (checked when read)
+        return release
 
 
 def prepare_release(release: Any, where: str, version: str = "1.1") -> Release:
@@ -234,7 +235,7 @@ def from_versioned(versioned: dict[str, Any]) -> dict[str, Any]:
             return [last(v) for v in node]
         return node
 
-    compiled = last(versioned)
+    compiled: dict[str, Any] = last(versioned)
     ocid = compiled.get("ocid", "")
     compiled["tag"] = ["compiled"]
     compiled.setdefault("date", newest)
@@ -367,15 +368,15 @@ def summarise(compiled: dict[str, Any]) -> Summary:
         else:
             known.roles += [r for r in roles if r not in known.roles]
             known.ruc = known.ruc or ruc_of(p)
-    buyer = compiled.get("buyer") if isinstance(compiled.get("buyer"), dict) else {}
+    buyer = b if isinstance(b := compiled.get("buyer"), dict) else {}
     buyer_id = _text(buyer.get("id"))
     buyer_party = parties.get(buyer_id) or next((p for p in parties.values() if "buyer" in p.roles), None)
     if not buyer_id and buyer_party:
         buyer_id = buyer_party.party_id
     buyer_ruc = buyer_party.ruc if buyer_party else ruc_of(buyer)
-    tender = compiled.get("tender") if isinstance(compiled.get("tender"), dict) else {}
-    awards = compiled.get("awards") if isinstance(compiled.get("awards"), list) else []
-    contracts = compiled.get("contracts") if isinstance(compiled.get("contracts"), list) else []
+    tender = t if isinstance(t := compiled.get("tender"), dict) else {}
+    awards = a if isinstance(a := compiled.get("awards"), list) else []
+    contracts = c if isinstance(c := compiled.get("contracts"), list) else []
     date = compiled.get("date")
     return Summary(
         date=parse_date(date) if isinstance(date, str) else None,

@@ -290,7 +290,8 @@ async def start_run(origin: str, publisher_id: int | None) -> int:
     row = await db.fetchrow("INSERT INTO ocds_import_run (origin, publisher_id) VALUES ($1, $2) RETURNING id",
                             origin, publisher_id)
     assert row is not None
-    return row["id"]
+    run_id: int = row["id"]
+    return run_id
 
 
 async def mark_seen(run_id: int, statuses: dict[str, int]) -> None:
@@ -401,4 +402,5 @@ async def harvest_failed(publisher_id: int, *, error: str, backoff_seconds: list
         "   cardinality($4::int[]))]), feed_lease_until = NULL"
         " WHERE id = $1 RETURNING feed_next_at", publisher_id, error[:1000], now, backoff_seconds)
     assert row is not None
-    return row["feed_next_at"]
+    next_at: datetime = row["feed_next_at"]
+    return next_at

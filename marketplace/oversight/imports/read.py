@@ -20,6 +20,7 @@ in memory, whatever the file's size:
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import io
 import zipfile
@@ -104,7 +105,7 @@ class Utf8Stream(io.RawIOBase):
         self.pending = b""
         self.started = False
         self.encoding = encoding
-        self.decoder: Any = None
+        self.decoder: codecs.IncrementalDecoder | None = None
         self.consumed = 0  # compressed bytes read, for progress
 
     def readable(self) -> bool:
@@ -126,6 +127,7 @@ class Utf8Stream(io.RawIOBase):
 
     def _convert(self, chunk: bytes, final: bool) -> bytes:
         try:
+            assert self.decoder is not None  # set by _start, which runs first
             text = self.decoder.decode(chunk, final)
         except UnicodeDecodeError as exc:
             at = self.offset + exc.start
@@ -206,9 +208,18 @@ def _sources(paths: Iterable[Path]) -> Iterator[tuple[str, Opener | None, int | 
             continue
         size = path.stat().st_size
         if lower.endswith(".gz"):
-            yield name, (lambda p=path: gzip.open(p, "rb")), size, ""  # noqa: SIM115 - the reader closes it
+            yield name, functools.partial(_open_gzip, path), size, ""
         else:
-            yield name, (lambda p=path: open(p, "rb")), size, ""  # noqa: SIM115 - the reader closes it
+            yield name, functools.partial(_open_plain, path), size, ""
+
+
+def _open_gzip(path: Path) -> IO[bytes]:
+    # typeshed declares GzipFile a BufferedIOBase, not an IO[bytes]; it is one (read, readinto, close)
+    return gzip.open(path, "rb")  # type: ignore[return-value]  # noqa: SIM115 - the reader closes it
+
+
+def _open_plain(path: Path) -> IO[bytes]:
+    return path.open("rb")  # noqa: SIM115 - the reader closes it
 
 
 def _is_lines(name: str) -> bool:
@@ -226,8 +237,9 @@ def read(paths: Iterable[Path], *, encoding: str | None = None) -> Iterator[File
             continue
 
         def tracked(opener: Opener = opener, position: Position = position) -> IO[bytes]:
-            position.raw = opener()
-            return position.raw
+            raw = opener()
+            position.raw = raw
+            return raw
 
         try:
             yield from _read_file(name, tracked, encoding)
@@ -298,7 +310,7 @@ def _read_lines(name: str, lines: Iterable[bytes], start: int = 1) -> Iterator[I
 
 
 def _meta(package: dict[str, Any], *, in_package: bool = True) -> Meta:
-    pub = package.get("publisher") if isinstance(package.get("publisher"), dict) else {}
+    pub = p if isinstance(p := package.get("publisher"), dict) else {}
     version = package.get("version")
 
     def text(key: str) -> str:

@@ -284,4 +284,5 @@ async def build_release(*, tender_id: UUID, ocid: str, release_id: str, tags: li
     release["tender"] = tender
     order = ["ocid", "id", "date", "tag", "initiationType", "language", "parties", "buyer", "planning", "tender",
              "bids", "awards", "contracts"]
-    return _clean({k: release[k] for k in order if k in release})
+    cleaned: dict[str, Any] = _clean({k: release[k] for k in order if k in release})
+    return cleaned

@@ -22,7 +22,7 @@ import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 import msgspec
@@ -235,7 +235,7 @@ async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
         digest = hashlib.sha256()
 
         class _Hashing:
-            def __init__(self, raw: Any, digest: Any) -> None:
+            def __init__(self, raw: BinaryIO, digest: hashlib._Hash) -> None:
                 self.raw = raw
                 self.digest = digest
 

@@ -63,7 +63,7 @@ class ProcessResult:
             ocid=d["ocid"], flags=dict(d.get("flags") or {}),
             tenderers={k: dict(v) for k, v in (d.get("tenderers") or {}).items()},
             evidence=dict(d.get("evidence") or {}),
-            second_lowest=tuple(d["second_lowest"]) if d.get("second_lowest") else None,  # type: ignore[arg-type]
+            second_lowest=tuple(d["second_lowest"]) if d.get("second_lowest") else None,
             r025=(d["r025"][0], tuple(d["r025"][1])) if d.get("r025") else None,
             r038=None if r038 is None else R038Part(
                 r038["buyer_id"], r038["procuring_entity_id"], r038["disqualified"], r038["submitted"],

@@ -255,7 +255,7 @@ async def compute(settings: Any, *, tender_id: UUID | None = None) -> list[Flag]
                           evidence={"families": fams, "count": len(fams)}))
 
     cond = "" if tender_id is None else "AND c.tender_id = $2"
-    args: list[Any] = [p.amendment_max_pct] + ([] if tender_id is None else [tender_id])
+    args = [p.amendment_max_pct] + ([] if tender_id is None else [tender_id])
     for c in await reads.fetch(
             "SELECT c.id, c.tender_id, c.lot_id, t.ocid, c.original_value_cents, c.value_cents,"
             "       c.cumulative_change_pct FROM contract c LEFT JOIN tender t ON t.id = c.tender_id"

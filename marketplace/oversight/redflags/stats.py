@@ -46,7 +46,7 @@ def _ulps_eq(a: float, b: float) -> bool:
 
 
 def _ordered_bits(x: float) -> int:
-    (bits,) = struct.unpack("<q", struct.pack("<d", x))
+    bits: int = struct.unpack("<q", struct.pack("<d", x))[0]
     return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
 
 

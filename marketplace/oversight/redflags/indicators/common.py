@@ -131,4 +131,5 @@ def matches_procurement_method(tender: dict[str, Any], methods: frozenset[str]) 
 
 
 def is_cancelled(release: Release) -> bool:
-    return get(release.get("tender"), "status") == "cancelled"
+    status = get(release.get("tender"), "status")
+    return isinstance(status, str) and status == "cancelled"

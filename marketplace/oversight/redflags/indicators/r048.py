@@ -9,6 +9,7 @@ items' classification ids, across processes. Suppliers seen in fewer than `minim
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from marketplace.oversight.redflags import stats
 from marketplace.oversight.redflags.indicators.common import Release, arr, get, obj
@@ -41,7 +42,7 @@ def contribute(release: Release, result: ProcessResult, settings: R048Settings) 
         result.r048 = tuple((s, tuple(c)) for s, c in codes.items())
 
 
-def finalize(suppliers: dict[str, list], settings: R048Settings, out: Results) -> None:
+def finalize(suppliers: dict[str, list[Any]], settings: R048Settings, out: Results) -> None:
     varieties = {s: float(sum(1 for n in counter.values() if n > 0)) for s, (processes, counter) in suppliers.items()
                  if processes >= settings.minimum_contracting_processes}
     if settings.threshold is None:
