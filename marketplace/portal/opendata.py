@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -122,8 +123,22 @@ DATASETS = {d.key: d for d in (TENDERS, AWARDS, CONTRACTS, RED_FLAGS)}
 BY_FILENAME = {d.filename: d for d in DATASETS.values()}
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text (issue 17, finding 3; OWASP's rule, as the award export's SQL does):
+    text starting with = + - @ tab or carriage return gets a leading apostrophe. Supplier names and tender
+    titles are written by anyone; a number (a negative amount) stays a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 async def encode(dataset: Dataset, batches: AsyncIterator[Iterable[Sequence[Any]]]) -> AsyncIterator[bytes]:
-    """The CSV's bytes: the BOM and the header, then each batch of rows."""
+    """The CSV's bytes: the BOM and the header, then each batch of rows, every text cell made safe for a
+    spreadsheet (`safe_cell`)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     buf.write(BOM)
@@ -132,7 +147,7 @@ async def encode(dataset: Dataset, batches: AsyncIterator[Iterable[Sequence[Any]
     async for rows in batches:
         buf.seek(0)
         buf.truncate()
-        writer.writerows(rows)
+        writer.writerows([safe_cell(v) for v in row] for row in rows)
         if buf.tell():
             yield buf.getvalue().encode()
 

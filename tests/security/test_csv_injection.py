@@ -11,6 +11,7 @@ import json
 import pytest
 
 from marketplace.core import db
+from marketplace.portal.opendata import safe_cell
 from tests.oversight.test_award_history import _insert
 from tests.oversight.test_policy_and_cli import _cli
 
@@ -53,3 +54,10 @@ async def test_cli_csv_export_is_neutralised_too(client):
     assert r.returncode == 0, r.stderr
     names, _ = _cells(r.stdout)
     assert names == {"'" + EVIL}
+
+
+def test_every_open_data_csv_makes_text_cells_safe_and_keeps_numbers():
+    """The portal's open-data CSVs (/datos-abiertos/*.csv and /awards.csv) share one writer."""
+    assert [safe_cell(c) for c in CASES] == ["'" + c for c in CASES]
+    assert [safe_cell(v) for v in ("-1250.50", "-3", 7, None, "Obra = avance")] == [
+        "-1250.50", "-3", 7, None, "Obra = avance"]

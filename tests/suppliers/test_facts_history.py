@@ -27,7 +27,7 @@ async def test_a_flip_before_bidding_gives_no_bonus_and_the_public_history_shows
                           headers=hdr(settings, flipper)))
     bids = {}
     for who, price in ((flipper, 9_000_000), (local, 10_000_000)):
-        body = {"lots": [{"lot_id": s.lot_ids[0], "price": price}]}
+        body = {"lots": [{"lot_id": s.lot_ids[0], "price": {"amount": price, "currency": "PEN"}}]}
         bids[who.org_id] = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", json=body,
                                                 headers=hdr(settings, who)), 201)["bid_id"]
     fixed_clock.advance(minutes=10)
@@ -41,7 +41,7 @@ async def test_a_flip_before_bidding_gives_no_bonus_and_the_public_history_shows
     # flipper: 100 price points, no bonus; local: 90 + 10% 9.00 + 5% 4.50 = 103.50 wins. Had the switch
     # counted, flipper would have had 115.00.
     award = result["lots"][0]["award"]
-    assert (award["supplier_id"], award["final_score"]) == (str(local.org_id), "103.50")
+    assert (award["supplier_id"], award["final_score"]) == (str(local.org_id), 103.5)
     sheet = ok(await client.get(f"/api/v1/tenders/{s.tender_id}/evaluation/score-sheets"))[0]["sheet"]
     entry = next(e for e in sheet["bids"] if e["bid_id"] == bids[flipper.org_id])
     assert (entry["is_mype"], entry["domicile_ubigeo"]) == (False, "150101")

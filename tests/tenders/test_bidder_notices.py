@@ -14,7 +14,12 @@ from tests import waiting
 from tests.harness import personas
 from tests.suppliers.factories import active_supplier
 from tests.suppliers.test_alerts import smtp  # noqa: F401  (the SMTP server fixture)
+from tests.tenders import factories as tf
 from tests.tenders.test_evaluation_http import Setup, draft, hdr, ok, points
+
+
+def pen(cents: int) -> dict[str, object]:
+    return {"amount": cents, "currency": "PEN"}
 
 
 async def drain(name: str) -> None:
@@ -64,7 +69,7 @@ async def test_bidders_hear_answers_amendments_opening_award_and_appeal(client, 
     bids = {}
     for i, (who, price) in enumerate(((andes, 11_000_000), (lima, 10_000_000), (cheap, 9_000_000))):
         receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", headers=hdr(settings, who),
-                                       json={"lots": [{"lot_id": s.lot_ids[0], "price": price}]}), 201)
+                                       json={"lots": [{"lot_id": s.lot_ids[0], "price": pen(price)}]}), 201)
         bids[who.org_id] = receipt["bid_id"]
         s.bids[(i, 0)] = receipt["bid_id"]
     fixed_clock.advance(days=1)
@@ -76,7 +81,7 @@ async def test_bidders_hear_answers_amendments_opening_award_and_appeal(client, 
 
     # Opening: the unconfirmed bid is excluded; evaluation and award; the loser appeals.
     fixed_clock.set(s.deadline + timedelta(minutes=5))
-    opening = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/opening", headers=hdr(settings, p.officer)))
+    opening = await tf.open_with_quorum(client, settings, p, s.tender_id)  # the officer and a committee member
     assert [(e["supplier_id"], e["reason"]) for e in opening["excluded"]] == [(str(cheap.org_id), "not_reconfirmed")]
     await points(client, settings, p, s, 0, 0, 58, 38)
     await points(client, settings, p, s, 1, 0, 40, 20)

@@ -8,7 +8,12 @@ from datetime import timedelta
 
 from tests.harness import check_matrix, personas
 from tests.suppliers.factories import active_supplier
+from tests.tenders import factories as tf
 from tests.tenders.test_evaluation_http import draft, hdr, ok, points
+
+
+def pen(cents: int) -> dict[str, object]:
+    return {"amount": cents, "currency": "PEN"}
 
 
 async def _list(client, settings, who, **params) -> dict:
@@ -34,7 +39,7 @@ async def test_a_supplier_lists_its_own_bids_and_their_states(client, settings, 
     async def bid(s, who, price) -> str:
         fixed_clock.advance(minutes=1)
         return ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", headers=hdr(settings, who),
-                                    json={"lots": [{"lot_id": s.lot_ids[0], "price": price}]}), 201)["bid_id"]
+                                    json={"lots": [{"lot_id": s.lot_ids[0], "price": pen(price)}]}), 201)["bid_id"]
 
     a1, l1, c1 = await bid(first, andes, 11_000_000), await bid(first, lima, 10_000_000), \
         await bid(first, cheap, 9_000_000)
@@ -69,7 +74,7 @@ async def test_a_supplier_lists_its_own_bids_and_their_states(client, settings, 
 
     # The opening: the unconfirmed bid is excluded, with the reason; the others opened, with their prices.
     fixed_clock.set(first.deadline + timedelta(minutes=5))
-    ok(await client.post(f"/api/v1/tenders/{first.tender_id}/opening", headers=hdr(settings, p.officer)))
+    await tf.open_with_quorum(client, settings, p, first.tender_id)  # the officer and a committee member
     excluded = (await _list(client, settings, cheap))["items"][0]
     assert (excluded["state"], excluded["excluded_reason"], excluded["lots"][0]["price"]) == (
         "excluded", "not_reconfirmed", None)

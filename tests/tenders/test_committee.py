@@ -14,6 +14,10 @@ from tests.tenders import factories as tf
 from tests.tenders.test_evaluation_http import draft, hdr, ok
 
 
+def pen(cents: int) -> dict[str, object]:
+    return {"amount": cents, "currency": "PEN"}
+
+
 async def sheet(client, settings, who, s, bidder: int, exp, team, *, expect: int = 200):
     r = await client.post(f"/api/v1/tenders/{s.tender_id}/evaluation/scores", headers=hdr(settings, who),
                           json={"lot_id": s.lot_ids[0], "bid_id": s.bids[(bidder, 0)],
@@ -56,7 +60,7 @@ async def test_members_sheets_majority_and_an_acta_confirmed_by_all_before_the_a
     fixed_clock.advance(days=5)
     for i, (who, price) in enumerate(((a, 10_000_000), (b, 9_000_000))):
         receipt = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/bids", headers=hdr(settings, who),
-                                       json={"lots": [{"lot_id": s.lot_ids[0], "price": price}]}), 201)
+                                       json={"lots": [{"lot_id": s.lot_ids[0], "price": pen(price)}]}), 201)
         s.bids[(i, 0)] = receipt["bid_id"]
     fixed_clock.set(s.deadline + timedelta(minutes=5))
     # With a designated committee, its members open: the officer is not one of them.
@@ -71,10 +75,10 @@ async def test_members_sheets_majority_and_an_acta_confirmed_by_all_before_the_a
     err = await sheet(client, settings, outsider, s, 0, 50, 30, expect=403)
     assert (err["field"], err["rule"]) == ("committee", "committee_member")
     mine = await sheet(client, settings, m1, s, 0, 50, 30)
-    assert mine["scores"] == {"exp": "50.00", "team": "30.00"} and mine["committee"] == {}  # 1 of 3: no majority yet
+    assert mine["scores"] == {"exp": 50.0, "team": 30.0} and mine["committee"] == {}  # 1 of 3: no majority yet
     await sheet(client, settings, m1, s, 1, 40, 20)
     agreed = await sheet(client, settings, m2, s, 0, 50, 30)
-    assert agreed["committee"] == {"exp": "50.00", "team": "30.00"}
+    assert agreed["committee"] == {"exp": 50.0, "team": 30.0}
     split = await sheet(client, settings, m2, s, 1, 45, 20)
     assert set(split["committee"]) == {"team"}  # exp: 40 against 45, no majority of three
     provisional = ok(await client.get(f"{base}/score-sheets", headers=hdr(settings, p.officer)))[0]
@@ -118,7 +122,7 @@ async def test_members_sheets_majority_and_an_acta_confirmed_by_all_before_the_a
     result = ok(await client.post(award_url, headers=hdr(settings, p.officer)), 201)
     award = result["lots"][0]["award"]
     # A: 0.6 x 80 + 0.4 x 90 = 84.00; B: 0.6 x 60 + 0.4 x 100 = 76.00
-    assert (award["supplier_id"], award["final_score"]) == (str(a.org_id), "84.00")
+    assert (award["supplier_id"], award["final_score"]) == (str(a.org_id), 84.0)
 
     # Published after the award: the acta with every confirmation, and every member's own sheet.
     public = ok(await client.get(f"{base}/acta"))

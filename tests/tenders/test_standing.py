@@ -77,7 +77,7 @@ async def test_a_supplier_suspended_during_evaluation_is_neither_scored_nor_awar
 
     result = ok(await client.post(f"/api/v1/tenders/{s.tender_id}/awards", headers=hdr(settings, p.officer)), 201)
     award = result["lots"][0]["award"]
-    assert award["supplier_id"] == str(dear.org_id) and award["value"] == 12_000_000
+    assert award["supplier_id"] == str(dear.org_id) and award["value"] == {"amount": 12_000_000, "currency": "PEN"}
     sheet = ok(await client.get(f"/api/v1/tenders/{s.tender_id}/evaluation/score-sheets"))[0]["sheet"]
     assert "supplier_suspended" in str(sheet)
 
