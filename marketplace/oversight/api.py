@@ -156,9 +156,15 @@ async def red_flags(
                                     limit=limit)
 
 
-@get("/api/v1/oversight/tenders/{tender_id:uuid}/red-flags", tags=TAGS, summary="One tender's red flags (public)")
-async def tender_red_flags(tender_id: FromPath[UUID], settings: SettingsDep) -> s.RedFlags:
-    return await service.tender_red_flags(settings, tender_id)
+@get("/api/v1/oversight/tenders/{tender_id:uuid}/red-flags", tags=TAGS,
+     summary="One tender's red flags, from the read model by its ocid (public; as /red-flags?ocid=)")
+async def tender_red_flags(
+    tender_id: FromPath[UUID],
+    limit: Annotated[int, QueryParameter(ge=1, le=redflag_model.MAX_LIMIT, description="page size")] = 50,
+    cursor: Annotated[str | None,
+                      QueryParameter(max_length=200, description="`next_cursor` of the previous page")] = None,
+) -> RedFlagPage:
+    return await service.tender_red_flags(tender_id, cursor=cursor, limit=limit)
 
 
 @get("/api/v1/oversight/stage-times", tags=TAGS,

@@ -26,7 +26,9 @@ from marketplace.oversight.awards import export
 from marketplace.oversight.awards import service as history
 from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
+from marketplace.oversight.redflags import readmodel as redflag_model
 from marketplace.oversight.redflags import service as redflags
+from marketplace.oversight.redflags.schemas import RedFlagPage
 from marketplace.oversight.stages import service as stages
 from marketplace.settings import Settings
 
@@ -82,11 +84,13 @@ async def red_flags(settings: Settings, *, code: str | None, limit: int) -> s.Re
     return out
 
 
-async def tender_red_flags(settings: Settings, tender_id: UUID) -> s.RedFlags:
+async def tender_red_flags(tender_id: UUID, *, cursor: str | None = None, limit: int = 50) -> RedFlagPage:
+    """One tender's flags from the red-flag read model (by its ocid): the same codes, evidence and pages as
+    GET /api/v1/oversight/red-flags?ocid=, so the tender's page and the list agree."""
     t = await q.tender_state(tender_id)
     if t is None or t.state == "draft":  # a draft is not public
         raise NotFound(N_("Tender not found"))
-    return _red_flags(settings, await redflags.compute(settings, tender_id=tender_id))
+    return await redflag_model.page(ocid=t.ocid, cursor=cursor, limit=limit)
 
 
 async def stage_times(settings: Settings, *, agency_id: UUID | None, method: str | None,

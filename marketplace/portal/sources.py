@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -175,12 +175,40 @@ async def red_flags(settings: Any, *, tender_id: UUID | None = None) -> list[Any
     return await service.compute(settings, tender_id=tender_id)
 
 
-def red_flag_definitions() -> dict[str, str]:
+def _day(value: str | None, field: str, end: bool) -> datetime | None:
+    """A form's YYYY-MM-DD as the start of that Lima day (of the next one for an inclusive end)."""
+    if not value:
+        return None
     try:
-        from marketplace.oversight.redflags.service import DEFINITIONS
-    except ImportError:  # pragma: no cover
-        return {}
-    return dict(DEFINITIONS)
+        d = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise InvalidInput(N_("Give the date as YYYY-MM-DD"), field=f"query.{field}", rule="date") from None
+    return datetime.combine(d + timedelta(days=1) if end else d, time.min, tzinfo=LIMA)
+
+
+async def red_flag_page(*, code: str | None = None, buyer: str | None = None, supplier: str | None = None,
+                        publisher: str | None = None, region: str | None = None, ocid: str | None = None,
+                        date_from: str | None = None, date_to: str | None = None, cursor: str | None = None,
+                        limit: int = 50) -> Any:
+    """One page of oversight's red-flag read model (the same as GET /api/v1/oversight/red-flags), or None
+    when oversight is not installed. Dates are form days (Lima), the `to` day included."""
+    try:
+        from marketplace.oversight.redflags import readmodel
+    except ImportError:  # pragma: no cover - oversight not installed (lazy, as every oversight source here)
+        return None
+    return await readmodel.page(code=code or None, buyer=buyer or None, supplier=supplier or None,
+                                publisher=publisher or None, region=region or None, ocid=ocid or None,
+                                date_from=_day(date_from, "from", False), date_to=_day(date_to, "to", True),
+                                cursor=cursor or None, limit=limit)
+
+
+def red_flag_codes() -> list[str]:
+    """Every indicator code of the read model (Cardinal's R### in order, then ours, MA-*)."""
+    try:
+        from marketplace.oversight.redflags import readmodel
+    except ImportError:  # pragma: no cover - oversight not installed
+        return []
+    return sorted(readmodel.CODES, key=lambda c: (c.startswith("MA-"), c))
 
 
 async def stage_times() -> list[dict[str, Any]] | None:

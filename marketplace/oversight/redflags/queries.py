@@ -154,7 +154,8 @@ async def insert_flags(rows: list[FlagRow]) -> None:
         " supplier_ruc, value, evidence, date, region)"
         " SELECT c, sc, su, o, og, p, bi, br, si, sr, v, e::jsonb, d, rg FROM unnest($1::text[], $2::text[],"
         " $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[],"
-        " $11::float8[], $12::text[], $13::timestamptz[], $14::text[]) AS x(c, sc, su, o, og, p, bi, br, si, sr, v, e, d, rg)", *cols)
+        " $11::float8[], $12::text[], $13::timestamptz[], $14::text[])"
+        " AS x(c, sc, su, o, og, p, bi, br, si, sr, v, e, d, rg)", *cols)
 
 
 async def delete_process_flags(ocids: list[str]) -> None:

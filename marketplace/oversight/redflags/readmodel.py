@@ -620,7 +620,8 @@ async def page(*, code: str | None = None, buyer: str | None = None, supplier: s
     after = decode_cursor(cursor) if cursor else None
     if any(v is not None and not v.isprintable() for v in (buyer, supplier, publisher, ocid)):
         return RedFlagPage(items=[], next_cursor=None)  # ids are printable text: this names nothing stored
-    filters: dict[str, Any] = {"code": code, "ocid": ocid, "region": region, **_party_filter(buyer, "buyer_id", "buyer_ruc"),
+    filters: dict[str, Any] = {"code": code, "ocid": ocid, "region": region,
+                               **_party_filter(buyer, "buyer_id", "buyer_ruc"),
                                **_party_filter(supplier, "supplier_id", "supplier_ruc")}
     slugs = await q.publisher_slugs()
     if publisher is not None:
