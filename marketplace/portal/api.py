@@ -454,7 +454,7 @@ async def open_data_csv(name: FromPath[str], settings: SettingsDep) -> Stream:
         return _csv(dataset, opendata.tender_rows(search.backend(settings)))
     if dataset is opendata.CONTRACTS:
         return _csv(dataset, opendata.contract_rows())
-    return _csv(dataset, opendata.red_flag_rows(await sources.red_flags(settings)))
+    return _csv(dataset, opendata.red_flag_rows(sources.red_flag_pages()))
 
 
 # ------------------------------------------------------------------------------------------------ oversight

@@ -167,12 +167,17 @@ async def csv_chunks(f: Any) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def red_flags(settings: Any, *, tender_id: UUID | None = None) -> list[Any] | None:
-    try:
-        from marketplace.oversight.redflags import service
-    except ImportError:  # pragma: no cover
-        return None
-    return await service.compute(settings, tender_id=tender_id)
+async def red_flag_pages(batch: int = 500) -> AsyncIterator[list[Any]]:
+    """Every flag of the read model, newest first, a keyset page at a time (flat memory at any size)."""
+    cursor = None
+    while True:
+        page = await red_flag_page(cursor=cursor, limit=batch)
+        if page is None:
+            return
+        yield page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
 
 
 def _day(value: str | None, field: str, end: bool) -> datetime | None:
