@@ -27,7 +27,6 @@ from marketplace.oversight.awards import service as history
 from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
 from marketplace.oversight.redflags import readmodel as redflag_model
-from marketplace.oversight.redflags import service as redflags
 from marketplace.oversight.redflags.schemas import RedFlagPage
 from marketplace.oversight.stages import service as stages
 from marketplace.settings import Settings
@@ -64,24 +63,6 @@ def award_export(filters: history.Filters, fmt: str) -> tuple[AsyncIterator[byte
 
 
 # --- red flags and stage times (public) -------------------------------------------------------------------
-
-
-def _red_flags(settings: Settings, flags: list[redflags.Flag]) -> s.RedFlags:
-    summary = dict.fromkeys(redflags.DEFINITIONS, 0)
-    for f in flags:
-        summary[f.code] += 1
-    return s.RedFlags(summary=summary, definitions=redflags.DEFINITIONS,
-                      thresholds=policy_mod.of(settings).public(), items=[s.FlagRead(**f.__dict__) for f in flags])
-
-
-async def red_flags(settings: Settings, *, code: str | None, limit: int) -> s.RedFlags:
-    if code is not None and code not in redflags.DEFINITIONS:
-        raise InvalidInput(N_("Unknown red flag"), field="query.code", rule="enum")
-    out = _red_flags(settings, await redflags.compute(settings))
-    if code is not None:
-        out.items = [f for f in out.items if f.code == code]
-    out.items = out.items[:limit]
-    return out
 
 
 async def tender_red_flags(tender_id: UUID, *, cursor: str | None = None, limit: int = 50) -> RedFlagPage:
