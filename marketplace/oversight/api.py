@@ -145,17 +145,26 @@ async def red_flags(
     ocid: Annotated[str | None, QueryParameter(max_length=200, description="one contracting process")] = None,
     date_from: Annotated[datetime | None, QueryParameter(description="dated at or after (RFC 3339)")] = None,
     date_to: Annotated[datetime | None, QueryParameter(description="dated before (RFC 3339)")] = None,
+    region: Annotated[str | None, QueryParameter(max_length=2, description="region (first 2 digits of the ubigeo) "
+                                                 "of delivery, else of the buyer; our own processes only")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=redflag_model.MAX_LIMIT, description="page size")] = 50,
     cursor: Annotated[str | None,
                       QueryParameter(max_length=200, description="`next_cursor` of the previous page")] = None,
 ) -> RedFlagPage:
     return await redflag_model.page(code=code, buyer=buyer, supplier=supplier, publisher=publisher, ocid=ocid,
-                                    date_from=date_from, date_to=date_to, cursor=cursor, limit=limit)
+                                    date_from=date_from, date_to=date_to, region=region, cursor=cursor,
+                                    limit=limit)
 
 
-@get("/api/v1/oversight/tenders/{tender_id:uuid}/red-flags", tags=TAGS, summary="One tender's red flags (public)")
-async def tender_red_flags(tender_id: FromPath[UUID], settings: SettingsDep) -> s.RedFlags:
-    return await service.tender_red_flags(settings, tender_id)
+@get("/api/v1/oversight/tenders/{tender_id:uuid}/red-flags", tags=TAGS,
+     summary="One tender's red flags, from the read model by its ocid (public; as /red-flags?ocid=)")
+async def tender_red_flags(
+    tender_id: FromPath[UUID],
+    limit: Annotated[int, QueryParameter(ge=1, le=redflag_model.MAX_LIMIT, description="page size")] = 50,
+    cursor: Annotated[str | None,
+                      QueryParameter(max_length=200, description="`next_cursor` of the previous page")] = None,
+) -> RedFlagPage:
+    return await service.tender_red_flags(tender_id, cursor=cursor, limit=limit)
 
 
 @get("/api/v1/oversight/stage-times", tags=TAGS,

@@ -19,10 +19,11 @@ from marketplace.core.audit_api import AuditEventRead
 class TenderState(msgspec.Struct):
     id: UUID
     state: str
+    ocid: str
 
 
 async def tender_state(tender_id: UUID) -> TenderState | None:
-    row = await db.fetchrow("SELECT id, state FROM tender WHERE id = $1", tender_id)
+    row = await db.fetchrow("SELECT id, state, ocid FROM tender WHERE id = $1", tender_id)
     return TenderState(**row) if row else None
 
 

@@ -26,7 +26,8 @@ from marketplace.oversight.awards import export
 from marketplace.oversight.awards import service as history
 from marketplace.oversight.imports import service as imports
 from marketplace.oversight.ocds import publisher
-from marketplace.oversight.redflags import service as redflags
+from marketplace.oversight.redflags import readmodel as redflag_model
+from marketplace.oversight.redflags.schemas import RedFlagPage
 from marketplace.oversight.stages import service as stages
 from marketplace.settings import Settings
 
@@ -64,29 +65,13 @@ def award_export(filters: history.Filters, fmt: str) -> tuple[AsyncIterator[byte
 # --- red flags and stage times (public) -------------------------------------------------------------------
 
 
-def _red_flags(settings: Settings, flags: list[redflags.Flag]) -> s.RedFlags:
-    summary = dict.fromkeys(redflags.DEFINITIONS, 0)
-    for f in flags:
-        summary[f.code] += 1
-    return s.RedFlags(summary=summary, definitions=redflags.DEFINITIONS,
-                      thresholds=policy_mod.of(settings).public(), items=[s.FlagRead(**f.__dict__) for f in flags])
-
-
-async def red_flags(settings: Settings, *, code: str | None, limit: int) -> s.RedFlags:
-    if code is not None and code not in redflags.DEFINITIONS:
-        raise InvalidInput(N_("Unknown red flag"), field="query.code", rule="enum")
-    out = _red_flags(settings, await redflags.compute(settings))
-    if code is not None:
-        out.items = [f for f in out.items if f.code == code]
-    out.items = out.items[:limit]
-    return out
-
-
-async def tender_red_flags(settings: Settings, tender_id: UUID) -> s.RedFlags:
+async def tender_red_flags(tender_id: UUID, *, cursor: str | None = None, limit: int = 50) -> RedFlagPage:
+    """One tender's flags from the red-flag read model (by its ocid): the same codes, evidence and pages as
+    GET /api/v1/oversight/red-flags?ocid=, so the tender's page and the list agree."""
     t = await q.tender_state(tender_id)
     if t is None or t.state == "draft":  # a draft is not public
         raise NotFound(N_("Tender not found"))
-    return _red_flags(settings, await redflags.compute(settings, tender_id=tender_id))
+    return await redflag_model.page(ocid=t.ocid, cursor=cursor, limit=limit)
 
 
 async def stage_times(settings: Settings, *, agency_id: UUID | None, method: str | None,

@@ -224,7 +224,9 @@ async def tender_page(tender_id: FromPath[str], settings: SettingsDep) -> Templa
     now = clock.now()
     left = (t.submission_deadline - now).total_seconds() if t.submission_deadline else None
     open_for_bids = t.state in ("published", "tendering") and left is not None and left > 0
-    flags = await sources.red_flags(settings, tender_id=tid)
+    # The read model's flags of this process (the same codes as /red-flags and the API), first page only.
+    flag_page = await sources.red_flag_page(ocid=t.ocid, limit=100) if t.ocid else None
+    flags = flag_page.items if flag_page is not None else None
     criteria = {}
     for s in sheets:
         for c in ((s.sheet or {}).get("rules") or {}).get("criteria", []):
@@ -448,32 +450,55 @@ async def open_data_csv(name: FromPath[str], settings: SettingsDep) -> Stream:
         return _csv(dataset, opendata.tender_rows(search.backend(settings)))
     if dataset is opendata.CONTRACTS:
         return _csv(dataset, opendata.contract_rows())
-    return _csv(dataset, opendata.red_flag_rows(await sources.red_flags(settings)))
+    return _csv(dataset, opendata.red_flag_rows(sources.red_flag_pages()))
 
 
 # ------------------------------------------------------------------------------------------------ oversight
 
 
+RED_FLAG_KEYS = ("code", "buyer", "supplier", "publisher", "region", "from", "to")
+
+
 @get("/red-flags", name="portal:red_flags")
-async def red_flags(request: Request[Any, Any, Any], settings: SettingsDep) -> Template:
-    """Every flag, or one process's (?tender=<id>). Oversight computes them on request, over all the data
-    (population flags compare against everything), so the tender page links here instead of computing them."""
+async def red_flags(request: Request[Any, Any, Any]) -> Template:
+    """Oversight's red-flag read model (the API's GET /api/v1/oversight/red-flags), newest first, in keyset
+    pages, with its filters; one process's flags with ?tender=<id>. Each flag with its name, what it means
+    and its evidence in the reader's language."""
     tender = None
     if request.query_params.get("tender"):
 
         tid = _uuid(request.query_params["tender"], N_("Tender not found"))
         tender = await tenders.get_tender(actor=ANONYMOUS, tender_id=tid)
-    flags = await sources.red_flags(settings, tender_id=tender.id if tender else None)
-    defs = sources.red_flag_definitions()
-    counts: dict[str, int] = {}
-    for fl in flags or []:
-        counts[fl.code] = counts.get(fl.code, 0) + 1
-    chart = charts.hbars([(labels.label("flag", c), float(n), formatting.number(n)) for c, n in
-                          sorted(counts.items(), key=lambda kv: -kv[1])],
-                         title=_("Red flags by kind"), desc=_("How many times each red flag was raised."),
-                         ident="flags")
-    return Template("red_flags.html", context={"flags": flags, "definitions": defs, "counts": counts, "tender": tender,
-                                               "chart": chart, "available": flags is not None})
+    form = {k: (request.query_params.get(k) or "").strip() for k in RED_FLAG_KEYS}
+    error = None
+    page = None
+    try:
+        page = await sources.red_flag_page(
+            code=form["code"], buyer=form["buyer"], supplier=form["supplier"], publisher=form["publisher"],
+            region=form["region"], date_from=form["from"], date_to=form["to"],
+            ocid=tender.ocid if tender else None, cursor=request.query_params.get("cursor"),
+            limit=max(1, min(_int(request.query_params.get("limit"), 50), 200)))
+    except InvalidInput as exc:
+        error = _error(exc)
+    flags = page.items if page is not None else []
+    return Template("red_flags.html", context={
+        "flags": flags, "codes": sources.red_flag_codes(), "tender": tender, "form": form, "error": error,
+        "available": page is not None or error is not None,
+        "next_query": _query(request, cursor=page.next_cursor) if page is not None and page.next_cursor else None,
+        "evidence_text": _evidence_text}, status_code=422 if error else 200)
+
+
+def _evidence_text(value: Any) -> str:
+    """An evidence value as a reader sees it: lists joined, numbers in the reader's format, text as it is."""
+    if isinstance(value, list):
+        return ", ".join(_evidence_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{labels.label('evidence', k)}: {_evidence_text(v)}" for k, v in value.items())
+    if isinstance(value, bool) or value is None:
+        return str(value) if value is not None else "—"
+    if isinstance(value, int | float):
+        return formatting.number(value, 0 if float(value).is_integer() else 4)
+    return str(value)
 
 
 @get("/stage-times", name="portal:stage_times")

@@ -114,9 +114,10 @@ CONTRACTS = Dataset("contracts", "contratos", N_("Contracts"),
     C("signed_at_lima", N_("When it was signed, Lima time"))))
 
 RED_FLAGS = Dataset("red_flags", "alertas", N_("Red flags"),
-                    N_("Every red flag raised now, with the evidence behind it (computed over all the data)."), (
+                    N_("Every red flag of the red flags page, newest first, with the evidence behind it."), (
     C("code", N_("The flag's code (see the red flags page)")), C("flag", N_("What the flag means, in words")),
-    _OCID, _TENDER_ID, C("subject", N_("What is flagged: tender, lot, supplier, agency or contract")),
+    _OCID, C("publisher", N_("Who published the process in OCDS (the publisher's short name)")),
+    C("subject", N_("What is flagged: process, tenderer, buyer or procuring_entity")),
     C("subject_id", N_("The flagged thing's id")), C("evidence", N_("The figures that raised it, as JSON"))))
 
 DATASETS = {d.key: d for d in (TENDERS, AWARDS, CONTRACTS, RED_FLAGS)}
@@ -226,7 +227,8 @@ async def contract_rows() -> AsyncIterator[list[list[str]]]:
         offset += BATCH
 
 
-async def red_flag_rows(flags: list[Any] | None) -> AsyncIterator[list[list[str]]]:
-    yield [[fl.code, labels.label("flag", fl.code), fl.ocid or "", str(fl.tender_id or ""), fl.subject,
-            str(fl.subject_id), json.dumps(fl.evidence, ensure_ascii=False, sort_keys=True, default=str)]
-           for fl in flags or []]
+async def red_flag_rows(pages: AsyncIterator[list[Any]]) -> AsyncIterator[list[list[str]]]:
+    """The red-flag read model's rows (the page's and the API's), a batch per keyset page."""
+    async for flags in pages:
+        yield [[fl.code, labels.label("flag", fl.code), fl.ocid or "", fl.publisher, fl.scope, fl.subject,
+                json.dumps(fl.evidence, ensure_ascii=False, sort_keys=True, default=str)] for fl in flags]

@@ -20,7 +20,7 @@ from marketplace.oversight.awards import export
 from marketplace.oversight.awards import service as awards_service
 from marketplace.oversight.ocds import publisher
 from marketplace.oversight.ocds.build import build_release
-from marketplace.oversight.redflags import service as redflags_service
+from marketplace.oversight.redflags import readmodel
 from marketplace.oversight.stages import service as stages_service
 from marketplace.portal.formatting import LIMA
 
@@ -152,12 +152,45 @@ async def csv_chunks(f: Any) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def red_flags(settings: Any, *, tender_id: UUID | None = None) -> list[Any] | None:
-    return await redflags_service.compute(settings, tender_id=tender_id)
+async def red_flag_pages(batch: int = 500) -> AsyncIterator[list[Any]]:
+    """Every flag of the read model, newest first, a keyset page at a time (flat memory at any size)."""
+    cursor = None
+    while True:
+        page = await red_flag_page(cursor=cursor, limit=batch)
+        if page is None:
+            return
+        yield page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
 
 
-def red_flag_definitions() -> dict[str, str]:
-    return dict(redflags_service.DEFINITIONS)
+def _day(value: str | None, field: str, end: bool) -> datetime | None:
+    """A form's YYYY-MM-DD as the start of that Lima day (of the next one for an inclusive end)."""
+    if not value:
+        return None
+    try:
+        d = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise InvalidInput(N_("Give the date as YYYY-MM-DD"), field=f"query.{field}", rule="date") from None
+    return datetime.combine(d + timedelta(days=1) if end else d, time.min, tzinfo=LIMA)
+
+
+async def red_flag_page(*, code: str | None = None, buyer: str | None = None, supplier: str | None = None,
+                        publisher: str | None = None, region: str | None = None, ocid: str | None = None,
+                        date_from: str | None = None, date_to: str | None = None, cursor: str | None = None,
+                        limit: int = 50) -> Any:
+    """One page of oversight's red-flag read model (the same as GET /api/v1/oversight/red-flags). Dates are
+    form days (Lima), the `to` day included."""
+    return await readmodel.page(code=code or None, buyer=buyer or None, supplier=supplier or None,
+                                publisher=publisher or None, region=region or None, ocid=ocid or None,
+                                date_from=_day(date_from, "from", False), date_to=_day(date_to, "to", True),
+                                cursor=cursor or None, limit=limit)
+
+
+def red_flag_codes() -> list[str]:
+    """Every indicator code of the read model (Cardinal's R### in order, then ours, MA-*)."""
+    return sorted(readmodel.CODES, key=lambda c: (c.startswith("MA-"), c))
 
 
 async def stage_times() -> list[dict[str, Any]] | None:

@@ -35,6 +35,31 @@ async def drain() -> None:
     await waiting.until(settled, "every outbox consumer to be drained")
 
 
+async def sync_red_flags(settings, *, fences: bool = False) -> int:
+    """The red-flag read model's sync job (`oversight_redflags_sync`, run as the worker runs it) until it has
+    read every compiled release committed so far (the feed's watermark may wait for other test runs'
+    transactions on the shared server); with `fences`, then one population pass. Returns the processes it
+    evaluated."""
+    from marketplace import worker
+    from marketplace.oversight.redflags import readmodel
+
+    total = 0
+
+    async def caught_up() -> bool:
+        nonlocal total
+        total += await worker.run_job("oversight_redflags_sync", {"settings": settings})
+        row = await db.fetchrow(
+            "SELECT NOT EXISTS (SELECT 1 FROM ocds_compiled c WHERE (c.txid, c.seq) > coalesce((SELECT"
+            " (last_txid::text::xid8, last_seq) FROM redflag_feed), ('0'::xid8, 0::bigint))) AS done")
+        return bool(row and row["done"])
+
+    await waiting.until(caught_up, "the red-flag sync to read the compiled releases")
+    if fences:
+        async with db.unit_of_work():
+            await readmodel.refresh_population(settings, force=True)
+    return total
+
+
 async def seed_demo(settings) -> seed_mod.Demo:
     demo = seed_mod.Demo(rng=random.Random(seed_mod.DEFAULT_SEED))
     demo.extra["settings"] = settings

@@ -11,6 +11,7 @@ import pytest
 from marketplace import seed
 from marketplace.core import db, outbox
 from tests import waiting
+from tests.oversight.helpers import sync_red_flags
 
 
 async def drain_everything() -> None:
@@ -42,6 +43,7 @@ async def seed_site(settings: Any) -> seed.Demo:
         return demo
     async with db.unit_of_work():
         await history.rebuild()
+    await sync_red_flags(settings, fences=True)
     return demo
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import UTC
 from decimal import Decimal
@@ -76,4 +77,10 @@ async def test_the_tenders_contracts_and_red_flags_csvs(site):
 
     flags = _rows(await site.get("/datos-abiertos/alertas.csv"))
     assert all(r["code"] and r["flag"] and r["evidence"].startswith("{") for r in flags)
+    # The red-flag read model, as the page and the API give it (newest first), with the same evidence.
+    api = (await site.get("/api/v1/oversight/red-flags", params={"limit": 500})).json()
+    assert api["next_cursor"] is None and api["items"]
+    assert [(r["code"], r["ocid"], r["publisher"], r["subject"], r["subject_id"], json.loads(r["evidence"]))
+            for r in flags] == [(f["code"], f["ocid"] or "", f["publisher"], f["scope"], f["subject"], f["evidence"])
+                                for f in api["items"]]
     assert (await site.get("/datos-abiertos/nada.csv")).status_code == 404

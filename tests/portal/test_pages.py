@@ -135,13 +135,12 @@ async def test_award_explorer_filters_charts_and_csv(site):
 async def test_oversight_pages_and_verify(site, settings):
     text = _html(await site.get("/red-flags"))
     assert "Alertas" in text and "Oferta única" in text
-    assert "Se recibió una sola oferta para un ítem" in text  # what a flag means, in the reader's language
+    assert "Solo un proveedor presentó oferta" in text  # what a flag means, in the reader's language
     single = await db.fetchrow(
-        "SELECT t.id, t.title FROM tender t JOIN tender_opening o ON o.tender_id = t.id"
-        " WHERE (SELECT count(*) FROM bid b WHERE b.tender_id = t.id AND b.opened_at IS NOT NULL) = 1 LIMIT 1")
-    if single:
-        text = _html(await site.get("/red-flags", params={"tender": str(single["id"])}))
-        assert "Oferta única" in text and single["title"] in text
+        "SELECT t.id, t.title FROM tender t JOIN redflag f ON f.ocid = t.ocid WHERE f.code = 'R018' LIMIT 1")
+    assert single is not None  # the demo has a process with a single bid
+    text = _html(await site.get("/red-flags", params={"tender": str(single["id"])}))
+    assert "Oferta única</strong> <small>(R018)" in text and single["title"] in text
     _html(await site.get("/red-flags", params={"tender": "nope"}), 404)
     text = _html(await site.get("/stage-times"))
     assert "Tiempos por etapa" in text
@@ -243,3 +242,97 @@ async def test_more_awards_pages_through_the_history_as_a_link_or_in_place(site)
         if nxt:
             assert "<svg" in _html(await site.get(nxt))
     assert seen == n
+
+
+# --- the red-flag page: oversight's read model, as the API serves it -------------------------------------------
+
+FLAG_ROW = re.compile(r'<tr><td><strong>.*?</strong> <small>\((R\d{3}|MA-[A-Z]+)\)</small>')
+NEXT = re.compile(r'<a href="/red-flags\?([^"]+)" rel="next">')
+
+
+async def _api_walk(site, params: dict[str, str], limit: int = 500) -> list[dict]:
+    items: list[dict] = []
+    cursor = None
+    while True:
+        r = await site.get("/api/v1/oversight/red-flags", params={**params, "limit": limit,
+                                                                  **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def _page_walk(site, params: dict[str, str]) -> list[str]:
+    """Every flag's code on the page, following its "Next page" links."""
+    codes: list[str] = []
+    query: str | None = None
+    for _ in range(500):
+        r = await site.get("/red-flags?" + query) if query else await site.get("/red-flags", params=params)
+        text = _html(r)
+        codes += FLAG_ROW.findall(text)
+        found = NEXT.search(text)
+        if not found:
+            return codes
+        query = found.group(1).replace("&amp;", "&")
+    raise AssertionError("the pages never ended")
+
+
+async def test_the_red_flag_page_is_the_apis_read_model_paged_and_filtered(site):
+    api = await _api_walk(site, {})
+    assert api, "the demo raises red flags"
+    # Every flag of the model, in the API's order, page after page (3 a page: the keyset cursor).
+    assert await _page_walk(site, {"limit": "3"}) == [f["code"] for f in api]
+    # Each filter gives what the API gives with it.
+    one = next(f for f in api if f["buyer_ruc"] and f["region"])
+    for params in ({"code": one["code"]}, {"buyer": one["buyer_ruc"]}, {"region": one["region"]},
+                   {"publisher": one["publisher"]}):
+        want = [f["code"] for f in await _api_walk(site, params)]
+        assert want and await _page_walk(site, {**params, "limit": "50"}) == want, params
+    with_supplier = next((f for f in api if f["supplier_ruc"]), None)
+    if with_supplier:
+        want = [f["code"] for f in await _api_walk(site, {"supplier": with_supplier["supplier_ruc"]})]
+        assert await _page_walk(site, {"supplier": with_supplier["supplier_ruc"]}) == want
+    # Dates are Lima days, the `to` day included: the API's range from that day's 00:00 to the next's (-05:00).
+    day = min(f["date"] for f in api)[:10]
+    want = [f["code"] for f in await _api_walk(site, {"date_from": f"{day}T00:00:00-05:00",
+                                                      "date_to": "2100-01-01T00:00:00-05:00"})]
+    assert await _page_walk(site, {"from": day, "to": "2099-12-31"}) == want
+    assert await _page_walk(site, {"from": "2000-01-01", "to": "2000-01-02"}) == []
+    # Bad input: a 422 page naming the rule, in the reader's language.
+    text = _html(await site.get("/red-flags", params={"region": "Lima"}), 422)
+    assert "ubigeo" in text
+    _html(await site.get("/red-flags", params={"code": "R999"}), 422)
+    _html(await site.get("/red-flags", params={"from": "29/11/2026"}), 422)
+    _html(await site.get("/red-flags", params={"cursor": "nope"}), 422)
+
+
+async def test_each_flag_says_what_it_means_and_its_evidence_in_the_readers_language(site):
+    r018 = (await _api_walk(site, {"code": "R018"}))[0]
+    assert r018["evidence"] == {"number_of_tenderers": 1}
+    for lang, name, meaning, evidence in (
+            ("es", "Oferta única", "Solo un proveedor presentó oferta", "Postores"),
+            ("en", "Single bid", "Only one supplier bid in a procedure open to competition.", "Bidders"),
+            ("qu", "Huk ofertalla", "huk qhatuqllam ofertata apachirqan", "Postorkuna")):
+        text = _html(await site.get("/red-flags", params={"code": "R018", "lang": lang}))
+        assert f"{name}</strong> <small>(R018)</small>" in text, lang
+        assert meaning in text and f"<dt>{evidence}</dt><dd>1</dd>" in text, lang
+    # Every indicator code has its words in every language (none falls back to the bare code).
+    for lang in ("es", "en", "qu"):
+        text = _html(await site.get("/red-flags", params={"lang": lang}))
+        for code in ("R003", "R018", "R024", "R025", "R028", "R030", "R035", "R036", "R038", "R044", "R048", "R058",
+                     "MA-AMEND", "MA-STAGE"):
+            assert re.search(rf"<dt>[^<]+ <small>\({code}\)</small></dt><dd>[^<]+</dd>", text), (lang, code)
+
+
+async def test_the_tender_page_shows_the_codes_the_api_gives_for_its_process(site):
+    rows = await db.fetch("SELECT DISTINCT t.id, t.ocid FROM tender t JOIN redflag f ON f.ocid = t.ocid"
+                          " WHERE t.state <> 'draft'")
+    assert rows
+    for t in rows:
+        api = (await site.get(f"/api/v1/oversight/tenders/{t['id']}/red-flags", params={"limit": 500})).json()
+        codes = {f["code"] for f in api["items"]}
+        assert codes == {f["code"] for f in await _api_walk(site, {"ocid": t["ocid"]})}
+        text = _html(await site.get(f"/tenders/{t['id']}", params={"lang": "en"}))
+        box = text[text.index('class="flag-box"'):text.index("</div>", text.index('class="flag-box"'))]
+        assert set(re.findall(r"<small>\((R\d{3}|MA-[A-Z]+)\)</small>", box)) == codes, t["ocid"]

@@ -45,6 +45,7 @@ class ProcessRow(msgspec.Struct):
     ratio_runner_up: str | None
     parts: str
     notes: str
+    region: str | None = None  # ubigeo's first 2 digits: our own processes only
 
 
 class FlagRow(msgspec.Struct):
@@ -61,6 +62,7 @@ class FlagRow(msgspec.Struct):
     value: float
     evidence: str  # JSON text
     date: datetime
+    region: str | None = None  # the process's (our own processes only)
 
 
 class FlagRead(msgspec.Struct):
@@ -78,6 +80,7 @@ class FlagRead(msgspec.Struct):
     evidence: str
     date: datetime
     computed_at: datetime
+    region: str | None = None
 
 
 async def try_lock() -> bool:
@@ -127,14 +130,14 @@ async def upsert_processes(rows: list[ProcessRow]) -> None:
     cols = [[getattr(r, f) for r in rows] for f in ProcessRow.__struct_fields__]
     await db.execute(
         "INSERT INTO redflag_process (ocid, publisher_id, hash, date, buyer_id, buyer_ruc, ratio, ratio_winner,"
-        " ratio_runner_up, parts, notes)"
-        " SELECT o, p, h, d, bi, br, r, rw, rr, pa::jsonb, n::jsonb FROM unnest($1::text[], $2::bigint[],"
+        " ratio_runner_up, parts, notes, region)"
+        " SELECT o, p, h, d, bi, br, r, rw, rr, pa::jsonb, n::jsonb, rg FROM unnest($1::text[], $2::bigint[],"
         " $3::bytea[], $4::timestamptz[], $5::text[], $6::text[], $7::float8[], $8::text[], $9::text[], $10::text[],"
-        " $11::text[]) AS x(o, p, h, d, bi, br, r, rw, rr, pa, n)"
+        " $11::text[], $12::text[]) AS x(o, p, h, d, bi, br, r, rw, rr, pa, n, rg)"
         " ON CONFLICT (ocid) DO UPDATE SET publisher_id = excluded.publisher_id, hash = excluded.hash,"
         " date = excluded.date, buyer_id = excluded.buyer_id, buyer_ruc = excluded.buyer_ruc, ratio = excluded.ratio,"
         " ratio_winner = excluded.ratio_winner, ratio_runner_up = excluded.ratio_runner_up, parts = excluded.parts,"
-        " notes = excluded.notes, updated_at = now()", *cols)
+         " notes = excluded.notes, region = excluded.region, updated_at = now()", *cols)
 
 
 async def delete_processes(ocids: list[str]) -> None:
@@ -148,10 +151,11 @@ async def insert_flags(rows: list[FlagRow]) -> None:
     cols = [[getattr(r, f) for r in rows] for f in FlagRow.__struct_fields__]
     await db.execute(
         "INSERT INTO redflag (code, scope, subject, ocid, origin, publisher_id, buyer_id, buyer_ruc, supplier_id,"
-        " supplier_ruc, value, evidence, date)"
-        " SELECT c, sc, su, o, og, p, bi, br, si, sr, v, e::jsonb, d FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[],"
-        " $12::text[], $13::timestamptz[]) AS x(c, sc, su, o, og, p, bi, br, si, sr, v, e, d)", *cols)
+        " supplier_ruc, value, evidence, date, region)"
+        " SELECT c, sc, su, o, og, p, bi, br, si, sr, v, e::jsonb, d, rg FROM unnest($1::text[], $2::text[],"
+        " $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[],"
+        " $11::float8[], $12::text[], $13::timestamptz[], $14::text[])"
+        " AS x(c, sc, su, o, og, p, bi, br, si, sr, v, e, d, rg)", *cols)
 
 
 async def delete_process_flags(ocids: list[str]) -> None:
@@ -211,7 +215,7 @@ async def tallies(publisher_id: int, kinds: list[str], keys: list[str] | None = 
 
 async def ratios(publisher_id: int) -> list[dict[str, Any]]:
     return await db.fetch(
-        "SELECT ocid, ratio, ratio_winner, ratio_runner_up, date, buyer_id, buyer_ruc FROM redflag_process"
+        "SELECT ocid, ratio, ratio_winner, ratio_runner_up, date, buyer_id, buyer_ruc, region FROM redflag_process"
         " WHERE publisher_id = $1 AND ratio IS NOT NULL", publisher_id)
 
 
@@ -244,6 +248,15 @@ async def auction_bids(tender_ids: list[Any]) -> list[dict[str, Any]]:
         tender_ids)
 
 
+async def regions(tender_ids: list[Any]) -> dict[Any, str]:
+    """Our tenders' region: where the first lot is delivered, else the buyer agency's ubigeo (2 digits)."""
+    rows = await db.fetch(
+        "SELECT t.id, substr(coalesce((SELECT l.delivery_ubigeo FROM tender_lot l WHERE l.tender_id = t.id"
+        " ORDER BY l.number LIMIT 1), o.ubigeo), 1, 2) AS region FROM tender t"
+        " LEFT JOIN organisation o ON o.id = t.agency_id WHERE t.id = ANY($1::uuid[])", tender_ids)
+    return {r["id"]: r["region"] for r in rows if r["region"]}
+
+
 async def amended_contracts(tender_ids: list[Any]) -> list[dict[str, Any]]:
     return await db.fetch(
         "SELECT tender_id, id, original_value_cents, value_cents, currency, cumulative_change_pct FROM contract"
@@ -258,10 +271,10 @@ async def sync_stage_alarms() -> None:
         "DELETE FROM redflag f WHERE f.origin = 'alarm' AND NOT EXISTS (SELECT 1 FROM stage_alarm s"
         " WHERE s.id::text = f.subject AND s.cleared_at IS NULL)")
     await db.execute(
-        "INSERT INTO redflag (code, scope, subject, ocid, origin, publisher_id, buyer_id, buyer_ruc, value,"
+        "INSERT INTO redflag (code, scope, subject, ocid, origin, publisher_id, buyer_id, buyer_ruc, region, value,"
         " evidence, date)"
         " SELECT 'MA-STAGE', 'process', s.id::text, p.ocid, 'alarm', p.publisher_id, p.buyer_id, p.buyer_ruc,"
-        " s.limit_days, jsonb_build_object('stage', s.stage, 'entered_at', s.entered_at, 'limit_days',"
+        " p.region, s.limit_days, jsonb_build_object('stage', s.stage, 'entered_at', s.entered_at, 'limit_days',"
         " s.limit_days, 'raised_at', s.raised_at, 'tender_id', s.tender_id), s.raised_at"
         " FROM stage_alarm s JOIN tender t ON t.id = s.tender_id JOIN redflag_process p ON p.ocid = t.ocid"
         " WHERE s.cleared_at IS NULL AND NOT EXISTS (SELECT 1 FROM redflag f WHERE f.origin = 'alarm'"
@@ -275,7 +288,7 @@ async def publisher_slugs() -> dict[int, str]:
 
 # --- the public page -----------------------------------------------------------------------------------------
 
-FILTER_COLUMNS = ("code", "publisher_id", "buyer_id", "buyer_ruc", "supplier_id", "supplier_ruc", "ocid")
+FILTER_COLUMNS = ("code", "publisher_id", "buyer_id", "buyer_ruc", "supplier_id", "supplier_ruc", "ocid", "region")
 
 
 async def page(*, filters: dict[str, Any], date_from: datetime | None, date_to: datetime | None,
@@ -300,7 +313,7 @@ async def page(*, filters: dict[str, Any], date_from: datetime | None, date_to: 
         where.append(f"(date, id) < (${len(args) - 1}, ${len(args)})")
     args.append(limit)
     sql = ("SELECT id, code, scope, subject, ocid, publisher_id, buyer_id, buyer_ruc, supplier_id, supplier_ruc,"
-           " value, evidence::text AS evidence, date, computed_at FROM redflag"
+           " value, evidence::text AS evidence, date, computed_at, region FROM redflag"
            + (" WHERE " + " AND ".join(where) if where else "")
            + f" ORDER BY date DESC, id DESC LIMIT ${len(args)}")
     return [FlagRead(**r) for r in await reads.fetch(sql, *args)]

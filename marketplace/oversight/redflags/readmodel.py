@@ -120,7 +120,8 @@ class SyncReport:
 
 
 class _Process:
-    __slots__ = ("row", "release", "result", "notes", "extra", "date", "buyer_id", "buyer_ruc", "parties", "rucs")
+    __slots__ = ("row", "release", "result", "notes", "extra", "date", "buyer_id", "buyer_ruc", "parties", "rucs",
+                 "region")
 
     def __init__(self, row: import_q.CompiledFeedRow, release: Any, result: ProcessResult | None) -> None:
         self.row = row
@@ -133,6 +134,7 @@ class _Process:
         self.buyer_ruc: str | None = None
         self.parties: dict[str, Any] = {}
         self.rucs: dict[str, str | None] = {}
+        self.region: str | None = None  # our own processes only (q.regions): OCDS has no ubigeo
         if isinstance(release, dict):
             date = release.get("date")
             parsed = import_domain.parse_date(date) if isinstance(date, str) else None
@@ -232,7 +234,7 @@ async def _apply(settings: Any, rows: list[import_q.CompiledFeedRow], report: Sy
         process_rows.append(_process_row(p))
         flags += _process_flags(p)
         flags += _ratio_flags(p.row.publisher_id, metas[p.row.publisher_id], p.row.ocid, p.result.second_lowest,
-                              p.date, p.buyer_id, p.buyer_ruc, p.ruc)
+                              p.date, p.buyer_id, p.buyer_ruc, p.ruc, p.region)
     gone = [p.row.ocid for p in procs if p.result is None and p.row.ocid in stored]
     report.changed = len(procs) - len([p for p in procs if p.result is None])
     report.removed = len(gone)
@@ -288,7 +290,8 @@ def _process_row(p: _Process) -> q.ProcessRow:
     return q.ProcessRow(
         ocid=p.row.ocid, publisher_id=p.row.publisher_id, hash=p.row.hash, date=p.date, buyer_id=p.buyer_id,
         buyer_ruc=p.buyer_ruc, ratio=ratio[0] if ratio else None, ratio_winner=ratio[1] if ratio else None,
-        ratio_runner_up=ratio[2] if ratio else None, parts=_dumps(p.result.as_dict()), notes=_dumps(p.notes))
+        ratio_runner_up=ratio[2] if ratio else None, parts=_dumps(p.result.as_dict()), notes=_dumps(p.notes),
+        region=p.region)
 
 
 def _process_flags(p: _Process) -> list[q.FlagRow]:
@@ -301,22 +304,23 @@ def _process_flags(p: _Process) -> list[q.FlagRow]:
     for code, value in r.flags.items():
         out.append(q.FlagRow(code=code, scope="process", subject=ocid, ocid=ocid, origin="process", publisher_id=pid,
                              buyer_id=p.buyer_id, buyer_ruc=p.buyer_ruc, supplier_id=None, supplier_ruc=None,
-                             value=value, evidence=_dumps(r.evidence.get(code, {})), date=p.date))
+                             value=value, evidence=_dumps(r.evidence.get(code, {})), date=p.date, region=p.region))
     for tid, codes in r.tenderers.items():
         for code, value in codes.items():
             out.append(q.FlagRow(code=code, scope="tenderer", subject=tid, ocid=ocid, origin="process",
                                  publisher_id=pid, buyer_id=p.buyer_id, buyer_ruc=p.buyer_ruc, supplier_id=tid,
                                  supplier_ruc=p.ruc(tid), value=value,
-                                 evidence=_dumps(r.evidence.get(code, {})), date=p.date))
+                                 evidence=_dumps(r.evidence.get(code, {})), date=p.date, region=p.region))
     for code, value, evidence in p.extra:
         out.append(q.FlagRow(code=code, scope="process", subject=ocid, ocid=ocid, origin="process", publisher_id=pid,
                              buyer_id=p.buyer_id, buyer_ruc=p.buyer_ruc, supplier_id=None, supplier_ruc=None,
-                             value=value, evidence=_dumps(evidence), date=p.date))
+                             value=value, evidence=_dumps(evidence), date=p.date, region=p.region))
     return out
 
 
 def _ratio_flags(pid: int, meta: dict[str, dict[str, float]], ocid: str, ratio: tuple[float, str, str] | None,
-                 date: datetime, buyer_id: str | None, buyer_ruc: str | None, ruc: Any) -> list[q.FlagRow]:
+                 date: datetime, buyer_id: str | None, buyer_ruc: str | None, ruc: Any,
+                 region: str | None = None) -> list[q.FlagRow]:
     """R024 and R058 of one process, judged as r024/r058.finalize judge it, against these fences."""
     if ratio is None:
         return []
@@ -327,11 +331,11 @@ def _ratio_flags(pid: int, meta: dict[str, dict[str, float]], ocid: str, ratio: 
         text = _dumps({"ratio": value, "winner": winner, "runner_up": other, **evidence})
         out.append(q.FlagRow(code=code, scope="process", subject=ocid, ocid=ocid, origin="ratio", publisher_id=pid,
                              buyer_id=buyer_id, buyer_ruc=buyer_ruc, supplier_id=None, supplier_ruc=None,
-                             value=value, evidence=text, date=date))
+                             value=value, evidence=text, date=date, region=region))
         for tid in dict.fromkeys(tenderers):
             out.append(q.FlagRow(code=code, scope="tenderer", subject=tid, ocid=ocid, origin="ratio",
                                  publisher_id=pid, buyer_id=buyer_id, buyer_ruc=buyer_ruc, supplier_id=tid,
-                                 supplier_ruc=ruc(tid), value=0.0, evidence=text, date=date))
+                                 supplier_ruc=ruc(tid), value=0.0, evidence=text, date=date, region=region))
 
     m024 = meta.get("R024")
     if m024 is not None:
@@ -426,6 +430,8 @@ async def _own_knowledge(settings: Any, procs: list[_Process]) -> None:
     if not by_tender:
         return
     ids = list(by_tender)
+    for tid, region in (await q.regions(ids)).items():
+        by_tender[tid].region = region
     redated: dict[UUID, dict[str, dict[str, Any]]] = defaultdict(dict)
     if any(p.result is not None and "R030" in p.result.flags for p in procs):
         for b in await q.auction_bids(ids):
@@ -525,7 +531,7 @@ async def _population(pid: int, now: datetime) -> None:
     flags: list[q.FlagRow] = []
     for ocid, r in processes.items():
         flags += _ratio_flags(pid, meta, ocid, population.ratios[ocid], r["date"], r["buyer_id"], r["buyer_ruc"],
-                              lambda tid: import_domain.ruc_of({"id": tid}))
+                              lambda tid: import_domain.ruc_of({"id": tid}), r["region"])
     for group, members in results.groups.items():
         if group == "OCID":
             continue
@@ -603,14 +609,19 @@ def _party_filter(value: str | None, id_column: str, ruc_column: str) -> dict[st
 
 async def page(*, code: str | None = None, buyer: str | None = None, supplier: str | None = None,
                publisher: str | None = None, ocid: str | None = None, date_from: datetime | None = None,
-               date_to: datetime | None = None, cursor: str | None = None, limit: int = 50) -> RedFlagPage:
-    """One page of flags, newest first (keyset on (date, id); each filter has its index)."""
+               date_to: datetime | None = None, region: str | None = None, cursor: str | None = None,
+               limit: int = 50) -> RedFlagPage:
+    """One page of flags, newest first (keyset on (date, id); each filter has its index). `region` (an
+    ubigeo's first 2 digits) matches our own processes only: imported ones carry no ubigeo."""
     if code is not None and code not in CODES:
         raise InvalidInput(N_("Unknown red flag"), field="query.code", rule="enum")
+    if region is not None and not (len(region) == 2 and region.isascii() and region.isdigit()):
+        raise InvalidInput(N_("A region is the first 2 digits of an ubigeo"), field="query.region", rule="pattern")
     after = decode_cursor(cursor) if cursor else None
     if any(v is not None and not v.isprintable() for v in (buyer, supplier, publisher, ocid)):
         return RedFlagPage(items=[], next_cursor=None)  # ids are printable text: this names nothing stored
-    filters: dict[str, Any] = {"code": code, "ocid": ocid, **_party_filter(buyer, "buyer_id", "buyer_ruc"),
+    filters: dict[str, Any] = {"code": code, "ocid": ocid, "region": region,
+                               **_party_filter(buyer, "buyer_id", "buyer_ruc"),
                                **_party_filter(supplier, "supplier_id", "supplier_ruc")}
     slugs = await q.publisher_slugs()
     if publisher is not None:
@@ -624,6 +635,7 @@ async def page(*, code: str | None = None, buyer: str | None = None, supplier: s
     items = [RedFlagRead(id=r.id, code=r.code, scope=r.scope, subject=r.subject, ocid=r.ocid,
                          publisher=slugs.get(r.publisher_id, str(r.publisher_id)), buyer_id=r.buyer_id,
                          buyer_ruc=r.buyer_ruc, supplier_id=r.supplier_id, supplier_ruc=r.supplier_ruc, value=r.value,
-                         evidence=msgspec.json.decode(r.evidence), date=r.date, computed_at=r.computed_at)
+                         evidence=msgspec.json.decode(r.evidence), date=r.date, computed_at=r.computed_at,
+                         region=r.region)
              for r in rows]
     return RedFlagPage(items=items, next_cursor=encode_cursor(rows[-1].date, rows[-1].id) if more else None)

@@ -23,6 +23,7 @@ class RedFlagRead(msgspec.Struct):
     evidence: dict[str, Any]  # what the flag rests on (fences, counts, dates, the bids...)
     date: datetime  # the process's release date, or when a population flag was computed
     computed_at: datetime
+    region: str | None = None  # the ubigeo's first 2 digits: our own processes only (imported ones have none)
 
 
 class RedFlagPage(msgspec.Struct):
