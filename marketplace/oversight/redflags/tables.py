@@ -14,6 +14,7 @@ class RedflagProcess(Table, tablename="redflag_process", db=DB):
     date = Timestamptz(default=None)
     buyer_id = Text(null=True, default=None)
     buyer_ruc = Varchar(length=11, null=True, default=None)
+    region = Varchar(length=2, null=True, default=None)  # ubigeo region (2 digits); none for imported processes
     ratio = DoublePrecision(null=True, default=None)
     ratio_winner = Text(null=True, default=None)
     ratio_runner_up = Text(null=True, default=None)
@@ -50,6 +51,7 @@ class Redflag(Table, tablename="redflag", db=DB):
     publisher_id = BigInt(default=None)
     buyer_id = Text(null=True, default=None)
     buyer_ruc = Varchar(length=11, null=True, default=None)
+    region = Varchar(length=2, null=True, default=None)
     supplier_id = Text(null=True, default=None)
     supplier_ruc = Varchar(length=11, null=True, default=None)
     value = DoublePrecision(default=None)
