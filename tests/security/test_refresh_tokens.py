@@ -100,6 +100,9 @@ async def test_an_unknown_or_expired_refresh_token_is_refused(client, settings, 
     token = (await _sign_in(client, who.email))["refresh_token"]
     fixed_clock.advance(seconds=settings.refresh_token_ttl_seconds + 1)
     _refused(await _refresh(client, token), "expired")
+    # A new sign-in clears the user's expired tokens (the table keeps only what can still be used).
+    await _sign_in(client, who.email)
+    assert (await db.fetchrow("SELECT count(*) AS n FROM refresh_token"))["n"] == 1
 
 
 async def test_a_malformed_refresh_request_is_refused_naming_the_field(client):

@@ -48,9 +48,14 @@ async def issue(*, user_id: UUID, token_version: int, ttl_seconds: int, family_i
     sql = ("INSERT INTO refresh_token (family_id, user_id, token_hash, token_version, issued_at, expires_at)"
            " VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6)")
     args = (family_id, user_id, _digest(token), token_version, now, now + timedelta(seconds=ttl_seconds))
+    # The user's expired tokens go as a new one comes: nothing can be done with them (an expired token is
+    # refused whatever its state), and the table stays as small as the live sessions.
+    purge = "DELETE FROM refresh_token WHERE user_id = $1 AND expires_at <= $2"
     if db.in_unit_of_work():
+        await db.execute(purge, user_id, now)
         await db.execute(sql, *args)
     else:
+        await db.execute_autocommit(purge, user_id, now)
         await db.execute_autocommit(sql, *args)
     return token
 
