@@ -403,6 +403,7 @@ class SecuritySettings:
     rate_limit_signin_per_ip: int = var("RATE_LIMIT_SIGNIN_PER_IP", Int(0), 60)
     rate_limit_signin_per_account: int = var("RATE_LIMIT_SIGNIN_PER_ACCOUNT", Int(0), 10)
     rate_limit_register_per_ip: int = var("RATE_LIMIT_REGISTER_PER_IP", Int(0), 10)
+    rate_limit_refresh_per_ip: int = var("RATE_LIMIT_REFRESH_PER_IP", Int(0), 60)
     # Proxies in front of the app whose X-Forwarded-For entry is trusted (0: the peer address is the client).
     trusted_proxy_hops: int = var("TRUSTED_PROXY_HOPS", Int(0, 10), 0)
     json_max_depth: int = var("JSON_MAX_DEPTH", Int(2, 1_000), 32)
@@ -443,6 +444,8 @@ class Settings:
     port: int = var("PORT", Int(1, 65_535), 8000)
     web_concurrency: int = var("WEB_CONCURRENCY", Int(1, 256), 1)
     jwt_ttl_seconds: int = var("JWT_TTL_SECONDS", Int(1), 900)
+    # A refresh token's lifetime: each refresh spends it and issues a new one for this long again.
+    refresh_token_ttl_seconds: int = var("REFRESH_TOKEN_TTL_SECONDS", Int(60), 43_200)
     db_pool_min: int = var("DB_POOL_MIN", Int(1), 2)
     db_pool_max: int = var("DB_POOL_MAX", Int(1), 20)
     run_worker_in_process: bool = var("RUN_WORKER_IN_PROCESS", Bool(), False, shown="off (on in embedded mode)")

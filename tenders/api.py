@@ -16,7 +16,7 @@ from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from marketplace.core.deps import ActorDep, SettingsDep
 from marketplace.core.errors import InvalidInput
 from marketplace.core.i18n import N_
-from tenders import service
+from tenders import invitations, service
 from tenders.bids import service as bids
 from tenders.schemas import (
     CancelRequest,
@@ -115,6 +115,18 @@ class TenderController(Controller):
     async def answer(self, tender_id: FromPath[UUID], enquiry_id: FromPath[UUID], data: JSONBody[EnquiryAnswer],
                      actor: ActorDep) -> EnquiryRead:
         return await service.answer(actor=actor, tender_id=tender_id, enquiry_id=enquiry_id, text=data.answer)
+
+    @post("/{tender_id:uuid}/invitations", status_code=201,
+          summary="Invite a supplier to a price comparison (before bids start); once it has invitees, only they "
+                  "may bid")
+    async def invite(self, tender_id: FromPath[UUID], data: JSONBody[invitations.InvitationCreate],
+                     actor: ActorDep) -> invitations.InvitationRead:
+        return await invitations.invite(actor=actor, tender_id=tender_id, supplier_id=data.supplier_id)
+
+    @get("/{tender_id:uuid}/invitations",
+         summary="A price comparison's invitees (all to the agency; to a supplier, its own invitation)")
+    async def list_invitations(self, tender_id: FromPath[UUID], actor: ActorDep) -> list[invitations.InvitationRead]:
+        return await invitations.list_invitations(actor=actor, tender_id=tender_id)
 
     @get("/{tender_id:uuid}/documents", summary="Every version of every document")
     async def documents(self, tender_id: FromPath[UUID], actor: ActorDep) -> list[DocumentRead]:

@@ -66,7 +66,7 @@ async def _answered(p: dict[str, Any]) -> Notices:
     if p.get("asker_org_id"):
         told.add(UUID(p["asker_org_id"]))
     data = {"enquiry_id": p.get("enquiry_id"), "number": p.get("number"), "question": p.get("question", ""),
-            "answer": p.get("answer", "")}
+            "answer": p.get("answer", ""), "corrects": p.get("corrects")}
     return dict.fromkeys(told, data)
 
 

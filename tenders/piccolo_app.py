@@ -10,6 +10,7 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
     table_classes=[
         tables.Tender, tables.TenderLot, tables.TenderDocument, tables.TenderEnquiry, tables.TenderAmendment,
+        tables.TenderEnquiryAnswer, tables.TenderInvitation,
         tables.TenderOpening, tables.TenderOpeningConfirmation, bid_tables.Bid, bid_tables.BidLot,
         bid_tables.OpeningEntry,
     ],

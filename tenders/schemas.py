@@ -155,7 +155,19 @@ class EnquiryAnswer(msgspec.Struct, forbid_unknown_fields=True):
     answer: Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
 
 
+class EnquiryAnswerRead(msgspec.Struct):
+    """One published answer; `corrects`: the number of the answer it corrects (None for the first)."""
+
+    number: int
+    answer: str
+    answered_at: datetime
+    corrects: int | None = None
+
+
 class EnquiryRead(msgspec.Struct):
+    """`answer` and `answered_at`: the latest answer; `answers`: every answer published, oldest first (a
+    published answer is never rewritten: a correction is a new one)."""
+
     id: UUID
     number: int
     question: str
@@ -165,6 +177,7 @@ class EnquiryRead(msgspec.Struct):
     answer: str | None = None
     answered_at: datetime | None = None
     asker_org_id: UUID | None = None  # only for the owning agency
+    answers: list[EnquiryAnswerRead] = msgspec.field(default_factory=list)
 
 
 class OpeningBid(msgspec.Struct):

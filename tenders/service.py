@@ -36,6 +36,7 @@ from tenders.domain import Action, Facts, IllegalTransition, State
 from tenders.schemas import (
     AmendmentRead,
     DocumentRead,
+    EnquiryAnswerRead,
     EnquiryCreate,
     EnquiryRead,
     LotCreate,
@@ -743,6 +744,9 @@ async def ask(*, actor: Actor, tender_id: UUID, data: EnquiryCreate) -> EnquiryR
 
 
 async def answer(*, actor: Actor, tender_id: UUID, enquiry_id: UUID, text: str) -> EnquiryRead:
+    """Publish an answer to an enquiry. A published answer is never rewritten (issue 17, point 8): answering
+    again publishes a correction, a new dated answer numbered after the one it corrects; the enquiry shows
+    the latest and its whole history, and the correction is notified like the first answer."""
     t = await lock_tender(tender_id=tender_id)
     require_tender_officer(actor, t)
     if t["state"] not in (State.PUBLISHED, State.TENDERING):
@@ -755,18 +759,40 @@ async def answer(*, actor: Actor, tender_id: UUID, enquiry_id: UUID, text: str) 
         enquiry_id, tender_id, text, actor.user_id, now)
     if row is None:
         raise NotFound(N_("Enquiry not found"))
-    await audit.record(actor=actor, action="tender.enquiry_answered", entity_type="tender", entity_id=tender_id,
-                       data={"enquiry_id": str(enquiry_id), "number": row["number"]})
+    # Numbered under the tender's lock (held above), so two answers at once get 1 and 2, never both 1.
+    published = await db.fetchrow(
+        "INSERT INTO tender_enquiry_answer (enquiry_id, number, answer, answered_by, answered_at)"
+        " SELECT $1, coalesce(max(number), 0) + 1, $2, $3, $4 FROM tender_enquiry_answer WHERE enquiry_id = $1"
+        " RETURNING number", enquiry_id, text, actor.user_id, now)
+    assert published is not None
+    number = published["number"]
+    corrects = number - 1 if number > 1 else None
+    await audit.record(actor=actor, action="tender.enquiry_answered" if corrects is None
+                       else "tender.enquiry_answer_corrected", entity_type="tender", entity_id=tender_id,
+                       data={"enquiry_id": str(enquiry_id), "number": row["number"], "answer_number": number})
     await outbox.emit(topic=TOPIC_ENQUIRY_ANSWERED, aggregate_type="tender", aggregate_id=tender_id, payload={
         "tender_id": str(tender_id), "ocid": t["ocid"], "title": t["title"], "enquiry_id": str(enquiry_id),
         "number": row["number"], "lot_id": str(row["lot_id"]) if row["lot_id"] else None,
         "question": row["question"], "answer": text, "asker_org_id": str(row["asker_org_id"]),
-        "answered_at": now.isoformat()})
-    return EnquiryRead(mine=False, **row)
+        "answered_at": now.isoformat(), "answer_number": number, "corrects": corrects})
+    history = await _answers(enquiry_ids=[enquiry_id])
+    return EnquiryRead(mine=False, answers=history.get(enquiry_id, []), **row)
+
+
+async def _answers(*, enquiry_ids: list[UUID]) -> dict[UUID, list[EnquiryAnswerRead]]:
+    """Every published answer of these enquiries, oldest first."""
+    out: dict[UUID, list[EnquiryAnswerRead]] = {}
+    for r in await db.fetch("SELECT enquiry_id, number, answer, answered_at FROM tender_enquiry_answer"
+                            " WHERE enquiry_id = ANY($1::uuid[]) ORDER BY enquiry_id, number", enquiry_ids):
+        out.setdefault(r["enquiry_id"], []).append(EnquiryAnswerRead(
+            number=r["number"], answer=r["answer"], answered_at=r["answered_at"],
+            corrects=r["number"] - 1 if r["number"] > 1 else None))
+    return out
 
 
 async def list_enquiries(*, actor: Actor, tender_id: UUID) -> list[EnquiryRead]:
-    """Public questions and answers; who asked is shown only to the asker and to the owning agency."""
+    """Public questions and answers (each with its history of corrections); who asked is shown only to the
+    asker and to the owning agency."""
     t = await load_tender(tender_id=tender_id)
     if not can_see(actor, t):
         raise NotFound(N_("Tender not found"))
@@ -774,12 +800,14 @@ async def list_enquiries(*, actor: Actor, tender_id: UUID) -> list[EnquiryRead]:
     rows = await db.fetch(
         "SELECT id, number, question, asked_at, lot_id, answer, answered_at, asker_org_id FROM tender_enquiry"
         " WHERE tender_id = $1 ORDER BY number", tender_id)
+    history = await _answers(enquiry_ids=[r["id"] for r in rows if r["answer"] is not None])
     out = []
     for r in rows:
         mine = actor.org_id is not None and r["asker_org_id"] == actor.org_id
         out.append(EnquiryRead(id=r["id"], number=r["number"], question=r["question"], asked_at=r["asked_at"],
                                mine=mine, lot_id=r["lot_id"], answer=r["answer"], answered_at=r["answered_at"],
-                               asker_org_id=r["asker_org_id"] if owner else None))
+                               asker_org_id=r["asker_org_id"] if owner else None,
+                               answers=history.get(r["id"], [])))
     return out
 
 

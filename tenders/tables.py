@@ -97,6 +97,27 @@ class TenderEnquiry(Table, tablename="tender_enquiry", db=DB):
     answered_at = Timestamptz(null=True, default=None)
 
 
+class TenderEnquiryAnswer(Table, tablename="tender_enquiry_answer", db=DB):
+    """Every published answer to an enquiry; a later number corrects the one before (never updated)."""
+
+    id = UUID(primary_key=True)
+    enquiry = ForeignKey(TenderEnquiry, db_column_name="enquiry_id", null=False)
+    number = Integer(default=None)
+    answer = Text(default=None)
+    answered_by = UUID(null=True, default=None)
+    answered_at = Timestamptz(default=None)
+
+
+class TenderInvitation(Table, tablename="tender_invitation", db=DB):
+    """A supplier invited to a price comparison (tenders/invitations.py)."""
+
+    id = UUID(primary_key=True)
+    tender = ForeignKey(Tender, db_column_name="tender_id", null=False)
+    supplier = ForeignKey(Organisation, db_column_name="supplier_id", null=False)
+    invited_by = UUID(null=True, default=None)
+    invited_at = Timestamptz(default=None)
+
+
 class TenderAmendment(Table, tablename="tender_amendment", db=DB):
     id = UUID(primary_key=True)
     tender = ForeignKey(Tender, db_column_name="tender_id", null=False)

@@ -130,6 +130,7 @@ def settings(tmp_path_factory):
         # Small sign-in limits, so tests/security reach them in a few requests (counts reset for every test).
         "RATE_LIMIT_SIGNIN_PER_IP": "20",
         "RATE_LIMIT_SIGNIN_PER_ACCOUNT": "5",
+        "RATE_LIMIT_REFRESH_PER_IP": "12",
     }
     return load_settings(env, persist_dev_keys=False)
 

@@ -8,7 +8,7 @@ APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
     table_classes=[
-        tables.Organisation, tables.User, tables.ApiKey, tables.AuditEvent, tables.AuditCheckpoint,
-        tables.Outbox, tables.OutboxCursor, tables.IdempotencyKey,
+        tables.Organisation, tables.User, tables.ApiKey, tables.RefreshToken, tables.AuditEvent,
+        tables.AuditCheckpoint, tables.Outbox, tables.OutboxCursor, tables.IdempotencyKey,
     ],
 )

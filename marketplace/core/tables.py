@@ -57,6 +57,21 @@ class ApiKey(Table, tablename="api_key", db=DB):
     last_used_at = Timestamptz(null=True, default=None)
 
 
+class RefreshToken(Table, tablename="refresh_token", db=DB):
+    """Refresh tokens, as digests (marketplace.core.auth.refresh)."""
+
+    id = UUID(primary_key=True)
+    family_id = UUID(default=None)
+    user = ForeignKey(User, db_column_name="user_id", null=False)
+    token_hash = Text(secret=True, default=None, unique=True)
+    token_version = Integer(default=None)
+    issued_at = Timestamptz(default=None)
+    expires_at = Timestamptz(default=None)
+    spent_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    revoked_reason = Text(null=True, default=None)
+
+
 class AuditEvent(Table, tablename="audit_event", db=DB):
     id = BigSerial(primary_key=True)
     occurred_at = Timestamptz(default=None)

@@ -43,7 +43,7 @@ from suppliers import service as suppliers
 from tenders import service as tenders
 from tenders.bids import batch
 from tenders.bids.schemas import BidCreate, BidRead, Receipt
-from tenders.domain import MACHINE, Action, IllegalTransition, State, rfc3339
+from tenders.domain import MACHINE, Action, IllegalTransition, Method, State, rfc3339
 from tenders.schemas import OpeningConfirmation, OpeningExcluded, OpeningProgress, OpeningRead
 
 TOPIC_BID_RECEIVED = "bid.received"
@@ -146,9 +146,10 @@ def _check_open(t: dict[str, Any], now: datetime) -> None:
 
 
 # What a published tender's bids are sealed and receipted with: its ocid and wrapped data key, set at
-# publication and never changed. Cached per process, so the hot path needs no read before its statement.
+# publication and never changed (and whether invitations apply: its method is a price comparison). Cached per
+# process, so the hot path needs no read before its statement.
 _SEALING_CACHE_SIZE = 4096
-_sealing: dict[UUID, tuple[str, bytes]] = {}
+_sealing: dict[UUID, tuple[str, bytes, bool]] = {}
 
 
 def _judged(tender: str, supplier: str) -> str:
@@ -209,17 +210,31 @@ def _submit_sql() -> str:
     )
 
 
-async def _sealing_of(tender_id: UUID) -> tuple[str, bytes] | None:
-    """(ocid, wrapped data key) of a published tender; None for one without a key (never published)."""
+async def _sealing_of(tender_id: UUID) -> tuple[str, bytes, bool] | None:
+    """(ocid, wrapped data key, whether invitations apply) of a published tender; None for one without a key
+    (never published)."""
     got = _sealing.get(tender_id)
     if got is None:
-        row = await db.fetchrow("SELECT ocid, wrapped_key FROM tender WHERE id = $1", tender_id)
+        row = await db.fetchrow("SELECT ocid, wrapped_key, method FROM tender WHERE id = $1", tender_id)
         if row is None or row["wrapped_key"] is None:
             return None
         if len(_sealing) >= _SEALING_CACHE_SIZE:
             _sealing.pop(next(iter(_sealing)))
-        got = _sealing[tender_id] = (row["ocid"], bytes(row["wrapped_key"]))
+        got = _sealing[tender_id] = (row["ocid"], bytes(row["wrapped_key"]),
+                                     row["method"] == Method.PRICE_COMPARISON)
     return got
+
+
+async def _require_invitation(tender_id: UUID, supplier_id: UUID | None) -> None:
+    """A price comparison with invitees takes bids from them only (tenders/invitations.py). The list is closed
+    before bids may start, so this read needs no lock."""
+    row = await db.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM tender_invitation WHERE tender_id = $1) AS invited_only,"
+        " EXISTS (SELECT 1 FROM tender_invitation WHERE tender_id = $1 AND supplier_id = $2) AS invited",
+        tender_id, supplier_id)
+    if row is not None and row["invited_only"] and not row["invited"]:
+        raise Forbidden(N_("Only the suppliers invited to this price comparison may bid"), field="tender_id",
+                        rule="invitation")
 
 
 def _refusal(verdict: dict[str, Any], data: BidCreate, now: datetime) -> Exception:
@@ -249,7 +264,9 @@ async def submit_bid(*, actor: Actor, settings: Settings, tender_id: UUID, data:
         verdict = await db.fetchrow("WITH " + _judged("= $1", "= $2") + _VERDICT, tender_id, supplier_id)
         assert verdict is not None
         raise _refusal(verdict, data, now)
-    ocid, wrapped_key = facts
+    ocid, wrapped_key, invitations = facts
+    if invitations:
+        await _require_invitation(tender_id, supplier_id)
     bid_id = ids.new_id()
     sealed = sealing.seal(_data_key(settings, tender_id, wrapped_key),
                           _plaintext(data, bid_id=bid_id, tender_id=tender_id, supplier_id=supplier_id, version=1),

@@ -180,6 +180,8 @@ async def test_the_token_endpoint_documents_json_and_the_oauth2_form(client):
     schema = (await client.get("/schema/openapi.json")).json()
     body = schema["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]
     assert {"application/json", "application/x-www-form-urlencoded"} <= body.keys()
-    assert body["application/json"]["schema"]["required"] == ["username", "password"]
+    # A password sign-in, or a refresh (RFC 6749 6): tests/security/test_refresh_tokens.py.
+    variants = body["application/json"]["schema"]["oneOf"]
+    assert [v["required"] for v in variants] == [["username", "password"], ["grant_type", "refresh_token"]]
     assert "/api/v1/auth/api-keys/{key_id}" in schema["paths"]
     assert "/api/v1/organisations/{org_id}/users" in schema["paths"]

@@ -12,7 +12,8 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import FromPath, JSONBody
 
-from marketplace.core.auth import service
+from marketplace.core import ratelimit
+from marketplace.core.auth import refresh, service, tokens
 from marketplace.core.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -21,6 +22,9 @@ from marketplace.core.auth.schemas import (
     MeRead,
     MeUser,
     OAuth2PasswordForm,
+    RefreshForm,
+    RefreshRequest,
+    RevokeRequest,
     TokenRead,
     TokenRequest,
     UserCreate,
@@ -52,10 +56,19 @@ class _TokenOperation(Operation):
     """Documents the two bodies the token endpoint reads by hand (Litestar binds one media type per handler)."""
 
     def __post_init__(self) -> None:
-        schema = _credentials_schema()
+        refresh = Schema(
+            type="object",  # type: ignore[arg-type]
+            required=["grant_type", "refresh_token"],
+            properties={
+                "grant_type": Schema(type="string", const="refresh_token"),  # type: ignore[arg-type]
+                "refresh_token": Schema(type="string", description="the refresh token of the last answer"),  # type: ignore[arg-type]
+            },
+        )
+        schema = Schema(one_of=[_credentials_schema(), refresh])
         self.request_body = RequestBody(
             required=True,
-            description="Email and password, as JSON or as an OAuth2 password-grant form",
+            description="Email and password, or grant_type=refresh_token and the refresh token (RFC 6749 6), as "
+                        "JSON or as an OAuth2 form",
             content={"application/json": OpenAPIMediaType(schema=schema), FORM: OpenAPIMediaType(schema=schema)},
         )
 
@@ -76,26 +89,60 @@ class AuthController(Controller):
 
     # Own transaction: sign-in only reads, and must hold no connection while its hash is checked (a storm of
     # sign-ins waiting for the hashing threads would otherwise take every pooled connection from the bids).
-    @post("/token", summary="Sign in with email and password; returns a bearer token (rate limited: 429 with "
-                            "Retry-After)", status_code=200, operation_class=_TokenOperation, security=[],
-          opt=OWN_TRANSACTION)
+    # Own transaction: sign-in only reads, and must hold no connection while its hash is checked (a storm of
+    # sign-ins waiting for the hashing threads would otherwise take every pooled connection from the bids).
+    # A refresh opens its own unit of work (marketplace.core.auth.refresh: a refusal commits what it found).
+    @post("/token", summary="Sign in with email and password, or refresh (grant_type=refresh_token); returns a "
+                            "bearer token and a refresh token (rate limited: 429 with Retry-After)",
+          status_code=200, operation_class=_TokenOperation, security=[], opt=OWN_TRANSACTION)
     async def token(self, request: Request[Any, Any, Any], settings: SettingsDep) -> TokenRead:
-        if request.content_type[0] == FORM:
-            form = await request.form()
-            creds: TokenRequest | OAuth2PasswordForm = _convert(dict(form.items()), OAuth2PasswordForm)
-        else:
-            try:
-                raw = msgspec.json.decode(await request.body())
-            except msgspec.DecodeError as exc:
-                raise ValidationException(detail="Validation failed", extra=[
-                    {"message": N_("The body is not valid JSON"), "key": "data", "source": "body"}]) from exc
-            creds = _convert(raw, TokenRequest)
         limits = settings.security
-        token, ttl = await service.login(email=creds.username, password=creds.password,
-                                         secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds,
-                                         client=service.client_address(request, limits.trusted_proxy_hops),
+        client = service.client_address(request, limits.trusted_proxy_hops)
+        raw = await self._body(request)
+        if isinstance(raw, dict) and raw.get("grant_type") == "refresh_token":
+            grant: RefreshForm | RefreshRequest = (_convert(raw, RefreshForm) if request.content_type[0] == FORM
+                                                   else _convert(raw, RefreshRequest))
+            await ratelimit.hit("refresh-ip", client, limit=limits.rate_limit_refresh_per_ip,
+                                window=limits.rate_limit_window_seconds)
+            access, ttl, nxt = await refresh.rotate(token=grant.refresh_token, secret=settings.keys.jwt_secret,
+                                                    access_ttl_seconds=settings.jwt_ttl_seconds,
+                                                    refresh_ttl_seconds=settings.refresh_token_ttl_seconds)
+            return TokenRead(access_token=access, token_type="bearer", expires_in=ttl, refresh_token=nxt,
+                             refresh_expires_in=settings.refresh_token_ttl_seconds)
+        creds: OAuth2PasswordForm | TokenRequest = (_convert(raw, OAuth2PasswordForm)
+                                                     if request.content_type[0] == FORM
+                                                     else _convert(raw, TokenRequest))
+        row = await service.authenticate(email=creds.username, password=creds.password, client=client,
                                          limits=limits)
-        return TokenRead(access_token=token, token_type="bearer", expires_in=ttl)
+        access, ttl = tokens.issue(secret=settings.keys.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds,
+                                   user_id=row["id"], org_id=row["org_id"], org_kind=row["kind"],
+                                   roles=list(row["roles"]), version=row["token_version"])
+        nxt = await refresh.issue(user_id=row["id"], token_version=row["token_version"],
+                                  ttl_seconds=settings.refresh_token_ttl_seconds)
+        return TokenRead(access_token=access, token_type="bearer", expires_in=ttl, refresh_token=nxt,
+                         refresh_expires_in=settings.refresh_token_ttl_seconds)
+
+    @staticmethod
+    async def _body(request: Request[Any, Any, Any]) -> Any:
+        """The body as a form's fields or decoded JSON (the token endpoint takes both: OAuth2 clients post forms)."""
+        if request.content_type[0] == FORM:
+            return dict((await request.form()).items())
+        try:
+            return msgspec.json.decode(await request.body())
+        except msgspec.DecodeError as exc:
+            raise ValidationException(detail="Validation failed", extra=[
+                {"message": N_("The body is not valid JSON"), "key": "data", "source": "body"}]) from exc
+
+    # Own transaction: refresh.revoke opens its own, like the token endpoint (no bearer token needed: the
+    # refresh token is the credential, RFC 7009).
+    @post("/revoke", status_code=200, security=[], opt=OWN_TRANSACTION,
+          summary="Sign out of one device: revoke a refresh token and every token rotated from it (RFC 7009)")
+    async def revoke(self, request: Request[Any, Any, Any], data: JSONBody[RevokeRequest],
+                     settings: SettingsDep) -> None:
+        limits = settings.security
+        await ratelimit.hit("refresh-ip", service.client_address(request, limits.trusted_proxy_hops),
+                            limit=limits.rate_limit_refresh_per_ip, window=limits.rate_limit_window_seconds)
+        await refresh.revoke(token=data.token)
 
     @get("/me", summary="Who am I: the signed-in user, their organisation and roles")
     async def me(self, actor: ActorDep) -> MeRead:

@@ -30,10 +30,40 @@ class OAuth2PasswordForm(msgspec.Struct):
     client_secret: str | None = None
 
 
+RefreshToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The refresh grant as JSON: {"grant_type": "refresh_token", "refresh_token": "..."}."""
+
+    grant_type: Literal["refresh_token"]
+    refresh_token: RefreshToken
+
+
+class RefreshForm(msgspec.Struct):
+    """The OAuth2 refresh grant form (RFC 6749 6): scope and client_id are accepted and ignored."""
+
+    grant_type: Literal["refresh_token"]
+    refresh_token: RefreshToken
+    scope: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class RevokeRequest(msgspec.Struct):
+    """RFC 7009: the refresh token to revoke (with its whole family)."""
+
+    token: RefreshToken
+    token_type_hint: str | None = None
+
+
 class TokenRead(msgspec.Struct):
     access_token: str
     token_type: str
     expires_in: int
+    # Send it back with grant_type=refresh_token before it expires for a new pair; each one works once.
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
 
 
 class MeUser(msgspec.Struct):

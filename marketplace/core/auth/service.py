@@ -69,7 +69,15 @@ def client_address(conn: ASGIConnection[Any, Any, Any, Any], trusted_proxy_hops:
 
 async def login(*, email: str, password: str, secret: str, ttl_seconds: int, client: str = "local",
                 limits: SecuritySettings | None = None) -> tuple[str, int]:
-    """A bearer token for the user whose email and password these are.
+    """A bearer token for the user whose email and password these are (see `authenticate`)."""
+    row = await authenticate(email=email, password=password, client=client, limits=limits)
+    return tokens.issue(secret=secret, ttl_seconds=ttl_seconds, user_id=row["id"], org_id=row["org_id"],
+                        org_kind=row["kind"], roles=list(row["roles"]), version=row["token_version"])
+
+
+async def authenticate(*, email: str, password: str, client: str = "local",
+                       limits: SecuritySettings | None = None) -> dict[str, Any]:
+    """The user whose email and password these are: id, roles, token_version, org_id, kind.
 
     Rate limited (429): attempts per client address, failed attempts per account (the limits of `limits`,
     none when it is None), the latter not from an address the account signed in from before. The Argon2
@@ -96,8 +104,7 @@ async def login(*, email: str, password: str, secret: str, ttl_seconds: int, cli
         raise Unauthorized(N_("Wrong email or password"), field="password", rule="credentials")
     if limits is not None and limits.rate_limit_signin_per_account:
         await ratelimit.remember(account, client)
-    return tokens.issue(secret=secret, ttl_seconds=ttl_seconds, user_id=row["id"], org_id=row["org_id"],
-                        org_kind=row["kind"], roles=list(row["roles"]), version=row["token_version"])
+    return row
 
 
 def _digest(secret: str) -> str:
