@@ -37,7 +37,7 @@ class LanceReceipt(msgspec.Struct):
     """Signed by the platform (Ed25519 over the canonical JSON of every field but `signature`; the key is
     at GET /api/v1/bids/receipt-key)."""
 
-    lance_id: str
+    bid_id: str
     auction_id: str
     ocid: str
     lot_id: str

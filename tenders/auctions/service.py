@@ -309,10 +309,10 @@ async def due_ids(*, limit: int = 200) -> list[UUID]:
 
 # --------------------------------------------------------------------------------------------- bids
 
-def make_receipt(settings: Settings, *, lance_id: UUID, auction_id: UUID, ocid: str, lot_id: UUID, seq: int,
+def make_receipt(settings: Settings, *, bid_id: UUID, auction_id: UUID, ocid: str, lot_id: UUID, seq: int,
                  price: int, received_at: datetime, ends_at: datetime) -> LanceReceipt:
     fields: dict[str, Any] = {
-        "lance_id": str(lance_id), "auction_id": str(auction_id), "ocid": ocid, "lot_id": str(lot_id),
+        "bid_id": str(bid_id), "auction_id": str(auction_id), "ocid": ocid, "lot_id": str(lot_id),
         "seq": seq, "price": {"amount": price, "currency": "PEN"}, "received_at": rfc3339(received_at),
         "ends_at": rfc3339(ends_at),
         "key_id": settings.signing_key_id}
@@ -371,10 +371,10 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
     extended = ends_at > a["ends_at"]
     extensions = a["extensions"] + extended
     version = a["version"] + 1
-    lance_id = ids.new_id()
-    receipt = make_receipt(settings, lance_id=lance_id, auction_id=auction_id, ocid=a["ocid"], lot_id=a["lot_id"],
+    bid_id = ids.new_id()
+    receipt = make_receipt(settings, bid_id=bid_id, auction_id=auction_id, ocid=a["ocid"], lot_id=a["lot_id"],
                            seq=seq, price=price, received_at=now, ends_at=ends_at)
-    audit_data = {"lance_id": str(lance_id), "seq": seq, "price": price, "received_at": rfc3339(now),
+    audit_data = {"bid_id": str(bid_id), "seq": seq, "price": price, "received_at": rfc3339(now),
                   "ends_at": rfc3339(ends_at), "extended": extended, "signature": receipt.signature}
     # The bid, the bidder's standing, the audit event (the row audit.record writes) and the auction row in
     # one statement: one round trip under the lock.
@@ -386,7 +386,7 @@ async def place_bid(*, actor: Actor, settings: Settings, auction_id: UUID, data:
         f" ev AS ({audit.INSERT} VALUES ($7, $5, $4, 'auction.bid', 'auction', $13, $14::jsonb))"
         " UPDATE auction SET version = $11, last_seq = $3, best_price = LEAST(best_price, $6), ends_at = $8,"
         " extensions = $12 WHERE id = $2",
-        lance_id, auction_id, seq, actor.org_id, actor.user_id, price, now, ends_at, extended,
+        bid_id, auction_id, seq, actor.org_id, actor.user_id, price, now, ends_at, extended,
         receipt.signature, version, extensions, str(auction_id), audit.encode(audit_data))
     event = {"type": "bid", "version": version, "seq": seq, "alias": a["my_alias"], "price": price,
              "received_at": rfc3339(now), "ends_at": rfc3339(ends_at), "extended": extended,
