@@ -399,6 +399,10 @@ async def get_bid(*, actor: Actor, settings: Settings, bid_id: UUID) -> BidRead:
     content = row["opened_content"]
     if isinstance(content, str):
         content = msgspec.json.decode(content)
+    if isinstance(content, dict) and "lots" in content:  # sealed in céntimos; the API gives money as Money
+        content = {**content, "lots": [{**lot, "price": {"amount": lot["price"], "currency": "PEN"}}
+                                       if isinstance(lot.get("price"), int) else lot
+                                       for lot in content["lots"]]}
     receipt = Receipt(bid_id=str(row["id"]), ocid=row["ocid"], lots=sorted(str(x) for x in row["lots"]),
                       sha256=row["sha256"].strip(), received_at=rfc3339(row["received_at"]), key_id=row["key_id"],
                       signature=row["signature"])

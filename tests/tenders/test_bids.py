@@ -223,7 +223,7 @@ async def test_sealed_content_is_unreadable_before_opening_and_readable_after(cl
     text = await dump()
     assert str(price) in text and secret_note in text
     content = (await client.get(f"/api/v1/bids/{rec['bid_id']}", headers=officer.headers)).json()["content"]
-    assert content["notes"] == secret_note and content["lots"][0]["price"] == price
+    assert content["notes"] == secret_note and content["lots"][0]["price"] == {"amount": price, "currency": "PEN"}
     assert base64.b64decode(content["documents"][0]["content"]) == doc
 
 
