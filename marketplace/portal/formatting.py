@@ -31,11 +31,13 @@ def _locale() -> Any:
     return i18n.babel_locale()
 
 
-def money(cents: int | Money | None, currency: str = "PEN") -> str:
+def money(cents: int | Money | dict[str, Any] | None, currency: str = "PEN") -> str:
     """Céntimos as soles in the reader's locale: 'S/ 1,234.50' (es-PE and qu-PE), 'S/ 1,234.50' (en). A Money
     object (as the API schemas give amounts) carries its own currency."""
     if isinstance(cents, Money):
         return money(cents.amount, cents.currency)
+    if isinstance(cents, dict):  # Money as JSON (a score sheet's amounts)
+        return money(cents.get("amount"), cents.get("currency") or currency)
     if cents is None or not isinstance(cents, (int, Decimal)):
         return "—"
     currency = (currency or "PEN").strip()

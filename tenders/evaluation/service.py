@@ -335,6 +335,32 @@ async def save_sheet(*, actor: Actor, tender_id: UUID, lot_id: UUID, result: dom
     return row["id"], rnd
 
 
+# In a score sheet as the API gives it: points, weights and rates are numbers (rounded to 2 decimals where the
+# sheet computes them), amounts are Money (README, "Vocabulary"). The stored sheet keeps the exact text the
+# committee's record was computed with; each `computation` string stays the arithmetic written out.
+_SHEET_NUMBERS = frozenset({"value", "points", "max_points", "total", "rate", "technical_weight", "price_weight",
+                            "price_max", "technical_minimum"})
+_SHEET_EXACT = frozenset({"technical_weight", "price_weight", "rate"})  # as given (0.125 stays 0.125)
+_SHEET_MONEY = frozenset({"price", "estimated_value", "lowest_valid_price"})
+
+
+def public_sheet(value: Any, key: str | None = None) -> Any:
+    """A score sheet in the API's vocabulary (see _SHEET_NUMBERS, _SHEET_MONEY)."""
+    if isinstance(value, dict):
+        return {k: public_sheet(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [public_sheet(v, key) for v in value]
+    if key in _SHEET_NUMBERS and isinstance(value, str):
+        try:
+            exact = Decimal(value)
+        except ArithmeticError:
+            return value
+        return float(exact) if key in _SHEET_EXACT else score(exact)
+    if key in _SHEET_MONEY and isinstance(value, int) and not isinstance(value, bool):
+        return {"amount": value, "currency": "PEN"}
+    return value
+
+
 def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str) else value
 
@@ -355,7 +381,7 @@ async def score_sheets(*, actor: Actor, settings: Settings, tender_id: UUID) -> 
         for w in (w for w in written if w["lot_id"] == lot["id"]):
             out.append(ScoreSheetRead(lot_id=lot["id"], lot_number=lot["number"], provisional=False, id=w["id"],
                                       round=w["round"], outcome=w["outcome"], created_at=w["created_at"],
-                                      sheet=_json(w["sheet"])))
+                                      sheet=public_sheet(_json(w["sheet"]))))
         if agency and lot["state"] == State.EVALUATION.value:
             if rules is None:
                 rules = await load_rules(tender_id=tender_id)
@@ -367,7 +393,7 @@ async def score_sheets(*, actor: Actor, settings: Settings, tender_id: UUID) -> 
                                           missing=await _missing(lot["id"], rules)))
                 continue
             out.append(ScoreSheetRead(lot_id=lot["id"], lot_number=lot["number"], provisional=True,
-                                      outcome=result.outcome, sheet=result.sheet))
+                                      outcome=result.outcome, sheet=public_sheet(result.sheet)))
     return out
 
 

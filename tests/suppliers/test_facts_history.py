@@ -46,7 +46,7 @@ async def test_a_flip_before_bidding_gives_no_bonus_and_the_public_history_shows
     entry = next(e for e in sheet["bids"] if e["bid_id"] == bids[flipper.org_id])
     assert (entry["is_mype"], entry["domicile_ubigeo"]) == (False, "150101")
     assert [b["applies"] for b in entry["bonuses"]] == [False, False]
-    assert entry["final"]["value"] == "100.00"
+    assert entry["final"]["value"] == 100.0
 
     # The public history (no sign-in) shows the declaration at registration, the switch and the switch back.
     history = ok(await client.get(f"/api/v1/suppliers/{flipper.org_id}/facts-history"))
