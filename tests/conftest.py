@@ -198,8 +198,17 @@ async def _truncate() -> None:
             " AND tablename <> 'migration'"
         )
         _TABLES.extend(r["t"] for r in rows)
-    async with db.unit_of_work():
-        await db.execute(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE")
+    # A job the previous test kicked (the in-process worker drains the outbox) may still hold a table this
+    # TRUNCATE locks, in the other order: PostgreSQL then cancels one of the two with a deadlock. Retrying is
+    # the answer a deadlock asks for; the retry waits on the lock (no sleep) until that job's transaction ends.
+    for attempt in range(5):
+        try:
+            async with db.unit_of_work():
+                await db.execute(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE")
+            return
+        except asyncpg.DeadlockDetectedError:
+            if attempt == 4:
+                raise
 
 
 @pytest.fixture
