@@ -14,7 +14,6 @@ from marketplace.oversight.imports import queries as import_q
 from marketplace.oversight.imports.run import import_paths
 from marketplace.oversight.redflags import engine, readmodel
 from marketplace.oversight.redflags.settings import Settings as CardinalSettings
-from tests import waiting
 from tests.conftest import ROOT
 from tests.oversight import builder, helpers
 
@@ -42,23 +41,6 @@ def fixture_lines(*names: str) -> list[dict[str, Any]]:
                 seen.add(r["ocid"])
                 out.append(r)
     return out
-
-
-async def sync_all(settings) -> int:
-    """Run the sync job until it has read every compiled release committed so far (the feed's watermark may
-    wait for transactions of other test runs on the shared server)."""
-    total = 0
-
-    async def caught_up() -> bool:
-        nonlocal total
-        total += await worker.run_job("oversight_redflags_sync", {"settings": settings})
-        row = await db.fetchrow(
-            "SELECT NOT EXISTS (SELECT 1 FROM ocds_compiled c WHERE (c.txid, c.seq) > coalesce((SELECT"
-            " (last_txid::text::xid8, last_seq) FROM redflag_feed), ('0'::xid8, 0::bigint))) AS done")
-        return bool(row and row["done"])
-
-    await waiting.until(caught_up, "the red-flag sync to read the compiled releases")
-    return total
 
 
 async def population(settings) -> None:
@@ -94,7 +76,7 @@ async def test_the_read_model_equals_the_engines_run_over_the_same_compiled_rele
     paths = [package(tmp_path / f"{name}.json", fixture_lines(name), publisher=f"Cardinal {name}")
              for name in POPULATION_FIXTURES]
     await import_paths(paths)
-    await sync_all(settings)
+    await helpers.sync_red_flags(settings)
     await population(settings)
     codes: set[str] = set()
     for name in POPULATION_FIXTURES:
@@ -115,7 +97,7 @@ B_R038 = ("SELECT value, evidence::text AS e FROM redflag WHERE code = 'R038' AN
 async def test_a_changed_process_is_recomputed_alone_and_the_model_stays_equal(client, settings, tmp_path):
     lines = fixture_lines("R038", "R025", "R018")
     await import_paths([package(tmp_path / "p.json", lines)])
-    await sync_all(settings)
+    await helpers.sync_red_flags(settings)
     await population(settings)
     pid = await publisher_id("Cardinal fixtures")
     before = {r["ocid"]: r["updated_at"] for r in await db.fetch("SELECT ocid, updated_at FROM redflag_process")}
@@ -126,7 +108,7 @@ async def test_a_changed_process_is_recomputed_alone_and_the_model_stays_equal(c
     for bid in changed.get("bids", {}).get("details", []):
         bid["status"] = "disqualified"
     await import_paths([package(tmp_path / "q.json", [changed])])
-    assert await sync_all(settings) == 1
+    assert await helpers.sync_red_flags(settings) == 1
     after = {r["ocid"]: r["updated_at"] for r in await db.fetch("SELECT ocid, updated_at FROM redflag_process")}
     assert [o for o in after if after[o] != before[o]] == [lines[0]["ocid"]]
     # The buyer it touches is judged at once against the last fences: one more of B's 4 bids disqualified.
@@ -145,7 +127,7 @@ async def test_our_own_process_is_flagged_within_a_sync_of_its_change(client, se
     await t.bid(a, {0: 9_000_000})
     await t.open()
     await helpers.drain()
-    await sync_all(settings)
+    await helpers.sync_red_flags(settings)
     ocid = (await db.fetchrow("SELECT ocid FROM tender WHERE id = $1", t.id))["ocid"]
     rows = await db.fetch("SELECT code, scope, buyer_ruc FROM redflag WHERE ocid = $1", ocid)
     assert ("R018", "process") in {(r["code"], r["scope"]) for r in rows}
@@ -153,7 +135,7 @@ async def test_our_own_process_is_flagged_within_a_sync_of_its_change(client, se
 
 async def test_the_feed_cursor_moves_past_what_it_read(client, settings, tmp_path):
     await import_paths([package(tmp_path / "p.json", fixture_lines("R018"))])
-    await sync_all(settings)
+    await helpers.sync_red_flags(settings)
     assert await worker.run_job("oversight_redflags_sync", {"settings": settings}) == 0
     last = await import_q.compiled_feed(txid="0", seq=0, limit=100000)
     cur = await db.fetchrow("SELECT last_txid, last_seq FROM redflag_feed")
@@ -181,7 +163,7 @@ async def _walk(client, params: dict[str, Any], limit: int) -> list[dict[str, An
 async def test_keyset_pages_walk_every_flag_once_newest_first_with_each_filter(client, settings, tmp_path):
     await import_paths([package(tmp_path / f"{n}.json", fixture_lines(n), publisher=f"Cardinal {n}")
                         for n in ("R018", "R028", "R038", "R044")])
-    await sync_all(settings)
+    await helpers.sync_red_flags(settings)
     await population(settings)
     total = (await db.fetchrow("SELECT count(*) AS n FROM redflag"))["n"]
     assert total > 10
@@ -228,7 +210,7 @@ async def test_a_publisher_whose_bid_statuses_are_not_ocdss_is_prepared_first(cl
     """Prozorro keeps every bid "active": prepared as Cardinal's `prepare` with redflags/publishers/prozorro.ini,
     its bids count as valid ones (here: the winner's valid bid gives R025 its numbers)."""
     await import_paths([ROOT / "tests" / "fixtures" / "ocds" / "real" / "ukraine"])
-    await sync_all(settings)
+    await helpers.sync_red_flags(settings)
     rows = await db.fetch("SELECT ocid, parts::text AS parts FROM redflag_process WHERE ocid LIKE 'ocds-be6bcu-%'")
     assert rows
     raw = (await db.fetchrow("SELECT data::text AS d FROM ocds_compiled WHERE ocid = $1", rows[0]["ocid"]))["d"]
