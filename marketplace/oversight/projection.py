@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,9 @@ async def project_batch(limit: int = BATCH) -> int:
         | {s.buyer_ruc for _, _, s, _ in spans}
     orgs = {(o.kind, o.ruc): o.id for o in await q.organisations_by_ruc(sorted(r for r in rucs if r))}
     await q.replace_imported_awards(ocids, own_slug, [
-        q.ImportedAwardRow(
-            award_id=a.award_id, ocid=a.ocid, tender_title=a.tender_title, lot_title=a.lot_title,
-            agency_id=orgs.get(("agency", a.agency_ruc or "")), agency_ruc=a.agency_ruc, agency_name=a.agency_name,
-            supplier_id=orgs.get(("supplier", a.supplier_ruc or "")), supplier_ruc=a.supplier_ruc,
-            supplier_name=a.supplier_name, method=a.method, category=a.category,
-            classification_scheme=a.classification_scheme, classification_code=a.classification_code,
-            value=a.value, currency=a.currency, state=a.state, awarded_at=a.awarded_at, publisher=slug)
+        # the award as read from the release, plus what only this database knows: our ids for its RUCs
+        q.ImportedAwardRow(**dataclasses.asdict(a), agency_id=orgs.get(("agency", a.agency_ruc or "")),
+                           supplier_id=orgs.get(("supplier", a.supplier_ruc or "")), publisher=slug)
         for slug, a in award_rows])
     await q.replace_stage_times(ocids, [
         q.StageTimeRow(ocid=ocid, stage=span.stage, entered_at=span.entered_at, left_at=span.left_at,
