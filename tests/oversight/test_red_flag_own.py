@@ -19,7 +19,7 @@ from tenders.auctions import service as auctions
 from tenders.auctions.schemas import AuctionCreate, LanceCreate
 from tenders.awards import jobs as award_jobs
 from tests.oversight import builder, helpers
-from tests.oversight.test_red_flag_model import sync_all
+from tests.oversight.helpers import sync_red_flags
 
 
 async def _ocid(tender_id) -> str:
@@ -56,7 +56,7 @@ async def test_a_bid_re_dated_by_the_live_auction_is_not_a_late_bid_and_amendmen
     fixed_clock.advance(days=30)  # past the standstill: the award is consented
     await award_jobs.consent_awards({"settings": settings})
     await helpers.drain()
-    await sync_all(settings)
+    await sync_red_flags(settings)
     ocid = await _ocid(t.id)
 
     # Bare OCDS says the winner's bid came after the deadline (Cardinal flags R030)...
@@ -84,7 +84,7 @@ async def test_a_bid_re_dated_by_the_live_auction_is_not_a_late_bid_and_amendmen
         await contracts.amend(actor=officer, contract_id=contract["id"], data=AmendmentCreate(
             reason="Mayores metrados por ampliación", value_change=Money(amount=value * 3 // 10, currency="PEN")))
     await helpers.drain()
-    await sync_all(settings)
+    await sync_red_flags(settings)
     row = await db.fetchrow("SELECT value, evidence::text AS e FROM redflag WHERE ocid = $1 AND code = 'MA-AMEND'",
                             ocid)
     assert row is not None and row["value"] == 30.0
@@ -97,12 +97,12 @@ async def test_a_stage_alarm_is_a_ma_stage_flag_while_it_is_open(client, setting
     officer, committee = await builder.agency(settings)
     t = await builder.Tender(settings, fixed_clock, officer, committee).publish(deadline_days=90, enquiry_days=80)
     await helpers.drain()
-    await sync_all(settings)
+    await sync_red_flags(settings)
     ocid = await _ocid(t.id)
     assert ("MA-STAGE", "process") not in await _flags(ocid)
     fixed_clock.advance(days=70)  # tendering for longer than STAGE_LIMIT_DAYS' 60
     await t.sweep()
     await worker.run_job("oversight_stage_alarms", {"settings": settings})
-    await sync_all(settings)
+    await sync_red_flags(settings)
     rows = await db.fetch("SELECT code, evidence::text AS e FROM redflag WHERE ocid = $1 AND code = 'MA-STAGE'", ocid)
     assert len(rows) == 1 and json.loads(rows[0]["e"])["limit_days"] in (45, 60)
