@@ -15,9 +15,10 @@ import random
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
-from marketplace.core import db
+from marketplace.core import db, outbox
 from marketplace.core.auth import service as auth
 from marketplace.core.demo import DEMO_DOMAIN, DEMO_PASSWORD, Demo, slug
+from marketplace.oversight.ocds import publisher
 from marketplace.settings import Settings
 
 # One line per domain that seeds demo data, in the order they run.
@@ -131,4 +132,13 @@ async def seed_demo(*, settings: Settings, seed: int = DEFAULT_SEED) -> Demo | N
         with _hash_demo_password_once():
             for ref in SEEDERS:
                 await _load(ref)(demo)
+    await publish_open_data(settings)
     return demo
+
+
+async def publish_open_data(settings: Settings) -> None:
+    """After the seed has committed: publish the demo's OCDS releases now (the worker would, moments later)
+    and write the bulk files, today's so far included, so /ocds/bulk and /datos-abiertos list a file at once."""
+    await outbox.drain("oversight.ocds")
+    async with db.unit_of_work():
+        await publisher.write_bulk(settings)

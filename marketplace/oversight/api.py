@@ -242,7 +242,8 @@ async def ocds_record(ocid: FromPath[str], settings: SettingsDep) -> Response[di
     return _json(await service.ocds_record(settings, ocid))
 
 
-@get("/ocds/bulk", tags=["ocds"], summary="Daily bulk files: every release published that day, gzip JSON Lines")
+@get("/ocds/bulk", tags=["ocds"],
+     summary="Daily bulk files: every release published that day, gzip JSON Lines (today's so far: incomplete)")
 async def ocds_bulk_list(settings: SettingsDep) -> list[s.BulkFile]:
     return service.ocds_bulk_files(settings)
 

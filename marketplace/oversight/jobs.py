@@ -29,7 +29,7 @@ async def stage_alarms(ctx: dict[str, Any]) -> int:
 
 @own_transaction  # reads only, for minutes: no long transaction holding back vacuum
 async def ocds_bulk(ctx: dict[str, Any]) -> int:
-    """Write the gzip JSON Lines file of each finished day that has none yet."""
+    """Write the gzip JSON Lines file of each finished day that has none yet, and today's so far (hourly)."""
     return len(await publisher.write_bulk(ctx["settings"]))
 
 

@@ -146,11 +146,15 @@ class NotificationRead(msgspec.Struct):
 
 
 class BulkFile(msgspec.Struct):
+    """One bulk file: every release published on `date` (UTC). `complete` false: the current day so far,
+    rewritten each hour until the day's final file (never rewritten) replaces it."""
+
     name: str
     date: str
     size: int
     sha256: str
     url: str
+    complete: bool = True
 
 
 class PublisherRead(msgspec.Struct):

@@ -1,10 +1,15 @@
 """`marketplace seed --demo`: a believable dataset on an empty database, and nothing on a used one."""
 
+import gzip
+import shutil
+from datetime import UTC, datetime
+
 from stdnum.pe import ruc as ruc_mod
 
 from marketplace import seed
 from marketplace.core import db
 from marketplace.core.auth import service as auth
+from marketplace.oversight.ocds import publisher
 from tests.conftest import _truncate
 
 
@@ -71,3 +76,17 @@ async def test_seed_refuses_a_database_that_has_data(client, settings):
     await factories.organisation("agency")
     assert await seed.seed_demo(settings=settings) is None
     assert (await db.fetchrow("SELECT count(*) AS n FROM organisation"))["n"] == 1
+
+
+async def test_the_demo_publishes_its_open_data_at_seeding(client, settings):
+    """A journalist opening a fresh demo finds its OCDS releases and a bulk file to download (issue 18, 6)."""
+    shutil.rmtree(publisher.bulk_dir(settings), ignore_errors=True)  # DATA_DIR lives for the whole session
+    assert await seed.seed_demo(settings=settings) is not None
+    releases = (await db.fetchrow("SELECT count(*) AS n FROM ocds_release"))["n"]
+    assert releases >= 10
+    listing = (await client.get("/ocds/bulk")).json()
+    assert [(b["date"], b["complete"]) for b in listing] == [(datetime.now(UTC).date().isoformat(), False)]
+    body = (await client.get(f"/ocds/bulk/{listing[0]['name']}")).content
+    assert len(gzip.decompress(body).decode().splitlines()) == releases
+    page = await client.get("/datos-abiertos", headers={"Accept-Language": "es"})
+    assert listing[0]["name"] in page.text and "hoy hasta ahora" in page.text

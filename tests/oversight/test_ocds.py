@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -164,23 +165,39 @@ async def test_bad_cursor_and_unknown_ids(client):
 
 
 async def test_daily_bulk_files(client, settings, fixed_clock):
+    shutil.rmtree(publisher.bulk_dir(settings), ignore_errors=True)  # DATA_DIR lives for the whole session
     await _demo(settings)
-    # Releases were published today (by the database clock); the job writes finished days only.
-    real_today = datetime.now(UTC)
-    fixed_clock.set(real_today)
-    assert await publisher.write_bulk(settings) == []
-    fixed_clock.set(real_today + timedelta(days=1, hours=2))
+    releases = (await db.fetchrow("SELECT count(*) AS n FROM ocds_release"))["n"]
+
+    async def listed() -> list[tuple[str, bool]]:
+        return [(x["name"], x["complete"]) for x in (await client.get("/ocds/bulk")).json()]
+
+    async def lines_of(name: str, sha256: str) -> list[str]:
+        resp = await client.get(f"/ocds/bulk/{name}")
+        assert resp.status_code == 200 and resp.headers["content-type"] == "application/gzip"
+        assert hashlib.sha256(resp.content).hexdigest() == sha256
+        return gzip.decompress(resp.content).decode().splitlines()
+
+    # Releases were published today (by the database clock): today's file so far, marked incomplete.
+    real_now = datetime.now(UTC)
+    fixed_clock.set(real_now)
+    today, partial = real_now.date(), publisher.bulk_name(real_now.date(), partial=True)
+    assert await publisher.write_bulk(settings) == [partial]
+    assert await listed() == [(partial, False)]
+    sha = (await client.get("/ocds/bulk")).json()[0]["sha256"]
+    assert len(await lines_of(partial, sha)) == releases
+
+    # The day over: its final file, never rewritten, replaces the partial one.
+    fixed_clock.set(real_now + timedelta(days=1, hours=2))
     written = await publisher.write_bulk(settings)
-    assert written == [publisher.bulk_name(real_today.date())]
-    assert await publisher.write_bulk(settings) == []  # idempotent
-    listing = (await client.get("/ocds/bulk")).json()
-    assert [x["name"] for x in listing] == written
-    resp = await client.get(f"/ocds/bulk/{written[0]}")
-    assert resp.status_code == 200
-    assert hashlib.sha256(resp.content).hexdigest() == listing[0]["sha256"]
-    lines = gzip.decompress(resp.content).decode().splitlines()
-    assert len(lines) == (await db.fetchrow("SELECT count(*) AS n FROM ocds_release"))["n"]
+    assert written == [publisher.bulk_name(today)]
+    assert await publisher.write_bulk(settings) == []  # idempotent, and tomorrow has nothing yet
+    assert await listed() == [(publisher.bulk_name(today), True)]
+    sha = (await client.get("/ocds/bulk")).json()[0]["sha256"]
+    lines = await lines_of(written[0], sha)
+    assert len(lines) == releases
     assert all(json.loads(x)["ocid"] for x in lines)
+    assert (await client.get(f"/ocds/bulk/{partial}")).status_code == 404
 
 
 @needs_schema

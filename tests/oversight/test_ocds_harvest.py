@@ -84,7 +84,9 @@ def feed():
                 body = json.dumps({"uri": self.path, "version": "1.1", "publishedDate": "2024-05-01T00:00:00Z",
                                    "publisher": {"name": "Feed test"}, "releases": chunk}).encode()
             elif parts.path == "/bulk/":
-                body = json.dumps([{"name": name, "url": f"/bulk/{name}"} for name in sorted(state.files)]).encode()
+                # As our own GET /ocds/bulk: a day still being written is listed with "complete": false.
+                body = json.dumps([{"name": name, "url": f"/bulk/{name}", "complete": ".partial." not in name}
+                                   for name in sorted(state.files)]).encode()
             elif parts.path.startswith("/bulk/") and parts.path[6:] in state.files:
                 body = state.files[parts.path[6:]]
             else:
@@ -200,7 +202,16 @@ async def test_bulk_listing_takes_each_new_file_once(client, fixed_clock, feed, 
     assert (result.files, result.releases_new, result.error) == (1, 6, "")
     assert (await q.publisher_by_id(pub.id)).feed_cursor == "file:2024-01-01.jsonl.gz"
 
-    feed.files["2024-01-02.json"] = (FIX / "peru" / "release-package-1045871.json").read_bytes()
+    peru = (FIX / "peru" / "release-package-1045871.json").read_bytes()
+    feed.files["2024-01-02.partial.json"] = peru  # the day so far: left until its final file is listed
+    feed.requests.clear()
+    fixed_clock.advance(minutes=61)
+    [result] = await harvest.harvest_due()
+    assert (result.files, result.releases_new) == (0, 0) and feed.requests == ["/bulk/"]
+    assert (await q.publisher_by_id(pub.id)).feed_cursor == "file:2024-01-01.jsonl.gz"
+
+    del feed.files["2024-01-02.partial.json"]
+    feed.files["2024-01-02.json"] = peru
     feed.requests.clear()
     fixed_clock.advance(minutes=61)
     [result] = await harvest.harvest_due()

@@ -9,7 +9,8 @@ A publisher's feed is one of:
   again costs nothing: its releases are known), or, when the API takes the last release date seen
   (`after_param`, e.g. `releasesAfter`), becomes that date.
 * `bulk`: a JSON listing of files (a list of URLs, or of objects with `url` and optionally `name`, or an
-  object holding such a list). Files are taken in name order after the cursor (the last file imported); each
+  object holding such a list; an object with `"complete": false`, a day still being written, is left for
+  later). Files are taken in name order after the cursor (the last file imported); each
   is streamed to a temporary file and imported in batches, its last batch and the cursor in one transaction
   (a file cut short by a crash is taken again whole; its releases already stored are skipped, so nothing is
   duplicated).
@@ -231,7 +232,7 @@ async def _harvest_api(pub: q.PublisherRow, http: httpx.AsyncClient, result: Har
 # --- bulk listings -------------------------------------------------------------------------------------------------
 
 def _listing(body: bytes, url: str) -> list[tuple[str, str]]:
-    """(name, url) of every file in a listing, in name order."""
+    """(name, url) of every complete file in a listing, in name order."""
     try:
         value = domain.decode(body)
     except msgspec.DecodeError as exc:
@@ -245,6 +246,8 @@ def _listing(body: bytes, url: str) -> list[tuple[str, str]]:
         link = entry if isinstance(entry, str) else entry.get("url") if isinstance(entry, dict) else None
         if not isinstance(link, str) or not link:
             continue
+        if isinstance(entry, dict) and entry.get("complete") is False:
+            continue  # a day still being written (our own `.partial` files): its final file comes later
         absolute = str(httpx.URL(url).join(link))
         name = entry.get("name") if isinstance(entry, dict) and isinstance(entry.get("name"), str) else None
         files.append((name or Path(urlsplit(absolute).path).name, absolute))

@@ -9,8 +9,8 @@
   took its id early but committed late is served when it commits, never jumped over by a client's cursor.
 * A record (`record()`) holds every release of one ocid and the compiled release merged by `ocdsmerge`
   with the schema (core + lots + bids extensions) bundled in release-schema.json.
-* `write_bulk()` (a daily job) writes each finished UTC day's releases as gzip JSON Lines files into
-  DATA_DIR/ocds/bulk/.
+* `write_bulk()` (an hourly job, and the demo at seeding) writes each finished UTC day's releases as gzip JSON
+  Lines files into DATA_DIR/ocds/bulk/, never rewritten, and the current day's so far as a `.partial` file.
 """
 
 from __future__ import annotations
@@ -199,8 +199,10 @@ def bulk_dir(settings: Any) -> Path:
     return Path(settings.data_dir) / "ocds" / "bulk"
 
 
-def bulk_name(day: date) -> str:
-    return f"releases-{day.isoformat()}.jsonl.gz"
+def bulk_name(day: date, *, partial: bool = False) -> str:
+    """`releases-<day>.jsonl.gz` for a finished day (never rewritten); `.partial` before `.jsonl.gz` for the
+    current day so far (rewritten by each run of the bulk job until the day's final file replaces it)."""
+    return f"releases-{day.isoformat()}{'.partial' if partial else ''}.jsonl.gz"
 
 
 async def _day_is_settled(day_end: datetime) -> bool:
@@ -211,15 +213,63 @@ async def _day_is_settled(day_end: datetime) -> bool:
     return not row or row["n"] == 0
 
 
-async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
-    """Write the file of every finished UTC day that has releases and no file yet. Idempotent: a file
-    appears whole (written aside, then renamed) and is never rewritten. Returns the names written."""
+class _Hashing:
+    """A file object that hashes what it writes (the bulk file's SHA-256, computed on the way out)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+async def _write_file(target: Path, start: datetime, end: datetime, batch: int) -> None:
+    """The releases published in [start, end) as gzip JSON Lines into `target`, with `target.sha256` beside it;
+    written aside and renamed, so a reader never sees half a file."""
+    tmp = target.with_name(target.name + ".tmp")
+    last = 0
+    with tmp.open("wb") as raw:
+        hashing = _Hashing(raw)
+        with gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) as fh:
+            while True:
+                rows = await db.fetch(
+                    "SELECT seq, data::text AS data FROM ocds_release WHERE published_at >= $1 AND published_at < $2"
+                    " AND seq > $3 ORDER BY seq LIMIT $4", start, end, last, batch)
+                if not rows:
+                    break
+                for r in rows:
+                    fh.write(r["data"].encode() + b"\n")
+                last = rows[-1]["seq"]
+    side = target.with_name(target.name + ".sha256")
+    side_tmp = side.with_name(side.name + ".tmp")
+    side_tmp.write_text(hashing.digest.hexdigest())
+    os.replace(tmp, target)
+    os.replace(side_tmp, side)
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".sha256")):
+        p.unlink(missing_ok=True)
+
+
+async def write_bulk(settings: Any, *, batch: int = 1000, today_so_far: bool = True) -> list[str]:
+    """Write the file of every finished UTC day that has releases and no file yet: such a file appears whole
+    and is never rewritten (idempotent). With `today_so_far`, also (re)write the current day's releases so far
+    as `releases-<today>.partial.jsonl.gz`, replaced by the day's final file once the day has ended and
+    settled, so today's data can be downloaded today (and a freshly seeded demo has a file). Returns the
+    names written."""
     out_dir = bulk_dir(settings)
     out_dir.mkdir(parents=True, exist_ok=True)
-    today = clock.now().astimezone(UTC).date()
+    now = clock.now().astimezone(UTC)
+    midnight = datetime.combine(now.date(), datetime.min.time(), tzinfo=UTC)
     days = await db.fetch(
         "SELECT DISTINCT (published_at AT TIME ZONE 'UTC')::date AS day FROM ocds_release"
-        " WHERE published_at < $1 ORDER BY day", datetime.combine(today, datetime.min.time(), tzinfo=UTC))
+        " WHERE published_at < $1 ORDER BY day", midnight)
     written = []
     for d in days:
         day: date = d["day"]
@@ -230,36 +280,24 @@ async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
         end = start + timedelta(days=1)
         if not await _day_is_settled(end):
             continue
-        tmp = target.with_suffix(".tmp")
-        last = 0
-        digest = hashlib.sha256()
-
-        class _Hashing:
-            def __init__(self, raw: BinaryIO, digest: hashlib._Hash) -> None:
-                self.raw = raw
-                self.digest = digest
-
-            def write(self, data: bytes) -> int:
-                self.digest.update(data)
-                return self.raw.write(data)
-
-            def flush(self) -> None:
-                self.raw.flush()
-
-        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=_Hashing(raw, digest), mode="wb", mtime=0) as fh:
-            while True:
-                rows = await db.fetch(
-                    "SELECT seq, data::text AS data FROM ocds_release WHERE published_at >= $1 AND published_at < $2"
-                    " AND seq > $3 ORDER BY seq LIMIT $4", start, end, last, batch)
-                if not rows:
-                    break
-                for r in rows:
-                    fh.write(r["data"].encode() + b"\n")
-                last = rows[-1]["seq"]
-        (out_dir / f"{target.name}.sha256").write_text(digest.hexdigest())
-        os.replace(tmp, target)
+        await _write_file(target, start, end, batch)
+        _remove(out_dir / bulk_name(day, partial=True))
         written.append(target.name)
+    if today_so_far:
+        if await db.fetchrow("SELECT 1 FROM ocds_release WHERE published_at >= $1 LIMIT 1", midnight):
+            target = out_dir / bulk_name(now.date(), partial=True)
+            await _write_file(target, midnight, midnight + timedelta(days=1), batch)
+            written.append(target.name)
+        # A partial file of an earlier day whose final file is written (or whose day had nothing settled
+        # yet) is stale: the final file, or the next run, replaces it.
+        for p in out_dir.glob("releases-*.partial.jsonl.gz"):
+            if p.name != bulk_name(now.date(), partial=True) and (out_dir / bulk_name(_day_of(p.name))).exists():
+                _remove(p)
     return written
+
+
+def _day_of(name: str) -> date:
+    return date.fromisoformat(name[len("releases-"):len("releases-") + 10])
 
 
 def list_bulk(settings: Any) -> list[dict[str, Any]]:
@@ -270,7 +308,7 @@ def list_bulk(settings: Any) -> list[dict[str, Any]]:
     for p in sorted(out_dir.glob("releases-*.jsonl.gz")):
         side = p.with_name(p.name + ".sha256")
         sha = side.read_text().strip() if side.exists() else hashlib.sha256(p.read_bytes()).hexdigest()
-        items.append({"name": p.name, "date": p.name[len("releases-"):-len(".jsonl.gz")], "size": p.stat().st_size,
-                      "sha256": sha,
+        items.append({"name": p.name, "date": _day_of(p.name).isoformat(), "size": p.stat().st_size,
+                      "sha256": sha, "complete": not p.name.endswith(".partial.jsonl.gz"),
                       "url": f"{settings.public_base_url.rstrip('/')}/ocds/bulk/{p.name}"})
     return items
