@@ -269,6 +269,20 @@ class Folder(Kind):
         return Path(raw)
 
 
+class RegistryFolder(Kind):
+    """A folder that holds the given registry file (REDFLAG_SETTINGS_DIR: publishers.ini); its contents are
+    checked by the domain that reads them."""
+
+    def __init__(self, registry: str) -> None:
+        self.registry = registry
+        self.rule = f"a folder holding {registry}"
+
+    def parse(self, raw: str, default: Any) -> Path:
+        if not (Path(raw) / self.registry).is_file():
+            raise Invalid(self.rule)
+        return Path(raw)
+
+
 def var(name: str, kind: Kind, default: Any, *, shown: str | None = None, secret: bool = False) -> Any:
     """A field read from the environment variable `name`. `shown`: the README's word for a default that is
     not a value (`embedded`, `generated`); `secret`: kept out of repr()."""
@@ -380,7 +394,8 @@ class RedFlagSettings:
     sync_batch: int = var("REDFLAG_SYNC_BATCH", Int(1, 100_000), 1000)
     # Cardinal's settings per publisher (publishers.ini and the INI files it names); None: the built-in folder,
     # marketplace/oversight/redflags/publishers/
-    settings_dir: Path | None = var("REDFLAG_SETTINGS_DIR", Folder(), None, shown="built-in")
+    settings_dir: Path | None = var("REDFLAG_SETTINGS_DIR", RegistryFolder("publishers.ini"), None,
+                                     shown="built-in")
 
 
 @dataclass(frozen=True, slots=True)
