@@ -527,7 +527,7 @@ async def apply_settings(settings: Any, *, batch: int, seconds: float = 60) -> S
     skipped here (same hash). Then the population pass computes the fences (the publisher is due at once)."""
     started = time.monotonic()
     report = SettingsReport(started=[])
-    while time.monotonic() - started <= seconds:
+    while True:
         async with unit_of_work():
             if not await q.try_lock():
                 return report
@@ -537,7 +537,8 @@ async def apply_settings(settings: Any, *, batch: int, seconds: float = 60) -> S
             done = await _rebuild_batch(settings, pid, batch, report)
         if done:
             report.finished.append(pid)
-    return report
+        if time.monotonic() - started >= seconds:  # at least one batch per run
+            return report
 
 
 async def _next_rebuild(settings: Any, report: SettingsReport) -> int | None:
