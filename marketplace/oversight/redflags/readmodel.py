@@ -16,9 +16,14 @@ Two jobs keep it (both under one advisory try-lock, queries.LOCK, each in its un
   publisher's population flags. Quartile fences move as data arrives; between two passes a new process is
   judged against the previous fences.
 
+* `apply_settings()` (before each population pass) recomputes, batch after batch, each publisher whose
+  Cardinal settings changed (publishers_ini: its INI file in REDFLAG_SETTINGS_DIR, compared by digest).
+
 Populations are per publisher: Cardinal runs over one dataset, and party ids, currencies and procurement
-methods mean nothing across publishers. Each publisher's main currency is fixed the first time one is met
-(ours: PEN), so a process's results do not depend on the order processes arrive in.
+methods mean nothing across publishers. So are settings: each publisher runs its own Cardinal settings file
+(publishers_ini; Cardinal's defaults when none is registered), its preparation included. Each publisher's
+main currency is its file's, else fixed the first time one is met (ours: PEN), so a process's results do not
+depend on the order processes arrive in.
 
 Where our own data knows better than bare OCDS (our processes only), the flag says so:
 * R030: a reverse auction re-dates the bids it re-prices (opening_entry takes the auction bid's time, after
