@@ -196,16 +196,18 @@ async def sync(settings: Any, *, limit: int) -> SyncReport:
     return report
 
 
-async def sync_all(settings: Any, *, batch: int, seconds: float = 60) -> int:
-    """`sync()` batch after batch, each in its own unit of work, until the feed is read (or `seconds` pass).
-    Returns the processes evaluated."""
+async def sync_all(settings: Any, *, batch: int, seconds: float = 60, max_batches: int | None = None) -> int:
+    """`sync()` batch after batch, each in its own unit of work, until the feed is read (or `seconds` pass, or
+    `max_batches` were taken). Returns the processes evaluated."""
     started = time.monotonic()
     changed = 0
+    batches = 0
     while True:
         async with unit_of_work():
             report = await sync(settings, limit=batch)
         changed += report.changed
-        if report.read < batch or time.monotonic() - started > seconds:
+        batches += 1
+        if report.read < batch or time.monotonic() - started > seconds or batches == max_batches:
             return changed
 
 
