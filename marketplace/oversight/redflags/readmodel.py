@@ -41,7 +41,7 @@ import dataclasses
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -96,7 +96,7 @@ NO_PREPARE = PrepareSettings()
 def _chosen(choice: publishers_ini.Choice, currency: str | None) -> _Chosen:
     s = choice.settings
     if s.currency is None and currency is not None:
-        s = replace(s, currency=currency)
+        s = dataclasses.replace(s, currency=currency)
     return _Chosen(choice, s)
 
 
