@@ -269,6 +269,20 @@ class Folder(Kind):
         return Path(raw)
 
 
+class RegistryFolder(Kind):
+    """A folder that holds the given registry file (REDFLAG_SETTINGS_DIR: publishers.ini); its contents are
+    checked by the domain that reads them."""
+
+    def __init__(self, registry: str) -> None:
+        self.registry = registry
+        self.rule = f"a folder holding {registry}"
+
+    def parse(self, raw: str, default: Any) -> Path:
+        if not (Path(raw) / self.registry).is_file():
+            raise Invalid(self.rule)
+        return Path(raw)
+
+
 def var(name: str, kind: Kind, default: Any, *, shown: str | None = None, secret: bool = False) -> Any:
     """A field read from the environment variable `name`. `shown`: the README's word for a default that is
     not a value (`embedded`, `generated`); `secret`: kept out of repr()."""
@@ -370,24 +384,18 @@ class AuctionSettings:
 
 @dataclass(frozen=True, slots=True)
 class RedFlagSettings:
-    """Red-flag thresholds (marketplace.oversight.policy)."""
+    """The red-flag read model's own settings (marketplace.oversight.redflags.readmodel). Cardinal's indicators
+    are tuned per publisher in INI files (REDFLAG_SETTINGS_DIR), not here."""
 
-    min_submission_days: FrozenMap[int] = var(
-        "REDFLAG_MIN_SUBMISSION_DAYS", DaysByKey(COMPETITIVE_METHODS, 0, 366), FrozenMap({
-            "public_tender": 22, "public_contest": 22, "simplified_award": 8,
-            "reverse_auction": 5, "price_comparison": 3}))
-    late_bid_minutes: int = var("REDFLAG_LATE_BID_MINUTES", Int(0), 60)
-    rare_winner_min_bids: int = var("REDFLAG_RARE_WINNER_MIN_BIDS", Int(1), 10)
-    rare_winner_max_rate: Decimal = var("REDFLAG_RARE_WINNER_MAX_RATE", Dec(0, 1), Decimal("0.05"))
-    disqualify_min_bids: int = var("REDFLAG_DISQUALIFY_MIN_BIDS", Int(1), 10)
-    disqualify_max_rate: Decimal = var("REDFLAG_DISQUALIFY_MAX_RATE", Dec(0, 1), Decimal("0.30"))
-    max_families: int = var("REDFLAG_MAX_FAMILIES", Int(1), 5)
     amendment_max_pct: Decimal = var("REDFLAG_AMENDMENT_MAX_PCT", Dec(0), Decimal(20))
-    gap_min_sample: int = var("REDFLAG_GAP_MIN_SAMPLE", Int(1), 8)
     # the read model (oversight/redflags/readmodel.py): population fences recomputed at most this often...
     fences_minutes: int = var("REDFLAG_FENCES_MINUTES", Int(1, 1440), 15)
     # ...and compiled releases taken per sync transaction
     sync_batch: int = var("REDFLAG_SYNC_BATCH", Int(1, 100_000), 1000)
+    # Cardinal's settings per publisher (publishers.ini and the INI files it names); None: the built-in folder,
+    # marketplace/oversight/redflags/publishers/
+    settings_dir: Path | None = var("REDFLAG_SETTINGS_DIR", RegistryFolder("publishers.ini"), None,
+                                     shown="built-in")
 
 
 @dataclass(frozen=True, slots=True)

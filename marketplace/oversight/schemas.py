@@ -69,25 +69,6 @@ class ConcentrationRow(msgspec.Struct):
     top_share: Decimal  # the largest supplier's share, 0-1
 
 
-class FlagRead(msgspec.Struct):
-    code: str
-    tender_id: UUID | None
-    ocid: str | None
-    lot_id: UUID | None
-    subject: str
-    subject_id: str
-    definition: str
-    thresholds: dict[str, Any]
-    evidence: dict[str, Any]
-
-
-class RedFlags(msgspec.Struct):
-    summary: dict[str, int]  # flags per code
-    definitions: dict[str, str]
-    thresholds: dict[str, Any]
-    items: list[FlagRead]
-
-
 class StageTime(msgspec.Struct):
     agency_id: UUID | None  # None: an imported buyer not registered here
     agency_name: str

@@ -148,7 +148,7 @@ def test_values_are_parsed_into_their_types(tmp_path):
         "BONUS_EXCLUDED_METHODS": "reverse_auction, direct_contracting",
         "STANDSTILL_BUSINESS_DAYS": "public_tender=10", "PE_EXTRA_HOLIDAYS": "2026-12-24, 2028-12-31",
         "AUCTION_MUST_BEAT_BEST": "0", "AUCTION_MIN_DECREMENT_PERCENT": "1.25",
-        "REDFLAG_RARE_WINNER_MAX_RATE": "0.1", "STAGE_LIMIT_DAYS": "evaluation=5",
+        "REDFLAG_AMENDMENT_MAX_PCT": "12.5", "STAGE_LIMIT_DAYS": "evaluation=5",
     }, persist_dev_keys=False)
     assert (s.mode, s.port, s.web_concurrency, s.run_worker_in_process) == ("development", 8080, 4, True)
     assert s.appeal_bond_percent == Decimal("2.5") and s.default_locale == "qu"
@@ -160,7 +160,7 @@ def test_values_are_parsed_into_their_types(tmp_path):
     assert s.standstill_business_days["simplified_award"] == 5
     assert s.extra_holidays == {date(2026, 12, 24), date(2028, 12, 31)}
     assert s.auction.must_beat_best is False and s.auction.min_decrement_percent == Decimal("1.25")
-    assert s.redflags.rare_winner_max_rate == Decimal("0.1")
+    assert s.redflags.amendment_max_pct == Decimal("12.5")
     assert dict(s.stage_limit_days) == {"published": 45, "tendering": 60, "opening": 2, "evaluation": 5,
                                         "awarded": 30}
     assert hash(s.stage_limit_days) == hash(FrozenMap(dict(s.stage_limit_days)))  # frozen all the way down
@@ -187,8 +187,7 @@ def test_values_are_parsed_into_their_types(tmp_path):
     ("AUCTION_MIN_DECREMENT_PERCENT", "80", "must be a number between 0 and 50"),
     ("AUCTION_EXTENSION_SECONDS", "3601", "must be a whole number between 0 and 3600"),
     ("AUCTION_MUST_BEAT_BEST", "maybe", "must be 1 or 0"),
-    ("REDFLAG_LATE_BID_MINUTES", "soon", "must be a whole number of at least 0"),
-    ("REDFLAG_RARE_WINNER_MAX_RATE", "1.5", "must be a number between 0 and 1"),
+    ("REDFLAG_FENCES_MINUTES", "soon", "must be a whole number between 1 and 1440"),
     ("REDFLAG_AMENDMENT_MAX_PCT", "-3", "must be a number of at least 0"),
     ("STAGE_LIMIT_DAYS", "lunch=2", "must be key=days pairs with keys among published, tendering, "),
     ("PORT", "eighty", "must be a whole number between 1 and 65535"),

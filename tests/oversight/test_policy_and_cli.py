@@ -19,20 +19,28 @@ from tests.oversight.test_award_history import _insert
 
 def test_thresholds_default_and_come_from_the_environment():
     default = policy.of(load_settings({}, persist_dev_keys=False))
-    assert default.late_bid_minutes == 60 and default.stage_limit_days["evaluation"] == 20
-    s = load_settings({"REDFLAG_RARE_WINNER_MAX_RATE": "0.1", "STAGE_LIMIT_DAYS": "evaluation=5",
-                       "REDFLAG_MIN_SUBMISSION_DAYS": "public_tender=30"}, persist_dev_keys=False)
+    assert default.amendment_max_pct == Decimal(20) and default.stage_limit_days["evaluation"] == 20
+    s = load_settings({"REDFLAG_AMENDMENT_MAX_PCT": "12.5", "STAGE_LIMIT_DAYS": "evaluation=5"},
+                      persist_dev_keys=False)
     p = policy.of(s)
-    assert p.rare_winner_max_rate == Decimal("0.1") and p.stage_limit_days["evaluation"] == 5
-    assert p.stage_limit_days["awarded"] == 30 and p.min_submission_days == {**default.min_submission_days,
-                                                                             "public_tender": 30}
+    assert p.amendment_max_pct == Decimal("12.5") and p.stage_limit_days["evaluation"] == 5
+    assert p.stage_limit_days["awarded"] == 30
 
 
-@pytest.mark.parametrize("name,value", [("REDFLAG_LATE_BID_MINUTES", "soon"), ("REDFLAG_AMENDMENT_MAX_PCT", "-3"),
-                                        ("STAGE_LIMIT_DAYS", "lunch=2"), ("REDFLAG_MIN_SUBMISSION_DAYS", "x")])
+@pytest.mark.parametrize("name,value", [("REDFLAG_FENCES_MINUTES", "soon"), ("REDFLAG_AMENDMENT_MAX_PCT", "-3"),
+                                        ("STAGE_LIMIT_DAYS", "lunch=2"), ("REDFLAG_SYNC_BATCH", "0")])
 def test_malformed_thresholds_refuse_to_start(name, value):
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value}, persist_dev_keys=False)
+
+
+@pytest.mark.parametrize("name", ["REDFLAG_MIN_SUBMISSION_DAYS", "REDFLAG_LATE_BID_MINUTES",
+                                  "REDFLAG_RARE_WINNER_MAX_RATE", "REDFLAG_GAP_MIN_SAMPLE"])
+def test_the_removed_red_flag_settings_are_refused_not_ignored(name):
+    """The on-request engine they tuned is gone (Cardinal's indicators are tuned per publisher in
+    REDFLAG_SETTINGS_DIR): a deployment still setting one is told at start, not silently ignored."""
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: "1"}, persist_dev_keys=False)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,7 @@
 """Red-flag read model jobs (readmodel.py): the sync from the compiled releases' change feed every few
-seconds, and the population pass (fences) every minute for the publishers that are due. Both run in the
-worker's unit of work (one transaction each: the cursor moves with the flags it wrote) and are idempotent."""
+seconds, and every minute the recomputation of publishers whose settings changed and the population pass
+(fences) for the publishers that are due. Both open their own units of work (a batch and its cursor in one
+transaction) and are idempotent."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from arq import cron
 
+from marketplace.core.db import unit_of_work
 from marketplace.core.transactions import own_transaction
 from marketplace.oversight.redflags import readmodel
 
@@ -22,9 +24,16 @@ async def redflags_sync(ctx: dict[str, Any]) -> int:
     return await readmodel.sync_all(settings, batch=settings.redflags.sync_batch, seconds=SYNC_SECONDS)
 
 
+@own_transaction  # a publisher recomputed under new settings is taken in bounded transactions, like the sync's
 async def redflags_population(ctx: dict[str, Any]) -> int:
-    """Recompute the quartile fences and population flags of the publishers due (REDFLAG_FENCES_MINUTES)."""
-    return len(await readmodel.refresh_population(ctx["settings"]))
+    """Recompute the publishers whose Cardinal settings changed (REDFLAG_SETTINGS_DIR), batch after batch
+    within the run's budget; then the quartile fences and population flags of the publishers due
+    (REDFLAG_FENCES_MINUTES; a publisher just recomputed is due at once). Returns the publishers whose fences
+    were computed."""
+    settings = ctx["settings"]
+    await readmodel.apply_settings(settings, batch=settings.redflags.sync_batch, seconds=SYNC_SECONDS)
+    async with unit_of_work():
+        return len(await readmodel.refresh_population(settings))
 
 
 FUNCTIONS: list[Any] = []

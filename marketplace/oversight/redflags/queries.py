@@ -11,6 +11,7 @@ import msgspec
 
 from marketplace.core import db
 from marketplace.oversight import reads
+from marketplace.oversight.imports.queries import CompiledFeedRow
 
 # The sync job and the population job take this lock (try-lock: a second worker skips the tick), so the
 # tallies, the fences and the flags are changed by one of them at a time.
@@ -31,6 +32,10 @@ class PublisherState(msgspec.Struct):
     currency: str | None
     meta: str  # JSON text: {code: {name: value}}
     fences_at: datetime | None
+    settings_file: str | None = None  # the settings file it was computed with ('' : Cardinal's defaults)
+    settings_hash: bytes | None = None  # their digest (publishers_ini.fingerprint); None: not met yet
+    ocid_sample: str | None = None
+    rebuild_after: str | None = None  # a recomputation under way: the last ocid done
 
 
 class ProcessRow(msgspec.Struct):
@@ -107,21 +112,70 @@ async def processes(ocids: list[str]) -> dict[str, StoredProcess]:
 
 async def publisher_states(ids: list[int]) -> dict[int, PublisherState]:
     """Each publisher's state (a publisher not met yet has no currency and no fences)."""
-    rows = await db.fetch("SELECT publisher_id, currency, meta::text AS meta, fences_at FROM redflag_publisher"
-                          " WHERE publisher_id = ANY($1::bigint[])", ids)
-    found = {r["publisher_id"]: PublisherState(**r) for r in rows}
+    rows = await db.fetch("SELECT publisher_id, currency, meta::text AS meta, fences_at, settings_file, settings_hash,"
+                          " ocid_sample, rebuild_after FROM redflag_publisher WHERE publisher_id = ANY($1::bigint[])",
+                          ids)
+    found = {r["publisher_id"]: PublisherState(**{**r, "settings_hash": None if r["settings_hash"] is None
+                                                  else bytes(r["settings_hash"])}) for r in rows}
     return {i: found.get(i) or PublisherState(publisher_id=i, currency=None, meta="{}", fences_at=None) for i in ids}
 
 
-async def touch_publishers(ids: list[int], currencies: dict[int, str]) -> None:
-    """These publishers' processes changed (their population pass is due); fix the main currencies met."""
+async def publisher_ids() -> list[int]:
+    """The publishers the read model has met."""
+    return [r["publisher_id"] for r in await db.fetch("SELECT publisher_id FROM redflag_publisher ORDER BY 1")]
+
+
+async def slugs(ids: list[int]) -> dict[int, str]:
+    rows = await db.fetch("SELECT id, slug FROM ocds_publisher WHERE id = ANY($1::bigint[])", ids)
+    return {r["id"]: r["slug"] for r in rows}
+
+
+async def touch_publishers(ids: list[int], currencies: dict[int, str], settings: dict[int, tuple[str, bytes]],
+                           samples: dict[int, str]) -> None:
+    """These publishers' processes changed (their population pass is due); fix the main currencies met, and,
+    for a publisher met for the first time, the settings it is computed with and one of its ocids."""
     if ids:
         await db.execute(
-            "INSERT INTO redflag_publisher AS p (publisher_id, currency, dirty)"
-            " SELECT i, c, true FROM unnest($1::bigint[], $2::text[]) AS x(i, c)"
+            "INSERT INTO redflag_publisher AS p (publisher_id, currency, dirty, settings_file, settings_hash,"
+            " ocid_sample)"
+            " SELECT i, c, true, f, h, o FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::text[])"
+            " AS x(i, c, f, h, o)"
             " ON CONFLICT (publisher_id) DO UPDATE SET dirty = true,"
-            " currency = coalesce(p.currency, excluded.currency)",
-            ids, [currencies.get(i) for i in ids])
+            " currency = coalesce(p.currency, excluded.currency),"
+            " settings_file = coalesce(p.settings_file, excluded.settings_file),"
+            " settings_hash = coalesce(p.settings_hash, excluded.settings_hash),"
+            " ocid_sample = coalesce(p.ocid_sample, excluded.ocid_sample)",
+            ids, [currencies.get(i) for i in ids], [settings[i][0] if i in settings else None for i in ids],
+            [settings[i][1] if i in settings else None for i in ids], [samples.get(i) for i in ids])
+
+
+async def reset_publisher(publisher_id: int, settings_file: str, settings_hash: bytes) -> None:
+    """Its settings changed: empty its part of the model (flags but the stage alarms', tallies, processes,
+    fences, main currency) and start recomputing it under these settings from its first ocid."""
+    await db.execute("DELETE FROM redflag WHERE publisher_id = $1 AND origin <> 'alarm'", publisher_id)
+    await db.execute("DELETE FROM redflag_tally WHERE publisher_id = $1", publisher_id)
+    await db.execute("DELETE FROM redflag_process WHERE publisher_id = $1", publisher_id)
+    await db.execute(
+        "UPDATE redflag_publisher SET settings_file = $2, settings_hash = $3, rebuild_after = '', meta = '{}',"
+        " fences_at = NULL, currency = NULL, dirty = true WHERE publisher_id = $1",
+        publisher_id, settings_file, settings_hash)
+
+
+async def set_rebuild_after(publisher_id: int, ocid: str | None) -> None:
+    """The recomputation's progress; None: done, the fences are due at once."""
+    if ocid is None:
+        await db.execute("UPDATE redflag_publisher SET rebuild_after = NULL, fences_at = NULL, dirty = true"
+                         " WHERE publisher_id = $1", publisher_id)
+    else:
+        await db.execute("UPDATE redflag_publisher SET rebuild_after = $2 WHERE publisher_id = $1", publisher_id, ocid)
+
+
+async def compiled_of(publisher_id: int, *, after: str, limit: int) -> list[CompiledFeedRow]:
+    """A publisher's compiled releases in ocid order, after this ocid (a recomputation's batches)."""
+    rows = await db.fetch(
+        "SELECT ocid, publisher_id, '0' AS txid, 0::bigint AS seq, hash, data::text AS data FROM ocds_compiled"
+        " WHERE publisher_id = $1 AND ocid > $2 ORDER BY ocid LIMIT $3", publisher_id, after, limit)
+    return [CompiledFeedRow(**{**r, "hash": bytes(r["hash"])}) for r in rows]
 
 
 async def upsert_processes(rows: list[ProcessRow]) -> None:
@@ -226,9 +280,9 @@ async def set_fences(publisher_id: int, meta: str, at: datetime) -> None:
 
 async def due_publishers(older_than: datetime, *, force: bool = False) -> list[int]:
     """Publishers whose processes changed since their fences were computed, computed before `older_than`
-    (every publisher with `force`)."""
-    rows = await db.fetch("SELECT publisher_id FROM redflag_publisher WHERE $2 OR (dirty"
-                          " AND (fences_at IS NULL OR fences_at < $1)) ORDER BY publisher_id", older_than, force)
+    (every publisher with `force`); not one being recomputed (its population is not whole yet)."""
+    rows = await db.fetch("SELECT publisher_id FROM redflag_publisher WHERE rebuild_after IS NULL AND ($2 OR (dirty"
+                          " AND (fences_at IS NULL OR fences_at < $1))) ORDER BY publisher_id", older_than, force)
     return [r["publisher_id"] for r in rows]
 
 

@@ -16,9 +16,14 @@ Two jobs keep it (both under one advisory try-lock, queries.LOCK, each in its un
   publisher's population flags. Quartile fences move as data arrives; between two passes a new process is
   judged against the previous fences.
 
+* `apply_settings()` (before each population pass) recomputes, batch after batch, each publisher whose
+  Cardinal settings changed (publishers_ini: its INI file in REDFLAG_SETTINGS_DIR, compared by digest).
+
 Populations are per publisher: Cardinal runs over one dataset, and party ids, currencies and procurement
-methods mean nothing across publishers. Each publisher's main currency is fixed the first time one is met
-(ours: PEN), so a process's results do not depend on the order processes arrive in.
+methods mean nothing across publishers. So are settings: each publisher runs its own Cardinal settings file
+(publishers_ini; Cardinal's defaults when none is registered), its preparation included. Each publisher's
+main currency is its file's, else fixed the first time one is met (ours: PEN), so a process's results do not
+depend on the order processes arrive in.
 
 Where our own data knows better than bare OCDS (our processes only), the flag says so:
 * R030: a reverse auction re-dates the bids it re-prices (opening_entry takes the auction bid's time, after
@@ -32,14 +37,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -52,8 +56,8 @@ from marketplace.core.i18n import N_
 from marketplace.oversight.imports import domain as import_domain
 from marketplace.oversight.imports import queries as import_q
 from marketplace.oversight.ocds.build import bid_detail_id, ts
+from marketplace.oversight.redflags import publishers_ini
 from marketplace.oversight.redflags import queries as q
-from marketplace.oversight.redflags import settings as settings_mod
 from marketplace.oversight.redflags.engine import Engine, Population, decode_line
 from marketplace.oversight.redflags.indicators import r030
 from marketplace.oversight.redflags.model import ProcessResult, Results
@@ -73,31 +77,46 @@ _json = msgspec.json.Encoder()
 NAN = float("nan")
 
 
-# Publishers whose data needs Cardinal's `prepare` before the indicators (their bid statuses are not OCDS's),
-# by ocid prefix, with the settings of redflags/publishers/ (the same files `marketplace redflags prepare` takes).
-PREPARED = (("ocds-be6bcu-", "prozorro.ini"), ("AM-PPS-", "armenia.ini"))
-PUBLISHERS_DIR = Path(__file__).with_name("publishers")
+@dataclass
+class _Chosen:
+    """A publisher's Cardinal settings in the read model (publishers_ini: REDFLAG_SETTINGS_DIR), with its main
+    currency: the file's, else ours (PEN) for our own processes, else the first one met (redflag_publisher)."""
+    choice: publishers_ini.Choice
+    settings: CardinalSettings
+
+    @property
+    def prepare(self) -> PrepareSettings | None:
+        p = self.choice.settings.prepare
+        return None if p == NO_PREPARE else p
 
 
-@lru_cache(maxsize=8)
-def preparation(name: str) -> PrepareSettings:
-    return settings_mod.load(PUBLISHERS_DIR / name).prepare
+NO_PREPARE = PrepareSettings()
 
 
-def prepared(release: Any) -> Any:
-    """The release as the indicators should see it: prepared when its publisher needs it (see PREPARED)."""
-    ocid = release.get("ocid") if isinstance(release, dict) else None
-    if isinstance(ocid, str):
-        for prefix, name in PREPARED:
-            if ocid.startswith(prefix):
-                return prepare_release(release, preparation(name))
-    return release
+def _chosen(choice: publishers_ini.Choice, currency: str | None) -> _Chosen:
+    s = choice.settings
+    if s.currency is None and currency is not None:
+        s = dataclasses.replace(s, currency=currency)
+    return _Chosen(choice, s)
 
 
-@lru_cache(maxsize=64)
-def cardinal(currency: str | None) -> CardinalSettings:
-    """Every Cardinal indicator with its defaults, in this main currency."""
-    return CardinalSettings.all_indicators(**({"currency": currency} if currency else {}))
+async def _choices(app_settings: Any, states: dict[int, q.PublisherState], ocids: dict[int, str],
+                   own: int | None) -> dict[int, _Chosen]:
+    """Each publisher's settings (by its slug, else the prefix of one of its ocids: `ocids` for a publisher
+    met in this batch, else the one stored)."""
+    registry = publishers_ini.registry(publishers_ini.folder_of(app_settings))
+    slugs = await q.slugs(list(states))
+    out = {}
+    for pid, state in states.items():
+        choice = registry.choose(slugs.get(pid), state.ocid_sample or ocids.get(pid))
+        out[pid] = _chosen(choice, state.currency or (OWN_CURRENCY if pid == own else None))
+    return out
+
+
+def prepared(release: Any, prepare: PrepareSettings | None) -> Any:
+    """The release as the indicators should see it: prepared as `marketplace redflags prepare` does, when its
+    publisher's settings file has a preparation (Prozorro's, Armenia's: their bid statuses are not OCDS's)."""
+    return release if prepare is None or not isinstance(release, dict) else prepare_release(release, prepare)
 
 
 def _dumps(value: Any) -> str:
@@ -177,16 +196,18 @@ async def sync(settings: Any, *, limit: int) -> SyncReport:
     return report
 
 
-async def sync_all(settings: Any, *, batch: int, seconds: float = 60) -> int:
-    """`sync()` batch after batch, each in its own unit of work, until the feed is read (or `seconds` pass).
-    Returns the processes evaluated."""
+async def sync_all(settings: Any, *, batch: int, seconds: float = 60, max_batches: int | None = None) -> int:
+    """`sync()` batch after batch, each in its own unit of work, until the feed is read (or `seconds` pass, or
+    `max_batches` were taken). Returns the processes evaluated."""
     started = time.monotonic()
     changed = 0
+    batches = 0
     while True:
         async with unit_of_work():
             report = await sync(settings, limit=batch)
         changed += report.changed
-        if report.read < batch or time.monotonic() - started > seconds:
+        batches += 1
+        if report.read < batch or time.monotonic() - started > seconds or batches == max_batches:
             return changed
 
 
@@ -200,15 +221,16 @@ async def _apply(settings: Any, rows: list[import_q.CompiledFeedRow], report: Sy
     pids = sorted({r.publisher_id for r in todo} | {stored[r.ocid].publisher_id for r in todo if r.ocid in stored})
     states = await q.publisher_states(pids)
     own = await import_q.own_publisher_id()
+    samples = {r.publisher_id: r.ocid for r in reversed(todo)}  # the first ocid met of each publisher
+    chosen = await _choices(settings, states, samples, own)
     engines: dict[int, Engine] = {}
     procs: list[_Process] = []
     for r in todo:
         engine = engines.get(r.publisher_id)
         if engine is None:
-            currency = OWN_CURRENCY if r.publisher_id == own else states[r.publisher_id].currency
-            engine = engines[r.publisher_id] = Engine(cardinal(currency))
+            engine = engines[r.publisher_id] = Engine(chosen[r.publisher_id].settings)
         try:
-            release = prepared(decode_line(r.data))
+            release = prepared(decode_line(r.data), chosen[r.publisher_id].prepare)
         except ValueError:
             release = None
         procs.append(_Process(r, release, engine.evaluate(release)))
@@ -244,13 +266,14 @@ async def _apply(settings: Any, rows: list[import_q.CompiledFeedRow], report: Sy
     await q.delete_processes(gone)
     await q.upsert_processes(process_rows)
     await q.apply_tallies(deltas)
-    entity_flags, entity_keys = await _judge_entities(metas, deltas)
+    entity_flags, entity_keys = await _judge_entities(metas, deltas, chosen)
     for pid, keys in entity_keys.items():
         await q.delete_entity_flags(pid, keys)
     flags += entity_flags
     await q.insert_flags(flags)
     report.flags = len(flags)
-    await q.touch_publishers(pids, currencies)
+    await q.touch_publishers(pids, currencies, {pid: (c.choice.file, c.choice.digest) for pid, c in chosen.items()},
+                             samples)
 
 
 def _contribute(deltas: dict[q.Tally, list[int]], pid: int, result: ProcessResult, sign: int) -> None:
@@ -351,7 +374,7 @@ def _ratio_flags(pid: int, meta: dict[str, dict[str, float]], ocid: str, ratio: 
 
 
 async def _judge_entities(metas: dict[int, dict[str, dict[str, float]]], deltas: dict[q.Tally, list[int]],
-                          ) -> tuple[list[q.FlagRow], dict[int, list[tuple[str, str, str]]]]:
+                          chosen: dict[int, _Chosen]) -> tuple[list[q.FlagRow], dict[int, list[tuple[str, str, str]]]]:
     """The organisations whose tallies moved, judged against their publisher's last fences (as the indicators'
     finalize judges them). Returns the flags and, per publisher, the (code, scope, subject)s to replace."""
     touched: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
@@ -365,7 +388,7 @@ async def _judge_entities(metas: dict[int, dict[str, dict[str, float]]], deltas:
         meta = metas.get(pid) or {}
         if not meta:
             continue  # no population pass yet: the first one judges everybody
-        s = cardinal(None).indicators
+        s = chosen[pid].settings.indicators
         subjects = sorted(set().union(*kinds.values()))
         found = await q.tallies(pid, list(kinds) + (["r048_code"] if "r048" in kinds else []), subjects)
         by_kind: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
@@ -377,6 +400,8 @@ async def _judge_entities(metas: dict[int, dict[str, dict[str, float]]], deltas:
                 by_kind[t["kind"]][t["key"]] = (t["a"], t["b"])
         replace: list[tuple[str, str, str]] = []
         for kind, members in kinds.items():
+            if kind.split("_")[0].upper() not in s:
+                continue  # an indicator this publisher's settings leave out (its counts are on their way out)
             if kind == "r025":
                 m = meta.get("R025", {})
                 top, fence = m.get("upper_fence", NAN), m.get("lower_fence", NAN)
@@ -490,6 +515,69 @@ def _unless_auction_redated(p: _Process, auctioned: dict[str, dict[str, Any]]) -
                     "end_date": evidence.get("end_date"), "bids": changed})
 
 
+# ------------------------------------------------------------------- a publisher's settings changed
+
+
+@dataclass
+class SettingsReport:
+    started: list[int]  # publishers whose settings changed: their model emptied, to be computed again
+    evaluated: int = 0  # processes evaluated again
+    finished: list[int] = dataclasses.field(default_factory=list)  # recomputed in full (fences now due)
+
+
+async def apply_settings(settings: Any, *, batch: int, seconds: float = 60) -> SettingsReport:
+    """Recompute the publishers whose settings changed (REDFLAG_SETTINGS_DIR: a file edited, another file
+    chosen): each one's flags, tallies and fences are dropped and its compiled releases evaluated again under
+    the new settings, `batch` at a time, each batch in its own unit of work (so a national publisher does not
+    hold one transaction for the whole pass), until done or `seconds` pass; the next run goes on from
+    `rebuild_after`. Meanwhile the sync job goes on with the same settings, and a process it evaluated is
+    skipped here (same hash). Then the population pass computes the fences (the publisher is due at once)."""
+    started = time.monotonic()
+    report = SettingsReport(started=[])
+    while True:
+        async with unit_of_work():
+            if not await q.try_lock():
+                return report
+            pid = await _next_rebuild(settings, report)
+            if pid is None:
+                return report
+            done = await _rebuild_batch(settings, pid, batch, report)
+        if done:
+            report.finished.append(pid)
+        if time.monotonic() - started >= seconds:  # at least one batch per run
+            return report
+
+
+async def _next_rebuild(settings: Any, report: SettingsReport) -> int | None:
+    """The publisher to recompute next: one under way, else one whose settings' digest changed (emptied
+    now). A digest changed again during a recomputation starts it over."""
+    states = await q.publisher_states(await q.publisher_ids())
+    chosen = await _choices(settings, states, {}, await import_q.own_publisher_id())
+    pending = None
+    for pid, state in states.items():
+        digest = chosen[pid].choice.digest
+        # A publisher computed before the settings were kept was computed with Cardinal's defaults.
+        if (state.settings_hash or publishers_ini.DEFAULTS.digest) != digest:
+            await q.reset_publisher(pid, chosen[pid].choice.file, digest)
+            report.started.append(pid)
+            return pid
+        elif state.rebuild_after is not None and pending is None:
+            pending = pid
+    return pending
+
+
+async def _rebuild_batch(settings: Any, pid: int, batch: int, report: SettingsReport) -> bool:
+    after = (await q.publisher_states([pid]))[pid].rebuild_after or ""
+    rows = await q.compiled_of(pid, after=after, limit=batch)
+    if rows:
+        sync_report = SyncReport(read=len(rows))
+        await _apply(settings, rows, sync_report)
+        report.evaluated += sync_report.changed
+    done = len(rows) < batch
+    await q.set_rebuild_after(pid, None if done else rows[-1].ocid)
+    return done
+
+
 # ---------------------------------------------------------------------------------- the population pass
 
 
@@ -502,14 +590,15 @@ async def refresh_population(settings: Any, *, force: bool = False) -> list[int]
     cutoff = now if force else now - timedelta(minutes=settings.redflags.fences_minutes)
     done = []
     for pid in await q.due_publishers(cutoff, force=force):
-        await _population(pid, now)
+        await _population(settings, pid, now)
         done.append(pid)
     return done
 
 
-async def _population(pid: int, now: datetime) -> None:
-    state = (await q.publisher_states([pid]))[pid]
-    population = Population(cardinal(state.currency))
+async def _population(settings: Any, pid: int, now: datetime) -> None:
+    states = await q.publisher_states([pid])
+    chosen = (await _choices(settings, states, {}, await import_q.own_publisher_id()))[pid]
+    population = Population(chosen.settings)
     tally: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
     for t in await q.tallies(pid, ["r025", "r038_buyer", "r038_pe", "r038_tenderer", "r048", "r048_code"]):
         if t["kind"] == "r048_code":

@@ -39,6 +39,10 @@ class RedflagPublisher(Table, tablename="redflag_publisher", db=DB):
     meta = JSONB(default="{}")
     fences_at = Timestamptz(null=True, default=None)
     dirty = Boolean(default=True)
+    settings_file = Text(null=True, default=None)  # the INI file in REDFLAG_SETTINGS_DIR ('' : Cardinal's defaults)
+    settings_hash = Bytea(null=True, default=None)  # digest of those settings as parsed
+    ocid_sample = Text(null=True, default=None)  # one of its ocids (settings chosen by ocid prefix)
+    rebuild_after = Text(null=True, default=None)  # recomputation under way: the last ocid done
 
 
 class Redflag(Table, tablename="redflag", db=DB):
