@@ -5,16 +5,18 @@
 
 The production app under granian (one process, the app's own hashing threads unless --workers / --queue
 say otherwise) on a scratch database `ma_bench_login_storm` and a private Redis; 300 suppliers, each with
-its own JWT. Each round has two phases, alike but for the storm:
+its own JWT. Each round has two phases, alike but for the storm (the storm phase second in odd rounds,
+first in even ones, so that drift during the run cancels out):
 
-1. no storm: a deadline rush of `--bids` sealed bids, every (supplier, lot) pair once, sent by `wrk`
-   (bench/login_storm.lua: each bid exactly once, `--connections` at a time) to tenders of their own whose
-   submission deadline is fixed before the phase starts; then, past that deadline, 200 more bids, which
-   must all be refused (409) with nothing stored;
-2. storm: the same, while `--storm` clients send failed sign-ins back to back, each from a new client
-   address (X-Forwarded-For behind TRUSTED_PROXY_HOPS=1) with a new unknown email: the per-address and
-   per-account limits stay on but never bite, so every attempt reaches Argon2 (a botnet's storm, the
-   server's worst case). The rush starts once the first of them has been answered (hashing is under way).
+* no storm: a deadline rush of `--bids` sealed bids, every (supplier, lot) pair once, sent by `wrk`
+  (bench/login_storm.lua: each bid exactly once, `--connections` at a time) to tenders of their own whose
+  submission deadline is set when the phase starts; then, past that deadline, 200 more bids, which must
+  all be refused (409) with nothing stored;
+* storm: the same, while `--storm` clients send failed sign-ins back to back, each from a new client
+  address (X-Forwarded-For behind TRUSTED_PROXY_HOPS=1) with a new unknown email: the per-address and
+  per-account limits stay on but never bite, so every attempt reaches Argon2 (a botnet's storm, the
+  server's worst case). The deadline is set, and the rush starts, once the first of them has been
+  answered (hashing is under way); the storm goes on until the rush's last answer.
 
 The deadline of every phase is the same span after its start: twice the time the warm-up rush would need
 for `--bids` bids, plus 3 s. Prints per phase the bids' p50/p99/max (wrk's latency, request written to
@@ -137,12 +139,12 @@ async def phase(conn: asyncpg.Connection, server: GranianServer, officer_token: 
     rush_lines, late_lines = lines[: args.bids], lines[args.bids: args.bids + LATE]
     await conn.execute("UPDATE tender SET enquiry_end = now() - interval '1 minute' WHERE id = ANY($1)", ids)
     await conn.execute("CHECKPOINT")  # both phases start from the same WAL state (see bench/rush.py)
-    deadline = datetime.now(UTC) + timedelta(seconds=budget)
-    await conn.execute("UPDATE tender SET submission_deadline = $2::timestamptz,"
-                       " opening_time = $2::timestamptz + interval '1 hour' WHERE id = ANY($1)", ids, deadline)
     result: dict = {"storm": storm}
     sign_ins = Storm(server.url, args.storm) if storm else None
-    async with sign_ins or contextlib.nullcontext():
+    async with sign_ins or contextlib.nullcontext():  # the storm is under way before the deadline is set
+        deadline = datetime.now(UTC) + timedelta(seconds=budget)
+        await conn.execute("UPDATE tender SET submission_deadline = $2::timestamptz,"
+                           " opening_time = $2::timestamptz + interval '1 hour' WHERE id = ANY($1)", ids, deadline)
         with CpuMeter(server) as cpu:
             bids = await wrk_exact(server.url, rush_lines, connections=args.connections)
     before = await conn.fetchval("SELECT count(*) FROM bid WHERE tender_id = ANY($1) AND received_at < $2",
@@ -198,6 +200,8 @@ async def _main(args: argparse.Namespace) -> dict:
         extra["PASSWORD_HASH_WORKERS"] = str(args.workers)
     if args.queue is not None:
         extra["PASSWORD_HASH_QUEUE"] = str(args.queue)
+    if args.niceness is not None:
+        extra["PASSWORD_HASH_NICENESS"] = str(args.niceness)
     env = app_env(url, redis.url, str(work), JWT_SECRET=keys.jwt_secret, SIGNING_KEY=keys.signing_key,
                   SEALING_KEY=keys.sealing_key, **extra)
     server = GranianServer(env, app="marketplace.app:create_app", log_path=str(work / "server.log"))
@@ -215,12 +219,11 @@ async def _main(args: argparse.Namespace) -> dict:
             pass
         budget = 2 * args.bids / (warmed["sent"] / warmed["seconds"]) + 3
         out["budget"] = budget
-        for k in range(args.rounds):
-            quiet = await phase(conn, server, officer_token, tokens, args=args, budget=budget, storm=False,
-                                seed=args.seed + 1 + 2 * k)
-            loud = await phase(conn, server, officer_token, tokens, args=args, budget=budget, storm=True,
-                               seed=args.seed + 2 + 2 * k)
-            out["rounds"].append((quiet, loud))
+        for k in range(args.rounds):  # the storm second in odd rounds, first in even ones: drift cancels out
+            first, second = [await phase(conn, server, officer_token, tokens, args=args, budget=budget,
+                                         storm=storm, seed=args.seed + 1 + 2 * k + i)
+                             for i, storm in enumerate((k % 2 == 1, k % 2 == 0))]
+            out["rounds"].append((second, first) if k % 2 else (first, second))
     finally:
         server.stop()
         redis.stop()
@@ -233,8 +236,8 @@ async def _main(args: argparse.Namespace) -> dict:
 def report(out: dict) -> bool:
     """Print the figures; whether every bid sent before the deadline was accepted in every phase."""
     a = argparse.Namespace(**out["args"])
-    hashing = (f"PASSWORD_HASH_WORKERS={a.workers if a.workers is not None else 'default'}, "
-               f"PASSWORD_HASH_QUEUE={a.queue if a.queue is not None else 'default'}")
+    hashing = ", ".join(f"PASSWORD_HASH_{name.upper()}={'default' if v is None else v}"
+                        for name, v in (("workers", a.workers), ("queue", a.queue), ("niceness", a.niceness)))
     print(f"\nlogin storm during a deadline rush, {out['at']:%Y-%m-%d %H:%M} UTC, load average "
           f"{' '.join(f'{x:.1f}' for x in out['load'])} on {os.cpu_count()} cores")
     print(f"  {a.bids} bids a phase ({a.connections} connections, each bid sent once), deadline {out['budget']:.1f} s"
@@ -271,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", type=int, default=20, help="database pool size of the app")
     parser.add_argument("--workers", type=int, default=None, help="PASSWORD_HASH_WORKERS (default: the app's)")
     parser.add_argument("--queue", type=int, default=None, help="PASSWORD_HASH_QUEUE (default: the app's)")
+    parser.add_argument("--niceness", type=int, default=None, help="PASSWORD_HASH_NICENESS (default: the app's)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args(argv)

@@ -28,19 +28,23 @@ DEFAULT_WORKERS = 1
 DEFAULT_QUEUE = 32
 
 
-# Hashing threads run at a lower CPU priority than the event loop's thread (Linux schedules threads on their
-# own nice value): on a busy machine the loop, which serves bids and reads their clock, wins the core.
-HASHING_NICENESS = 10
+# Hashing threads run at the lowest CPU priority (Linux schedules each thread on its own nice value, and the
+# threads libargon2 starts for its lanes inherit it): while the machine is busy, the event loop's thread,
+# which serves bids and reads their clock, takes the cores and a storm of sign-ins waits for what is left.
+# bench/login_storm.py measured nice 10 (the first value) letting a storm raise the bids' p99 by 40% in a
+# deadline rush; see README, Security.
+DEFAULT_NICENESS = 19
 
 
-def _lower_priority() -> None:
+def _lower_priority(niceness: int) -> None:
     # not Linux, or not allowed: the threads keep the process's priority
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2", initializer=_lower_priority)
+def _executor(workers: int, niceness: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2", initializer=_lower_priority,
+                              initargs=(niceness,))
 
 
 class Busy(Unavailable):
@@ -71,9 +75,10 @@ class Hold:
 class Hasher:
     """The process's hashing threads and its admission count."""
 
-    def __init__(self, workers: int = DEFAULT_WORKERS, queue: int = DEFAULT_QUEUE) -> None:
-        self.workers, self.queue = workers, queue
-        self._executor = _executor(workers)
+    def __init__(self, workers: int = DEFAULT_WORKERS, queue: int = DEFAULT_QUEUE,
+                 niceness: int = DEFAULT_NICENESS) -> None:
+        self.workers, self.queue, self.niceness = workers, queue, niceness
+        self._executor = _executor(workers, niceness)
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self.in_flight = 0  # running plus waiting
@@ -88,7 +93,7 @@ class Hasher:
             if self._pid != os.getpid():
                 # A forked child (granian's workers, after the seed hashed in the parent) inherits an executor
                 # whose threads exist only in the parent: work given to it would never run.
-                self._executor = _executor(self.workers)
+                self._executor = _executor(self.workers, self.niceness)
                 self._pid = os.getpid()
             self.in_flight += 1
             if self.hold is not None and self.in_flight == self.workers + self.queue:
@@ -123,11 +128,11 @@ class Hasher:
 _hasher = Hasher()
 
 
-def configure(workers: int, queue: int) -> Hasher:
-    """Size the process's hashing threads (the app's start-up, from Settings)."""
+def configure(workers: int, queue: int, niceness: int = DEFAULT_NICENESS) -> Hasher:
+    """Size the process's hashing threads and set their priority (the app's start-up, from Settings)."""
     global _hasher
-    if (workers, queue) != (_hasher.workers, _hasher.queue):
-        old, _hasher = _hasher, Hasher(workers, queue)
+    if (workers, queue, niceness) != (_hasher.workers, _hasher.queue, _hasher.niceness):
+        old, _hasher = _hasher, Hasher(workers, queue, niceness)
         old.shutdown()
     return _hasher
 
