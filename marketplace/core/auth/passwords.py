@@ -30,10 +30,11 @@ DEFAULT_QUEUE = 32
 
 # Hashing threads run at the lowest CPU priority (Linux schedules each thread on its own policy and nice
 # value, and the threads libargon2 starts for its lanes inherit both): SCHED_IDLE, so that a thread of the
-# event loop (bids, and their clock readings) or of PostgreSQL waking up takes a core from a hash at once and
-# wakes preferably on a core that only hashes, and nice 19 where SCHED_IDLE is off. A storm of sign-ins gets
-# the cores nothing else wants. bench/login_storm.py measured the bids' p99 during a storm at 1.55x (nice 10,
-# the first value), 1.21x (nice 19), and with SCHED_IDLE as in README, Security.
+# event loop (bids, and their clock readings) or of PostgreSQL waking up takes a core from a hash at once,
+# and nice 19 where SCHED_IDLE is off. A storm of sign-ins gets the cores nothing else wants. It is not the
+# whole answer: bench/login_storm.py still measures the bids' p99 about 1.5x higher during a storm (1.9x at
+# nice 10 without SCHED_IDLE, the first setting), the hashes competing for what priority does not share out
+# (memory, caches); see README, Security.
 DEFAULT_NICENESS = 19
 DEFAULT_IDLE = True
 
