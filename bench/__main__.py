@@ -8,6 +8,7 @@
     auction    live auction: commit -> every board with 200 SSE bidders (bench/auction.py)
     redflags   red-flag read model: full computation, per-process updates, list p95 (bench/redflags.py)
     ocds-import  generate 1M OCDS releases and import them: releases/s against COPY, RSS (bench/ocds_import.py)
+    login-storm  a deadline rush of sealed bids with and without a storm of failed sign-ins (bench/login_storm.py)
     all        rush, search, awards and outbox in one run; writes bench/RESULTS.md
 
 `search` and `awards` measure the data `generate` loaded (their --reuse); give them --rows N to build a
@@ -23,12 +24,12 @@ import sys
 from bench.common import bench_url, database_name
 
 OWN = {"generate": "bench.generate", "rush": "bench.rush", "outbox": "bench.outbox_lag", "all": "bench.all",
-       "ocds-import": "bench.ocds_import"}
+       "ocds-import": "bench.ocds_import", "login-storm": "bench.login_storm"}
 # scenarios written as `async def main()` reading sys.argv, with --reuse DBNAME for generated data
 DELEGATED = {"search": "bench.search", "awards": "bench.oversight", "auction": "bench.auction",
              "redflags": "bench.redflags"}
 REUSES_GENERATED = {"search", "awards"}
-NEEDS_WRK = {"rush"}  # `all` checks when its selection includes rush (bench/all.py)
+NEEDS_WRK = {"rush", "login-storm"}  # `all` checks when its selection includes rush (bench/all.py)
 
 
 def delegated_argv(name: str, args: list[str]) -> list[str]:

@@ -131,7 +131,8 @@ class MarketplacePlugin(InitPluginProtocol):
         await db.start(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                        replica_url=settings.database_replica_url)
         search_service.backend(settings)  # the process's search backend, from Settings (no I/O)
-        passwords.configure(settings.security.password_hash_workers, settings.security.password_hash_queue)
+        passwords.configure(settings.security.password_hash_workers, settings.security.password_hash_queue,
+                            settings.security.password_hash_niceness, settings.security.password_hash_idle)
         if settings.redis_url:
             try:
                 await queue.start(settings.redis_url)

@@ -407,6 +407,10 @@ class SecuritySettings:
     password_hash_workers: int = var("PASSWORD_HASH_WORKERS", Int(1, 64), 1)
     # ...and this many more wait for one; a request beyond them is answered 503 at once.
     password_hash_queue: int = var("PASSWORD_HASH_QUEUE", Int(0, 10_000), 32)
+    # ...at this nice value (Linux; 19 the lowest priority): a busy machine serves bids before sign-ins.
+    password_hash_niceness: int = var("PASSWORD_HASH_NICENESS", Int(0, 19), 19)
+    # ...under SCHED_IDLE (Linux): they get only the cores no other thread wants.
+    password_hash_idle: bool = var("PASSWORD_HASH_IDLE", Bool(), True)
     rate_limit_window_seconds: int = var("RATE_LIMIT_WINDOW_SECONDS", Int(1, 86_400), 300)
     rate_limit_signin_per_ip: int = var("RATE_LIMIT_SIGNIN_PER_IP", Int(0), 60)
     rate_limit_signin_per_account: int = var("RATE_LIMIT_SIGNIN_PER_ACCOUNT", Int(0), 10)
