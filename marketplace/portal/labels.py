@@ -41,42 +41,11 @@ FORMULAS = {
 }
 CONTRACT_STATUS = {"pending": N_("Pending signature"), "active": N_("In force"), "terminated": N_("Terminated"),
                    "cancelled": N_("Cancelled")}
-FLAGS = {
-    "single_bid": N_("Single bid"),
-    "short_submission_period": N_("Short submission period"),
-    "identical_bid_prices": N_("Identical bid prices"),
-    "late_bid_won": N_("Last-minute bid won"),
-    "all_but_winner_disqualified": N_("All bids but the winner's disqualified"),
-    "lowest_bid_disqualified": N_("Lowest bid disqualified"),
-    "price_gap_outlier": N_("Unusual price gap"),
-    "rare_winner": N_("Bids often, rarely wins"),
-    "buyer_disqualifies_many": N_("Buyer disqualifies many bids"),
-    "supplier_many_families": N_("Winner across many product families"),
-    "contract_value_raised": N_("Contract value raised"),
-}
 STAGES = {"draft": N_("Draft"), "published": N_("Enquiries"), "tendering": N_("Bidding"), "opening": N_("Opening"),
           "evaluation": N_("Evaluation"), "awarded": N_("Standstill"), "contracted": N_("Contract")}
-# What each flag means, in the catalogues' languages (oversight's own wording, in English, is the fallback).
-FLAG_DEFINITIONS = {
-    "single_bid": N_("Only one bid was received for a lot of a competitive procedure."),
-    "short_submission_period": N_("The time from publication to the submission deadline was shorter than the "
-                                  "minimum for the procurement method."),
-    "identical_bid_prices": N_("Two or more bids for the same lot have exactly the same price."),
-    "late_bid_won": N_("The winning bid was received after the deadline, or was the last bid received within the "
-                       "last minutes before it."),
-    "all_but_winner_disqualified": N_("Every bid for the lot except the winner's was disqualified."),
-    "lowest_bid_disqualified": N_("In a price-only award, the lowest bid was disqualified and a dearer one won."),
-    "price_gap_outlier": N_("The gap between the winning price and the next lowest price is unusually small or "
-                            "large compared with all awarded lots (outside the quartile fences)."),
-    "rare_winner": N_("A bidder that bids often but almost never wins (a possible cover bidder)."),
-    "buyer_disqualifies_many": N_("An agency that disqualifies an unusually large share of the bids it opens."),
-    "supplier_many_families": N_("A supplier winning awards across unusually many classification families."),
-    "contract_value_raised": N_("The contract's value was raised by amendments by more than the allowed share."),
-}
-
 # The read model's indicator codes (Cardinal's R### and ours, MA-*): their names and what each means, said
 # for a citizen (README "Red flags as Cardinal computes them" has the exact rules and settings).
-FLAGS.update({
+FLAGS = {
     "R003": N_("Short submission period"),
     "R018": N_("Single bid"),
     "R024": N_("Price close to the winning bid"),
@@ -91,8 +60,8 @@ FLAGS.update({
     "R058": N_("Heavily discounted bid"),
     "MA-AMEND": N_("Contract value raised"),
     "MA-STAGE": N_("Process stuck in a stage"),
-})
-FLAG_DEFINITIONS.update({
+}
+FLAG_DEFINITIONS = {
     "R003": N_("The time to submit bids, from the call's publication to its deadline, was shorter than the "
                "minimum for its procedure."),
     "R018": N_("Only one supplier bid in a procedure open to competition."),
@@ -110,7 +79,7 @@ FLAG_DEFINITIONS.update({
                "processes of the same publisher."),
     "MA-AMEND": N_("The contract's value was raised by amendments by more than the allowed share."),
     "MA-STAGE": N_("The process has stayed in one stage longer than the limit for that stage."),
-})
+}
 # The names in a flag's evidence (readmodel.py and the indicators), in words; other names show as they are.
 EVIDENCE = {
     "days": N_("Days to submit bids"), "threshold": N_("Minimum"), "number_of_tenderers": N_("Bidders"),
