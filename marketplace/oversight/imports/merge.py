@@ -260,10 +260,7 @@ def _is_value(old: Any, rule: str | None) -> bool:
     if kind is list:
         if rule == WHOLE:
             return True
-        for item in old:
-            if type(item) is not dict:
-                return True
-        return False
+        return any(type(item) is not dict for item in old)
     return True
 
 
