@@ -54,8 +54,9 @@ class Progress:
 
 async def import_paths(paths: Iterable[Path], *, encoding: str | None = None, origin: str = "cli",
                        progress: Progress | None = None, batch_releases: int | None = None,
-                       default_publisher: int | None = None, on_batch: Callable[[], None] | None = None) -> Report:
-    """Import `paths`; `on_batch` is called each time a batch has committed (projection.import_and_project)."""
+                       default_publisher: int | None = None, on_batch: Callable[[str], None] | None = None) -> Report:
+    """Import `paths`; `on_batch` is called with its transaction id each time a batch has committed
+    (projection.import_and_project)."""
     progress = progress or Progress()
     importer = _PipelinedImporter(origin=origin, default_publisher=default_publisher,
                                   on_refusal=progress.refused, **({"batch_releases": batch_releases}
@@ -101,12 +102,12 @@ class _PipelinedImporter(Importer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._writing: asyncio.Task[None] | None = None
-        self.on_batch: Callable[[], None] | None = None
+        self.on_batch: Callable[[str], None] | None = None
 
     async def write(self, batch: Any) -> None:
         await super().write(batch)
         if self.on_batch is not None:
-            self.on_batch()
+            self.on_batch(self.last_txid)
 
     async def flush(self) -> None:
         await self._wait()

@@ -155,6 +155,7 @@ class Importer:
         self.on_refusal = on_refusal
         self.report = Report()
         self.run_id: int | None = None
+        self.last_txid = ""  # the transaction id of the last batch written
         self._releases: list[domain.Release] = []
         self._records: list[_RecordCompiled] = []
         self._touched: set[str] = set()
@@ -246,6 +247,7 @@ class Importer:
             statuses.update(outcome.statuses)
             assert self.run_id is not None
             await q.mark_seen(self.run_id, statuses)
+            self.last_txid = await q.current_txid()
         self.report.releases_new += outcome.releases_new
 
     async def flush(self) -> None:
