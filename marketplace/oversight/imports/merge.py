@@ -347,13 +347,13 @@ def _merge_array(target: dict[str, Any], key: str, items: list[dict[str, Any]], 
             if kind is not str and kind is not int:
                 raise Irregular(key)
             text = item_id if kind is str else str(item_id)
-            node = by_id.get(text)
-            if node is None:
-                node = by_id[text] = {"id": item_id}
-                merged.append(node)
-            elif type(node["id"]) is not kind:
+            found = by_id.get(text)
+            if found is None:
+                found = by_id[text] = {"id": item_id}
+                merged.append(found)
+            elif type(found["id"]) is not kind:
                 raise Irregular(key)
-            _merge_object(node, item, tree)
+            _merge_object(found, item, tree)
             wrote = True
         else:
             node = {}
