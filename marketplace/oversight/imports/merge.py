@@ -1,4 +1,4 @@
-"""ocdsmerge's compiled release, with a faster flatten (the import's hottest function).
+"""ocdsmerge's compiled release, merged straight into a dict (`compile_direct`, below), else with a faster flatten.
 
 ocdsmerge flattens every release into {JSON path: value} before merging; its `flatten` looks each path's
 merge rule up by building a tuple of the path's property names at every level and tests every array twice
