@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,18 @@ from marketplace.oversight.stages import domain as stages
 FEED = "oversight.compiled"
 BATCH = 2000
 OWN_SLUG = "mercado-abierto"
+# An award row's fields, copied as they are (dataclasses.asdict deep-copies every UUID and datetime: a tenth
+# of the projection's time).
+AWARD_FIELDS = tuple(f.name for f in dataclasses.fields(awards.AwardRow))
+# Set by import_and_project's follower: project only what transactions before this one wrote (see there).
+_below: contextvars.ContextVar[str | None] = contextvars.ContextVar("projection_below", default=None)
 
 
 async def project_batch(limit: int = BATCH) -> int:
     """Project the next batch of the feed (in the caller's transaction). Returns how many compiled releases
     it read (0: caught up)."""
     cursor = await q.lock_feed_cursor(FEED)
-    rows = await iq.compiled_feed(txid=cursor.txid, seq=cursor.seq, limit=limit)
+    rows = await iq.compiled_feed(txid=cursor.txid, seq=cursor.seq, limit=limit, below=_below.get())
     if not rows:
         return 0
     publishers = {p.id: p for p in await iq.publishers()}
@@ -67,7 +73,8 @@ async def project_batch(limit: int = BATCH) -> int:
     orgs = {(o.kind, o.ruc): o.id for o in await q.organisations_by_ruc(sorted(r for r in rucs if r))}
     await q.replace_imported_awards(ocids, own_slug, [
         # the award as read from the release, plus what only this database knows: our ids for its RUCs
-        q.ImportedAwardRow(**dataclasses.asdict(a), agency_id=orgs.get(("agency", a.agency_ruc or "")),
+        q.ImportedAwardRow(**{f: getattr(a, f) for f in AWARD_FIELDS},
+                           agency_id=orgs.get(("agency", a.agency_ruc or "")),
                            supplier_id=orgs.get(("supplier", a.supplier_ruc or "")), publisher=slug)
         for slug, a in award_rows])
     await q.replace_stage_times(ocids, [
@@ -98,21 +105,33 @@ async def import_and_project(paths: list[Path], **kwargs: Any) -> tuple[Report, 
     """`import_paths(paths, **kwargs)` with the award history kept up to date while it runs: each committed
     batch wakes a follower that projects what is new (its own transactions), so the projection's waits on
     PostgreSQL overlap the import's work; a last catch-up follows the import. Returns (the import's report,
-    how many compiled releases were projected)."""
+    how many compiled releases were projected).
+
+    The follower stays a batch behind: woken by batch N's commit, it projects what transactions before batch N
+    wrote. A process whose releases straddle batches N-1 and N (in a feed, most of a batch's processes go on
+    in the next one) has its compiled release rewritten by batch N, so it is projected once, from its newer
+    version, instead of twice (100,000 generated releases: 40,000 projections of 26,000 processes before)."""
     wake = asyncio.Event()
     done = False
     projected = 0
+    latest = ""
+
+    def committed(txid: str) -> None:
+        nonlocal latest
+        latest = txid
+        wake.set()
 
     async def follow() -> None:
         nonlocal projected
         while not done:
             await wake.wait()
             wake.clear()
+            _below.set(latest or None)  # in this task's context only: the last catch-up below reads it all
             projected += await catch_up()
 
     follower = asyncio.get_running_loop().create_task(follow())
     try:
-        report = await import_paths(paths, on_batch=wake.set, **kwargs)
+        report = await import_paths(paths, on_batch=committed, **kwargs)
     except BaseException:
         follower.cancel()
         with contextlib.suppress(BaseException):  # the import's error is the one raised

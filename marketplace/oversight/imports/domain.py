@@ -292,12 +292,19 @@ def compile_releases(base: dict[str, Any] | None, releases: list[dict[str, Any]]
                      version: str = "1.1") -> dict[str, Any]:
     """The compiled release of `releases` merged in date order on top of `base` (a compiled release, or None),
     by the merge rules of OCDS `version`. A 1.0 compiled release is then upgraded to 1.1 (ocdskit)."""
-    from marketplace.oversight.imports.merge import CompiledRelease  # lazy: with merger() (ocdsmerge)
+    from marketplace.oversight.imports.merge import (  # lazy: with merger() (ocdsmerge)
+        CompiledRelease,
+        Irregular,
+        compile_direct,
+    )
 
     rules = merge_rules_10() if version == "1.0" else merger().merge_rules
-    merged = CompiledRelease(data=base, merge_rules=rules)
-    merged.extend(releases)
-    compiled = merged.asdict()
+    try:
+        compiled = compile_direct(base, releases, rules)
+    except Irregular:  # what only ocdsmerge's flattened form merges as ocdsmerge does
+        merged = CompiledRelease(data=base, merge_rules=rules)
+        merged.extend(releases)
+        compiled = merged.asdict()
     if version == "1.0":
         upgrade_release(compiled)
     return compiled

@@ -1,4 +1,4 @@
-"""ocdsmerge's compiled release, with a faster flatten (the import's hottest function).
+"""ocdsmerge's compiled release, merged straight into a dict (`compile_direct`, below), else with a faster flatten.
 
 ocdsmerge flattens every release into {JSON path: value} before merging; its `flatten` looks each path's
 merge rule up by building a tuple of the path's property names at every level and tests every array twice
@@ -205,3 +205,161 @@ class CompiledRelease(_OcdsCompiledRelease):  # type: ignore[misc]
 
     def asdict(self) -> dict[str, Any]:
         return unflatten(self.data)
+
+
+# --- the direct merge -------------------------------------------------------------------------------------------
+
+class Irregular(Exception):
+    """Data the direct merge leaves to ocdsmerge's flatten and unflatten (see `compile_direct`)."""
+
+
+_PLAIN = frozenset({str, int, float, bool, Decimal})
+
+
+def compile_direct(base: dict[str, Any] | None, releases: list[dict[str, Any]], rules: Rules) -> dict[str, Any]:
+    """ocdsmerge's compiled release (`CompiledRelease(data=base).extend(releases).asdict()`), merged straight into
+    a dict instead of through the flattened {path: value} form: no path tuple is built, and nothing is walked
+    but the releases (and the base, once).
+
+    Equal to ocdsmerge's result as a value (object keys in another order: the stored form sorts them; arrays in
+    ocdsmerge's order). It follows ocdsmerge: `omitWhenMerged` fields dropped, `wholeListMerge` arrays and arrays
+    holding anything but objects replaced whole, arrays of objects merged by `id` (an object without one is
+    appended), empty objects and arrays skipped, a null removing the value but keeping (or making) the objects
+    and array items on its path, the compiled release's `id`, `date` and `ocid` set from each release in date
+    order. `base` is read as ocdsmerge reads it (flattened too). It raises Irregular where ocdsmerge's result
+    depends on the order of its flattened paths, and the caller then merges through them: a value whose type
+    changes between releases (value, object, or array of objects), ids of one array given both as numbers and as
+    text, an id neither text nor an integer, a dict or list subclass."""
+    # deferred: ocdsmerge.util imports requests (see domain.merger())
+    from ocdsmerge.util import sorted_releases
+
+    tree = _tree(rules)
+    compiled: dict[str, Any] = {}
+    if base is not None:
+        _merge_object(compiled, base, tree)
+    compiled["tag"] = ["compiled"]
+    for release in sorted_releases(releases):
+        if type(release) is not dict:
+            raise Irregular("release")
+        ocid, date = release.get("ocid"), release.get("date")
+        if type(ocid) is not str or type(date) is not str:
+            raise Irregular("ocid or date")
+        compiled["id"] = f"{ocid}-{date}"
+        compiled["date"] = date
+        compiled["ocid"] = ocid
+        _merge_object(compiled, release, tree)
+    return compiled
+
+
+def _is_value(old: Any, rule: str | None) -> bool:
+    """Whether `old`, in a compiled release, is a value (replaced whole) rather than an object or an array of
+    objects (merged). An array of objects is never empty there, and a value array holds a non-object."""
+    kind = type(old)
+    if kind is dict:
+        return rule == WHOLE
+    if kind is list:
+        if rule == WHOLE:
+            return True
+        return any(type(item) is not dict for item in old)
+    return True
+
+
+def _merge_object(target: dict[str, Any], source: dict[str, Any], tree: Tree) -> bool:
+    """Merge `source` into `target`; whether ocdsmerge's flatten gave `source` any path (else an object or
+    array item made for it is not kept)."""
+    wrote = False
+    for key, value in source.items():
+        entry = tree.get(key)
+        if entry is None:
+            rule, sub = None, _EMPTY
+        else:
+            rule, sub = entry
+            if rule == OMIT:
+                continue
+        kind = type(value)
+        if kind in _PLAIN:
+            if key in target and not _is_value(target[key], rule):
+                raise Irregular(key)
+            target[key] = value
+            wrote = True
+        elif value is None:
+            if key in target:
+                if not _is_value(target[key], rule):
+                    raise Irregular(key)
+                del target[key]
+            wrote = True
+        elif kind is dict:
+            if rule == WHOLE:
+                if key in target and not _is_value(target[key], rule):
+                    raise Irregular(key)
+                target[key] = value
+                wrote = True
+            elif value:
+                old = target.get(key)
+                if old is None:
+                    node: dict[str, Any] = {}
+                    if _merge_object(node, value, sub):
+                        target[key] = node
+                        wrote = True
+                elif type(old) is dict:
+                    wrote = _merge_object(old, value, sub) or wrote
+                else:
+                    raise Irregular(key)
+        elif kind is list:
+            if rule != WHOLE:
+                for item in value:
+                    if type(item) is not dict:
+                        if isinstance(item, dict):
+                            raise Irregular(key)
+                        break
+                else:
+                    if value:
+                        wrote = _merge_array(target, key, value, sub) or wrote
+                    continue
+            if key in target and not _is_value(target[key], rule):
+                raise Irregular(key)
+            target[key] = value
+            wrote = True
+        else:
+            raise Irregular(key)  # a subclass of dict or list, or a type JSON does not give
+    return wrote
+
+
+def _merge_array(target: dict[str, Any], key: str, items: list[dict[str, Any]], tree: Tree) -> bool:
+    old = target.get(key)
+    if old is None:
+        merged: list[dict[str, Any]] = []
+    elif type(old) is list and not _is_value(old, None):
+        merged = old
+    else:
+        raise Irregular(key)
+    # ocdsmerge matches ids as text and keeps each object's id as first given: "1" and 1 would match in some
+    # places and not in others, so ids are text or integers, never both for one text.
+    by_id: dict[str, dict[str, Any]] = {}
+    for node in merged:
+        if "id" in node:
+            by_id[str(node["id"])] = node
+    wrote = False
+    for item in items:
+        if "id" in item:
+            item_id = item["id"]
+            kind = type(item_id)
+            if kind is not str and kind is not int:
+                raise Irregular(key)
+            text = item_id if kind is str else str(item_id)
+            found = by_id.get(text)
+            if found is None:
+                found = by_id[text] = {"id": item_id}
+                merged.append(found)
+            elif type(found["id"]) is not kind:
+                raise Irregular(key)
+            _merge_object(found, item, tree)
+            wrote = True
+        else:
+            node = {}
+            if _merge_object(node, item, tree):
+                merged.append(node)
+                wrote = True
+    if merged and old is None:
+        target[key] = merged
+    return wrote

@@ -142,6 +142,13 @@ async def own_publisher_id() -> int | None:
     return row["id"] if row else None
 
 
+async def current_txid() -> str:
+    row = await db.fetchrow("SELECT pg_current_xact_id()::text AS txid")
+    assert row is not None
+    txid: str = row["txid"]
+    return txid
+
+
 async def lock_compile() -> None:
     await db.execute("SELECT pg_advisory_xact_lock($1)", COMPILE_LOCK)
 
@@ -330,13 +337,18 @@ COMPILED_FEED = (
     "           ORDER BY txid, seq LIMIT $3)"
     " SELECT c.ocid, c.publisher_id, p.txid::text AS txid, p.seq, c.hash, c.data::text AS data"
     " FROM p CROSS JOIN LATERAL (SELECT * FROM ocds_compiled x WHERE x.ocid = p.ocid OFFSET 0) c")  # by key, one by one
+# The same, of what transactions before $4 wrote only.
+COMPILED_FEED_BELOW = COMPILED_FEED.replace("AND txid < (SELECT local_xmin())",
+                                            "AND txid < (SELECT local_xmin()) AND txid < $4::text::xid8")
+assert COMPILED_FEED_BELOW != COMPILED_FEED
 
 
-async def compiled_feed(*, txid: str, seq: int, limit: int) -> list[CompiledFeedRow]:
+async def compiled_feed(*, txid: str, seq: int, limit: int, below: str | None = None) -> list[CompiledFeedRow]:
     """Compiled releases changed after (txid, seq), in commit-safe order (below `local_xmin()`, the oldest
     transaction still running in this database: one that commits late is read when it commits, never jumped
-    over)."""
-    rows = await db.fetch(COMPILED_FEED, txid, seq, limit)
+    over); with `below` (a transaction id), only those written by transactions before it."""
+    rows = await (db.fetch(COMPILED_FEED, txid, seq, limit) if below is None
+                  else db.fetch(COMPILED_FEED_BELOW, txid, seq, limit, below))
     rows.sort(key=lambda r: (int(r["txid"]), r["seq"]))  # here rather than a sort of the wide rows in the server
     return [CompiledFeedRow(**{**r, "hash": bytes(r["hash"])}) for r in rows]
 

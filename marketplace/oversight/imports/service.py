@@ -23,6 +23,8 @@ consumer calls `compile_own()` in its transaction with the releases it has just 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ BATCH_BYTES = 48 << 20
 NEW, CHANGED, UNCHANGED = 2, 1, 0
 REFUSALS_KEPT = 1000
 COMPILE_CHUNK = 1000
+YIELD_EVERY = 50  # processes compiled between two chances for the previous chunk's writes to be sent
 
 
 @dataclass
@@ -155,6 +158,7 @@ class Importer:
         self.on_refusal = on_refusal
         self.report = Report()
         self.run_id: int | None = None
+        self.last_txid = ""  # the transaction id of the last batch written
         self._releases: list[domain.Release] = []
         self._records: list[_RecordCompiled] = []
         self._touched: set[str] = set()
@@ -246,6 +250,7 @@ class Importer:
             statuses.update(outcome.statuses)
             assert self.run_id is not None
             await q.mark_seen(self.run_id, statuses)
+            self.last_txid = await q.current_txid()
         self.report.releases_new += outcome.releases_new
 
     async def flush(self) -> None:
@@ -330,31 +335,77 @@ async def _write_batch(releases: list[domain.Release], records: list[_RecordComp
             rec_by_ocid[rc.ocid] = rc
     to_compile = sorted(set(by_ocid) | set(rec_by_ocid))
     new_per_publisher: dict[int, list[int]] = {}
-    for i in range(0, len(to_compile), COMPILE_CHUNK):  # stored compiled releases read and written a chunk at a time
-        await _compile_chunk(to_compile[i:i + COMPILE_CHUNK], by_ocid, rec_by_ocid, new_per_publisher, out, refuse)
+    # Stored compiled releases are read and written a chunk at a time (memory), and a chunk is compiled (this
+    # process's CPU) while the previous one is written (PostgreSQL's): the writes run in a task on the
+    # transaction's connection, and compiling touches no connection. On the connection: read chunk 0; read
+    # chunk 1, write chunk 0 (while chunk 1 compiles); read chunk 2, write chunk 1 (while chunk 2 compiles)...
+    chunks = [to_compile[i:i + COMPILE_CHUNK] for i in range(0, len(to_compile), COMPILE_CHUNK)]
+    writing: asyncio.Task[None] | None = None
+    try:
+        stored, history = await _stored(chunks[0], by_ocid) if chunks else ({}, {})
+        for i, ocids in enumerate(chunks):
+            written = await _compile_chunk(ocids, by_ocid, rec_by_ocid, stored, history, new_per_publisher, out,
+                                           refuse)
+            if writing is not None:
+                await writing
+            if i + 1 < len(chunks):
+                stored, history = await _stored(chunks[i + 1], by_ocid)
+            writing = asyncio.create_task(_store_chunk(written))
+        if writing is not None:
+            await writing
+            writing = None
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(BaseException):  # already failing: the first error is the one raised
+                await writing
     await q.count_publishers({pid: (c[0], c[1]) for pid, c in new_per_publisher.items()})
     return out
 
 
-async def _compile_chunk(ocids: list[str], by_ocid: dict[str, list[domain.Release]],
-                         rec_by_ocid: dict[str, _RecordCompiled], new_per_publisher: dict[int, list[int]],
-                         out: _Outcome, refuse: Callable[[str, str], None]) -> None:
-    """Compile and write these processes (part of a batch, in its transaction)."""
+async def _stored(ocids: list[str], by_ocid: dict[str, list[domain.Release]],
+                  ) -> tuple[dict[str, q.StoredCompiled], dict[str, list[q.StoredRelease]]]:
+    """The stored compiled releases of these processes, and all the stored releases of those compiled from all
+    their releases again: a release older than what was merged, or a process published in 1.0 (its compiled
+    release is stored upgraded, so 1.0's rules cannot merge on top of it)."""
     stored = await q.stored_compiled(ocids)
-    # From all releases again: a release older than what was merged, or a process published in 1.0 (its
-    # compiled release is stored upgraded, so 1.0's rules cannot merge on top of it).
-    full = [o for o, rels in by_ocid.items()
-            if o in stored and stored[o].source == "releases" and (
-                min(r.date for r in rels) < stored[o].release_date or stored[o].version == "1.0"
-                or any(r.version == "1.0" for r in rels))]
-    history = await q.imported_releases(full) if full else {}
+    full = [o for o in ocids if o in by_ocid and o in stored and stored[o].source == "releases" and (
+        min(r.date for r in by_ocid[o]) < stored[o].release_date or stored[o].version == "1.0"
+        or any(r.version == "1.0" for r in by_ocid[o]))]
+    return stored, (await q.imported_releases(full) if full else {})
 
-    taken: list[domain.Release] = []
-    compiled_rows: list[q.CompiledRow] = []
-    party_rows: list[q.PartyRow] = []
-    new_rows: list[q.CompiledRow] = []  # processes not stored yet: COPY
-    new_parties: list[q.PartyRow] = []
-    for ocid in ocids:
+
+@dataclass(slots=True)
+class _Chunk:
+    """What a compiled chunk writes."""
+
+    taken: list[domain.Release]
+    new_rows: list[q.CompiledRow]  # processes not stored yet: COPY
+    new_parties: list[q.PartyRow]
+    changed_rows: list[q.CompiledRow]
+    changed_parties: list[q.PartyRow]
+
+
+async def _store_chunk(chunk: _Chunk) -> None:
+    # Under the compile lock the releases' hashes and the new processes were checked absent: COPY them.
+    await q.copy_releases([
+        q.ReleaseRow(hash=r.hash, publisher_id=r.publisher_id, ocid=r.ocid, release_id=r.release_id, date=r.date,
+                     version=r.version, tags=r.tags, data=r.json.decode()) for r in chunk.taken])
+    await q.copy_new_compiled(chunk.new_rows, chunk.new_parties)
+    await q.upsert_compiled(chunk.changed_rows)
+    await q.replace_parties([r.ocid for r in chunk.changed_rows], chunk.changed_parties)
+
+
+async def _compile_chunk(ocids: list[str], by_ocid: dict[str, list[domain.Release]],
+                         rec_by_ocid: dict[str, _RecordCompiled], stored: dict[str, q.StoredCompiled],
+                         history: dict[str, list[q.StoredRelease]], new_per_publisher: dict[int, list[int]],
+                         out: _Outcome, refuse: Callable[[str, str], None]) -> _Chunk:
+    """Compile these processes (part of a batch); what to write. Yields to the event loop as it goes, so the
+    previous chunk's writes are sent meanwhile."""
+    chunk = _Chunk([], [], [], [], [])
+    for n, ocid in enumerate(ocids):
+        if n % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)
         s = stored.get(ocid)
         fresh = by_ocid.get(ocid, [])
         rc = rec_by_ocid.get(ocid)
@@ -377,7 +428,7 @@ async def _compile_chunk(ocids: list[str], by_ocid: dict[str, list[domain.Releas
                 base = domain.decode(s.data) if s is not None and version == "1.1" else None
                 compiled, ok = _merge(base, [], fresh, refuse, version)
             source = "releases"
-        taken += ok
+        chunk.taken += ok
         publisher_id = s.publisher_id if s else (fresh[0].publisher_id if fresh else rc.publisher_id if rc else 0)
         counts = new_per_publisher.setdefault(publisher_id, [0, 0])
         counts[0] += len(ok)
@@ -394,19 +445,13 @@ async def _compile_chunk(ocids: list[str], by_ocid: dict[str, list[domain.Releas
             counts[1] += 1
         row, parties = _compiled_row(ocid, publisher_id, source, version, compiled, raw, h)
         if s is None:
-            new_rows.append(row)
-            new_parties += parties
+            chunk.new_rows.append(row)
+            chunk.new_parties += parties
         else:
-            compiled_rows.append(row)
-            party_rows += parties
-
-    # Under the compile lock the releases' hashes and the new processes were checked absent: COPY them.
-    out.releases_new += await q.copy_releases([
-        q.ReleaseRow(hash=r.hash, publisher_id=r.publisher_id, ocid=r.ocid, release_id=r.release_id, date=r.date,
-                     version=r.version, tags=r.tags, data=r.json.decode()) for r in taken])
-    await q.copy_new_compiled(new_rows, new_parties)
-    await q.upsert_compiled(compiled_rows)
-    await q.replace_parties([r.ocid for r in compiled_rows], party_rows)
+            chunk.changed_rows.append(row)
+            chunk.changed_parties += parties
+    out.releases_new += len(chunk.taken)
+    return chunk
 
 
 # --- our own processes ----------------------------------------------------------------------------------------
