@@ -140,7 +140,7 @@ async def phase(conn: asyncpg.Connection, server: GranianServer, officer_token: 
     await conn.execute("UPDATE tender SET enquiry_end = now() - interval '1 minute' WHERE id = ANY($1)", ids)
     await conn.execute("CHECKPOINT")  # both phases start from the same WAL state (see bench/rush.py)
     result: dict = {"storm": storm}
-    sign_ins = Storm(server.url, args.storm) if storm else None
+    sign_ins = Storm(server.url, args.storm) if storm and not args.control else None
     async with sign_ins or contextlib.nullcontext():  # the storm is under way before the deadline is set
         deadline = datetime.now(UTC) + timedelta(seconds=budget)
         await conn.execute("UPDATE tender SET submission_deadline = $2::timestamptz,"
@@ -250,7 +250,10 @@ def report(out: dict) -> bool:
         print(f" round {i}")
         print(_line(quiet))
         print(_line(loud))
-        print(f"  sign-ins during the storm: {loud['sign_ins']} ({loud['sign_ins_per_s']:.0f}/s)")
+        if "sign_ins" in loud:
+            print(f"  sign-ins during the storm: {loud['sign_ins']} ({loud['sign_ins_per_s']:.0f}/s)")
+        else:
+            print("  control run (--control): no sign-ins in the storm phase")
         ratios.append(loud["p99_ms"] / quiet["p99_ms"])
         whole = whole and _whole(quiet, a.bids) and _whole(loud, a.bids)
         print(f"  p99 storm / no storm: {ratios[-1]:.2f}; accepted before the deadline: {quiet['accepted']} "
@@ -279,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue", type=int, default=None, help="PASSWORD_HASH_QUEUE (default: the app's)")
     parser.add_argument("--niceness", type=int, default=None, help="PASSWORD_HASH_NICENESS (default: the app's)")
     parser.add_argument("--idle", choices=("on", "off"), default=None, help="PASSWORD_HASH_IDLE (default: the app's)")
+    parser.add_argument("--control", action="store_true",
+                        help="no sign-ins in the storm phase either: the ratio this machine's noise gives")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args(argv)

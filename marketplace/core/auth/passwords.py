@@ -31,10 +31,10 @@ DEFAULT_QUEUE = 32
 # Hashing threads run at the lowest CPU priority (Linux schedules each thread on its own policy and nice
 # value, and the threads libargon2 starts for its lanes inherit both): SCHED_IDLE, so that a thread of the
 # event loop (bids, and their clock readings) or of PostgreSQL waking up takes a core from a hash at once,
-# and nice 19 where SCHED_IDLE is off. A storm of sign-ins gets the cores nothing else wants. It is not the
-# whole answer: bench/login_storm.py still measures the bids' p99 about 1.5x higher during a storm (1.9x at
-# nice 10 without SCHED_IDLE, the first setting), the hashes competing for what priority does not share out
-# (memory, caches); see README, Security.
+# and nice 19 where SCHED_IDLE is off. A storm of sign-ins gets the cores nothing else wants. bench/
+# login_storm.py measured the bids' p99 1.48x higher during a storm (1.88x at nice 10 without SCHED_IDLE,
+# the first setting), but 1.31x in a control run without any storm on the same shared machine; what
+# priority cannot share out (memory, caches) remains; see README, Security.
 DEFAULT_NICENESS = 19
 DEFAULT_IDLE = True
 
