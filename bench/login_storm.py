@@ -147,9 +147,9 @@ async def phase(conn: asyncpg.Connection, server: GranianServer, officer_token: 
                            " opening_time = $2::timestamptz + interval '1 hour' WHERE id = ANY($1)", ids, deadline)
         with CpuMeter(server) as cpu:
             bids = await wrk_exact(server.url, rush_lines, connections=args.connections)
+        rush_ended = datetime.now(UTC)  # (not after the storm's end: its last sign-ins may wait in the queue)
     before = await conn.fetchval("SELECT count(*) FROM bid WHERE tender_id = ANY($1) AND received_at < $2",
                                  ids, deadline)
-    rush_ended = datetime.now(UTC)
     while datetime.now(UTC) <= deadline:
         await asyncio.sleep(0.05)  # wait out the deadline (a bench's pacing, not a synchronisation)
     late = await wrk_exact(server.url, late_lines, connections=8)
@@ -178,7 +178,10 @@ def _line(r: dict) -> str:
             f"{r['bids_per_s']:6.0f} bids/s | sent {r['sent']}, accepted before the deadline {r['accepted']}, "
             f"stored before it {r['stored_before']} (409 {r['bids_409']}, other {r['other']}, socket errors "
             f"{r['errors']}) | after the deadline: {r['late_409']} of {r['late_sent']} refused, "
-            f"{r['late_stored']} stored | cores {c['busy']:.0%} busy, app {c['app_ms']:.2f} ms CPU a bid")
+            f"{r['late_stored']} stored | cores {c['busy']:.0%} busy, app {c['app_ms']:.2f} ms CPU a bid"
+            + ("" if r["complete"] else " | wrk did not get every answer")
+            + ("" if r["ended_before_deadline"] else " | the rush ended after the deadline")
+            + (f" | {r['replayed']} replayed" if r["replayed"] else ""))
 
 
 def _whole(r: dict, bids: int) -> bool:
@@ -204,6 +207,8 @@ async def _main(args: argparse.Namespace) -> dict:
         extra["PASSWORD_HASH_NICENESS"] = str(args.niceness)
     if args.idle is not None:
         extra["PASSWORD_HASH_IDLE"] = args.idle
+    if args.per_second is not None:
+        extra["PASSWORD_HASH_PER_SECOND"] = str(args.per_second)
     env = app_env(url, redis.url, str(work), JWT_SECRET=keys.jwt_secret, SIGNING_KEY=keys.signing_key,
                   SEALING_KEY=keys.sealing_key, **extra)
     server = GranianServer(env, app="marketplace.app:create_app", log_path=str(work / "server.log"))
@@ -240,7 +245,7 @@ def report(out: dict) -> bool:
     a = argparse.Namespace(**out["args"])
     hashing = ", ".join(f"PASSWORD_HASH_{name.upper()}={'default' if v is None else v}"
                         for name, v in (("workers", a.workers), ("queue", a.queue), ("niceness", a.niceness),
-                                        ("idle", a.idle)))
+                                        ("idle", a.idle), ("per_second", a.per_second)))
     print(f"\nlogin storm during a deadline rush, {out['at']:%Y-%m-%d %H:%M} UTC, load average "
           f"{' '.join(f'{x:.1f}' for x in out['load'])} on {os.cpu_count()} cores")
     print(f"  {a.bids} bids a phase ({a.connections} connections, each bid sent once), deadline {out['budget']:.1f} s"
@@ -282,6 +287,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue", type=int, default=None, help="PASSWORD_HASH_QUEUE (default: the app's)")
     parser.add_argument("--niceness", type=int, default=None, help="PASSWORD_HASH_NICENESS (default: the app's)")
     parser.add_argument("--idle", choices=("on", "off"), default=None, help="PASSWORD_HASH_IDLE (default: the app's)")
+    parser.add_argument("--per-second", type=int, default=None,
+                        help="PASSWORD_HASH_PER_SECOND (default: the app's; 0 turns pacing off)")
     parser.add_argument("--control", action="store_true",
                         help="no sign-ins in the storm phase either: the ratio this machine's noise gives")
     parser.add_argument("--seed", type=int, default=2026)

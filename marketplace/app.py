@@ -131,8 +131,9 @@ class MarketplacePlugin(InitPluginProtocol):
         await db.start(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
                        replica_url=settings.database_replica_url)
         search_service.backend(settings)  # the process's search backend, from Settings (no I/O)
-        passwords.configure(settings.security.password_hash_workers, settings.security.password_hash_queue,
-                            settings.security.password_hash_niceness, settings.security.password_hash_idle)
+        sec = settings.security
+        passwords.configure(sec.password_hash_workers, sec.password_hash_queue, sec.password_hash_niceness,
+                            sec.password_hash_idle, sec.password_hash_per_second)
         if settings.redis_url:
             try:
                 await queue.start(settings.redis_url)

@@ -411,6 +411,9 @@ class SecuritySettings:
     password_hash_niceness: int = var("PASSWORD_HASH_NICENESS", Int(0, 19), 19)
     # ...under SCHED_IDLE (Linux): they get only the cores no other thread wants.
     password_hash_idle: bool = var("PASSWORD_HASH_IDLE", Bool(), True)
+    # ...and at most this many hashes start per second in a process (0: no pacing): a hash's memory traffic
+    # slows the bids' loop and PostgreSQL whatever its priority.
+    password_hash_per_second: int = var("PASSWORD_HASH_PER_SECOND", Int(0, 10_000), 1)
     rate_limit_window_seconds: int = var("RATE_LIMIT_WINDOW_SECONDS", Int(1, 86_400), 300)
     rate_limit_signin_per_ip: int = var("RATE_LIMIT_SIGNIN_PER_IP", Int(0), 60)
     rate_limit_signin_per_account: int = var("RATE_LIMIT_SIGNIN_PER_ACCOUNT", Int(0), 10)

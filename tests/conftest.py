@@ -131,6 +131,8 @@ def settings(tmp_path_factory):
         "RATE_LIMIT_SIGNIN_PER_IP": "20",
         "RATE_LIMIT_SIGNIN_PER_ACCOUNT": "5",
         "RATE_LIMIT_REFRESH_PER_IP": "12",
+        # Sign-ins are not paced in tests (many tests sign several people in); the pacer has its own tests.
+        "PASSWORD_HASH_PER_SECOND": "0",
     }
     return load_settings(env, persist_dev_keys=False)
 

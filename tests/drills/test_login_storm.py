@@ -34,8 +34,8 @@ WAIT = 60  # seconds: generous; a timeout here is a failure, never a skip
 def small_hasher():
     """Two hashing threads and a queue of three for this drill (the app's own sizes come back after)."""
     before = passwords.hasher()
-    yield passwords.configure(2, 3, before.niceness, before.idle)
-    passwords.configure(before.workers, before.queue, before.niceness, before.idle)
+    yield passwords.configure(2, 3, before.niceness, before.idle, before.per_second)
+    passwords.configure(before.workers, before.queue, before.niceness, before.idle, before.per_second)
 
 
 def _from(client: httpx.AsyncClient, ip: str) -> httpx.AsyncClient:
