@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from marketplace.core.auth import passwords
+from marketplace.core.auth import service as auth
 from marketplace.settings import load_settings
 
 
@@ -42,5 +43,22 @@ async def test_the_setting_reaches_the_process_hasher(client, settings):
     try:
         hasher = passwords.configure(before.workers, before.queue, before.niceness, before.idle, 4)
         assert hasher.per_second == 4 and hasher.pacer.interval == 0.25
+    finally:
+        passwords.configure(before.workers, before.queue, before.niceness, before.idle, before.per_second)
+
+
+async def test_only_real_hashes_wait_for_a_slot(client):
+    """A stand-in that hashes nothing (the demo seed's shared password) runs on the hashing threads without
+    pacing; a real hash takes a slot. Seen on the pacer's slots, not on a clock."""
+    before = passwords.hasher()
+    try:
+        hasher = passwords.configure(before.workers, before.queue, before.niceness, before.idle, 1)
+        clock = Clock()
+        hasher.pacer = passwords.Pacer(1, now=clock)
+        assert await passwords.run(lambda: "cached") == "cached"
+        assert hasher.pacer.wait() == 0.0  # the stand-in took no slot: the first is still free
+        clock.t += 1  # that slot's second has passed
+        await auth.hash_password_off_loop("una clave larga 123")  # a real hash takes the next slot...
+        assert hasher.pacer.wait() == 1.0  # ...so the one after it waits a second
     finally:
         passwords.configure(before.workers, before.queue, before.niceness, before.idle, before.per_second)

@@ -40,7 +40,7 @@ DEFAULT_NICENESS = 19
 DEFAULT_IDLE = True
 # Priority does not share out what a hash takes besides CPU: 64 MiB of memory traffic a hash evicts the caches
 # the loop and PostgreSQL run from. So hashes are also paced: at most PASSWORD_HASH_PER_SECOND start per
-# second in a process (a hashing thread waits for its slot, off the loop; the queue's bound still answers
+# second in a process (`pace()`: a hashing thread waits for its slot, off the loop; the queue's bound still answers
 # 503 beyond it). bench/login_storm.py on a quiet machine, median bids p99 during a storm over without it
 # (7 rounds each): no pacing (~6 hashes/s) 1.44; 2/s 1.16 and 1.27; 1/s 1.17; a control run without any
 # storm 1.00. The goal is 1.20.
@@ -145,8 +145,6 @@ class Hasher:
         hold = self.hold
         if hold is not None:
             hold.enter()
-        if delay := self.pacer.wait():
-            time.sleep(delay)  # this hashing thread's slot (pacing, off the loop), not a synchronisation
         return fn(*args)
 
     @contextlib.contextmanager
@@ -180,6 +178,14 @@ def configure(workers: int, queue: int, niceness: int = DEFAULT_NICENESS, idle: 
 
 def hasher() -> Hasher:
     return _hasher
+
+
+def pace() -> None:
+    """Wait for this hash's slot (PASSWORD_HASH_PER_SECOND). Called by the functions that really run Argon2,
+    on a hashing thread, just before they do (not by Hasher.run: a stand-in that hashes nothing, such as the
+    demo seed's, must not wait)."""
+    if delay := _hasher.pacer.wait():
+        time.sleep(delay)  # this hashing thread's slot (pacing, off the loop), not a synchronisation
 
 
 async def run(fn: Callable[..., T], *args: object) -> T:

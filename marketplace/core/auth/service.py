@@ -36,6 +36,7 @@ def hash_password(password: str) -> str:
     """The Argon2id hash of `password` (slow on purpose: call it through `hash_password_off_loop`)."""
     if len(password) < 10:
         raise InvalidInput(N_("The password must have at least 10 characters"), field="password", rule="min_length")
+    passwords.pace()
     return _hasher.hash(password)
 
 
@@ -48,6 +49,7 @@ async def hash_password_off_loop(password: str) -> str:
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    passwords.pace()
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
