@@ -32,16 +32,13 @@ DEFAULT_QUEUE = 32
 # Hashing threads run at the lowest CPU priority (Linux schedules each thread on its own policy and nice
 # value, and the threads libargon2 starts for its lanes inherit both): SCHED_IDLE, so that a thread of the
 # event loop (bids, and their clock readings) or of PostgreSQL waking up takes a core from a hash at once,
-# and nice 19 where SCHED_IDLE is off. A storm of sign-ins gets the cores nothing else wants. bench/
-# login_storm.py measured the bids' p99 1.48x higher during a storm (1.88x at nice 10 without SCHED_IDLE,
-# the first setting), but 1.31x in a control run without any storm on the same shared machine; what
-# priority cannot share out (memory, caches) remains; see README, Security.
+# and nice 19 where SCHED_IDLE is off.
 DEFAULT_NICENESS = 19
 DEFAULT_IDLE = True
 # Priority does not share out what a hash takes besides CPU: 64 MiB of memory traffic a hash evicts the caches
 # the loop and PostgreSQL run from. So hashes are also paced: at most PASSWORD_HASH_PER_SECOND start per
-# second in a process (`pace()`: a hashing thread waits for its slot, off the loop; the queue's bound still answers
-# 503 beyond it). bench/login_storm.py on a quiet machine, median bids p99 during a storm over without it
+# second in a process (`pace()`: a hashing thread waits for its slot, off the loop; the queue's bound still
+# answers 503 beyond it). bench/login_storm.py on a quiet machine, median bids p99 during a storm over without it
 # (7 rounds each): no pacing (~6 hashes/s) 1.44; 2/s 1.16 and 1.27; 1/s 1.17; a control run without any
 # storm 1.00. The goal is 1.20.
 DEFAULT_PER_SECOND = 1

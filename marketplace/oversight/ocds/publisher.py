@@ -257,12 +257,11 @@ def _remove(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-async def write_bulk(settings: Any, *, batch: int = 1000, today_so_far: bool = True) -> list[str]:
+async def write_bulk(settings: Any, *, batch: int = 1000) -> list[str]:
     """Write the file of every finished UTC day that has releases and no file yet: such a file appears whole
-    and is never rewritten (idempotent). With `today_so_far`, also (re)write the current day's releases so far
-    as `releases-<today>.partial.jsonl.gz`, replaced by the day's final file once the day has ended and
-    settled, so today's data can be downloaded today (and a freshly seeded demo has a file). Returns the
-    names written."""
+    and is never rewritten (idempotent). Also (re)write the current day's releases so far as
+    `releases-<today>.partial.jsonl.gz`, replaced by the day's final file once the day has ended and settled,
+    so today's data can be downloaded today (and a freshly seeded demo has a file). Returns the names written."""
     out_dir = bulk_dir(settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     now = clock.now().astimezone(UTC)
@@ -283,16 +282,15 @@ async def write_bulk(settings: Any, *, batch: int = 1000, today_so_far: bool = T
         await _write_file(target, start, end, batch)
         _remove(out_dir / bulk_name(day, partial=True))
         written.append(target.name)
-    if today_so_far:
-        if await db.fetchrow("SELECT 1 FROM ocds_release WHERE published_at >= $1 LIMIT 1", midnight):
-            target = out_dir / bulk_name(now.date(), partial=True)
-            await _write_file(target, midnight, midnight + timedelta(days=1), batch)
-            written.append(target.name)
-        # A partial file of an earlier day whose final file is written (or whose day had nothing settled
-        # yet) is stale: the final file, or the next run, replaces it.
-        for p in out_dir.glob("releases-*.partial.jsonl.gz"):
-            if p.name != bulk_name(now.date(), partial=True) and (out_dir / bulk_name(_day_of(p.name))).exists():
-                _remove(p)
+    if await db.fetchrow("SELECT 1 FROM ocds_release WHERE published_at >= $1 LIMIT 1", midnight):
+        target = out_dir / bulk_name(now.date(), partial=True)
+        await _write_file(target, midnight, midnight + timedelta(days=1), batch)
+        written.append(target.name)
+    # A partial file whose day's final file exists (a run stopped between writing one and removing the other)
+    # is stale.
+    for p in out_dir.glob("releases-*.partial.jsonl.gz"):
+        if (out_dir / bulk_name(_day_of(p.name))).exists():
+            _remove(p)
     return written
 
 
